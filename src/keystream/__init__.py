@@ -1,0 +1,61 @@
+"""keystream: random numbers for PyTorch that are the same bits everywhere.
+
+Every number is a pure function of ``(key, draw offset, distribution and
+parameters, dtype, virtual shape, element index)``: not of the device, the
+engine, the thread count, the chunking or the sharding.  See docs/spec.md.
+
+Example:
+    >>> import keystream
+    >>> g = keystream.Generator().manual_seed(1234)
+    >>> x = g.randn(2, 3)            # or keystream.randn(2, 3, generator=g)
+    >>> x.shape
+    torch.Size([2, 3])
+"""
+from __future__ import annotations
+
+from ._draws import bernoulli, bits, exponential, normal, rand, randint, randn, randperm, uniform
+from ._engines import available_engines, use_engine
+from ._generator import (
+    ALGORITHM,
+    STREAM_VERSION,
+    Generator,
+    default_generator,
+    get_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_state,
+)
+from ._permutation import Permutation
+
+
+class KeystreamWarning(UserWarning):
+    """Warnings issued by keystream (for example: a fast engine could not be loaded)."""
+
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALGORITHM",
+    "STREAM_VERSION",
+    "Generator",
+    "KeystreamWarning",
+    "Permutation",
+    "available_engines",
+    "bernoulli",
+    "bits",
+    "default_generator",
+    "exponential",
+    "get_state",
+    "initial_seed",
+    "manual_seed",
+    "normal",
+    "rand",
+    "randint",
+    "randn",
+    "randperm",
+    "seed",
+    "set_state",
+    "uniform",
+    "use_engine",
+]

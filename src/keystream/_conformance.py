@@ -1,0 +1,151 @@
+"""Conformance cases shared by the test suite and ``keystream selftest``.
+
+One table of draw cases (every kind, every dtype, representative parameters) and
+one comparison: an engine's output must equal the reference engine's bit for bit.
+Following Random123's habit, outputs are pre-filled with a sentinel so that an
+element an engine forgot to write shows up as a mismatch.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ._engines import Engine, get_engine
+from ._spec import DrawSpec
+
+__all__ = ["Case", "CASES", "PUBLIC_DRAWS", "run_case", "same_bits", "cases"]
+
+F16, BF16, F32, F64 = torch.float16, torch.bfloat16, torch.float32, torch.float64
+FLOATS = (F16, BF16, F32, F64)
+
+
+def _below(high: float, dtype: torch.dtype) -> float:
+    h = torch.tensor(high, dtype=dtype)
+    return float(torch.nextafter(h, torch.tensor(-math.inf, dtype=dtype)).item())
+
+
+def _uniform_params(low: float, high: float) -> Callable[[torch.dtype], tuple[Any, ...]]:
+    def make(dtype: torch.dtype) -> tuple[Any, ...]:
+        lo = float(torch.tensor(low, dtype=dtype))
+        hi = float(torch.tensor(high, dtype=dtype))
+        span = float(torch.tensor(hi - lo, dtype=torch.float64).to(torch.float32).to(dtype)) if dtype != F64 else hi - lo
+        return (lo, span, hi, _below(hi, dtype))
+
+    return make
+
+
+def _ct(dtype: torch.dtype) -> torch.dtype:
+    return F64 if dtype == F64 else F32
+
+
+@dataclass(frozen=True)
+class Case:
+    """A draw kind with parameters, over a set of dtypes."""
+
+    name: str
+    kind: str
+    dtypes: tuple[torch.dtype, ...]
+    params: Callable[[torch.dtype], tuple[Any, ...]]
+
+
+CASES: tuple[Case, ...] = (
+    Case("bits", "bits", (torch.uint32, torch.uint64), lambda d: ()),
+    Case("rand", "uniform", FLOATS, _uniform_params(0.0, 1.0)),
+    Case("uniform(-3,5)", "uniform", FLOATS, _uniform_params(-3.0, 5.0)),
+    Case("uniform(1,1.001)", "uniform", FLOATS, _uniform_params(1.0, 1.001)),
+    Case("randn", "normal", FLOATS, lambda d: (0.0, 1.0)),
+    Case("normal(2,3)", "normal", FLOATS,
+         lambda d: (2.0, float(torch.tensor(3.3, dtype=F64).to(_ct(d))))),
+    Case("exponential", "exponential", FLOATS, lambda d: (1.0,)),
+    Case("exponential(2.5)", "exponential", FLOATS, lambda d: (2.5,)),
+    Case("randint(-5,12)", "randint", (torch.int64, torch.int32, torch.int8), lambda d: (-5, 17)),
+    Case("randint(2^32+1)", "randint", (torch.int64,), lambda d: (0, 2**32 + 1)),
+    Case("randint(2^63-25)", "randint", (torch.int64,), lambda d: (7, 2**63 - 25)),
+    Case("randint(full int64)", "randint", (torch.int64,), lambda d: (-(2**63), 2**64)),
+    Case("bernoulli(0.3)", "bernoulli", (F32, torch.bool, torch.int64), lambda d: (math.ceil(0.3 * 2**32),)),
+    Case("bernoulli(1)", "bernoulli", (F32,), lambda d: (2**32,)),
+    Case("randperm", "randperm", (torch.int64,), lambda d: ()),
+)
+
+#: Every public draw, as the golden files and the coverage test know it:
+#: ``name -> function(generator) -> tensor``.  A public draw without a golden fails a test.
+PUBLIC_DRAWS: dict[str, Callable[[Any], torch.Tensor]] = {}
+
+
+def _public_draws() -> None:
+    import keystream as ks
+
+    n = 1031  # odd, not a multiple of the block size
+    for dt in FLOATS:
+        tag = str(dt).replace("torch.", "")
+        PUBLIC_DRAWS[f"rand/{tag}"] = lambda g, dt=dt: ks.rand(n, generator=g, dtype=dt)
+        PUBLIC_DRAWS[f"randn/{tag}"] = lambda g, dt=dt: ks.randn(n, generator=g, dtype=dt)
+        PUBLIC_DRAWS[f"uniform/{tag}"] = lambda g, dt=dt: ks.uniform(-2.0, 3.0, n, generator=g, dtype=dt)
+        PUBLIC_DRAWS[f"normal/{tag}"] = lambda g, dt=dt: ks.normal(1.5, 2.0, n, generator=g, dtype=dt)
+        PUBLIC_DRAWS[f"exponential/{tag}"] = lambda g, dt=dt: ks.exponential(n, lambd=0.5, generator=g, dtype=dt)
+    for dt in (torch.uint32, torch.uint64):
+        tag = str(dt).replace("torch.", "")
+        PUBLIC_DRAWS[f"bits/{tag}"] = lambda g, dt=dt: ks.bits(n, generator=g, dtype=dt)
+    PUBLIC_DRAWS["randint/int64"] = lambda g: ks.randint(-1000, 10**12, (n,), generator=g)
+    PUBLIC_DRAWS["randint/int64-full"] = lambda g: ks.randint(-(2**63), 2**63, (n,), generator=g)
+    PUBLIC_DRAWS["bernoulli/float32"] = lambda g: ks.bernoulli(0.25, (n,), generator=g, dtype=F32)
+    PUBLIC_DRAWS["randperm/int64"] = lambda g: ks.randperm(n, generator=g)
+
+
+def cases(quick: bool = False) -> Iterator[tuple[Case, torch.dtype]]:
+    for case in CASES:
+        for dt in case.dtypes[: 1 if quick else None] if False else case.dtypes:
+            yield case, dt
+
+
+def make_spec(case: Case, dtype: torch.dtype, shape: tuple[int, ...], region: tuple[tuple[int, int], ...] | None = None,
+              offset: int = 0, key: tuple[int, int] = (0x12345678, 0x9ABCDEF0)) -> DrawSpec:
+    if region is None:
+        region = tuple((0, s) for s in shape)
+    params = case.params(dtype)
+    if case.kind == "randperm":
+        params = (shape[0],)
+    return DrawSpec(case.kind, params, key, offset, shape, region, dtype)
+
+
+def _sentinel(spec: DrawSpec, device: torch.device) -> torch.Tensor:
+    out = torch.empty(spec.out_shape, dtype=spec.dtype, device=device)
+    if spec.dtype == torch.bool:
+        return out.fill_(True)
+    if spec.dtype.is_floating_point:
+        return out.fill_(float("nan"))
+    if spec.dtype in (torch.uint32, torch.uint64):
+        out.view(torch.int32 if spec.dtype == torch.uint32 else torch.int64).fill_(-0x5A5A5A5B)
+        return out
+    return out.fill_(torch.iinfo(spec.dtype).max - 3)
+
+
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bitwise equality (NaN payloads and signed zeros included)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    a, b = a.detach().cpu().contiguous(), b.detach().cpu().contiguous()
+    if a.dtype == torch.bool:
+        return bool(torch.equal(a, b))
+    ints = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
+    return bool(torch.equal(a.view(ints), b.view(ints)))
+
+
+def run_case(engine: Engine | str, spec: DrawSpec, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Fill a sentinel-initialised tensor on ``device`` with ``engine``."""
+    eng = get_engine(engine) if isinstance(engine, str) else engine
+    out = _sentinel(spec, torch.device(device))
+    if spec.out_numel:
+        eng.fill(out, spec)
+    return out
+
+
+def reference(spec: DrawSpec) -> torch.Tensor:
+    return run_case("reference", spec, "cpu")
+
+
+_public_draws()

@@ -1,0 +1,131 @@
+"""The one table of stream constants, as exact bit patterns.
+
+Every engine (numpy reference, portable torch ops, C kernels, Triton kernels)
+reads its constants from :data:`TABLE` and nowhere else.  A decimal literal
+retyped in a kernel is a bug: decimal strings round differently in different
+toolchains, and three of eleven such literals disagreed in float32 in the
+experiment that motivated this rule (docs/spec.md, section 6).
+
+Each entry is ``NAME: (type, bits)`` with type one of ``u32``, ``u64``,
+``f32``, ``f64``.  The float values are the IEEE-754 numbers whose bit
+patterns are given; the comment beside each shows the value approximately,
+for readers only.  ``tools/fit_polynomials.py`` shows where the polynomial
+coefficients came from.
+
+Changing any entry changes stream version 1: don't.  Add a new table for a new
+stream version instead.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+__all__ = ["TABLE", "u32", "u64", "f32", "f64", "f32_bits", "f64_bits"]
+
+TABLE: Final[dict[str, tuple[str, int]]] = {
+    # --- Philox4x32-10 (Random123) --------------------------------------------------
+    "PHILOX_M0": ("u32", 0xD2511F53),  # multiplier applied to counter word 0
+    "PHILOX_M1": ("u32", 0xCD9E8D57),  # multiplier applied to counter word 2
+    "PHILOX_W0": ("u32", 0x9E3779B9),  # Weyl key increment, golden ratio
+    "PHILOX_W1": ("u32", 0xBB67AE85),  # Weyl key increment, sqrt(3) - 1
+    "PHILOX_ROUNDS": ("u32", 10),
+    # --- key derivation domain tags: counter words (c2, c3) of a derivation block ----
+    # Draws always use c2 = c3 = 0, so no derivation block equals a draw block.
+    "TAG_FOLD_INT": ("u32", 0x4B534649),  # "IFSK": fold_in(int)
+    "TAG_FOLD_BYTES": ("u32", 0x4B534642),  # "BFSK": fold_in(str / bytes), after BLAKE2b-64
+    "TAG_SPAWN": ("u32", 0x4B535350),  # "PSSK": spawn
+    "TAG_VERSION": ("u32", 0x00000001),  # c3 of every derivation block: stream version 1
+    # --- deterministic log: ln(x) = k*ln2 + log1p(f), fdlibm-style -------------------
+    "SQRT2_MANT_F32": ("u32", 0x3504F3),  # mantissa bits of float32 sqrt(2)
+    "SQRT2_MANT_F64": ("u64", 0x6A09E667F3BCD),  # mantissa bits of float64 sqrt(2)
+    "LN2_HI_F32": ("f32", 0x3F317200),  # 0.693145752; low 7 bits zero: k*LN2_HI exact
+    "LN2_LO_F32": ("f32", 0x35BFBE8E),  # 1.42860677e-06 = ln2 - LN2_HI
+    "LN2_HI_F64": ("f64", 0x3FE62E42FEE00000),  # 0.693147180369; low 21 bits zero
+    "LN2_LO_F64": ("f64", 0x3DEA39EF35793C76),  # 1.90821492927e-10 = ln2 - LN2_HI
+    "LOG_L1_F32": ("f32", 0x3F2AAAAB),  # 0.666666666
+    "LOG_L2_F32": ("f32", 0x3ECCCCF6),  # 0.400001218
+    "LOG_L3_F32": ("f32", 0x3E922E22),  # 0.285508208
+    "LOG_L4_F32": ("f32", 0x3E6EE76C),  # 0.233304672
+    "LOG_L1_F64": ("f64", 0x3FE5555555555558),  # 0.666666666666666969
+    "LOG_L2_F64": ("f64", 0x3FD99999999952E2),  # 0.399999999998995045
+    "LOG_L3_F64": ("f64", 0x3FD2492492DF148D),  # 0.285714286259754849
+    "LOG_L4_F64": ("f64", 0x3FCC71C62E5800A1),  # 0.222222111347950799
+    "LOG_L5_F64": ("f64", 0x3FC7462B4AB2EF6B),  # 0.181828891252617221
+    "LOG_L6_F64": ("f64", 0x3FC39FE606542DDE),  # 0.153317216005560413
+    "LOG_L7_F64": ("f64", 0x3FC2B584AAE78A57),  # 0.146164496850434059
+    # --- deterministic sin / cos on [-pi/4, pi/4] -------------------------------------
+    "SIN_S1_F32": ("f32", 0xBE2AAAA9),  # -0.166666647
+    "SIN_S2_F32": ("f32", 0x3C088614),  # 0.00833274827
+    "SIN_S3_F32": ("f32", 0xB94D64D8),  # -0.000195878909
+    "SIN_S1_F64": ("f64", 0xBFC5555555555555),  # -0.166666666666666646
+    "SIN_S2_F64": ("f64", 0x3F81111111110BB2),  # 0.00833333333333094849
+    "SIN_S3_F64": ("f64", 0xBF2A01A019E83AAE),  # -0.000198412698367585743
+    "SIN_S4_F64": ("f64", 0x3EC71DE37968A100),  # 2.75573161025524401e-06
+    "SIN_S5_F64": ("f64", 0xBE5AE600B02B6262),  # -2.50511318450036244e-08
+    "SIN_S6_F64": ("f64", 0x3DE5E0B19F8B1451),  # 1.59181292948666087e-10
+    "COS_C1_F32": ("f32", 0xBF000000),  # -0.5
+    "COS_C2_F32": ("f32", 0x3D2AAAA6),  # 0.0416666506
+    "COS_C3_F32": ("f32", 0xBAB60704),  # -0.00138875892
+    "COS_C4_F32": ("f32", 0x37CD3796),  # 2.44637883e-05
+    "COS_C1_F64": ("f64", 0xBFE0000000000000),  # -0.5
+    "COS_C2_F64": ("f64", 0x3FA5555555555551),  # 0.0416666666666666354
+    "COS_C3_F64": ("f64", 0xBF56C16C16C15D79),  # -0.00138888888888807751
+    "COS_C4_F64": ("f64", 0x3EFA01A019DE131F),  # 2.48015872936934577e-05
+    "COS_C5_F64": ("f64", 0xBE927E4F8E4A2E74),  # -2.75573155663418970e-07
+    "COS_C6_F64": ("f64", 0x3E21EEA7F259B344),  # 2.08758867380470517e-09
+    "COS_C7_F64": ("f64", 0xBDA8FF9D439A204A),  # -1.13679986540224936e-11
+    # angle of one unit of the (odd) reduced angle integer: pi * 2^-26 (f32), pi * 2^-55 (f64)
+    "ANGLE_UNIT_F32": ("f32", 0x33490FDB),  # 4.68134e-08
+    "ANGLE_UNIT_F64": ("f64", 0x3C9921FB54442D18),  # 8.7194767740650685e-17
+    # --- small exact numbers used by several engines ---------------------------------
+    "ONE_F32": ("f32", 0x3F800000),
+    "TWO_F32": ("f32", 0x40000000),
+    "HALF_F32": ("f32", 0x3F000000),
+    "ONE_F64": ("f64", 0x3FF0000000000000),
+    "TWO_F64": ("f64", 0x4000000000000000),
+    "HALF_F64": ("f64", 0x3FE0000000000000),
+    # Veltkamp's splitter 2^27 + 1: exact products without FMA (portable correctly rounded sqrt)
+    "SPLIT_F64": ("f64", 0x41A0000002000000),
+    # --- random-access permutation (keyed Feistel, docs/spec.md section 7) ----------
+    "FEISTEL_ROUNDS": ("u32", 8),
+    "FMIX_M0": ("u32", 0x85EBCA6B),  # murmur3 fmix32 multipliers
+    "FMIX_M1": ("u32", 0xC2B2AE35),
+}
+
+
+def u32(name: str) -> int:
+    """Return the unsigned 32-bit integer constant ``name``."""
+    kind, bits = TABLE[name]
+    assert kind == "u32", name
+    return bits
+
+
+def u64(name: str) -> int:
+    """Return the unsigned 64-bit integer constant ``name``."""
+    kind, bits = TABLE[name]
+    assert kind == "u64", name
+    return bits
+
+
+def f32_bits(name: str) -> int:
+    """Return the bit pattern of the float32 constant ``name``."""
+    kind, bits = TABLE[name]
+    assert kind == "f32", name
+    return bits
+
+
+def f64_bits(name: str) -> int:
+    """Return the bit pattern of the float64 constant ``name``."""
+    kind, bits = TABLE[name]
+    assert kind == "f64", name
+    return bits
+
+
+def f32(name: str) -> float:
+    """Return the float32 constant ``name`` as a Python float (exactly)."""
+    return float(struct.unpack("<f", struct.pack("<I", f32_bits(name)))[0])
+
+
+def f64(name: str) -> float:
+    """Return the float64 constant ``name`` as a Python float (exactly)."""
+    return float(struct.unpack("<d", struct.pack("<Q", f64_bits(name)))[0])

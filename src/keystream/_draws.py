@@ -1,0 +1,481 @@
+"""Layer 2 front: the public draws.  Validate, canonicalise, reserve blocks, call an engine.
+
+Every public function here checks all of its arguments *before* it reserves
+blocks from the generator, so bad input raises and leaves the state unchanged.
+Scalar parameters travel to the engine inside the :class:`DrawSpec`; tensor
+parameters (``normal(mean_tensor, ...)`` and friends) are applied afterwards
+with exactly the same sequence of rounded operations, so a tensor of equal
+values gives equal bits.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, Union
+
+import torch
+
+from ._engines import engine_for
+from ._generator import Generator, default_generator
+from ._spec import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, DrawSpec
+
+__all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm"]
+
+Tensor = torch.Tensor
+Number = Union[int, float]
+Region = Union[slice, Sequence[slice], None]
+_U64 = 1 << 64
+
+
+# ---------------------------------------------------------------- argument checks
+def _parse_size(args: Sequence[Any], name: str = "size") -> tuple[int, ...]:
+    if len(args) == 1 and isinstance(args[0], (tuple, list, torch.Size)):
+        args = tuple(args[0])
+    dims = []
+    for d in args:
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+            raise TypeError(f"{name} must be a sequence of ints, got an element of type {type(d).__name__}")
+        if int(d) < 0:
+            raise ValueError(f"{name} must be non-negative, got {tuple(args)}")
+        dims.append(int(d))
+    return tuple(dims)
+
+
+def _generator(generator: Generator | None) -> Generator:
+    if generator is None:
+        return default_generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a keystream.Generator, got {type(generator).__name__}")
+    return generator
+
+
+def _region(region: Region, shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """Normalise ``region`` (a slice or a tuple of slices, step 1) to ``(start, stop)`` per dim."""
+    if region is None:
+        return tuple((0, n) for n in shape)
+    items = (region,) if isinstance(region, slice) else tuple(region)
+    if len(items) > len(shape):
+        raise IndexError(f"region has {len(items)} slices but the draw has {len(shape)} dimensions")
+    out = []
+    for d, n in enumerate(shape):
+        s = items[d] if d < len(items) else slice(None)
+        if not isinstance(s, slice):
+            raise TypeError(f"region[{d}] must be a slice, got {type(s).__name__}")
+        if s.step not in (None, 1):
+            raise ValueError(f"region[{d}] has step {s.step}; only step 1 is supported")
+        start = 0 if s.start is None else s.start
+        stop = n if s.stop is None else s.stop
+        for v in (start, stop):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"region[{d}] bounds must be ints, got {type(v).__name__}")
+        if not 0 <= start <= stop <= n:
+            raise IndexError(f"region[{d}] = {start}:{stop} is out of bounds for dimension {d} of size {n}")
+        out.append((int(start), int(stop)))
+    return tuple(out)
+
+
+def _region_slices(region: tuple[tuple[int, int], ...]) -> tuple[slice, ...]:
+    return tuple(slice(a, b) for a, b in region)
+
+
+def _check_dtype(dtype: Any, allowed: Sequence[torch.dtype], draw: str) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype) or dtype not in allowed:
+        names = ", ".join(str(d).replace("torch.", "") for d in allowed)
+        raise TypeError(f"dtype must be one of {names} for {draw}, got {dtype}")
+    return dtype
+
+
+def _resolve_dtype(dtype: Any, out: Tensor | None, default: torch.dtype) -> Any:
+    if dtype is None:
+        return out.dtype if isinstance(out, Tensor) else default
+    return dtype
+
+
+def _device(device: Any, out: Tensor | None, g: Generator) -> torch.device:
+    if isinstance(out, Tensor):
+        if device is not None and torch.device(device) != out.device:
+            raise ValueError(f"device {device} differs from out's device {out.device}")
+        return out.device
+    if device is None:
+        return g.device
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device is not a valid torch device: {device!r}") from err
+
+
+def _check_out(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    if out is None:
+        return
+    if not isinstance(out, Tensor):
+        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    if tuple(out.shape) != shape:
+        raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, expected {dtype}")
+
+
+def _real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number or a tensor, got {type(value).__name__}")
+    return float(value)
+
+
+def _round(value: float, dtype: torch.dtype) -> float:
+    """``value`` rounded (nearest even) to ``dtype``, as a Python float."""
+    return float(torch.tensor(value, dtype=torch.float64).to(dtype).item())
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+# ----------------------------------------------------------------- the one path
+def _run(
+    kind: str,
+    params: tuple[Any, ...],
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    g: Generator,
+    device: torch.device,
+    region: tuple[tuple[int, int], ...],
+    out: Tensor | None = None,
+) -> Tensor:
+    """Reserve the draw's blocks and have the device's engine fill the region.
+
+    Everything is validated before this point: from here on the generator moves.
+    """
+    engine = engine_for(device)
+    spec = DrawSpec(kind, params, g.key, 0, shape, region, dtype)
+    blocks = spec.blocks()
+    spec = DrawSpec(kind, params, g.key, g._reserve(blocks), shape, region, dtype)
+    if out is not None and out.is_contiguous():
+        target = out
+    else:
+        target = torch.empty(spec.out_shape, dtype=dtype, device=device)
+    engine.fill(target, spec)
+    if out is not None and target is not out:
+        out.copy_(target)
+        return out
+    return target
+
+
+def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence[torch.dtype],
+           params_for: Any, generator: Generator | None, out: Tensor | None, dtype: Any,
+           device: Any, region: Region, draw: str) -> Tensor:
+    g = _generator(generator)
+    shape = _parse_size(size)
+    dtype = _check_dtype(_resolve_dtype(dtype, out, default_dtype), allowed, draw)
+    reg = _region(region, shape)
+    _check_out(out, tuple(b - a for a, b in reg), dtype)
+    dev = _device(device, out, g)
+    return _run(kind, params_for(dtype), shape, dtype, g, dev, reg, out)
+
+
+# ------------------------------------------------------------------- public draws
+def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
+         device: Any = None, region: Region = None) -> Tensor:
+    """Uniform numbers in [0, 1), like :func:`torch.rand`.
+
+    Args:
+        *size: the virtual shape (ints, or one sequence of ints).
+        generator: the generator to draw from (default: :data:`keystream.default_generator`).
+        out: a tensor of the region's shape and dtype to write into.
+        dtype: float16, bfloat16, float32 or float64 (default: torch's default dtype).
+        device: where the result lives (default: ``out``'s, else the generator's device).
+        region: a tuple of slices (step 1) of the virtual shape; returns exactly
+            ``full[region]`` and advances the generator as the full draw would.
+
+    Returns:
+        Exact multiples of 2^-24 (float32), 2^-53 (float64), 2^-11 (float16) or 2^-8 (bfloat16).
+
+    Reproducibility:
+        Element ``e`` (C-order flat index of the virtual tensor) comes from word ``e % 4``
+        of block ``offset + e // 4`` (float64: the 64-bit word ``e % 2`` of block
+        ``offset + e // 2``).  Consumes ``ceil(numel / 4)`` blocks (``/ 2`` for float64).
+    """
+    return _plain("uniform", size, torch.get_default_dtype(), FLOAT_DTYPES,
+                  lambda dt: (0.0, 1.0, 1.0, _below(1.0, dt)), generator, out, dtype, device, region, "rand")
+
+
+def randn(*size: Any, generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
+          device: Any = None, region: Region = None) -> Tensor:
+    """Standard normal numbers, like :func:`torch.randn`.  Same arguments as :func:`rand`.
+
+    Reproducibility:
+        Box-Muller on word pairs: ``(w0, w1)`` of block ``j`` give elements ``4j`` (cos)
+        and ``4j + 1`` (sin), ``(w2, w3)`` give ``4j + 2`` and ``4j + 3``; float64 uses the
+        64-bit words ``w0 + 2^32 w1`` (radius) and ``w2 + 2^32 w3`` (angle) for ``2j``,
+        ``2j + 1``.  Tails reach 6.76 (float32) and 9.49 (float64) standard deviations.
+    """
+    return _plain("normal", size, torch.get_default_dtype(), FLOAT_DTYPES, lambda dt: (0.0, 1.0),
+                  generator, out, dtype, device, region, "randn")
+
+
+def bits(*size: Any, generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
+         device: Any = None, region: Region = None) -> Tensor:
+    """Raw Philox words: uint32/int32 (32-bit words) or uint64/int64 (64-bit words).
+
+    Reproducibility:
+        32-bit: element ``e`` is word ``e % 4`` of block ``offset + e // 4``, so
+        ``bits(n)`` at offset ``b`` equals Triton's ``tl.randint4x(seed, b + e // 4)``.
+        64-bit: ``w[2i] + 2^32 w[2i+1]`` with ``i = e % 2`` of block ``offset + e // 2``.
+        The signed dtypes hold the same bits.
+    """
+    return _plain("bits", size, torch.uint32, BITS_DTYPES, lambda dt: (), generator, out, dtype, device,
+                  region, "bits")
+
+
+def exponential(*size: Any, lambd: float = 1.0, generator: Generator | None = None, out: Tensor | None = None,
+                dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
+    """Exponential numbers with rate ``lambd`` (like :meth:`torch.Tensor.exponential_`).
+
+    Computed as ``(-ln u) / lambd`` with ``u = (2w + 1) 2^-33`` (float32; float64:
+    ``(2x + 1) 2^-65``), so results are > 0 and reach 22.9 (float32) / 45.1 (float64)
+    for ``lambd = 1``.  16-bit floats are the float32 values rounded once.
+
+    Reproducibility:
+        The same element layout as :func:`rand` for the dtype.
+    """
+    lam = _real(lambd, "lambd")
+    if not (lam > 0 and math.isfinite(lam)):
+        raise ValueError(f"lambd must be a finite number > 0, got {lambd}")
+    return _plain("exponential", size, torch.get_default_dtype(), FLOAT_DTYPES,
+                  lambda dt: (_round(lam, _compute_dtype(dt)),), generator, out, dtype, device, region,
+                  "exponential")
+
+
+def _below(high: float, dtype: torch.dtype) -> float:
+    """The largest value of ``dtype`` below ``high``."""
+    h = torch.tensor(high, dtype=dtype)
+    return float(torch.nextafter(h, torch.tensor(-math.inf, dtype=dtype)).item())
+
+
+def _float_dtype_of(*values: Any) -> torch.dtype | None:
+    dts = [v.dtype for v in values if isinstance(v, Tensor) and v.dtype.is_floating_point]
+    if not dts:
+        return None
+    result = dts[0]
+    for d in dts[1:]:
+        result = torch.promote_types(result, d)
+    return result
+
+
+def _tensor_param(value: Any, name: str) -> Tensor:
+    if isinstance(value, Tensor):
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{name} must be a real tensor, got dtype {value.dtype}")
+        return value
+    return torch.tensor(_real(value, name), dtype=torch.float64)
+
+
+def _param_shape(size: Any, *values: Any) -> tuple[int, ...]:
+    tensors = [v for v in values if isinstance(v, Tensor)]
+    if size is not None:
+        shape = _parse_size((size,))
+        for t in tensors:
+            try:
+                if torch.broadcast_shapes(t.shape, shape) != torch.Size(shape):
+                    raise RuntimeError
+            except RuntimeError:
+                raise ValueError(f"a parameter of shape {tuple(t.shape)} does not broadcast to size {shape}") from None
+        return shape
+    if not tensors:
+        raise TypeError("size is required when every parameter is a number")
+    return tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
+
+
+def _regional(t: Tensor, shape: tuple[int, ...], reg: tuple[tuple[int, int], ...], dtype: torch.dtype,
+              device: torch.device) -> Tensor:
+    """A parameter tensor broadcast to the virtual shape, cut to the region, in ``dtype``."""
+    return t.to(device=device).to(dtype).expand(shape)[_region_slices(reg)]
+
+
+def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
+            out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+            region: Region = None) -> Tensor:
+    """Uniform numbers in [low, high) (``torch.Tensor.uniform_``); low/high numbers or tensors.
+
+    Computed in the output dtype: ``span = high - low``, ``x = low + span * u``, each
+    operation rounded to the dtype; a result that rounds up to ``high`` is replaced
+    by the largest dtype value below ``high``, so ``high`` is never returned.
+
+    Raises:
+        ValueError: ``low >= high`` (after rounding to the dtype) or ``high - low`` overflows.
+
+    Reproducibility:
+        The same blocks and element layout as :func:`rand` at the dtype.
+    """
+    g = _generator(generator)
+    low_t, high_t = _tensor_param(low, "low"), _tensor_param(high, "high")
+    shape = _param_shape(size, low, high)
+    dtype = _check_dtype(_resolve_dtype(dtype, out, _float_dtype_of(low, high) or torch.get_default_dtype()),
+                         FLOAT_DTYPES, "uniform")
+    reg = _region(region, shape)
+    _check_out(out, tuple(b - a for a, b in reg), dtype)
+    dev = _device(device, out, g)
+    ct = _compute_dtype(dtype)
+
+    def rounded(t: Tensor) -> Tensor:
+        return t.to(dtype).to(ct)
+
+    lo = rounded(low_t.to(torch.float64).cpu())
+    hi = rounded(high_t.to(torch.float64).cpu())
+    if torch.isnan(lo).any() or torch.isnan(hi).any() or not bool((lo < hi).all()):
+        raise ValueError(f"uniform needs low < high (in {dtype}), got low={low}, high={high}")
+    span = rounded(hi - lo)
+    if not bool(torch.isfinite(span).all()):
+        raise ValueError(f"high - low overflows {dtype}: low={low}, high={high}")
+    if not isinstance(low, Tensor) and not isinstance(high, Tensor):
+        params = (float(lo), float(span), float(hi), _below(float(hi), dtype))
+        return _run("uniform", params, shape, dtype, g, dev, reg, out)
+    u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, dtype)), shape, dtype, g, dev, reg).to(ct)
+    lo_r = rounded(_regional(low_t, shape, reg, torch.float64, dev))
+    hi_r = rounded(_regional(high_t, shape, reg, torch.float64, dev))
+    x = rounded(lo_r + rounded(rounded(hi_r - lo_r) * u))
+    below = torch.nextafter(hi_r.to(dtype), torch.tensor(-math.inf, dtype=dtype, device=dev)).to(ct)
+    return _finish(torch.where(x >= hi_r, below, x).to(dtype), out)
+
+
+def _finish(result: Tensor, out: Tensor | None) -> Tensor:
+    if out is None:
+        return result
+    out.copy_(result)
+    return out
+
+
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
+           out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+           region: Region = None) -> Tensor:
+    """Normal numbers ``mean + std * z`` (``torch.normal``); mean/std numbers or tensors.
+
+    The product and the sum are each rounded in float32 (float64 for float64);
+    16-bit results are then rounded once.  With tensors, the shape is their
+    broadcast shape unless ``size`` is given.
+
+    Raises:
+        ValueError: ``std < 0`` or NaN.
+
+    Reproducibility:
+        The same blocks and element layout as :func:`randn` at the dtype.
+    """
+    g = _generator(generator)
+    mean_t, std_t = _tensor_param(mean, "mean"), _tensor_param(std, "std")
+    shape = _param_shape(size, mean, std)
+    dtype = _check_dtype(_resolve_dtype(dtype, out, _float_dtype_of(mean, std) or torch.get_default_dtype()),
+                         FLOAT_DTYPES, "normal")
+    if torch.isnan(std_t).any() or bool((std_t < 0).any()):
+        raise ValueError(f"std must be >= 0, got {std}")
+    reg = _region(region, shape)
+    _check_out(out, tuple(b - a for a, b in reg), dtype)
+    dev = _device(device, out, g)
+    ct = _compute_dtype(dtype)
+    if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
+        return _run("normal", (_round(float(mean_t), ct), _round(float(std_t), ct)), shape, dtype, g, dev, reg, out)
+    z = _run("normal", (0.0, 1.0), shape, ct, g, dev, reg)  # same layout as 16-bit dtypes
+    x = _regional(mean_t, shape, reg, ct, dev) + _regional(std_t, shape, reg, ct, dev) * z
+    return _finish(x.to(dtype), out)
+
+
+def randint(*args: Any, generator: Generator | None = None, out: Tensor | None = None,
+            dtype: torch.dtype | None = None, device: Any = None, region: Region = None,
+            **kwargs: Any) -> Tensor:
+    """Integers in [low, high), like :func:`torch.randint` (``randint(high, size)`` or
+    ``randint(low, high, size)``).
+
+    ``x = low + floor(w * R / 2^64)`` with ``R = high - low`` (at most 2^64) and ``w``
+    the element's 64-bit word: no rejection, fixed consumption, bias at most R / 2^64.
+
+    Reproducibility:
+        Element ``e`` uses the 64-bit word ``e % 2`` of block ``offset + e // 2``.
+    """
+    low, high, size = _randint_args(args, kwargs)
+    g = _generator(generator)
+    for name, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    low, high = int(low), int(high)
+    shape = _parse_size((size,))
+    dtype = _check_dtype(_resolve_dtype(dtype, out, torch.int64), INT_DTYPES, "randint")
+    if low >= high:
+        raise ValueError(f"randint needs low < high, got low={low}, high={high}")
+    info = torch.iinfo(dtype)
+    if low < info.min or high - 1 > info.max:
+        raise ValueError(f"[low, high) = [{low}, {high}) does not fit {dtype}")
+    reg = _region(region, shape)
+    _check_out(out, tuple(b - a for a, b in reg), dtype)
+    dev = _device(device, out, g)
+    return _run("randint", (low, high - low), shape, dtype, g, dev, reg, out)
+
+
+def _randint_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
+    unknown = set(kwargs) - {"low", "high", "size"}
+    if unknown:
+        raise TypeError(f"randint() got unexpected keyword arguments {sorted(unknown)}")
+    names = ["low", "high", "size"] if len(args) + len(kwargs) >= 3 else ["high", "size"]
+    values = dict(zip(names, args))
+    for k, v in kwargs.items():
+        if k in values:
+            raise TypeError(f"randint() got multiple values for {k}")
+        values[k] = v
+    if "high" not in values or "size" not in values:
+        raise TypeError("randint() needs high and size: randint(high, size) or randint(low, high, size)")
+    return values.get("low", 0), values["high"], values["size"]
+
+
+def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, out: Tensor | None = None,
+              dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
+    """1 with probability ``p`` else 0 (``torch.bernoulli``); ``p`` a number or a tensor.
+
+    Element ``e`` is 1 iff its 32-bit word ``w < p * 2^32``, compared exactly, so
+    ``p = 0`` never and ``p = 1`` always gives 1.  The dtype defaults to ``p``'s
+    (float tensors) or torch's default dtype; integer and bool dtypes also work.
+
+    Raises:
+        ValueError: ``p`` outside [0, 1] or NaN.
+
+    Reproducibility:
+        Element ``e`` uses word ``e % 4`` of block ``offset + e // 4``.
+    """
+    g = _generator(generator)
+    p_t = _tensor_param(p, "p")
+    if torch.isnan(p_t).any() or bool(((p_t < 0) | (p_t > 1)).any()):
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    shape = _param_shape(size, p)
+    dtype = _check_dtype(_resolve_dtype(dtype, out, _float_dtype_of(p) or torch.get_default_dtype()),
+                         FLOAT_DTYPES + INT_DTYPES + (torch.bool,), "bernoulli")
+    reg = _region(region, shape)
+    _check_out(out, tuple(b - a for a, b in reg), dtype)
+    dev = _device(device, out, g)
+    if not isinstance(p, Tensor):
+        return _run("bernoulli", (math.ceil(float(p_t) * 2.0**32),), shape, dtype, g, dev, reg, out)
+    w = _run("bits", (), shape, torch.int32, g, dev, reg).to(torch.int64) & 0xFFFFFFFF
+    x = w.to(torch.float64) < _regional(p_t, shape, reg, torch.float64, dev) * 2.0**32
+    return _finish(x.to(dtype), out)
+
+
+def randperm(n: int, *, generator: Generator | None = None, out: Tensor | None = None,
+             dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
+    """A random permutation of [0, n), like :func:`torch.randperm`.
+
+    Element ``i`` is ``pi(i)`` of a keyed Feistel permutation (see
+    :class:`keystream.Permutation`), computable alone, so regions cost only their size.
+
+    Reproducibility:
+        Consumes 2 blocks whatever ``n`` is: their 8 words are the Feistel round keys.
+    """
+    g = _generator(generator)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    n = int(n)
+    if not 0 <= n <= 1 << 63:
+        raise ValueError(f"n must be in [0, 2**63], got {n}")
+    dtype = _check_dtype(_resolve_dtype(dtype, out, torch.int64), (torch.int16, torch.int32, torch.int64), "randperm")
+    if n - 1 > torch.iinfo(dtype).max:
+        raise ValueError(f"n = {n} does not fit {dtype}")
+    shape = (n,)
+    reg = _region(region, shape)
+    _check_out(out, tuple(b - a for a, b in reg), dtype)
+    dev = _device(device, out, g)
+    return _run("randperm", (n,), shape, dtype, g, dev, reg, out)

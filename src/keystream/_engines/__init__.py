@@ -1,0 +1,86 @@
+"""Engine registry: which engine fills a tensor on which device.
+
+Engines plug in here and nowhere else; the public API never names one.  For a
+device, the first *available* engine in :data:`_PREFERENCE` that supports it
+runs the draw.  ``use_engine`` forces one (for tests, debugging and
+benchmarks); bits never depend on the choice.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import torch
+
+from ._base import Engine
+from ._portable import PortableEngine
+from ._reference import ReferenceEngine
+
+__all__ = ["Engine", "get_engine", "engine_for", "all_engines", "available_engines", "use_engine", "register"]
+
+_ENGINES: dict[str, Engine] = {}
+#: Order of preference: fastest first; "reference" is never chosen automatically.
+_PREFERENCE: list[str] = []
+_forced = threading.local()
+
+
+def register(engine: Engine, *, preferred: bool = True) -> None:
+    """Add an engine; ``preferred`` engines go before the portable fallback."""
+    _ENGINES[engine.name] = engine
+    if preferred:
+        _PREFERENCE.insert(0, engine.name)
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called ``name``.
+
+    Raises:
+        ValueError: no engine has that name.
+    """
+    try:
+        return _ENGINES[name]
+    except KeyError:
+        raise ValueError(f"engine must be one of {sorted(_ENGINES)}, got {name!r}") from None
+
+
+def all_engines() -> list[Engine]:
+    return list(_ENGINES.values())
+
+
+def available_engines() -> list[str]:
+    """Names of the engines that can run in this process."""
+    return [e.name for e in _ENGINES.values() if e.available()]
+
+
+def engine_for(device: torch.device) -> Engine:
+    """The engine that fills tensors on ``device`` (honouring :func:`use_engine`)."""
+    forced = getattr(_forced, "name", None)
+    if forced is not None:
+        engine = _ENGINES[forced]
+        if not engine.supports(device):
+            raise ValueError(f"engine {forced!r} cannot fill tensors on device {device}")
+        return engine
+    for name in _PREFERENCE:
+        engine = _ENGINES[name]
+        if engine.available() and engine.supports(device):
+            return engine
+    raise ValueError(f"no keystream engine supports device {device}")
+
+
+@contextlib.contextmanager
+def use_engine(name: str) -> Iterator[Engine]:
+    """Run the draws of this thread, inside the ``with`` block, on engine ``name``."""
+    engine = get_engine(name)
+    if not engine.available():
+        raise RuntimeError(f"engine {name!r} is not available in this process")
+    previous = getattr(_forced, "name", None)
+    _forced.name = name
+    try:
+        yield engine
+    finally:
+        _forced.name = previous
+
+
+register(ReferenceEngine(), preferred=False)
+register(PortableEngine())

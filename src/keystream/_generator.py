@@ -1,0 +1,381 @@
+"""Layer 3: the Generator, which holds ``(key, offset, spawn count)`` and nothing else.
+
+A draw reserves its blocks under a lock and computes outside it, so concurrent
+draws from one generator never share a block.  There are no buffers, cached
+normals or leftover words: the state below is the whole state.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import torch
+
+from ._keys import Key, canonical_seed, fold_in_key, key_from_seed, spawn_key
+
+__all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_state", "set_state"]
+
+ALGORITHM = "philox4x32-10"
+STREAM_VERSION = 1
+#: torch's own default seed, so that an unseeded keystream behaves like an unseeded torch.
+DEFAULT_SEED = 67280421310721
+_U64 = 1 << 64
+_MAGIC = b"KSPX"
+_ALGORITHM_ID = 1
+STATE_BYTES = 32
+
+
+def _check_count(value: object, name: str, limit: int = _U64) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 0 <= value < limit:
+        raise ValueError(f"{name} must be in [0, 2**64), got {value}")
+    return value
+
+
+class Generator:
+    """A counter-based Philox4x32-10 generator: the same bits on every device.
+
+    Args:
+        seed: an int in [-2^63, 2^64) (negative seeds wrap modulo 2^64, as in torch).
+            ``None`` uses torch's default seed 67280421310721.
+        device: the default device of the tensors this generator's draws return.  It
+            never changes the bits; ``device=`` on a draw overrides it.
+
+    The state is ``(key, offset, spawn_count)``: ``key`` is two 32-bit words,
+    ``offset`` counts 128-bit Philox blocks already consumed, and ``spawn_count``
+    the children made by :meth:`spawn`.
+
+    Reproducibility:
+        Every draw of ``numel`` elements with ``k`` elements per block consumes
+        blocks ``offset .. offset + ceil(numel / k) - 1`` and advances ``offset``
+        past them (randperm consumes 2).  Equal states give equal draws on any
+        device, engine, thread count or region.
+
+    Example:
+        >>> g = Generator().manual_seed(1234)
+        >>> state = g.get_state()
+        >>> a = g.rand(3)
+        >>> _ = g.set_state(state)
+        >>> bool((g.rand(3) == a).all())
+        True
+    """
+
+    __slots__ = ("_key", "_offset", "_spawn_count", "_device", "_lock")
+
+    def __init__(self, seed: int | None = None, device: torch.device | str | int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._device = torch.device("cpu") if device is None else torch.device(device)
+        self._key: Key = key_from_seed(DEFAULT_SEED if seed is None else canonical_seed(seed))
+        self._offset = 0
+        self._spawn_count = 0
+
+    # ------------------------------------------------------------------ state
+    @property
+    def device(self) -> torch.device:
+        """Default device of the tensors drawn from this generator."""
+        return self._device
+
+    @property
+    def key(self) -> Key:
+        """The two 32-bit key words."""
+        return self._key
+
+    @property
+    def offset(self) -> int:
+        """Blocks (of 128 bits) consumed so far; settable to jump anywhere in the stream."""
+        return self._offset
+
+    @offset.setter
+    def offset(self, value: int) -> None:
+        value = _check_count(value, "offset")
+        with self._lock:
+            self._offset = value
+
+    @property
+    def spawn_count(self) -> int:
+        """Number of children made by :meth:`spawn` so far."""
+        return self._spawn_count
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reset to ``seed`` (offset and spawn count 0) and return ``self``."""
+        key = key_from_seed(canonical_seed(seed))
+        with self._lock:
+            self._key, self._offset, self._spawn_count = key, 0, 0
+        return self
+
+    def seed(self) -> int:
+        """Reseed from the operating system's entropy; return the new seed."""
+        value = int.from_bytes(os.urandom(8), "little")
+        self.manual_seed(value)
+        return value
+
+    def initial_seed(self) -> int:
+        """The seed whose key this generator has (``k0 + 2^32 k1``; for a derived
+        generator, the 64-bit integer of its derived key)."""
+        return self._key[0] | (self._key[1] << 32)
+
+    def advance(self, blocks: int) -> Generator:
+        """Skip ``blocks`` blocks, as if a draw had consumed them; return ``self``."""
+        blocks = _check_count(blocks, "blocks")
+        with self._lock:
+            if self._offset + blocks >= _U64:
+                raise OverflowError("advance would move offset past 2**64 blocks")
+            self._offset += blocks
+        return self
+
+    def _reserve(self, blocks: int) -> int:
+        """Atomically take ``blocks`` blocks; return the first one."""
+        with self._lock:
+            start = self._offset
+            # offset itself must stay below 2^64, so the very last block is never handed out
+            if start + blocks >= _U64:
+                raise OverflowError(
+                    f"this draw needs {blocks} blocks but offset {start} is too close to 2**64"
+                )
+            self._offset = start + blocks
+        return start
+
+    def _snapshot(self) -> tuple[Key, int, int]:
+        with self._lock:
+            return self._key, self._offset, self._spawn_count
+
+    def get_state(self) -> torch.Tensor:
+        """The whole state as a 32-byte uint8 tensor (tagged with algorithm and stream version).
+
+        Layout: ``b"KSPX"``, algorithm id 1, stream version 1, two zero bytes, then
+        little-endian ``k0``, ``k1`` (uint32), ``offset``, ``spawn_count`` (uint64).
+        """
+        key, offset, spawn = self._snapshot()
+        raw = (
+            _MAGIC
+            + bytes([_ALGORITHM_ID, STREAM_VERSION, 0, 0])
+            + key[0].to_bytes(4, "little")
+            + key[1].to_bytes(4, "little")
+            + offset.to_bytes(8, "little")
+            + spawn.to_bytes(8, "little")
+        )
+        return torch.frombuffer(bytearray(raw), dtype=torch.uint8).clone()
+
+    def set_state(self, new_state: torch.Tensor) -> Generator:
+        """Restore a state from :meth:`get_state`; return ``self``.
+
+        Raises:
+            TypeError: ``new_state`` is not a uint8 tensor.
+            ValueError: wrong length, magic, algorithm or stream version.
+        """
+        if not isinstance(new_state, torch.Tensor) or new_state.dtype != torch.uint8:
+            raise TypeError("new_state must be a torch.uint8 tensor from Generator.get_state()")
+        raw = bytes(new_state.detach().cpu().contiguous().view(-1).tolist())
+        if len(raw) != STATE_BYTES:
+            raise ValueError(f"new_state must have {STATE_BYTES} bytes, got {len(raw)}")
+        if raw[:4] != _MAGIC or raw[6:8] != b"\0\0":
+            raise ValueError("new_state is not a keystream generator state")
+        if raw[4] != _ALGORITHM_ID:
+            raise ValueError(f"new_state has algorithm id {raw[4]}, expected {_ALGORITHM_ID} ({ALGORITHM})")
+        if raw[5] != STREAM_VERSION:
+            raise ValueError(f"new_state has stream version {raw[5]}, this generator is version {STREAM_VERSION}")
+        key = (int.from_bytes(raw[8:12], "little"), int.from_bytes(raw[12:16], "little"))
+        offset = int.from_bytes(raw[16:24], "little")
+        spawn = int.from_bytes(raw[24:32], "little")
+        with self._lock:
+            self._key, self._offset, self._spawn_count = key, offset, spawn
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state as a JSON-serialisable dict."""
+        key, offset, spawn = self._snapshot()
+        return {
+            "algorithm": ALGORITHM,
+            "stream_version": STREAM_VERSION,
+            "key": [key[0], key[1]],
+            "offset": offset,
+            "spawn_count": spawn,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> Generator:
+        """Restore a state from :meth:`state_dict`; return ``self``.
+
+        Raises:
+            TypeError: ``state_dict`` is not a dict.
+            ValueError: a missing or bad field, or another algorithm or stream version.
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
+        missing = {"algorithm", "stream_version", "key", "offset", "spawn_count"} - set(state_dict)
+        if missing:
+            raise ValueError(f"state_dict lacks {sorted(missing)}")
+        if state_dict["algorithm"] != ALGORITHM:
+            raise ValueError(f"state_dict has algorithm {state_dict['algorithm']!r}, expected {ALGORITHM!r}")
+        if state_dict["stream_version"] != STREAM_VERSION:
+            raise ValueError(
+                f"state_dict has stream_version {state_dict['stream_version']!r}, expected {STREAM_VERSION}"
+            )
+        key = state_dict["key"]
+        if (
+            not isinstance(key, (list, tuple))
+            or len(key) != 2
+            or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < 1 << 32 for k in key)
+        ):
+            raise ValueError("state_dict['key'] must be two ints in [0, 2**32)")
+        try:
+            offset = _check_count(state_dict["offset"], "state_dict['offset']")
+            spawn = _check_count(state_dict["spawn_count"], "state_dict['spawn_count']")
+        except TypeError as err:
+            raise ValueError(str(err)) from None
+        with self._lock:
+            self._key, self._offset, self._spawn_count = (int(key[0]), int(key[1])), offset, spawn
+        return self
+
+    # ------------------------------------------------------------- derivation
+    def _child(self, key: Key) -> Generator:
+        child = Generator(device=self._device)
+        child._key = key
+        return child
+
+    def clone(self) -> Generator:
+        """An independent generator with the same state and device."""
+        key, offset, spawn = self._snapshot()
+        twin = self._child(key)
+        twin._offset, twin._spawn_count = offset, spawn
+        return twin
+
+    def fold_in(self, data: int | str | bytes) -> Generator:
+        """A new generator keyed by ``fold_in(key, data)`` at offset 0; ``self`` is unchanged.
+
+        Use it for named sub-streams (an epoch, a sample index, a parameter name):
+        ``g.fold_in(epoch)`` never collides with ``g.fold_in(epoch + 1)`` or with
+        ``Generator(seed + 1)``.
+        """
+        return self._child(fold_in_key(self._key, data))
+
+    def spawn(self, n: int) -> list[Generator]:
+        """``n`` independent children; advances :attr:`spawn_count` by ``n``.
+
+        Child ``i`` is keyed by the parent's key and spawn index ``spawn_count + i``.
+        """
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        with self._lock:
+            start = self._spawn_count
+            if start + n > _U64:
+                raise OverflowError("spawn count would pass 2**64")
+            self._spawn_count = start + n
+        return [self._child(spawn_key(self._key, start + i)) for i in range(n)]
+
+    # ----------------------------------------------------------- python protocol
+    def __getstate__(self) -> dict[str, Any]:
+        return {"state": self.state_dict(), "device": str(self._device)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self._device = torch.device(state["device"])
+        self._key, self._offset, self._spawn_count = (0, 0), 0, 0
+        self.load_state_dict(state["state"])
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Generator:
+        return self.clone()
+
+    def __copy__(self) -> Generator:
+        return self.clone()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Generator):
+            return NotImplemented
+        return self._snapshot() == other._snapshot()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        key, offset, spawn = self._snapshot()
+        return (
+            f"keystream.Generator(key=(0x{key[0]:08x}, 0x{key[1]:08x}), offset={offset}, "
+            f"spawn_count={spawn}, device='{self._device}')"
+        )
+
+    # ------------------------------------------------------------------ draws
+    def rand(self, *size: Any, **kwargs: Any) -> torch.Tensor:
+        """See :func:`keystream.rand`."""
+        from . import _draws
+
+        return _draws.rand(*size, generator=self, **kwargs)
+
+    def randn(self, *size: Any, **kwargs: Any) -> torch.Tensor:
+        """See :func:`keystream.randn`."""
+        from . import _draws
+
+        return _draws.randn(*size, generator=self, **kwargs)
+
+    def bits(self, *size: Any, **kwargs: Any) -> torch.Tensor:
+        """See :func:`keystream.bits`."""
+        from . import _draws
+
+        return _draws.bits(*size, generator=self, **kwargs)
+
+    def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, **kwargs: Any) -> torch.Tensor:
+        """See :func:`keystream.uniform`."""
+        from . import _draws
+
+        return _draws.uniform(low, high, size, generator=self, **kwargs)
+
+    def normal(self, mean: Any = 0.0, std: Any = 1.0, size: Any = None, **kwargs: Any) -> torch.Tensor:
+        """See :func:`keystream.normal`."""
+        from . import _draws
+
+        return _draws.normal(mean, std, size, generator=self, **kwargs)
+
+    def exponential(self, *size: Any, **kwargs: Any) -> torch.Tensor:
+        """See :func:`keystream.exponential`."""
+        from . import _draws
+
+        return _draws.exponential(*size, generator=self, **kwargs)
+
+    def randint(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """See :func:`keystream.randint`."""
+        from . import _draws
+
+        return _draws.randint(*args, generator=self, **kwargs)
+
+    def bernoulli(self, p: Any, size: Any = None, **kwargs: Any) -> torch.Tensor:
+        """See :func:`keystream.bernoulli`."""
+        from . import _draws
+
+        return _draws.bernoulli(p, size, generator=self, **kwargs)
+
+    def randperm(self, n: int, **kwargs: Any) -> torch.Tensor:
+        """See :func:`keystream.randperm`."""
+        from . import _draws
+
+        return _draws.randperm(n, generator=self, **kwargs)
+
+
+#: The module-level generator used when a draw gets ``generator=None`` (like torch's).
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed :data:`default_generator` and return it (like ``torch.manual_seed``)."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    """Reseed :data:`default_generator` nondeterministically; return the seed."""
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    """:meth:`Generator.initial_seed` of :data:`default_generator`."""
+    return default_generator.initial_seed()
+
+
+def get_state() -> torch.Tensor:
+    """:meth:`Generator.get_state` of :data:`default_generator`."""
+    return default_generator.get_state()
+
+
+def set_state(new_state: torch.Tensor) -> None:
+    """:meth:`Generator.set_state` of :data:`default_generator`."""
+    default_generator.set_state(new_state)

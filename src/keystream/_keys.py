@@ -1,0 +1,81 @@
+"""Keys: seeds, fold_in and spawn (docs/spec.md section 2).
+
+A key is two 32-bit words ``(k0, k1)``.  A seed maps to its key by splitting
+the 64 bits; a derived key is words ``(w0, w1)`` of one Philox block whose
+counter carries a domain tag in ``(c2, c3)``.  Draw blocks always have
+``c2 = c3 = 0``, so a derivation block can never be a draw block.
+"""
+from __future__ import annotations
+
+import hashlib
+import numbers
+
+from ._constants import u32
+from ._philox import philox4x32_scalar
+
+__all__ = ["Key", "canonical_seed", "key_from_seed", "fold_in_key", "spawn_key", "hash_bytes"]
+
+Key = tuple[int, int]
+_U64 = 1 << 64
+
+
+def canonical_seed(seed: object, name: str = "seed") -> int:
+    """Validate ``seed`` and return it as an integer in [0, 2^64).
+
+    Negative seeds in [-2^63, 0) wrap modulo 2^64, as torch does.
+
+    Raises:
+        TypeError: ``seed`` is not an integer (bool, float, str and None included).
+        ValueError: ``seed`` is outside [-2^63, 2^64).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(seed).__name__}")
+    value = int(seed)
+    if not -(1 << 63) <= value < _U64:
+        raise ValueError(f"{name} must be in [-2**63, 2**64), got {value}")
+    return value % _U64
+
+
+def key_from_seed(seed: int) -> Key:
+    """Split a canonical seed into its key words ``(seed & 0xFFFFFFFF, seed >> 32)``."""
+    return seed & 0xFFFFFFFF, seed >> 32
+
+
+def hash_bytes(data: bytes) -> int:
+    """Reduce bytes to 64 bits: BLAKE2b with an 8-byte digest, read little-endian."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def _derive(parent: Key, value: int, tag: int) -> Key:
+    w = philox4x32_scalar((value & 0xFFFFFFFF, value >> 32, tag, u32("TAG_VERSION")), parent)
+    return w[0], w[1]
+
+
+def fold_in_key(parent: Key, data: object) -> Key:
+    """Derive the child key of ``parent`` for ``data`` (int in [0, 2^64), str or bytes).
+
+    Integers use tag ``TAG_FOLD_INT``; str (UTF-8) and bytes are first hashed by
+    :func:`hash_bytes` and use tag ``TAG_FOLD_BYTES``, so ``fold_in(5)`` and
+    ``fold_in(b"...")`` never collide by construction.
+
+    Raises:
+        TypeError: ``data`` is not an int, str or bytes.
+        ValueError: an int ``data`` is outside [0, 2^64).
+    """
+    if isinstance(data, str):
+        return _derive(parent, hash_bytes(data.encode("utf-8")), u32("TAG_FOLD_BYTES"))
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return _derive(parent, hash_bytes(bytes(data)), u32("TAG_FOLD_BYTES"))
+    if isinstance(data, bool) or not isinstance(data, numbers.Integral):
+        raise TypeError(f"data must be an int, str or bytes, got {type(data).__name__}")
+    value = int(data)
+    if not 0 <= value < _U64:
+        raise ValueError(f"data must be in [0, 2**64) when it is an int, got {value}")
+    return _derive(parent, value, u32("TAG_FOLD_INT"))
+
+
+def spawn_key(parent: Key, index: int) -> Key:
+    """Key of the ``index``-th child ever spawned from ``parent`` (tag ``TAG_SPAWN``)."""
+    if not 0 <= index < _U64:
+        raise OverflowError("spawn count exhausted 2**64 children")
+    return _derive(parent, index, u32("TAG_SPAWN"))

@@ -1,0 +1,93 @@
+"""Random-access permutations: ``pi(i)`` alone, in O(1) memory (docs/spec.md section 7).
+
+A keyed Feistel network on ``[0, 4^h)`` (the smallest ``h >= 1`` with ``4^h >= n``)
+with 8 rounds, cycle-walked into ``[0, n)``::
+
+    L, R = x >> h, x & (2^h - 1)
+    for k in round_keys:                      # 8 keys = the words of 2 blocks
+        L, R = R, L ^ (fmix32(R ^ k) & (2^h - 1))
+    x = (L << h) | R                          # repeat while x >= n
+
+``fmix32`` is murmur3's finaliser (xor-shift 16, * 0x85EBCA6B, xor-shift 13,
+* 0xC2B2AE35, xor-shift 16).  Each step is a bijection of ``[0, 4^h)``, so the
+walk ends and ``pi`` is a bijection of ``[0, n)``; as ``4^h < 4n``, a walk takes
+fewer than 4 steps on average.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, overload
+
+import torch
+
+from ._engines import _portable
+from ._generator import Generator, default_generator
+from ._spec import PERM_KEY_BLOCKS, DrawSpec
+
+__all__ = ["Permutation"]
+
+
+class Permutation:
+    """A random permutation of ``[0, n)`` that is evaluated one index at a time.
+
+    Args:
+        n: the domain size, in [0, 2^63].
+        generator: consumed for 2 blocks (the round keys), exactly like ``randperm(n)``,
+            so ``Permutation(n, g.clone())[i] == randperm(n, generator=g)[i]``.
+
+    Reproducibility:
+        ``pi`` depends only on the generator's key and offset at construction and on ``n``.
+
+    Example:
+        >>> from keystream import Generator
+        >>> p = Permutation(10, Generator(7))
+        >>> sorted(int(p[i]) for i in range(10)) == list(range(10))
+        True
+    """
+
+    __slots__ = ("n", "round_keys")
+
+    def __init__(self, n: int, generator: Generator | None = None) -> None:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        if not 0 <= int(n) <= 1 << 63:
+            raise ValueError(f"n must be in [0, 2**63], got {n}")
+        if generator is not None and not isinstance(generator, Generator):
+            raise TypeError(f"generator must be a keystream.Generator, got {type(generator).__name__}")
+        g = default_generator if generator is None else generator
+        self.n = int(n)
+        offset = g._reserve(PERM_KEY_BLOCKS)
+        spec = DrawSpec("randperm", (self.n,), g.key, offset, (self.n,), ((0, self.n),), torch.int64)
+        self.round_keys: tuple[int, ...] = tuple(_portable.feistel_keys(spec, torch.device("cpu")))
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor: ...
+
+    def __getitem__(self, index: Any) -> Any:
+        """``pi(index)`` for an int or an integer tensor (any shape, any device)."""
+        if isinstance(index, torch.Tensor):
+            if index.dtype.is_floating_point or index.dtype == torch.bool or index.is_complex():
+                raise TypeError(f"index must be an integer tensor, got dtype {index.dtype}")
+            i = index.to(torch.int64)
+            if i.numel() and (bool((i < 0).any()) or bool((i >= self.n).any())):
+                raise IndexError(f"index out of range for a permutation of {self.n}")
+            flat = _portable.permute(i.reshape(-1), self.n, list(self.round_keys))
+            return flat.reshape(index.shape)
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"index must be an int or an integer tensor, got {type(index).__name__}")
+        if not 0 <= int(index) < self.n:
+            raise IndexError(f"index {index} out of range for a permutation of {self.n}")
+        return int(_portable.permute(torch.tensor([int(index)]), self.n, list(self.round_keys))[0])
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for i in range(self.n):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"keystream.Permutation(n={self.n})"

@@ -1,0 +1,104 @@
+"""``keystream selftest``: the known answers, then every engine on every device against
+the reference, on a sample of every draw.  Prints a table; returns the failure count."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from . import _conformance as conf
+from ._engines import all_engines
+from ._philox import philox4x32
+
+__all__ = ["run", "kat_vectors", "devices"]
+
+# The Random123 known-answer vectors (kat/philox4x32.txt), R = 7 and 10.
+KAT = (
+    (10, (0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    (10, (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+    (10, (0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    (7, (0, 0, 0, 0), (0, 0), (0x5F6FB709, 0x0D893F64, 0x4F121F81, 0x4F730A48)),
+    (7, (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0x4DFCCABA, 0x190A87F0, 0xC47362BA, 0xB6B5242A)),
+    (7, (0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x5207DDC2, 0x45165E59, 0x4D8EE751, 0x8C52F662)),
+)
+
+
+def kat_vectors() -> tuple[tuple[int, tuple[int, ...], tuple[int, int], tuple[int, ...]], ...]:
+    return KAT
+
+
+def devices() -> list[torch.device]:
+    devs = [torch.device("cpu")]
+    if torch.cuda.is_available():
+        devs.append(torch.device("cuda"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devs.append(torch.device("mps"))
+    return devs
+
+
+#: (shape, region, offset): odd sizes, a scattered region, offsets across 2^32 and near 2^64.
+SAMPLES = (
+    ((1027,), None, 0),
+    ((5, 7, 3), ((1, 4), (2, 7), (0, 2)), (1 << 32) - 3),
+    ((37,), ((3, 30),), (1 << 64) - 50),
+)
+
+
+def _kat_ok() -> bool:
+    for rounds, ctr, key, expected in KAT:
+        got = tuple(int(w) for w in philox4x32(*ctr, key[0], key[1], rounds=rounds))
+        if got != expected:
+            return False
+    return True
+
+
+def run(print_fn: Callable[[str], None] = print) -> int:
+    """Run the self test; return the number of failures."""
+    failures = 0
+    kat = _kat_ok()
+    failures += not kat
+    print_fn(f"keystream {__import__('keystream').__version__}, torch {torch.__version__}")
+    print_fn(f"Philox4x32 known answers (Random123, 6 vectors): {'ok' if kat else 'FAIL'}")
+    rows = []
+    t0 = time.perf_counter()
+    for engine in all_engines():
+        if engine.name == "reference":
+            continue
+        for dev in devices():
+            if not engine.available() or not engine.supports(dev):
+                continue
+            for case in conf.CASES:
+                ok = True
+                for dt in case.dtypes:
+                    for shape, region, offset in SAMPLES:
+                        if case.kind == "randperm" and len(shape) > 1:
+                            continue
+                        spec = conf.make_spec(case, dt, shape, region, offset)
+                        try:
+                            got = conf.run_case(engine, spec, dev)
+                        except Exception:  # noqa: BLE001 - any crash is a failure to report
+                            ok = False
+                            continue
+                        ok &= conf.same_bits(got, conf.reference(spec))
+                failures += not ok
+                rows.append((engine.name, str(dev), case.name, "ok" if ok else "FAIL"))
+    width = max((len(r[2]) for r in rows), default=4)
+    print_fn(f"{'engine':<10} {'device':<8} {'draw':<{width}}  result")
+    for name, dev, draw, result in rows:
+        print_fn(f"{name:<10} {dev:<8} {draw:<{width}}  {result}")
+    unavailable = [e.name for e in all_engines() if not e.available()]
+    if unavailable:
+        print_fn(f"not available in this process: {', '.join(unavailable)}")
+    from ._engines import engine_for
+
+    print_fn("default engine per device: " + ", ".join(f"{d}: {engine_for(d).name}" for d in devices()))
+    print_fn(f"{len(rows)} checks, {failures} failed ({time.perf_counter() - t0:.1f} s)")
+    return failures
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(1 if run() else 0)

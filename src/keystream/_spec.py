@@ -1,0 +1,134 @@
+"""What one draw is: the engine-independent description every engine fills.
+
+A :class:`DrawSpec` names a draw kind, its canonical parameters, the key, the
+first block ``offset``, the virtual shape, the region of it to produce and the
+output dtype.  It also knows how many 128-bit blocks the draw consumes
+(docs/spec.md sections 3 and 4).  Engines turn a spec into numbers; the
+Generator turns user arguments into a spec.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+__all__ = [
+    "DrawSpec",
+    "KINDS",
+    "FLOAT_DTYPES",
+    "INT_DTYPES",
+    "BITS_DTYPES",
+    "elements_per_block",
+    "blocks_consumed",
+    "PERM_KEY_BLOCKS",
+]
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+BITS_DTYPES = (torch.uint32, torch.int32, torch.uint64, torch.int64)
+
+#: Draw kinds and the parameters each carries in ``DrawSpec.params``:
+#:   bits        ()                        raw 32- or 64-bit words
+#:   uniform     (low, span, high, below)  x = low + span*u, and x >= high -> below
+#:   normal      (mean, std)               x = mean + std*z, z from Box-Muller
+#:   exponential (lambd,)                  x = (-ln u) / lambd
+#:   randint     (low, span)               x = low + floor(word64 * span / 2^64)
+#:   bernoulli   (threshold,)              x = 1 if word32 < threshold else 0
+#:   randperm    (n,)                      x = pi(i), a keyed Feistel permutation of [0, n)
+KINDS = ("bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm")
+
+#: randperm reads its 8 Feistel round keys from two blocks, whatever n is.
+PERM_KEY_BLOCKS = 2
+
+
+def elements_per_block(kind: str, dtype: torch.dtype) -> int:
+    """Elements one 128-bit block yields for ``kind`` at ``dtype`` (spec section 4)."""
+    if kind in ("randint",):
+        return 2
+    if kind == "bernoulli":
+        return 4
+    if kind == "bits":
+        return 2 if dtype in (torch.uint64, torch.int64) else 4
+    if kind in ("uniform", "normal", "exponential"):
+        return 2 if dtype == torch.float64 else 4
+    raise ValueError(f"no element layout for kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class DrawSpec:
+    """One draw, described independently of any engine or device.
+
+    Attributes:
+        kind: one of :data:`KINDS`.
+        params: the kind's canonical parameters (see :data:`KINDS`), Python numbers
+            already rounded to the compute dtype.
+        key: the two key words.
+        offset: first block of the draw, in [0, 2^64).
+        shape: the virtual tensor's shape; element ``e`` is its C-order flat index.
+        region: ``(start, stop)`` per dimension; the engine produces ``full[region]``.
+        dtype: output dtype.
+    """
+
+    kind: str
+    params: tuple[Any, ...]
+    key: tuple[int, int]
+    offset: int
+    shape: tuple[int, ...]
+    region: tuple[tuple[int, int], ...]
+    dtype: torch.dtype
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return tuple(stop - start for start, stop in self.region)
+
+    @property
+    def is_full(self) -> bool:
+        return all(r == (0, n) for r, n in zip(self.region, self.shape))
+
+    def contiguous_range(self) -> tuple[int, int] | None:
+        """The flat range ``[e0, e1)`` if the region is one contiguous run, else None.
+
+        That is the case when every dimension after the first partial one is full.
+        """
+        if self.out_numel == 0:
+            return (0, 0)
+        dims = len(self.shape)
+        first = 0
+        # find the first dimension (from the left) whose region is not a single index
+        while first < dims - 1 and self.region[first][1] - self.region[first][0] == 1:
+            first += 1
+        for d in range(first + 1, dims):
+            if self.region[d] != (0, self.shape[d]):
+                return None
+        strides = _strides(self.shape)
+        e0 = sum(start * s for (start, _), s in zip(self.region, strides))
+        return e0, e0 + self.out_numel
+
+    @property
+    def out_numel(self) -> int:
+        return math.prod(self.out_shape)
+
+    def blocks(self) -> int:
+        """Blocks this draw consumes: ceil(numel / per-block), or the fixed randperm keys."""
+        if self.kind == "randperm":
+            return PERM_KEY_BLOCKS
+        k = elements_per_block(self.kind, self.dtype)
+        return -(-self.numel // k)
+
+
+def _strides(shape: tuple[int, ...]) -> list[int]:
+    strides = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        strides[d] = strides[d + 1] * shape[d + 1]
+    return strides
+
+
+def flat_strides(shape: tuple[int, ...]) -> list[int]:
+    """C-order strides, in elements, of a tensor of ``shape``."""
+    return _strides(shape)

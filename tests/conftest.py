@@ -1,0 +1,30 @@
+"""Shared fixtures: every available engine, every available device."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from keystream._engines import all_engines
+from keystream._selftest import devices
+
+ENGINES = [e for e in all_engines() if e.name != "reference"]
+
+
+def _engine_params() -> list:
+    params = []
+    for e in ENGINES:
+        marks = [] if e.available() else [pytest.mark.skip(reason=f"engine {e.name} not available here")]
+        params.append(pytest.param(e, id=e.name, marks=marks))
+    return params
+
+
+@pytest.fixture(params=_engine_params())
+def engine(request):
+    """Every engine except the reference (a visible skip when one is not available)."""
+    return request.param
+
+
+@pytest.fixture(params=[pytest.param(d, id=str(d)) for d in devices()])
+def device(request) -> torch.device:
+    """cpu always; cuda / mps when present."""
+    return request.param

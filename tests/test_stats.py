@@ -1,0 +1,108 @@
+"""Cheap statistical sanity checks with fixed keys.
+
+Each check uses a critical value whose false-failure probability is at most
+1e-6 for a correct generator, so with fixed seeds the suite is deterministic and
+an unlucky stream would have to be astronomically unlucky.  The heavy evidence
+(KS at 10^7, tails, two-level tests) lives in the slow suite (issue 8).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+import keystream as ks
+
+N = 1 << 20
+
+
+def chi2_critical(dof: int, z: float = 4.753) -> float:
+    """Wilson-Hilferty upper quantile of chi-square; z = 4.753 is the 1e-6 normal quantile."""
+    return dof * (1 - 2 / (9 * dof) + z * math.sqrt(2 / (9 * dof))) ** 3
+
+
+def ks_critical(n: int, alpha: float = 1e-6) -> float:
+    return math.sqrt(-math.log(alpha / 2) / 2) / math.sqrt(n)
+
+
+def chi2(counts: torch.Tensor, expected: torch.Tensor) -> float:
+    return float(((counts.double() - expected) ** 2 / expected).sum())
+
+
+def test_uniform_chi_square():
+    for dtype in (torch.float32, torch.float64):
+        x = ks.Generator(101).rand(N, dtype=dtype)
+        counts = torch.bincount((x * 256).long(), minlength=256)
+        assert chi2(counts, torch.full((256,), N / 256.0)) < chi2_critical(255)
+
+
+def test_normal_ks_and_moments():
+    for dtype in (torch.float32, torch.float64):
+        x = ks.Generator(102).randn(N, dtype=dtype).double().sort().values
+        cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+        i = torch.arange(1, N + 1, dtype=torch.float64)
+        d = max(float((i / N - cdf).max()), float((cdf - (i - 1) / N).max()))
+        assert d < ks_critical(N)
+        assert abs(float(x.mean())) < 5 / math.sqrt(N)
+        assert abs(float(x.var()) - 1) < 5 * math.sqrt(2 / N)
+
+
+def test_normal_tail_reach():
+    # The largest radius a float32 normal can have is sqrt(-2 ln 2^-33) = 6.76.
+    assert abs(float(ks.randn(8, generator=ks.Generator(1))[0])) < 6.77
+    from keystream._engines import _reference as R
+    import numpy as np
+
+    r = float(np.sqrt(2 * R.neg_log_f32(np.array([0], np.uint32))[0]))
+    assert 6.75 < r < 6.77
+    r64 = float(np.sqrt(2 * R.neg_log_f64(np.array([0], np.uint64))[0]))
+    assert 9.48 < r64 < 9.50
+    # beyond 4 sigma: expected 6.33e-5 * N
+    x = ks.Generator(103).randn(N)
+    beyond = int((x.abs() > 4).sum())
+    expect = N * 6.334e-5
+    assert abs(beyond - expect) < 5 * math.sqrt(expect)
+
+
+def test_exponential_mean():
+    x = ks.Generator(104).exponential(N, lambd=2.0, dtype=torch.float64)
+    assert abs(float(x.mean()) - 0.5) < 5 * 0.5 / math.sqrt(N)
+    assert float(x.min()) > 0
+
+
+def test_randint_chi_square():
+    x = ks.Generator(105).randint(3, 3 + 97, (N,))
+    counts = torch.bincount(x - 3, minlength=97)
+    assert chi2(counts, torch.full((97,), N / 97.0)) < chi2_critical(96)
+
+
+def test_bernoulli_rate():
+    x = ks.Generator(106).bernoulli(0.3, (N,))
+    assert abs(float(x.mean()) - 0.3) < 5 * math.sqrt(0.21 / N)
+
+
+def test_randperm_is_permutation_and_positions_uniform():
+    n, trials = 6, 6000
+    g = ks.Generator(107)
+    counts = torch.zeros(n, n)
+    pair = 0
+    for _ in range(trials):
+        p = g.randperm(n)
+        assert sorted(p.tolist()) == list(range(n))
+        counts[torch.arange(n), p] += 1
+        pair += int(p[0] < p[1])
+    assert chi2(counts.flatten(), torch.full((n * n,), trials / n)) < chi2_critical(n * n - 1 - 2 * (n - 1))
+    assert abs(pair - trials / 2) < 5 * math.sqrt(trials / 4)
+    for n in (1, 2, 3, 1000, 4097):
+        assert sorted(ks.randperm(n, generator=g).tolist()) == list(range(n))
+
+
+def test_permutation_random_access():
+    p = ks.Permutation(1000, ks.Generator(5))
+    full = ks.Generator(5).randperm(1000)
+    assert [p[i] for i in (0, 17, 999)] == [int(full[i]) for i in (0, 17, 999)]
+    assert torch.equal(p[torch.arange(1000)], full)
+    big = ks.Permutation(10**15, ks.Generator(1))
+    idx = torch.arange(10**15 - 50, 10**15)
+    vals = big[idx]
+    assert len(set(vals.tolist())) == 50 and bool((vals < 10**15).all())
