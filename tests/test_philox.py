@@ -48,3 +48,12 @@ def test_engine_bits_reproduce_zero_vector(engine, device):
     with ks.use_engine(engine.name):
         got = g.bits(4, device=device).cpu().view(torch.int32).to(torch.int64) & 0xFFFFFFFF
     assert tuple(int(x) for x in got) == KAT[0][3]
+
+
+@pytest.mark.parametrize("rounds,ctr,key,expected", KAT)
+def test_cpu_kat(rounds, ctr, key, expected):
+    from keystream._engines import _cpu
+
+    if _cpu._LIB is None:
+        pytest.skip("the C engine is not built here")
+    assert _cpu.philox(ctr, key, rounds) == expected

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import torch
 
 from ._base import Engine
+from ._cpu import CpuEngine, warn_if_unavailable
 from ._portable import PortableEngine
 from ._reference import ReferenceEngine
 
@@ -61,6 +62,8 @@ def engine_for(device: torch.device) -> Engine:
         if not engine.supports(device):
             raise ValueError(f"engine {forced!r} cannot fill tensors on device {device}")
         return engine
+    if device.type == "cpu":
+        warn_if_unavailable()
     for name in _PREFERENCE:
         engine = _ENGINES[name]
         if engine.available() and engine.supports(device):
@@ -84,3 +87,4 @@ def use_engine(name: str) -> Iterator[Engine]:
 
 register(ReferenceEngine(), preferred=False)
 register(PortableEngine())
+register(CpuEngine())

@@ -1,0 +1,44 @@
+"""Build the optional C engine (a plain shared library loaded with ctypes).
+
+If the compiler is missing or fails, the package still installs and keystream
+runs on the portable torch engine (it warns once, and ``keystream selftest``
+shows which engine runs).
+"""
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+# -ffp-contract=off: no fused multiply-add, ever (docs/spec.md section 6); never -ffast-math.
+# -fno-math-errno only lets sqrt compile to the IEEE instruction; it changes no result.
+FLAGS = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-fno-fast-math"]
+
+
+class OptionalBuildExt(build_ext):
+    def run(self):
+        try:
+            super().run()
+        except Exception as err:  # noqa: BLE001
+            print(f"keystream: the C engine was not built ({err}); using the portable engine", file=sys.stderr)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as err:  # noqa: BLE001
+            print(f"keystream: the C engine was not built ({err}); using the portable engine", file=sys.stderr)
+
+    def get_export_symbols(self, ext):
+        return []  # a ctypes library, not a Python module: no PyInit_ symbol
+
+
+setup(
+    ext_modules=[
+        Extension(
+            "keystream._kscore",
+            sources=["src/keystream/_csrc/keystream.c"],
+            depends=["src/keystream/_csrc/ks_constants.h"],
+            extra_compile_args=FLAGS,
+        )
+    ],
+    cmdclass={"build_ext": OptionalBuildExt},
+)

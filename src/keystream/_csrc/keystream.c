@@ -1,0 +1,379 @@
+/* keystream CPU engine: stream version 1 in C11 (docs/spec.md).
+ *
+ * A plain shared library (no Python or numpy C API): Python passes data pointers
+ * and sizes through ctypes, which releases the GIL, and splits the element range
+ * across threads.  Each call fills the elements of `nruns` runs of `run_len`
+ * consecutive flat indices; outputs never depend on how the range was split.
+ *
+ * Built with -O3 -ffp-contract=off (never -ffast-math): every float operation
+ * below is one IEEE operation rounded on its own, in the same order as the
+ * reference engine.  Constants come from ks_constants.h, generated from the one
+ * table in _constants.py.  Philox batches are written as structure-of-arrays
+ * loops that gcc vectorises; target_clones picks AVX-512 / AVX2 / baseline at
+ * run time.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ks_constants.h"
+
+#define BATCH 64
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(KS_NO_CLONES)
+#define KS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define KS_CLONES
+#endif
+
+static inline float f32_of(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
+static inline double f64_of(uint64_t b) { double d; memcpy(&d, &b, 8); return d; }
+static inline uint32_t bits_f32(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
+static inline uint64_t bits_f64(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
+#define CF(name) f32_of(KS_##name##_BITS)
+#define CD(name) f64_of(KS_##name##_BITS)
+
+/* ------------------------------------------------------------ block function */
+/* Words of blocks offset+b0 .. offset+b0+n-1 (counter (lo, hi, 0, 0)) into w[4][BATCH]. */
+KS_CLONES
+static void philox_batch(uint32_t k0, uint32_t k1, uint64_t first, int n, uint32_t w[4][BATCH]) {
+    uint32_t x0[BATCH], x1[BATCH], x2[BATCH], x3[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        uint64_t b = first + (uint64_t)i;
+        x0[i] = (uint32_t)b;
+        x1[i] = (uint32_t)(b >> 32);
+        x2[i] = 0;
+        x3[i] = 0;
+    }
+    uint32_t key0 = k0, key1 = k1;
+    for (int r = 0; r < (int)KS_PHILOX_ROUNDS; r++) {
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t p0 = (uint64_t)KS_PHILOX_M0 * x0[i];
+            uint64_t p1 = (uint64_t)KS_PHILOX_M1 * x2[i];
+            uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1[i] ^ key0;
+            uint32_t y2 = (uint32_t)(p0 >> 32) ^ x3[i] ^ key1;
+            x1[i] = (uint32_t)p1;
+            x3[i] = (uint32_t)p0;
+            x0[i] = y0;
+            x2[i] = y2;
+        }
+        key0 += KS_PHILOX_W0;
+        key1 += KS_PHILOX_W1;
+    }
+    (void)n;
+    memcpy(w[0], x0, sizeof x0);
+    memcpy(w[1], x1, sizeof x1);
+    memcpy(w[2], x2, sizeof x2);
+    memcpy(w[3], x3, sizeof x3);
+}
+
+/* Philox4x32-R on one arbitrary counter (for the known-answer tests). */
+void ks_philox(const uint32_t ctr[4], const uint32_t key[2], int rounds, uint32_t out[4]) {
+    uint32_t x0 = ctr[0], x1 = ctr[1], x2 = ctr[2], x3 = ctr[3], k0 = key[0], k1 = key[1];
+    for (int r = 0; r < rounds; r++) {
+        uint64_t p0 = (uint64_t)KS_PHILOX_M0 * x0, p1 = (uint64_t)KS_PHILOX_M1 * x2;
+        uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1 ^ k0, y2 = (uint32_t)(p0 >> 32) ^ x3 ^ k1;
+        x1 = (uint32_t)p1; x3 = (uint32_t)p0; x0 = y0; x2 = y2;
+        k0 += KS_PHILOX_W0; k1 += KS_PHILOX_W1;
+    }
+    out[0] = x0; out[1] = x1; out[2] = x2; out[3] = x3;
+}
+
+/* ---------------------------------------------------------- deterministic math */
+static inline float flip32(float x) { return f32_of(bits_f32(x) ^ UINT32_C(0x80000000)); }
+static inline double flip64(double x) { return f64_of(bits_f64(x) ^ UINT64_C(0x8000000000000000)); }
+
+/* -ln((2w+1) 2^-33), significand truncated to 24 bits (spec section 5). */
+static inline float neg_log_f32(uint32_t w) {
+    int small = w < (UINT32_C(1) << 23);
+    uint32_t z = small ? 2 * w + 1 : w;
+    int n = 32 - __builtin_clz(z);
+    uint32_t norm = z << (32 - n);
+    uint32_t mant = (norm >> 8) & 0x7FFFFF;
+    int k = n - 1 + (small ? -33 : -32);
+    int big = mant >= KS_SQRT2_MANT_F32;
+    float x = f32_of((big ? UINT32_C(0x3F000000) : UINT32_C(0x3F800000)) | mant);
+    k += big;
+    float f = x - CF(ONE_F32);
+    float s = f / (CF(TWO_F32) + f);
+    float z2 = s * s;
+    float p = CF(LOG_L4_F32);
+    p = CF(LOG_L3_F32) + z2 * p;
+    p = CF(LOG_L2_F32) + z2 * p;
+    p = CF(LOG_L1_F32) + z2 * p;
+    float r = z2 * p;
+    float hfsq = (CF(HALF_F32) * f) * f;
+    float dk = (float)k;
+    float ln = dk * CF(LN2_HI_F32) - ((hfsq - (s * (hfsq + r) + dk * CF(LN2_LO_F32))) - f);
+    return flip32(ln);
+}
+
+static inline double neg_log_f64(uint64_t x) {
+    int small = x < (UINT64_C(1) << 52);
+    uint64_t z = small ? 2 * x + 1 : x;
+    int n = 64 - __builtin_clzll(z);
+    uint64_t norm = z << (64 - n);
+    uint64_t mant = (norm >> 11) & ((UINT64_C(1) << 52) - 1);
+    int k = n - 1 + (small ? -65 : -64);
+    int big = mant >= KS_SQRT2_MANT_F64;
+    double xf = f64_of((big ? UINT64_C(0x3FE0000000000000) : UINT64_C(0x3FF0000000000000)) | mant);
+    k += big;
+    double f = xf - CD(ONE_F64);
+    double s = f / (CD(TWO_F64) + f);
+    double z2 = s * s;
+    double p = CD(LOG_L7_F64);
+    p = CD(LOG_L6_F64) + z2 * p;
+    p = CD(LOG_L5_F64) + z2 * p;
+    p = CD(LOG_L4_F64) + z2 * p;
+    p = CD(LOG_L3_F64) + z2 * p;
+    p = CD(LOG_L2_F64) + z2 * p;
+    p = CD(LOG_L1_F64) + z2 * p;
+    double r = z2 * p;
+    double hfsq = (CD(HALF_F64) * f) * f;
+    double dk = (double)k;
+    double ln = dk * CD(LN2_HI_F64) - ((hfsq - (s * (hfsq + r) + dk * CD(LN2_LO_F64))) - f);
+    return flip64(ln);
+}
+
+static inline void sincos_f32(uint32_t w, float *c_out, float *s_out) {
+    uint32_t t = w + (UINT32_C(1) << 29);
+    uint32_t q = t >> 30;
+    int32_t m = 2 * ((int32_t)((t & 0x3FFFFFFF) >> 6) - (1 << 23)) + 1;
+    float a = (float)m * CF(ANGLE_UNIT_F32);
+    float z = a * a;
+    float p = CF(SIN_S3_F32);
+    p = CF(SIN_S2_F32) + z * p;
+    p = CF(SIN_S1_F32) + z * p;
+    float sa = a + (a * z) * p;
+    float c = CF(COS_C4_F32);
+    c = CF(COS_C3_F32) + z * c;
+    c = CF(COS_C2_F32) + z * c;
+    c = CF(COS_C1_F32) + z * c;
+    float ca = CF(ONE_F32) + z * c;
+    float co = (q & 1) ? sa : ca, si = (q & 1) ? ca : sa;
+    *c_out = (q == 1 || q == 2) ? flip32(co) : co;
+    *s_out = (q >= 2) ? flip32(si) : si;
+}
+
+static inline void sincos_f64(uint64_t x, double *c_out, double *s_out) {
+    uint64_t t = x + (UINT64_C(1) << 61);
+    uint64_t q = t >> 62;
+    int64_t m = 2 * ((int64_t)((t & ((UINT64_C(1) << 62) - 1)) >> 9) - ((int64_t)1 << 52)) + 1;
+    double a = (double)m * CD(ANGLE_UNIT_F64);
+    double z = a * a;
+    double p = CD(SIN_S6_F64);
+    p = CD(SIN_S5_F64) + z * p;
+    p = CD(SIN_S4_F64) + z * p;
+    p = CD(SIN_S3_F64) + z * p;
+    p = CD(SIN_S2_F64) + z * p;
+    p = CD(SIN_S1_F64) + z * p;
+    double sa = a + (a * z) * p;
+    double c = CD(COS_C7_F64);
+    c = CD(COS_C6_F64) + z * c;
+    c = CD(COS_C5_F64) + z * c;
+    c = CD(COS_C4_F64) + z * c;
+    c = CD(COS_C3_F64) + z * c;
+    c = CD(COS_C2_F64) + z * c;
+    c = CD(COS_C1_F64) + z * c;
+    double ca = CD(ONE_F64) + z * c;
+    double co = (q & 1) ? sa : ca, si = (q & 1) ? ca : sa;
+    *c_out = (q == 1 || q == 2) ? flip64(co) : co;
+    *s_out = (q >= 2) ? flip64(si) : si;
+}
+
+/* ------------------------------------------------------------ 16-bit rounding */
+static inline uint16_t f32_to_f16(float f) {
+    uint32_t x = bits_f32(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    x &= 0x7FFFFFFF;
+    if (x >= 0x7F800000) return sign | (x > 0x7F800000 ? 0x7E00 : 0x7C00);
+    if (x >= 0x477FF000) return sign | 0x7C00; /* rounds to infinity */
+    if (x < 0x38800000) {                      /* float16 subnormal or zero */
+        if (x <= 0x33000000) return sign;      /* <= 2^-25: ties to even zero */
+        uint32_t e = x >> 23, m = (x & 0x7FFFFF) | 0x800000;
+        uint32_t shift = 126 - e, r = m >> shift, rem = m & ((UINT32_C(1) << shift) - 1);
+        uint32_t half = UINT32_C(1) << (shift - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return sign | (uint16_t)r;
+    }
+    uint32_t r = x - 0x38000000, m = r >> 13, rem = r & 0x1FFF;
+    if (rem > 0x1000 || (rem == 0x1000 && (m & 1))) m++;
+    return sign | (uint16_t)m;
+}
+
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t x = bits_f32(f);
+    if ((x & 0x7FFFFFFF) > 0x7F800000) return (uint16_t)((x >> 16) | 0x40);
+    return (uint16_t)((x + 0x7FFF + ((x >> 16) & 1)) >> 16);
+}
+
+/* float32 value rounded to dtype d and widened back (the per-operation rounding of
+ * 16-bit uniform draws). */
+static inline float round_to(float x, int d) {
+    if (d == 2) { /* float16 -> float32 exactly, via bits */
+        uint16_t h = f32_to_f16(x);
+        uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF;
+        if (e == 0x1F) return f32_of(sign | 0x7F800000 | (m << 13));
+        if (e == 0) { float v = (float)m * f32_of(UINT32_C(0x33800000)); /* m * 2^-24, exact */ return sign ? flip32(v) : v; }
+        return f32_of(sign | ((e + 112) << 23) | (m << 13));
+    }
+    if (d == 3) return f32_of((uint32_t)f32_to_bf16(x) << 16);
+    return x;
+}
+
+/* ------------------------------------------------------------------ kernels */
+enum { K_BITS32, K_BITS64, K_UNIFORM, K_NORMAL, K_EXPONENTIAL, K_RANDINT, K_BERNOULLI, K_RANDPERM };
+enum { D_F32, D_F64, D_F16, D_BF16 };
+
+typedef struct {
+    int kind, dtype, elem_size;
+    uint32_t k0, k1;
+    uint64_t offset;
+    double fp[4];
+    uint64_t ip[12];
+} Draw;
+
+static inline int per_block(const Draw *d) {
+    switch (d->kind) {
+    case K_BITS64: case K_RANDINT: return 2;
+    case K_UNIFORM: case K_NORMAL: case K_EXPONENTIAL: return d->dtype == D_F64 ? 2 : 4;
+    default: return 4;
+    }
+}
+
+static inline void store_float(void *out, int64_t i, float v, int d) {
+    if (d == D_F32) ((float *)out)[i] = v;
+    else if (d == D_F16) ((uint16_t *)out)[i] = f32_to_f16(v);
+    else ((uint16_t *)out)[i] = f32_to_bf16(v);
+}
+
+static inline void store_int(void *out, int64_t i, uint64_t v, int size) {
+    switch (size) {
+    case 1: ((uint8_t *)out)[i] = (uint8_t)v; break;
+    case 2: ((uint16_t *)out)[i] = (uint16_t)v; break;
+    case 4: ((uint32_t *)out)[i] = (uint32_t)v; break;
+    default: ((uint64_t *)out)[i] = v; break;
+    }
+}
+
+/* Value(s) of batch element j (block j / k, position j % k) written to out[o]. */
+static void emit(const Draw *d, uint32_t w[4][BATCH], int j, void *out, int64_t o) {
+    int k = per_block(d), b = j / k, p = j % k;
+    uint32_t w32 = w[p][b];
+    uint64_t w64 = (uint64_t)w[2 * (p & 1)][b] | ((uint64_t)w[2 * (p & 1) + 1][b] << 32);
+    switch (d->kind) {
+    case K_BITS32: ((uint32_t *)out)[o] = w32; return;
+    case K_BITS64: ((uint64_t *)out)[o] = w64; return;
+    case K_UNIFORM:
+        if (d->dtype == D_F64) {
+            double u = (double)(w64 >> 11) * f64_of(UINT64_C(0x3CA0000000000000)); /* 2^-53 */
+            double x = d->fp[0] + d->fp[1] * u;
+            ((double *)out)[o] = x >= d->fp[2] ? d->fp[3] : x;
+        } else {
+            float u;
+            if (d->dtype == D_F32) u = (float)(w32 >> 8) * f32_of(UINT32_C(0x33800000));       /* 2^-24 */
+            else if (d->dtype == D_F16) u = (float)(w32 >> 21) * f32_of(UINT32_C(0x3A000000)); /* 2^-11 */
+            else u = (float)(w32 >> 24) * f32_of(UINT32_C(0x3B800000));                        /* 2^-8 */
+            float t = round_to((float)d->fp[1] * u, d->dtype);
+            float x = round_to((float)d->fp[0] + t, d->dtype);
+            store_float(out, o, x >= (float)d->fp[2] ? (float)d->fp[3] : x, d->dtype);
+        }
+        return;
+    case K_NORMAL:
+        if (d->dtype == D_F64) {
+            uint64_t xa = (uint64_t)w[0][b] | ((uint64_t)w[1][b] << 32);
+            uint64_t xb = (uint64_t)w[2][b] | ((uint64_t)w[3][b] << 32);
+            double r = sqrt(CD(TWO_F64) * neg_log_f64(xa)), c, s;
+            sincos_f64(xb, &c, &s);
+            double z = r * (p == 0 ? c : s);
+            ((double *)out)[o] = d->fp[0] + d->fp[1] * z;
+        } else {
+            int pair = p >> 1;
+            float r = sqrtf(CF(TWO_F32) * neg_log_f32(w[2 * pair][b])), c, s;
+            sincos_f32(w[2 * pair + 1][b], &c, &s);
+            float z = r * ((p & 1) == 0 ? c : s);
+            store_float(out, o, (float)d->fp[0] + (float)d->fp[1] * z, d->dtype);
+        }
+        return;
+    case K_EXPONENTIAL:
+        if (d->dtype == D_F64) ((double *)out)[o] = neg_log_f64(w64) / d->fp[0];
+        else store_float(out, o, neg_log_f32(w32) / (float)d->fp[0], d->dtype);
+        return;
+    case K_RANDINT: {
+        /* ip[0] = low (mod 2^64), ip[1] = span - 1 (span in [1, 2^64]) */
+        uint64_t span_m1 = d->ip[1], v;
+        if (span_m1 == UINT64_MAX) v = w64;
+        else v = (uint64_t)(((unsigned __int128)w64 * (span_m1 + 1)) >> 64);
+        store_int(out, o, d->ip[0] + v, d->elem_size);
+        return;
+    }
+    case K_BERNOULLI: /* ip[0] = threshold, ip[1] = bit pattern of 1 in the output dtype */
+        store_int(out, o, (uint64_t)w32 < d->ip[0] ? d->ip[1] : 0, d->elem_size);
+        return;
+    }
+}
+
+/* One run of consecutive elements [e0, e0 + len) to out[0 .. len). */
+static void fill_run(const Draw *d, uint64_t e0, int64_t len, void *out) {
+    uint32_t w[4][BATCH];
+    int k = per_block(d);
+    uint64_t e = e0, end = e0 + (uint64_t)len;
+    while (e < end) {
+        uint64_t blk = e / (uint64_t)k;
+        uint64_t last = (end - 1) / (uint64_t)k;
+        int nb = (last - blk + 1) < BATCH ? (int)(last - blk + 1) : BATCH;
+        philox_batch(d->k0, d->k1, d->offset + blk, nb, w);
+        int j0 = (int)(e - blk * (uint64_t)k);
+        int j1 = nb * k;
+        if ((uint64_t)(j1 - j0) > end - e) j1 = j0 + (int)(end - e);
+        int64_t o = (int64_t)(e - e0);
+        for (int j = j0; j < j1; j++) emit(d, w, j, out, o + (j - j0));
+        e += (uint64_t)(j1 - j0);
+    }
+}
+
+/* ------------------------------------------------------------- permutation */
+static inline uint32_t fmix32(uint32_t v) {
+    v ^= v >> 16; v *= KS_FMIX_M0; v ^= v >> 13; v *= KS_FMIX_M1; v ^= v >> 16;
+    return v;
+}
+
+static inline uint64_t feistel(uint64_t x, const uint64_t *keys, int h) {
+    uint64_t mask = (h == 32) ? 0xFFFFFFFFu : ((UINT64_C(1) << h) - 1);
+    uint64_t left = x >> h, right = x & mask;
+    for (int i = 0; i < (int)KS_FEISTEL_ROUNDS; i++) {
+        uint64_t nl = right;
+        right = left ^ ((uint64_t)fmix32((uint32_t)right ^ (uint32_t)keys[i]) & mask);
+        left = nl;
+    }
+    return (left << h) | right;
+}
+
+static void fill_perm(const Draw *d, uint64_t e0, int64_t len, void *out) {
+    uint64_t n = d->ip[0];
+    int h = (int)d->ip[1];
+    for (int64_t i = 0; i < len; i++) {
+        uint64_t y = feistel(e0 + (uint64_t)i, d->ip + 2, h);
+        while (y >= n) y = feistel(y, d->ip + 2, h);
+        store_int(out, i, y, d->elem_size);
+    }
+}
+
+/* Entry point.  fp/ip carry the kind's parameters (see _cpu.py), starts[r] is the
+ * flat index of run r, whose run_len elements go to out + r * run_len. */
+int ks_fill(int kind, int dtype, int elem_size, uint32_t k0, uint32_t k1, uint64_t offset,
+            const double *fp, const uint64_t *ip, const uint64_t *starts, int64_t nruns,
+            int64_t run_len, void *out) {
+    Draw d;
+    d.kind = kind; d.dtype = dtype; d.elem_size = elem_size;
+    d.k0 = k0; d.k1 = k1; d.offset = offset;
+    memcpy(d.fp, fp, sizeof d.fp);
+    memcpy(d.ip, ip, sizeof d.ip);
+    char *o = (char *)out;
+    for (int64_t r = 0; r < nruns; r++) {
+        void *dst = o + r * run_len * elem_size;
+        if (kind == K_RANDPERM) fill_perm(&d, starts[r], run_len, dst);
+        else fill_run(&d, starts[r], run_len, dst);
+    }
+    return 0;
+}

@@ -1,0 +1,52 @@
+"""The compiled CPU engine: thread-count independence, its generated header, its fallback."""
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import pytest
+import torch
+
+from keystream import _conformance as conf
+from keystream._engines import _cpu, engine_for
+
+pytestmark = pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built here")
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("case,dtype", [(c, d) for c, d in conf.cases()],
+                         ids=[f"{c.name}-{d}" for c, d in conf.cases()])
+def test_bits_independent_of_thread_count(threads, case, dtype, monkeypatch):
+    monkeypatch.setattr(_cpu, "MIN_CHUNK", 7)  # force splitting even for small draws
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for shape, region in (((1001,), None), ((9, 11), ((2, 9), (3, 10)))):
+            if case.kind == "randperm" and len(shape) > 1:
+                continue
+            spec = conf.make_spec(case, dtype, shape, region, (1 << 32) - 5)
+            assert conf.same_bits(conf.run_case("cpu", spec), conf.reference(spec))
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_cpu_is_default_engine_for_cpu():
+    assert engine_for(torch.device("cpu")).name == "cpu"
+
+
+def test_generated_header_is_current():
+    spec = importlib.util.spec_from_file_location("gen", ROOT / "tools" / "gen_constants_h.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert (ROOT / "src" / "keystream" / "_csrc" / "ks_constants.h").read_text() == mod.render()
+
+
+def test_fallback_warns_once(monkeypatch):
+    import keystream as ks
+
+    monkeypatch.setattr(_cpu, "_LIB", None)
+    monkeypatch.setattr(_cpu, "_warned", False)
+    with pytest.warns(ks.KeystreamWarning, match="portable"):
+        x = ks.Generator(1).rand(5)
+    assert engine_for(torch.device("cpu")).name == "portable"
