@@ -40,10 +40,14 @@ def _load() -> ctypes.CDLL | None:
         if path.exists():
             lib = ctypes.CDLL(str(path))
             lib.ks_fill.restype = ctypes.c_int
+            u64 = ctypes.c_uint64
             lib.ks_fill.argtypes = [
-                ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint64,
-                ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+                ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64,
+                ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                ctypes.c_void_p, u64, u64, u64, u64, ctypes.c_void_p,
             ]
+            lib.ks_advise_hugepages.restype = None
+            lib.ks_advise_hugepages.argtypes = [ctypes.c_void_p, u64]
             lib.ks_philox.restype = None
             lib.ks_philox.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
             return lib
@@ -90,27 +94,25 @@ def philox(ctr: tuple[int, int, int, int], key: tuple[int, int], rounds: int = 1
     return tuple(out)
 
 
-def _runs(spec: DrawSpec) -> tuple[np.ndarray, int]:
-    """The region as runs of consecutive flat indices: (starts, run length)."""
+def _runs(spec: DrawSpec) -> tuple[list[tuple[int, int, int]], int, int]:
+    """The region as runs of consecutive flat indices.
+
+    Returns ``(outer, run_offset, run_len)``: ``outer`` lists ``(start, count, stride)``
+    of the dimensions the runs step over; the trailing dimensions the region covers
+    fully, and the last partial one, form the run itself.
+    """
     shape, region = spec.shape, spec.region
-    # merge trailing dimensions that the region covers fully into the run
+    strides = flat_strides(shape)
     d = len(shape)
     run = 1
     while d > 0 and region[d - 1] == (0, shape[d - 1]):
         run *= shape[d - 1]
         d -= 1
     if d == 0:
-        return np.zeros(1, np.uint64), run
+        return [], 0, run
     a, b = region[d - 1]
-    run *= b - a
-    strides = flat_strides(shape)
-    starts = np.zeros((), np.uint64)
-    for dim in range(d):
-        lo, hi = region[dim]
-        if dim == d - 1:
-            hi = lo + 1  # the last partial dimension is inside the run
-        starts = starts[..., None] + (np.arange(hi - lo, dtype=np.uint64) + np.uint64(lo)) * np.uint64(strides[dim])
-    return np.ascontiguousarray(starts.reshape(-1)), run
+    outer = [(region[i][0], region[i][1] - region[i][0], strides[i]) for i in range(d - 1)]
+    return outer, a * strides[d - 1], run * (b - a)
 
 
 class CpuEngine(Engine):
@@ -150,34 +152,24 @@ class CpuEngine(Engine):
             ip[0], ip[1] = n, _reference.half_bits(n)
             for i, k in enumerate(_reference.feistel_keys(spec.key, spec.offset)):
                 ip[2 + i] = k
-        starts, run = _runs(spec)
+        outer, run_offset, run = _runs(spec)
+        n_outer = len(outer)
+        ostart = (ctypes.c_uint64 * max(1, n_outer))(*[o[0] for o in outer])
+        ocount = (ctypes.c_uint64 * max(1, n_outer))(*[o[1] for o in outer])
+        ostride = (ctypes.c_uint64 * max(1, n_outer))(*[o[2] for o in outer])
         size = out.element_size()
-        base = out.data_ptr()
-        args = (code, dcode, size, spec.key[0], spec.key[1], spec.offset, fp, ip)
-        threads = max(1, torch.get_num_threads())
         total = spec.out_numel
-        if len(starts) == 1:
-            chunks = max(1, min(threads, total // MIN_CHUNK))
-            step = math.ceil(total / chunks)
-            jobs = []
-            for c in range(chunks):
-                lo, hi = c * step, min(total, (c + 1) * step)
-                if lo >= hi:
-                    continue
-                st = np.array([int(starts[0]) + lo], np.uint64)
-                jobs.append((st, 1, hi - lo, base + lo * size))
-        else:
-            per = max(1, min(len(starts), math.ceil(len(starts) / threads)))
-            if total < MIN_CHUNK:
-                per = len(starts)
-            jobs = []
-            for r0 in range(0, len(starts), per):
-                st = np.ascontiguousarray(starts[r0 : r0 + per])
-                jobs.append((st, len(st), run, base + r0 * run * size))
+        if total * size >= 4 << 20:
+            _LIB.ks_advise_hugepages(out.data_ptr(), total * size)
+        args = (code, dcode, size, spec.key[0], spec.key[1], spec.offset, fp, ip, n_outer, ostart, ocount,
+                ostride, run_offset, run)
+        chunks = max(1, min(torch.get_num_threads(), total // MIN_CHUNK))
+        step = -(-total // chunks)
+        jobs = [(c * step, min(total, (c + 1) * step)) for c in range(chunks) if c * step < total]
+        ptr = out.data_ptr()
 
-        def call(job: tuple[np.ndarray, int, int, int]) -> None:
-            st, nruns, length, ptr = job
-            _LIB.ks_fill(*args, st.ctypes.data, nruns, length, ptr)
+        def call(job: tuple[int, int]) -> None:
+            _LIB.ks_fill(*args, job[0], job[1], ptr)
 
         if len(jobs) == 1:
             call(jobs[0])

@@ -1,0 +1,147 @@
+"""CPU benchmark: keystream against torch and numpy, in one process and one run.
+
+    python benchmarks/cpu.py [--n 16777216] [--reps 9] [--json benchmarks/cpu.json]
+
+For each draw: the median over ``--reps`` timed runs (after one warm-up) of a fresh
+draw of N elements, as G elements/s, with all threads and with one thread
+(torch.set_num_threads), and the ratio of keystream to each peer measured in the
+same run.  Peak memory beyond the output is measured in a fresh subprocess per
+keystream draw (peak RSS growth minus the output's bytes).  Prints a markdown
+table and writes JSON.  This is a benchmark, not a test: numbers depend on the
+machine and on what else it is doing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+import keystream as ks
+
+
+def timed(fn, reps: int) -> float:
+    fn()  # warm-up: thread pool, allocator, page tables
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def draws(n: int):
+    g = ks.Generator(1234)
+    rng = np.random.default_rng(1234)
+    f32, f64 = torch.float32, torch.float64
+    # name: (keystream, {peer name: peer})
+    return {
+        "uniform f32": (lambda: g.rand(n), {"torch.rand": lambda: torch.rand(n),
+                                            "numpy random(f32)": lambda: rng.random(n, dtype=np.float32)}),
+        "uniform f64": (lambda: g.rand(n, dtype=f64), {"torch.rand": lambda: torch.rand(n, dtype=f64),
+                                                       "numpy random": lambda: rng.random(n)}),
+        "normal f32": (lambda: g.randn(n), {"torch.randn": lambda: torch.randn(n),
+                                            "numpy standard_normal(f32)":
+                                                lambda: rng.standard_normal(n, dtype=np.float32)}),
+        "normal f64": (lambda: g.randn(n, dtype=f64), {"torch.randn": lambda: torch.randn(n, dtype=f64),
+                                                       "numpy standard_normal": lambda: rng.standard_normal(n)}),
+        "randint int64": (lambda: g.randint(0, 1000, (n,)), {"torch.randint": lambda: torch.randint(0, 1000, (n,)),
+                                                              "numpy integers": lambda: rng.integers(0, 1000, n)}),
+        "randperm": (lambda: g.randperm(n), {"torch.randperm": lambda: torch.randperm(n),
+                                             "numpy permutation": lambda: rng.permutation(n)}),
+        "bernoulli f32": (lambda: g.bernoulli(0.5, (n,), dtype=f32),
+                          {"torch bernoulli_": lambda: torch.empty(n).bernoulli_(0.5)}),
+        "exponential f32": (lambda: g.exponential(n),
+                            {"torch exponential_": lambda: torch.empty(n).exponential_(),
+                             "numpy standard_exponential(f32)":
+                                 lambda: rng.standard_exponential(n, dtype=np.float32)}),
+    }
+
+
+MEMORY_CHILD = r"""
+import resource, sys, torch, keystream as ks
+n, name = int(sys.argv[1]), sys.argv[2]
+g = ks.Generator(1)
+calls = {
+    "uniform f32": lambda: g.rand(n), "uniform f64": lambda: g.rand(n, dtype=torch.float64),
+    "normal f32": lambda: g.randn(n), "normal f64": lambda: g.randn(n, dtype=torch.float64),
+    "randint int64": lambda: g.randint(0, 1000, (n,)), "randperm": lambda: g.randperm(n),
+    "bernoulli f32": lambda: g.bernoulli(0.5, (n,)), "exponential f32": lambda: g.exponential(n),
+}
+g.rand(1024); g.randn(1024); g.randperm(1024)  # import-time and first-call costs are not the draw's
+
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+before = rss("VmRSS:")
+out = calls[name]()
+print(rss("VmHWM:") - before - out.numel() * out.element_size())
+"""
+
+
+def extra_memory(n: int, name: str) -> int:
+    r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(n), name], capture_output=True, text=True, check=True)
+    return int(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1 << 24)
+    ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "cpu.json"))
+    ap.add_argument("--no-memory", action="store_true")
+    args = ap.parse_args()
+    n = args.n
+    all_threads = torch.get_num_threads()
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+    from keystream._engines import engine_for
+
+    meta = {"machine": f"{cpu}, {os.cpu_count()} cores", "torch": torch.__version__, "numpy": np.__version__,
+            "keystream": ks.__version__, "engine": engine_for(torch.device("cpu")).name, "n": n, "reps": args.reps,
+            "python": platform.python_version()}
+    rows = []
+    for threads in (all_threads, 1):
+        torch.set_num_threads(threads)
+        for name, (mine, peers) in draws(n).items():
+            t_mine = timed(mine, args.reps)
+            row = {"draw": name, "threads": threads, "keystream_gps": n / t_mine / 1e9, "peers": {}}
+            for peer, fn in peers.items():
+                t_peer = timed(fn, max(3, args.reps // 3) if "perm" in peer else args.reps)
+                row["peers"][peer] = {"gps": n / t_peer / 1e9, "ratio": t_peer / t_mine}
+            rows.append(row)
+    torch.set_num_threads(all_threads)
+    memory = {} if args.no_memory else {name: extra_memory(n, name) for name in draws(n)}
+    result = {"meta": meta, "rows": rows, "extra_memory_bytes": memory}
+    with open(args.json, "w") as fh:
+        json.dump(result, fh, indent=1)
+
+    print(f"keystream {meta['keystream']} ({meta['engine']} engine), torch {meta['torch']}, numpy {meta['numpy']}, "
+          f"N = {n}, median of {args.reps}; {meta['machine']}")
+    print()
+    print("| draw | threads | keystream G/s | peer | peer G/s | keystream / peer |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        for peer, p in row["peers"].items():
+            print(f"| {row['draw']} | {row['threads']} | {row['keystream_gps']:.3f} | {peer} | {p['gps']:.3f} | "
+                  f"{p['ratio']:.2f}x |")
+    if memory:
+        print()
+        print("| draw | extra memory beyond the output (peak RSS growth) |")
+        print("|---|---|")
+        for name, b in memory.items():
+            print(f"| {name} | {b / 2**20:.2f} MiB |")
+
+
+if __name__ == "__main__":
+    main()
