@@ -70,12 +70,13 @@ import resource, sys, torch, keystream as ks
 n, name = int(sys.argv[1]), sys.argv[2]
 g = ks.Generator(1)
 calls = {
-    "uniform f32": lambda: g.rand(n), "uniform f64": lambda: g.rand(n, dtype=torch.float64),
-    "normal f32": lambda: g.randn(n), "normal f64": lambda: g.randn(n, dtype=torch.float64),
-    "randint int64": lambda: g.randint(0, 1000, (n,)), "randperm": lambda: g.randperm(n),
-    "bernoulli f32": lambda: g.bernoulli(0.5, (n,)), "exponential f32": lambda: g.exponential(n),
+    "uniform f32": lambda m: g.rand(m), "uniform f64": lambda m: g.rand(m, dtype=torch.float64),
+    "normal f32": lambda m: g.randn(m), "normal f64": lambda m: g.randn(m, dtype=torch.float64),
+    "randint int64": lambda m: g.randint(0, 1000, (m,)), "randperm": lambda m: g.randperm(m),
+    "bernoulli f32": lambda m: g.bernoulli(0.5, (m,)), "exponential f32": lambda m: g.exponential(m),
 }
-g.rand(1024); g.randn(1024); g.randperm(1024)  # import-time and first-call costs are not the draw's
+calls[name](1 << 17)  # first-call costs (kernels loaded, pools started) are not the draw's
+
 
 def rss(field):
     for line in open("/proc/self/status"):
@@ -84,7 +85,7 @@ def rss(field):
 
 open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
 before = rss("VmRSS:")
-out = calls[name]()
+out = calls[name](n)
 print(rss("VmHWM:") - before - out.numel() * out.element_size())
 """
 

@@ -147,6 +147,12 @@ def _run(
     Everything is validated before this point: from here on the generator moves.
     """
     engine = engine_for(device)
+    if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+        # The offset is a kernel argument: a captured graph would replay the same numbers.
+        raise RuntimeError(
+            "keystream draws cannot be captured in a CUDA graph: every replay would repeat the "
+            "same numbers. Draw outside the graph (into a static tensor) and copy it in."
+        )
     spec = DrawSpec(kind, params, g.key, 0, shape, region, dtype)
     blocks = spec.blocks()
     spec = DrawSpec(kind, params, g.key, g._reserve(blocks), shape, region, dtype)
@@ -174,6 +180,14 @@ def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence
 
 
 # ------------------------------------------------------------------- public draws
+# NOTE [ torch.compile ]
+# Every public draw runs eagerly under torch.compile (a clean graph break): the
+# generator's offset must move on every call, which a traced graph would freeze,
+# and the arithmetic of tensor parameters must not be fused into FMAs by a compiler.
+_eager = torch.compiler.disable if hasattr(torch, "compiler") else (lambda f: f)
+
+
+@_eager
 def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
          device: Any = None, region: Region = None) -> Tensor:
     """Uniform numbers in [0, 1), like :func:`torch.rand`.
@@ -199,6 +213,7 @@ def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = No
                   lambda dt: (0.0, 1.0, 1.0, _below(1.0, dt)), generator, out, dtype, device, region, "rand")
 
 
+@_eager
 def randn(*size: Any, generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
           device: Any = None, region: Region = None) -> Tensor:
     """Standard normal numbers, like :func:`torch.randn`.  Same arguments as :func:`rand`.
@@ -213,6 +228,7 @@ def randn(*size: Any, generator: Generator | None = None, out: Tensor | None = N
                   generator, out, dtype, device, region, "randn")
 
 
+@_eager
 def bits(*size: Any, generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
          device: Any = None, region: Region = None) -> Tensor:
     """Raw Philox words: uint32/int32 (32-bit words) or uint64/int64 (64-bit words).
@@ -227,6 +243,7 @@ def bits(*size: Any, generator: Generator | None = None, out: Tensor | None = No
                   region, "bits")
 
 
+@_eager
 def exponential(*size: Any, lambd: float = 1.0, generator: Generator | None = None, out: Tensor | None = None,
                 dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
     """Exponential numbers with rate ``lambd`` (like :meth:`torch.Tensor.exponential_`).
@@ -292,6 +309,7 @@ def _regional(t: Tensor, shape: tuple[int, ...], reg: tuple[tuple[int, int], ...
     return t.to(device=device).to(dtype).expand(shape)[_region_slices(reg)]
 
 
+@_eager
 def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
             out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
             region: Region = None) -> Tensor:
@@ -345,6 +363,7 @@ def _finish(result: Tensor, out: Tensor | None) -> Tensor:
     return out
 
 
+@_eager
 def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
            out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
            region: Region = None) -> Tensor:
@@ -378,6 +397,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     return _finish(x.to(dtype), out)
 
 
+@_eager
 def randint(*args: Any, generator: Generator | None = None, out: Tensor | None = None,
             dtype: torch.dtype | None = None, device: Any = None, region: Region = None,
             **kwargs: Any) -> Tensor:
@@ -424,6 +444,7 @@ def _randint_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, A
     return values.get("low", 0), values["high"], values["size"]
 
 
+@_eager
 def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, out: Tensor | None = None,
               dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
     """1 with probability ``p`` else 0 (``torch.bernoulli``); ``p`` a number or a tensor.
@@ -455,6 +476,7 @@ def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, o
     return _finish(x.to(dtype), out)
 
 
+@_eager
 def randperm(n: int, *, generator: Generator | None = None, out: Tensor | None = None,
              dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
     """A random permutation of [0, n), like :func:`torch.randperm`.

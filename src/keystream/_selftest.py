@@ -87,9 +87,10 @@ def run(print_fn: Callable[[str], None] = print) -> int:
                 failures += not ok
                 rows.append((engine.name, str(dev), case.name, "ok" if ok else "FAIL"))
     width = max((len(r[2]) for r in rows), default=4)
-    print_fn(f"{'engine':<10} {'device':<8} {'draw':<{width}}  result")
+    ew = max((len(r[0]) for r in rows), default=6)
+    print_fn(f"{'engine':<{ew}} {'device':<8} {'draw':<{width}}  result")
     for name, dev, draw, result in rows:
-        print_fn(f"{name:<10} {dev:<8} {draw:<{width}}  {result}")
+        print_fn(f"{name:<{ew}} {dev:<8} {draw:<{width}}  {result}")
     unavailable = [e.name for e in all_engines() if not e.available()]
     if unavailable:
         print_fn(f"not available in this process: {', '.join(unavailable)}")

@@ -15,6 +15,7 @@ import torch
 
 from ._base import Engine
 from ._cpu import CpuEngine, warn_if_unavailable
+from ._triton import TritonEngine
 from ._portable import PortableEngine
 from ._reference import ReferenceEngine
 
@@ -88,3 +89,7 @@ def use_engine(name: str) -> Iterator[Engine]:
 register(ReferenceEngine(), preferred=False)
 register(PortableEngine())
 register(CpuEngine())
+register(TritonEngine())
+# The Triton kernels in Triton's CPU interpreter: never chosen automatically; tests and
+# `keystream selftest` use it to check the GPU kernels on machines without a GPU.
+register(TritonEngine(interpret=True), preferred=False)

@@ -1,0 +1,193 @@
+"""The GPU engine: Triton kernels, bit-identical to the reference (docs/spec.md).
+
+Kernels are launched with ``enable_fp_fusion=False`` (no FMA contraction) and use
+``div_rn`` / ``sqrt_rn``; every constant comes from the one table
+(``_constants.TABLE``) as a bit pattern.  Results never depend on ``BLOCK`` or
+the grid: each output element is computed from its own flat index.
+
+Two layouts of work, same bits:
+
+* contiguous draws (the common case): one lane per Philox *block*, whose 4 (or
+  2) elements are interleaved with ``tl.join`` + ``reshape`` into one coalesced
+  store;
+* scattered regions: one lane per *element*, which recomputes its block.
+
+The same kernels run in Triton's CPU interpreter (``TRITON_INTERPRET=1``) on CPU
+tensors; the test suite checks them there against the reference.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+
+import torch
+
+from .._spec import DrawSpec, elements_per_block, flat_strides
+from . import _reference
+from ._base import Engine
+
+__all__ = ["TritonEngine", "triton_available"]
+
+try:  # Triton ships with CUDA builds of torch; elsewhere this engine is simply absent.
+    import triton
+    import triton.language as tl
+
+    _IMPORT_ERROR: str | None = None
+except Exception as err:  # noqa: BLE001
+    triton = None  # type: ignore[assignment]
+    tl = None  # type: ignore[assignment]
+    _IMPORT_ERROR = str(err)
+
+KINDS = {"bits32": 0, "bits64": 1, "uniform": 2, "normal": 3, "exponential": 4, "randint": 5, "bernoulli": 6}
+DTYPES = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}
+MAX_OUTER = 3
+_lock = threading.Lock()
+
+
+def triton_available() -> bool:
+    return triton is not None
+
+
+@functools.lru_cache(maxsize=2)
+def kernels(interpret: bool):  # type: ignore[no-untyped-def]
+    """The kernel module, compiled for the GPU or for Triton's CPU interpreter.
+
+    Triton decides at decoration time whether a function is interpreted, so the
+    module is imported under a separate name for each mode, with TRITON_INTERPRET
+    set accordingly while it is imported.
+    """
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).with_name("_triton_kernels.py")
+    name = f"keystream._engines._triton_kernels_{'interpreted' if interpret else 'compiled'}"
+    with _lock:
+        previous = os.environ.get("TRITON_INTERPRET")
+        os.environ["TRITON_INTERPRET"] = "1" if interpret else "0"
+        try:
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        finally:
+            if previous is None:
+                os.environ.pop("TRITON_INTERPRET", None)
+            else:
+                os.environ["TRITON_INTERPRET"] = previous
+    return vars(module)
+
+
+def _f32_bits(x: float) -> int:
+    import struct
+
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def _f64_bits(x: float) -> int:
+    import struct
+
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+class TritonEngine(Engine):
+    """Triton kernels: the default engine for CUDA tensors.
+
+    Args:
+        interpret: run in Triton's CPU interpreter on CPU tensors (for tests on
+            machines without a GPU) instead of compiling for the GPU.
+    """
+
+    def __init__(self, interpret: bool = False, block: int = 1024) -> None:
+        self.interpret = interpret
+        self.block = block
+        self.name = "triton-interpreter" if interpret else "triton"
+
+    def available(self) -> bool:
+        if triton is None:
+            return False
+        return self.interpret or torch.cuda.is_available()
+
+    def supports(self, device: torch.device) -> bool:
+        return device.type == ("cpu" if self.interpret else "cuda")
+
+    def _launch(self, kernel, grid, *args, **meta):  # type: ignore[no-untyped-def]
+        if self.interpret:
+            kernel[grid](*args, **meta)
+        else:
+            kernel[grid](*args, **meta, enable_fp_fusion=False)
+
+    def fill(self, out: torch.Tensor, spec: DrawSpec) -> None:
+        if spec.out_numel == 0:
+            return
+        ks = kernels(self.interpret)
+        kind, dtype = spec.kind, spec.dtype
+        k0, k1 = spec.key
+        off_lo, off_hi = spec.offset & 0xFFFFFFFF, spec.offset >> 32
+        if kind == "randperm":
+            (n,) = spec.params
+            keys = _reference.feistel_keys(spec.key, spec.offset)
+            start = spec.region[0][0]
+            total = spec.out_numel
+            grid = (triton.cdiv(total, self.block),)
+            self._launch(ks["randperm_kernel"], grid, out, start, total, n - 1, _reference.half_bits(n), *keys,
+                         BLOCK=self.block)
+            return
+        k = elements_per_block(kind, dtype)
+        if kind == "bits":
+            code = KINDS["bits32"] if k == 4 else KINDS["bits64"]
+            target = out.view(torch.int32 if k == 4 else torch.int64)
+        else:
+            code = KINDS[kind]
+            # bfloat16 is stored as its bits: rounding is done on the bits in the kernel
+            target = out.view(torch.int16) if dtype == torch.bfloat16 else out
+        dcode = DTYPES.get(dtype, 0)
+        p = [0, 0, 0, 0]
+        if kind in ("uniform", "normal", "exponential"):
+            conv = _f64_bits if dtype == torch.float64 else _f32_bits
+            for i, v in enumerate(spec.params):
+                p[i] = conv(float(v))
+        elif kind == "randint":
+            low, span = spec.params
+            p = [low % (1 << 64), span & 0xFFFFFFFF, (span >> 32) & 0xFFFFFFFF, 1 if span == 1 << 64 else 0]
+        elif kind == "bernoulli":
+            p[0] = spec.params[0]
+        # Triton types an int argument by its range (int32, int64, uint64): pass every
+        # parameter as a signed 64-bit pattern; the kernel widens and reinterprets it.
+        p = [v - (1 << 64) if v >= 1 << 63 else v for v in p]
+        run = spec.contiguous_range()
+        if run is not None:
+            e0, e1 = run
+            total = e1 - e0
+            nblocks = (e1 - 1) // k - e0 // k + 1
+            grid = (triton.cdiv(nblocks, self.block),)
+            self._launch(ks["draw_contiguous"], grid, target, k0, k1, off_lo, off_hi, *p, e0, total,
+                         KIND=code, DTYPE=dcode, K=k, BLOCK=self.block)
+            return
+        outer, run_off, run_len = _outer_runs(spec)
+        while len(outer) < MAX_OUTER:
+            outer.insert(0, (0, 1, 0))
+        if len(outer) > MAX_OUTER:
+            from ._portable import PortableEngine
+
+            PortableEngine().fill(out, spec)  # regions over more than 4 dimensions: rare
+            return
+        flat = [x for o in outer for x in o]
+        total = spec.out_numel
+        grid = (triton.cdiv(total, self.block),)
+        self._launch(ks["draw_scattered"], grid, target, k0, k1, off_lo, off_hi, *p, total, run_len, run_off,
+                     *flat, KIND=code, DTYPE=dcode, K=k, BLOCK=self.block)
+
+
+def _outer_runs(spec: DrawSpec) -> tuple[list[tuple[int, int, int]], int, int]:
+    shape, region = spec.shape, spec.region
+    strides = flat_strides(shape)
+    d = len(shape)
+    run = 1
+    while d > 0 and region[d - 1] == (0, shape[d - 1]):
+        run *= shape[d - 1]
+        d -= 1
+    if d == 0:
+        return [], 0, run
+    a, b = region[d - 1]
+    outer = [(region[i][0], region[i][1] - region[i][0], strides[i]) for i in range(d - 1)]
+    return outer, a * strides[d - 1], run * (b - a)

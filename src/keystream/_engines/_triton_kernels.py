@@ -1,0 +1,461 @@
+"""Triton kernels of the GPU engine (see _triton.py).
+
+This module is imported twice by ``_triton.kernels()``: once compiled for the GPU
+and once for Triton's CPU interpreter (``TRITON_INTERPRET=1`` at import time),
+under two module names.  Every constant is a module-level ``tl.constexpr`` made
+from the one table (``_constants.TABLE``): no literal is retyped here, except the
+exact powers of two of the uniform conversions (2^-24, 2^-53, 2^-11, 2^-8, as bits).
+"""
+import triton
+import triton.language as tl
+
+from keystream._constants import TABLE
+
+for _name, (_kind, _bits) in TABLE.items():
+    globals()[_name] = tl.constexpr(_bits)
+
+@triton.jit
+def f32c(bits: tl.constexpr):
+    return tl.full([], bits, tl.uint32).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def f64c(bits: tl.constexpr):
+    return tl.full([], bits, tl.uint64).to(tl.float64, bitcast=True)
+
+
+@triton.jit
+def philox(c0, c1, k0, k1):
+    """Philox4x32-10 on counters (c0, c1, 0, 0), uint32 tensors."""
+    m0 = tl.full([], PHILOX_M0, tl.uint32)
+    m1 = tl.full([], PHILOX_M1, tl.uint32)
+    c2 = c0 * 0
+    c3 = c0 * 0
+    key0 = k0 + c2
+    key1 = k1 + c2
+    for _ in tl.static_range(PHILOX_ROUNDS):
+        hi0 = tl.umulhi(c0, m0)
+        lo0 = c0 * m0
+        hi1 = tl.umulhi(c2, m1)
+        lo1 = c2 * m1
+        c0, c1, c2, c3 = hi1 ^ c1 ^ key0, lo1, hi0 ^ c3 ^ key1, lo0
+        key0 = key0 + tl.full([], PHILOX_W0, tl.uint32)
+        key1 = key1 + tl.full([], PHILOX_W1, tl.uint32)
+    return c0, c1, c2, c3
+
+
+@triton.jit
+def bit_length(z, WIDTH: tl.constexpr):
+    """Significant bits of unsigned z, by binary search (integer only)."""
+    n = (z * 0).to(tl.int32)
+    x = z
+    s: tl.constexpr = WIDTH // 2
+    for i in tl.static_range(6):
+        shift: tl.constexpr = s >> i
+        if shift > 0:
+            high = (x >> shift) != 0
+            n = n + tl.where(high, shift, 0)
+            x = tl.where(high, x >> shift, x)
+    return n + (x != 0).to(tl.int32)
+
+
+@triton.jit
+def flip32(x):
+    return (x.to(tl.uint32, bitcast=True) ^ tl.full([], 0x80000000, tl.uint32)).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def flip64(x):
+    return (x.to(tl.uint64, bitcast=True) ^ tl.full([], 0x8000000000000000, tl.uint64)).to(tl.float64, bitcast=True)
+
+
+@triton.jit
+def neg_log_f32(w):
+    small = w < (1 << 23)
+    z = tl.where(small, w * 2 + 1, w)
+    n = bit_length(z, 32)
+    norm = z << (32 - n).to(tl.uint32)
+    mant = (norm >> 8) & 0x7FFFFF
+    k = n - 1 + tl.where(small, -33, -32)
+    big = mant >= SQRT2_MANT_F32
+    x = (tl.where(big, 0x3F000000, 0x3F800000).to(tl.uint32) | mant).to(tl.float32, bitcast=True)
+    k = k + big.to(tl.int32)
+    f = x - f32c(ONE_F32)
+    s = tl.div_rn(f, f32c(TWO_F32) + f)
+    z2 = s * s
+    p = f32c(LOG_L4_F32)
+    p = f32c(LOG_L3_F32) + z2 * p
+    p = f32c(LOG_L2_F32) + z2 * p
+    p = f32c(LOG_L1_F32) + z2 * p
+    r = z2 * p
+    hfsq = (f32c(HALF_F32) * f) * f
+    dk = k.to(tl.float32)
+    ln = dk * f32c(LN2_HI_F32) - ((hfsq - (s * (hfsq + r) + dk * f32c(LN2_LO_F32))) - f)
+    return flip32(ln)
+
+
+@triton.jit
+def neg_log_f64(x):
+    small = x < (1 << 52)
+    z = tl.where(small, x * 2 + 1, x)
+    n = bit_length(z, 64)
+    norm = z << (64 - n).to(tl.uint64)
+    mant = (norm >> 11) & 0xFFFFFFFFFFFFF
+    k = n - 1 + tl.where(small, -65, -64)
+    big = mant >= SQRT2_MANT_F64
+    xf = (tl.where(big, 0x3FE0000000000000, 0x3FF0000000000000).to(tl.uint64) | mant).to(tl.float64, bitcast=True)
+    k = k + big.to(tl.int32)
+    f = xf - f64c(ONE_F64)
+    s = f / (f64c(TWO_F64) + f)  # float64 '/' is IEEE div.rn.f64 (div_rn is float32-only)
+    z2 = s * s
+    p = f64c(LOG_L7_F64)
+    p = f64c(LOG_L6_F64) + z2 * p
+    p = f64c(LOG_L5_F64) + z2 * p
+    p = f64c(LOG_L4_F64) + z2 * p
+    p = f64c(LOG_L3_F64) + z2 * p
+    p = f64c(LOG_L2_F64) + z2 * p
+    p = f64c(LOG_L1_F64) + z2 * p
+    r = z2 * p
+    hfsq = (f64c(HALF_F64) * f) * f
+    dk = k.to(tl.float64)
+    ln = dk * f64c(LN2_HI_F64) - ((hfsq - (s * (hfsq + r) + dk * f64c(LN2_LO_F64))) - f)
+    return flip64(ln)
+
+
+@triton.jit
+def sincos_f32(w):
+    t = w + (1 << 29)
+    q = t >> 30
+    m = (((t & 0x3FFFFFFF) >> 6).to(tl.int32) - (1 << 23)) * 2 + 1
+    a = m.to(tl.float32) * f32c(ANGLE_UNIT_F32)
+    z = a * a
+    p = f32c(SIN_S3_F32)
+    p = f32c(SIN_S2_F32) + z * p
+    p = f32c(SIN_S1_F32) + z * p
+    sa = a + (a * z) * p
+    c = f32c(COS_C4_F32)
+    c = f32c(COS_C3_F32) + z * c
+    c = f32c(COS_C2_F32) + z * c
+    c = f32c(COS_C1_F32) + z * c
+    ca = f32c(ONE_F32) + z * c
+    swap = (q & 1) != 0
+    co = tl.where(swap, sa, ca)
+    si = tl.where(swap, ca, sa)
+    co = tl.where(((q ^ (q >> 1)) & 1) != 0, flip32(co), co)
+    si = tl.where(q >= 2, flip32(si), si)
+    return co, si
+
+
+@triton.jit
+def sincos_f64(x):
+    t = x + (1 << 61)
+    q = t >> 62
+    m = (((t & 0x3FFFFFFFFFFFFFFF) >> 9).to(tl.int64) - (1 << 52)) * 2 + 1
+    a = m.to(tl.float64) * f64c(ANGLE_UNIT_F64)
+    z = a * a
+    p = f64c(SIN_S6_F64)
+    p = f64c(SIN_S5_F64) + z * p
+    p = f64c(SIN_S4_F64) + z * p
+    p = f64c(SIN_S3_F64) + z * p
+    p = f64c(SIN_S2_F64) + z * p
+    p = f64c(SIN_S1_F64) + z * p
+    sa = a + (a * z) * p
+    c = f64c(COS_C7_F64)
+    c = f64c(COS_C6_F64) + z * c
+    c = f64c(COS_C5_F64) + z * c
+    c = f64c(COS_C4_F64) + z * c
+    c = f64c(COS_C3_F64) + z * c
+    c = f64c(COS_C2_F64) + z * c
+    c = f64c(COS_C1_F64) + z * c
+    ca = f64c(ONE_F64) + z * c
+    swap = (q & 1) != 0
+    co = tl.where(swap, sa, ca)
+    si = tl.where(swap, ca, sa)
+    co = tl.where(((q ^ (q >> 1)) & 1) != 0, flip64(co), co)
+    si = tl.where(q >= 2, flip64(si), si)
+    return co, si
+
+
+@triton.jit
+def round_to(x, DTYPE: tl.constexpr):
+    """float32 x rounded (nearest even) to the 16-bit output dtype and back."""
+    if DTYPE == 2:
+        return x.to(tl.float16).to(tl.float32)
+    elif DTYPE == 3:
+        return (bf16_bits(x).to(tl.uint32) << 16).to(tl.float32, bitcast=True)
+    else:
+        return x
+
+
+@triton.jit
+def as_f64(p):
+    """A float64 parameter passed as its bits (an int argument of 32 or 64 bits)."""
+    return p.to(tl.int64).to(tl.float64, bitcast=True)
+
+
+@triton.jit
+def bf16_bits(x):
+    """float32 -> bfloat16 bits, round to nearest even, done on the bits (the same on
+    every backend; Triton's interpreter truncates in its own conversion)."""
+    b = x.to(tl.uint32, bitcast=True)
+    return ((b + 0x7FFF + ((b >> 16) & 1)) >> 16).to(tl.uint16)
+
+
+@triton.jit
+def word64(lo, hi):
+    return lo.to(tl.uint64) | (hi.to(tl.uint64) << 32)
+
+
+@triton.jit
+def mulhi64(x, span_lo, span_hi):
+    """floor(x * span / 2^64) for uint64 x and span < 2^64, from 32-bit products."""
+    xl = (x & 0xFFFFFFFF).to(tl.uint32)
+    xh = (x >> 32).to(tl.uint32)
+    rl = tl.full([], 0, tl.uint32) + span_lo.to(tl.uint32)
+    rh = tl.full([], 0, tl.uint32) + span_hi.to(tl.uint32)
+    mid = tl.umulhi(xl, rl).to(tl.uint64) + (xl * rh).to(tl.uint64) + (xh * rl).to(tl.uint64)
+    low = (xh * rh).to(tl.uint64) + tl.umulhi(xl, rh).to(tl.uint64) + tl.umulhi(xh, rl).to(tl.uint64) + (mid >> 32)
+    return (tl.umulhi(xh, rh).to(tl.uint64) << 32) + low
+
+
+@triton.jit
+def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constexpr):
+    """The 4 (or 2, then repeated) element values of a block from its words."""
+    if KIND == 0:  # bits32
+        return w0, w1, w2, w3
+    elif KIND == 1:  # bits64
+        a = word64(w0, w1)
+        b = word64(w2, w3)
+        return a, b, a, b
+    elif KIND == 2:  # uniform: p0..p3 = bits of low, span, high, below
+        if DTYPE == 1:
+            lo = as_f64(p0)
+            sp = as_f64(p1)
+            hi = as_f64(p2)
+            be = as_f64(p3)
+            ua = (word64(w0, w1) >> 11).to(tl.float64) * f64c(0x3CA0000000000000)
+            ub = (word64(w2, w3) >> 11).to(tl.float64) * f64c(0x3CA0000000000000)
+            xa = lo + sp * ua
+            xb = lo + sp * ub
+            xa = tl.where(xa >= hi, be, xa)
+            xb = tl.where(xb >= hi, be, xb)
+            return xa, xb, xa, xb
+        else:
+            lo = p0.to(tl.uint32).to(tl.float32, bitcast=True)
+            sp = p1.to(tl.uint32).to(tl.float32, bitcast=True)
+            hi = p2.to(tl.uint32).to(tl.float32, bitcast=True)
+            be = p3.to(tl.uint32).to(tl.float32, bitcast=True)
+            if DTYPE == 0:
+                u0 = (w0 >> 8).to(tl.float32) * f32c(0x33800000)
+                u1 = (w1 >> 8).to(tl.float32) * f32c(0x33800000)
+                u2 = (w2 >> 8).to(tl.float32) * f32c(0x33800000)
+                u3 = (w3 >> 8).to(tl.float32) * f32c(0x33800000)
+            elif DTYPE == 2:
+                u0 = (w0 >> 21).to(tl.float32) * f32c(0x3A000000)
+                u1 = (w1 >> 21).to(tl.float32) * f32c(0x3A000000)
+                u2 = (w2 >> 21).to(tl.float32) * f32c(0x3A000000)
+                u3 = (w3 >> 21).to(tl.float32) * f32c(0x3A000000)
+            else:
+                u0 = (w0 >> 24).to(tl.float32) * f32c(0x3B800000)
+                u1 = (w1 >> 24).to(tl.float32) * f32c(0x3B800000)
+                u2 = (w2 >> 24).to(tl.float32) * f32c(0x3B800000)
+                u3 = (w3 >> 24).to(tl.float32) * f32c(0x3B800000)
+            x0 = round_to(lo + round_to(sp * u0, DTYPE), DTYPE)
+            x1 = round_to(lo + round_to(sp * u1, DTYPE), DTYPE)
+            x2 = round_to(lo + round_to(sp * u2, DTYPE), DTYPE)
+            x3 = round_to(lo + round_to(sp * u3, DTYPE), DTYPE)
+            return (tl.where(x0 >= hi, be, x0), tl.where(x1 >= hi, be, x1),
+                    tl.where(x2 >= hi, be, x2), tl.where(x3 >= hi, be, x3))
+    elif KIND == 3:  # normal: p0, p1 = bits of mean, std (compute dtype)
+        if DTYPE == 1:
+            mean = as_f64(p0)
+            std = as_f64(p1)
+            r = tl.sqrt(f64c(TWO_F64) * neg_log_f64(word64(w0, w1)))  # float64 sqrt is sqrt.rn.f64
+            c, s = sincos_f64(word64(w2, w3))
+            za = mean + std * (r * c)
+            zb = mean + std * (r * s)
+            return za, zb, za, zb
+        else:
+            mean = p0.to(tl.uint32).to(tl.float32, bitcast=True)
+            std = p1.to(tl.uint32).to(tl.float32, bitcast=True)
+            ra = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w0))
+            ca, sa = sincos_f32(w1)
+            rb = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w2))
+            cb, sb = sincos_f32(w3)
+            return mean + std * (ra * ca), mean + std * (ra * sa), mean + std * (rb * cb), mean + std * (rb * sb)
+    elif KIND == 4:  # exponential: p0 = bits of lambd
+        if DTYPE == 1:
+            lam = as_f64(p0)
+            ea = neg_log_f64(word64(w0, w1)) / lam
+            eb = neg_log_f64(word64(w2, w3)) / lam
+            return ea, eb, ea, eb
+        else:
+            lam = p0.to(tl.uint32).to(tl.float32, bitcast=True)
+            return (tl.div_rn(neg_log_f32(w0), lam), tl.div_rn(neg_log_f32(w1), lam),
+                    tl.div_rn(neg_log_f32(w2), lam), tl.div_rn(neg_log_f32(w3), lam))
+    elif KIND == 5:  # randint: p0 = low (mod 2^64), p1/p2 = span lo/hi words, p3 = 1 if span == 2^64
+        xa = word64(w0, w1)
+        xb = word64(w2, w3)
+        if p3 == 0:
+            xa = mulhi64(xa, p1, p2)
+            xb = mulhi64(xb, p1, p2)
+        low = tl.full([], 0, tl.uint64) + p0.to(tl.uint64)
+        return xa + low, xb + low, xa + low, xb + low
+    else:  # bernoulli: p0 = threshold in [0, 2^32]
+        thr = tl.full([], 0, tl.uint64) + p0.to(tl.uint64)
+        return w0.to(tl.uint64) < thr, w1.to(tl.uint64) < thr, w2.to(tl.uint64) < thr, w3.to(tl.uint64) < thr
+
+
+@triton.jit
+def store(ptr, v, mask, KIND: tl.constexpr, DTYPE: tl.constexpr):
+    ety = ptr.dtype.element_ty
+    if KIND == 0:
+        tl.store(ptr, v.to(tl.int32, bitcast=True), mask=mask)
+    elif KIND == 1:
+        tl.store(ptr, v.to(tl.int64, bitcast=True), mask=mask)
+    elif KIND == 5:
+        tl.store(ptr, v.to(tl.int64, bitcast=True).to(ety), mask=mask)
+    elif KIND == 6:
+        if DTYPE == 3:
+            tl.store(ptr, tl.where(v, 0x3F80, 0).to(tl.int16), mask=mask)
+        else:
+            tl.store(ptr, tl.where(v, 1, 0).to(ety), mask=mask)
+    elif DTYPE == 3:
+        tl.store(ptr, bf16_bits(v).to(tl.int16, bitcast=True), mask=mask)
+    else:
+        tl.store(ptr, v.to(ety), mask=mask)
+
+
+@triton.jit
+def block_counter(rel, off_lo, off_hi):
+    """Counter words of block offset + rel (uint64 arithmetic, 64-bit carry)."""
+    b = ((off_hi.to(tl.uint64) << 32) | off_lo.to(tl.uint64)) + rel.to(tl.uint64)
+    return (b & 0xFFFFFFFF).to(tl.uint32), (b >> 32).to(tl.uint32)
+
+
+@triton.jit
+def draw_contiguous(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, e0, total,
+                    KIND: tl.constexpr, DTYPE: tl.constexpr, K: tl.constexpr, BLOCK: tl.constexpr):
+    """Elements [e0, e0 + total) of the virtual draw: one lane per Philox block."""
+    pid = tl.program_id(0)
+    first_block = e0 // K
+    rel = first_block + pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    c0, c1 = block_counter(rel, off_lo, off_hi)
+    w0, w1, w2, w3 = philox(c0, c1, tl.full([], 0, tl.uint32) + k0.to(tl.uint32),
+                            tl.full([], 0, tl.uint32) + k1.to(tl.uint32))
+    v0, v1, v2, v3 = values(w0, w1, w2, w3, p0, p1, p2, p3, KIND, DTYPE)
+    if K == 4:
+        v = tl.reshape(tl.join(tl.join(v0, v2), tl.join(v1, v3)), (4 * BLOCK,))
+        e = rel * 4
+        pos = tl.reshape(tl.join(tl.join(e, e + 2), tl.join(e + 1, e + 3)), (4 * BLOCK,)) - e0
+    else:
+        v = tl.reshape(tl.join(v0, v1), (2 * BLOCK,))
+        e = rel * 2
+        pos = tl.reshape(tl.join(e, e + 1), (2 * BLOCK,)) - e0
+    mask = (pos >= 0) & (pos < total)
+    store(out_ptr + pos, v, mask, KIND, DTYPE)
+
+
+@triton.jit
+def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, total, run_len, run_off,
+                   s0, n0, t0, s1, n1, t1, s2, n2, t2,
+                   KIND: tl.constexpr, DTYPE: tl.constexpr, K: tl.constexpr, BLOCK: tl.constexpr):
+    """Region elements at output positions pid*BLOCK ...: one lane per element.
+
+    Output position p is element j = p % run_len of run r = p // run_len, whose first
+    flat index is run_off + sum_d (s_d + i_d) * t_d, (i_0, i_1, i_2) = r over (n0, n1, n2).
+    """
+    pid = tl.program_id(0)
+    pos = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    mask = pos < total
+    r = pos // run_len
+    j = pos % run_len
+    i2 = r % n2
+    r = r // n2
+    i1 = r % n1
+    i0 = r // n1
+    e = run_off + (s0 + i0) * t0 + (s1 + i1) * t1 + (s2 + i2) * t2 + j
+    e = tl.where(mask, e, 0)
+    c0, c1 = block_counter(e // K, off_lo, off_hi)
+    w0, w1, w2, w3 = philox(c0, c1, tl.full([], 0, tl.uint32) + k0.to(tl.uint32),
+                            tl.full([], 0, tl.uint32) + k1.to(tl.uint32))
+    v0, v1, v2, v3 = values(w0, w1, w2, w3, p0, p1, p2, p3, KIND, DTYPE)
+    sel = e % K
+    v = tl.where(sel == 0, v0, tl.where(sel == 1, v1, tl.where(sel == 2, v2, v3)))
+    store(out_ptr + pos, v, mask, KIND, DTYPE)
+
+
+@triton.jit
+def fmix32(v):
+    v = v ^ (v >> 16)
+    v = v * tl.full([], FMIX_M0, tl.uint32)
+    v = v ^ (v >> 13)
+    v = v * tl.full([], FMIX_M1, tl.uint32)
+    return v ^ (v >> 16)
+
+
+@triton.jit
+def feistel(left, right, k0, k1, k2, k3, k4, k5, k6, k7, mask):
+    nl = right
+    right = left ^ (fmix32(right.to(tl.uint32) ^ k0).to(tl.uint64) & mask)
+    left = nl
+    nl = right
+    right = left ^ (fmix32(right.to(tl.uint32) ^ k1).to(tl.uint64) & mask)
+    left = nl
+    nl = right
+    right = left ^ (fmix32(right.to(tl.uint32) ^ k2).to(tl.uint64) & mask)
+    left = nl
+    nl = right
+    right = left ^ (fmix32(right.to(tl.uint32) ^ k3).to(tl.uint64) & mask)
+    left = nl
+    nl = right
+    right = left ^ (fmix32(right.to(tl.uint32) ^ k4).to(tl.uint64) & mask)
+    left = nl
+    nl = right
+    right = left ^ (fmix32(right.to(tl.uint32) ^ k5).to(tl.uint64) & mask)
+    left = nl
+    nl = right
+    right = left ^ (fmix32(right.to(tl.uint32) ^ k6).to(tl.uint64) & mask)
+    left = nl
+    nl = right
+    right = left ^ (fmix32(right.to(tl.uint32) ^ k7).to(tl.uint64) & mask)
+    left = nl
+    return left, right
+
+
+@triton.jit
+def add_i32(a, b):
+    # tl.reduce with our own combiner: tl.sum is a library @jit function that Triton's
+    # interpreter cannot call when triton was imported without TRITON_INTERPRET=1.
+    return a + b
+
+
+@triton.jit
+def randperm_kernel(out_ptr, start, total, n_minus_1, h, k0, k1, k2, k3, k4, k5, k6, k7, BLOCK: tl.constexpr):
+    """pi(i) for i in [start, start + total): 8-round Feistel, cycle-walked into [0, n)."""
+    pid = tl.program_id(0)
+    pos = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    mask = pos < total
+    i = tl.where(mask, start + pos, 0).to(tl.uint64)
+    hh = h.to(tl.uint64)
+    mask_h = (tl.full([], 1, tl.uint64) << hh) - 1
+    last = n_minus_1.to(tl.uint64)
+    kk0 = k0.to(tl.uint32)
+    kk1 = k1.to(tl.uint32)
+    kk2 = k2.to(tl.uint32)
+    kk3 = k3.to(tl.uint32)
+    kk4 = k4.to(tl.uint32)
+    kk5 = k5.to(tl.uint32)
+    kk6 = k6.to(tl.uint32)
+    kk7 = k7.to(tl.uint32)
+    left, right = feistel(i >> hh, i & mask_h, kk0, kk1, kk2, kk3, kk4, kk5, kk6, kk7, mask_h)
+    out = ((left << hh) | right) > last
+    todo = tl.reduce(out.to(tl.int32), 0, add_i32)
+    while todo > 0:
+        nl, nr = feistel(left, right, kk0, kk1, kk2, kk3, kk4, kk5, kk6, kk7, mask_h)
+        left = tl.where(out, nl, left)
+        right = tl.where(out, nr, right)
+        out = ((left << hh) | right) > last
+        todo = tl.reduce(out.to(tl.int32), 0, add_i32)
+    y = (left << hh) | right
+    tl.store(out_ptr + pos, y.to(tl.int64, bitcast=True).to(out_ptr.dtype.element_ty), mask=mask)
