@@ -89,3 +89,53 @@ def test_cuda_graph_capture_raises(monkeypatch):
     with pytest.raises(RuntimeError, match="CUDA graph"):
         g.rand(4, device="cuda")
     assert g.offset == 0
+
+
+CONTIGUOUS = [(0, 0, 4, "*i32"), (1, 0, 2, "*i64"), (2, 0, 4, "*fp32"), (2, 1, 2, "*fp64"), (2, 2, 4, "*fp16"),
+              (2, 3, 4, "*i16"), (3, 0, 4, "*fp32"), (3, 1, 2, "*fp64"), (3, 2, 4, "*fp16"), (3, 3, 4, "*i16"),
+              (4, 0, 4, "*fp32"), (4, 1, 2, "*fp64"), (5, 0, 2, "*i64"), (5, 0, 2, "*i8"), (6, 0, 4, "*fp32"),
+              (6, 0, 4, "*i1"), (6, 3, 4, "*i16")]
+FORBIDDEN = ("fma.", "mad.f", "div.approx", "div.full", "sqrt.approx", "rsqrt", "ex2.approx", "lg2.approx",
+             "sin.approx", "cos.approx")
+
+
+def _compile_ptx(name, signature, constexprs):
+    try:
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+    except ImportError as err:  # pragma: no cover
+        pytest.skip(f"this triton cannot compile ahead of time: {err}")
+    import triton
+
+    src = ASTSource(fn=_triton.kernels(False)[name], signature=signature, constexprs=constexprs)
+    try:
+        return triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": False}).asm["ptx"]
+    except RuntimeError as err:  # pragma: no cover - e.g. no ptxas in this triton
+        if "ptxas" in str(err):
+            pytest.skip(f"no CUDA toolchain in this triton: {err}")
+        raise
+
+
+def test_gpu_kernels_compile_for_sm90_without_fma_or_approximations():
+    """Compile every kernel variant for an H100 (sm_90) without a GPU and read the PTX:
+    no fused multiply-add, no approximate division, square root or transcendental."""
+    base = {"out_ptr": "*fp32", "k0": "i32", "k1": "i64", "off_lo": "i32", "off_hi": "i32", "p0": "i64",
+            "p1": "i32", "p2": "i64", "p3": "i64", "e0": "i64", "total": "i64"}
+    ptxs = []
+    for kind, dtype, k, ptr in CONTIGUOUS:
+        ptxs.append(_compile_ptx("draw_contiguous", {**base, "out_ptr": ptr},
+                                 {"KIND": kind, "DTYPE": dtype, "K": k, "BLOCK": 1024}))
+    scattered = {**{k: v for k, v in base.items() if k != "e0"}, "run_len": "i64", "run_off": "i64",
+                 **{f"{a}{i}": "i64" for i in range(3) for a in "snt"}}
+    for kind, dtype, k, ptr in ((3, 0, 4, "*fp32"), (3, 1, 2, "*fp64"), (5, 0, 2, "*i64")):
+        ptxs.append(_compile_ptx("draw_scattered", {**scattered, "out_ptr": ptr},
+                                 {"KIND": kind, "DTYPE": dtype, "K": k, "BLOCK": 256}))
+    perm = {"out_ptr": "*i64", "start": "i64", "total": "i64", "n_minus_1": "i64", "h": "i32",
+            **{f"k{i}": "i64" for i in range(8)}}
+    ptxs.append(_compile_ptx("randperm_kernel", perm, {"BLOCK": 1024}))
+    for ptx in ptxs:
+        for bad in FORBIDDEN:
+            assert bad not in ptx, bad
+    normal32 = ptxs[6]
+    assert "div.rn.f32" in normal32 and "sqrt.rn.f32" in normal32
+    assert "div.rn.f64" in ptxs[7] and "sqrt.rn.f64" in ptxs[7]

@@ -45,17 +45,23 @@ def philox(c0, c1, k0, k1):
 
 
 @triton.jit
+def halve_search(n, x, SHIFT: tl.constexpr):
+    high = (x >> SHIFT) != 0
+    return n + tl.where(high, SHIFT, 0), tl.where(high, x >> SHIFT, x)
+
+
+@triton.jit
 def bit_length(z, WIDTH: tl.constexpr):
     """Significant bits of unsigned z, by binary search (integer only)."""
     n = (z * 0).to(tl.int32)
     x = z
-    s: tl.constexpr = WIDTH // 2
-    for i in tl.static_range(6):
-        shift: tl.constexpr = s >> i
-        if shift > 0:
-            high = (x >> shift) != 0
-            n = n + tl.where(high, shift, 0)
-            x = tl.where(high, x >> shift, x)
+    if WIDTH == 64:
+        n, x = halve_search(n, x, 32)
+    n, x = halve_search(n, x, 16)
+    n, x = halve_search(n, x, 8)
+    n, x = halve_search(n, x, 4)
+    n, x = halve_search(n, x, 2)
+    n, x = halve_search(n, x, 1)
     return n + (x != 0).to(tl.int32)
 
 

@@ -1,0 +1,192 @@
+"""GPU benchmark and conformance check: one prepared script, about 3 minutes on an H100/H200.
+
+    python benchmarks/gpu.py                       # on a CUDA machine
+    python benchmarks/gpu.py --json out.json       # also write JSON
+    python benchmarks/gpu.py --device cpu --engine triton-interpreter --n 4096 --reps 2   # smoke test
+
+(a) Conformance: every draw x dtype of the conformance table, at odd sizes, a scattered
+    region, offsets across 2^32 and near 2^64 and one large draw, computed on the GPU
+    engine and compared bit for bit with the CPU engine (the reference engine for the
+    small cases).
+(b) Speed, N = 2^28 (randperm 2^26), medians of CUDA-event timings in one run: the
+    device's write bandwidth (``torch.empty(N).fill_``), keystream against torch
+    rand / randn / randint / bernoulli_ / exponential_ / randperm, and JAX and CuPy
+    when they are importable.  Prints markdown tables and writes JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+import keystream as ks
+from keystream import _conformance as conf
+
+
+def timer(device: torch.device):
+    """A function timing fn() in seconds: CUDA events on a GPU, perf_counter elsewhere."""
+    if device.type == "cuda":
+        def run(fn, reps):
+            fn()
+            torch.cuda.synchronize()
+            times = []
+            for _ in range(reps):
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                fn()
+                end.record()
+                torch.cuda.synchronize()
+                times.append(start.elapsed_time(end) / 1e3)
+            return statistics.median(times)
+    else:
+        def run(fn, reps):
+            fn()
+            times = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            return statistics.median(times)
+    return run
+
+
+def conformance(device: torch.device, engine: str, big: int) -> list[dict]:
+    samples = [((1027,), None, 0), ((5, 7, 3), ((1, 4), (2, 7), (0, 2)), (1 << 32) - 3),
+               ((37,), ((3, 30),), (1 << 64) - 50), ((big,), None, (1 << 33) + 1)]
+    rows = []
+    for case in conf.CASES:
+        for dt in case.dtypes:
+            ok = True
+            for shape, region, offset in samples:
+                if case.kind == "randperm" and len(shape) > 1:
+                    continue
+                spec = conf.make_spec(case, dt, shape, region, offset)
+                oracle = "cpu" if shape[0] == big and "cpu" in ks.available_engines() else "reference"
+                try:
+                    got = conf.run_case(engine, spec, device)
+                    ok &= conf.same_bits(got, conf.run_case(oracle, spec, "cpu"))
+                except Exception as err:  # noqa: BLE001 - report, don't stop
+                    print(f"  {case.name} {dt}: {type(err).__name__}: {err}")
+                    ok = False
+            rows.append({"draw": case.name, "dtype": str(dt).replace("torch.", ""), "ok": bool(ok)})
+    return rows
+
+
+def speed(device: torch.device, engine: str, n: int, n_perm: int, reps: int) -> tuple[float, list[dict]]:
+    t = timer(device)
+    g = ks.Generator(1234, device=device)
+    f32, f64, bf16 = torch.float32, torch.float64, torch.bfloat16
+    fill = t(lambda: torch.empty(n, device=device).fill_(1.0), reps)
+    bandwidth = n / fill / 1e9
+    cases = [
+        ("uniform f32", n, lambda: g.rand(n), lambda: torch.rand(n, device=device)),
+        ("uniform bf16", n, lambda: g.rand(n, dtype=bf16), lambda: torch.rand(n, device=device, dtype=bf16)),
+        ("uniform f64", n, lambda: g.rand(n, dtype=f64), lambda: torch.rand(n, device=device, dtype=f64)),
+        ("normal f32", n, lambda: g.randn(n), lambda: torch.randn(n, device=device)),
+        ("normal f64", n, lambda: g.randn(n, dtype=f64), lambda: torch.randn(n, device=device, dtype=f64)),
+        ("randint int64", n, lambda: g.randint(0, 1000, (n,)), lambda: torch.randint(0, 1000, (n,), device=device)),
+        ("bernoulli f32", n, lambda: g.bernoulli(0.5, (n,), dtype=f32),
+         lambda: torch.empty(n, device=device).bernoulli_(0.5)),
+        ("exponential f32", n, lambda: g.exponential(n), lambda: torch.empty(n, device=device).exponential_()),
+        ("randperm", n_perm, lambda: g.randperm(n_perm), lambda: torch.randperm(n_perm, device=device)),
+    ]
+    rows = []
+    with ks.use_engine(engine):
+        for name, size, mine, theirs in cases:
+            tm = t(mine, reps)
+            tt = t(theirs, reps)
+            rows.append({"draw": name, "n": size, "keystream_gps": size / tm / 1e9, "torch_gps": size / tt / 1e9,
+                         "ratio": tt / tm, "of_bandwidth": (size / tm / 1e9) / bandwidth})
+    return bandwidth, rows
+
+
+def peers(n: int, reps: int) -> list[dict]:
+    """JAX and CuPy, when importable (wall clock around a synchronised call)."""
+    rows = []
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        for impl in ("threefry2x32", "rbg"):
+            key = jax.random.key(0, impl=impl)
+            uni = jax.jit(lambda k: jax.random.uniform(k, (n,), dtype=jnp.float32))
+            nor = jax.jit(lambda k: jax.random.normal(k, (n,), dtype=jnp.float32))
+            for name, fn in (("uniform f32", uni), ("normal f32", nor)):
+                fn(key).block_until_ready()
+                times = []
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    fn(key).block_until_ready()
+                    times.append(time.perf_counter() - t0)
+                rows.append({"peer": f"JAX {impl}", "draw": name, "gps": n / statistics.median(times) / 1e9})
+    except Exception as err:  # noqa: BLE001
+        rows.append({"peer": "JAX", "error": f"{type(err).__name__}: {err}"})
+    try:
+        import cupy
+
+        rng = cupy.random.default_rng(0)
+        for name, fn in (("uniform f32", lambda: rng.random(n, dtype=cupy.float32)),
+                         ("normal f32", lambda: rng.standard_normal(n, dtype=cupy.float32))):
+            fn()
+            cupy.cuda.Device().synchronize()
+            times = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                fn()
+                cupy.cuda.Device().synchronize()
+                times.append(time.perf_counter() - t0)
+            rows.append({"peer": "CuPy", "draw": name, "gps": n / statistics.median(times) / 1e9})
+    except Exception as err:  # noqa: BLE001
+        rows.append({"peer": "CuPy", "error": f"{type(err).__name__}: {err}"})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--engine", default="triton")
+    ap.add_argument("--n", type=int, default=1 << 28)
+    ap.add_argument("--n-perm", type=int, default=1 << 26)
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--big", type=int, default=1 << 20, help="size of the large conformance draw")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--no-peers", action="store_true")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    t0 = time.perf_counter()
+    print(f"# keystream {ks.__version__} on {gpu}, torch {torch.__version__}, engine {args.engine}")
+    rows = conformance(device, args.engine, args.big)
+    bad = [r for r in rows if not r["ok"]]
+    print(f"\n## Conformance: {len(rows) - len(bad)} of {len(rows)} draw x dtype checks bitwise ok"
+          f" ({time.perf_counter() - t0:.0f} s)")
+    for r in bad:
+        print(f"- FAIL {r['draw']} {r['dtype']}")
+    bandwidth, speeds = speed(device, args.engine, args.n, args.n_perm, args.reps)
+    print(f"\n## Speed, N = {args.n} (randperm {args.n_perm}), median of {args.reps}")
+    print(f"\nwrite bandwidth (torch.empty(N).fill_, f32): {bandwidth:.1f} G elements/s "
+          f"({bandwidth * 4:.0f} GB/s)\n")
+    print("| draw | keystream G/s | torch G/s | keystream / torch | of write bandwidth |")
+    print("|---|---|---|---|---|")
+    for r in speeds:
+        print(f"| {r['draw']} | {r['keystream_gps']:.1f} | {r['torch_gps']:.1f} | {r['ratio']:.2f}x | "
+              f"{100 * r['of_bandwidth']:.0f}% |")
+    other = [] if args.no_peers or device.type != "cuda" else peers(args.n, args.reps)
+    if other:
+        print("\n| peer | draw | G/s |\n|---|---|---|")
+        for r in other:
+            print(f"| {r['peer']} | {r.get('draw', '-')} | {r['gps']:.1f} |" if "gps" in r
+                  else f"| {r['peer']} | - | not run: {r['error']} |")
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"gpu": gpu, "torch": torch.__version__, "conformance": rows, "bandwidth_gps": bandwidth,
+                       "speed": speeds, "peers": other, "n": args.n}, fh, indent=1)
+    raise SystemExit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
