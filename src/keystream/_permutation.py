@@ -20,7 +20,7 @@ from typing import Any, overload
 
 import torch
 
-from ._engines import _portable
+from ._engines import _cpu, _portable, engine_for
 from ._generator import Generator, default_generator
 from ._spec import PERM_KEY_BLOCKS, DrawSpec
 
@@ -45,7 +45,7 @@ class Permutation:
         True
     """
 
-    __slots__ = ("n", "round_keys")
+    __slots__ = ("n", "round_keys", "_key", "_offset")
 
     def __init__(self, n: int, generator: Generator | None = None) -> None:
         if isinstance(n, bool) or not isinstance(n, numbers.Integral):
@@ -57,6 +57,7 @@ class Permutation:
         g = default_generator if generator is None else generator
         self.n = int(n)
         offset = g._reserve(PERM_KEY_BLOCKS)
+        self._key, self._offset = g.key, offset
         spec = DrawSpec("randperm", (self.n,), g.key, offset, (self.n,), ((0, self.n),), torch.int64)
         self.round_keys: tuple[int, ...] = tuple(_portable.feistel_keys(spec, torch.device("cpu")))
 
@@ -77,13 +78,31 @@ class Permutation:
             i = index.to(torch.int64)
             if i.numel() and (bool((i < 0).any()) or bool((i >= self.n).any())):
                 raise IndexError(f"index out of range for a permutation of {self.n}")
-            flat = _portable.permute(i.reshape(-1), self.n, list(self.round_keys))
-            return flat.reshape(index.shape)
+            flat = i.reshape(-1)
+            fast = _cpu.permute_indices(flat, self.n, self.round_keys) if i.device.type == "cpu" else None
+            if fast is None:
+                fast = _portable.permute(flat, self.n, list(self.round_keys))
+            return fast.reshape(index.shape)
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise TypeError(f"index must be an int or an integer tensor, got {type(index).__name__}")
         if not 0 <= int(index) < self.n:
             raise IndexError(f"index {index} out of range for a permutation of {self.n}")
-        return int(_portable.permute(torch.tensor([int(index)]), self.n, list(self.round_keys))[0])
+        return int(self[torch.tensor([int(index)])][0])
+
+    def range(self, start: int, stop: int, device: torch.device | str | None = None) -> torch.Tensor:
+        """``pi(start), ..., pi(stop - 1)`` as an int64 tensor, on the device's fastest engine.
+
+        Equal to ``self[torch.arange(start, stop)]`` and to the region ``start:stop``
+        of ``randperm(n)`` drawn from the same generator state.
+        """
+        if not 0 <= start <= stop <= self.n:
+            raise IndexError(f"range {start}:{stop} is out of bounds for a permutation of {self.n}")
+        dev = torch.device("cpu") if device is None else torch.device(device)
+        out = torch.empty(stop - start, dtype=torch.int64, device=dev)
+        spec = DrawSpec("randperm", (self.n,), self._key, self._offset, (self.n,), ((start, stop),), torch.int64)
+        if stop > start:
+            engine_for(dev).fill(out, spec)
+        return out
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         for i in range(self.n):

@@ -30,15 +30,15 @@ def philox4x32(
     c1: npt.ArrayLike,
     c2: npt.ArrayLike,
     c3: npt.ArrayLike,
-    k0: int,
-    k1: int,
+    k0: int | npt.ArrayLike,
+    k1: int | npt.ArrayLike,
     rounds: int = _ROUNDS,
 ) -> Words:
     """Philox4x32-R on arrays of counters under one key.
 
     Args:
         c0, c1, c2, c3: counter words (anything numpy broadcasts to uint32).
-        k0, k1: the two key words, Python ints in [0, 2^32).
+        k0, k1: the two key words: Python ints in [0, 2^32), or arrays (one key per lane).
         rounds: number of rounds; the stream uses 10.
 
     Returns:
@@ -48,8 +48,8 @@ def philox4x32(
     x0, x1, x2, x3 = np.broadcast_arrays(x0, x1, x2, x3)
     for r in range(rounds):
         # The key is bumped by the Weyl increments *between* rounds: round 0 uses it as given.
-        key0 = np.uint64((k0 + r * _W0) & 0xFFFFFFFF)
-        key1 = np.uint64((k1 + r * _W1) & 0xFFFFFFFF)
+        key0 = (np.asarray(k0, dtype=np.uint64) + np.uint64(r * _W0)) & _MASK32
+        key1 = (np.asarray(k1, dtype=np.uint64) + np.uint64(r * _W1)) & _MASK32
         p0 = _M0 * x0  # 32x32 -> 64-bit product, never overflows uint64
         p1 = _M1 * x2
         hi0, lo0 = p0 >> _SHIFT32, p0 & _MASK32

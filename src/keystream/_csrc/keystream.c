@@ -509,6 +509,16 @@ static void fill_perm(const Draw *d, uint64_t e0, int64_t len, void *out) {
     }
 }
 
+/* pi(idx[i]) for arbitrary indices (Permutation.__getitem__ on a tensor).
+ * keys: the 8 round keys; idx must lie in [0, n). */
+void ks_permute_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *idx, int64_t count, int64_t *out) {
+    for (int64_t i = 0; i < count; i++) {
+        uint64_t y = feistel((uint64_t)idx[i], keys, h);
+        while (y >= n) y = feistel(y, keys, h);
+        out[i] = (int64_t)y;
+    }
+}
+
 /* Entry point.  The output is a sequence of runs of `run_len` consecutive flat indices
  * of the virtual tensor; run r starts at
  *     run_offset + sum_d (ostart[d] + i_d) * ostride[d]

@@ -46,6 +46,9 @@ def _load() -> ctypes.CDLL | None:
                 ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                 ctypes.c_void_p, u64, u64, u64, u64, ctypes.c_void_p,
             ]
+            lib.ks_permute_indices.restype = None
+            lib.ks_permute_indices.argtypes = [u64, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                               ctypes.c_void_p]
             lib.ks_advise_hugepages.restype = None
             lib.ks_advise_hugepages.argtypes = [ctypes.c_void_p, u64]
             lib.ks_philox.restype = None
@@ -92,6 +95,17 @@ def philox(ctr: tuple[int, int, int, int], key: tuple[int, int], rounds: int = 1
     out = (ctypes.c_uint32 * 4)()
     _LIB.ks_philox(c, k, rounds, out)
     return tuple(out)
+
+
+def permute_indices(idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.Tensor | None:
+    """``pi(idx)`` with the C kernel (None when the library is not loaded)."""
+    if _LIB is None:
+        return None
+    src = idx.to(device="cpu", dtype=torch.int64).contiguous()
+    out = torch.empty_like(src)
+    k = (ctypes.c_uint64 * 8)(*keys)
+    _LIB.ks_permute_indices(n, _reference.half_bits(n), k, src.data_ptr(), src.numel(), out.data_ptr())
+    return out
 
 
 def _runs(spec: DrawSpec) -> tuple[list[tuple[int, int, int]], int, int]:
