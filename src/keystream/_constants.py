@@ -86,6 +86,21 @@ TABLE: Final[dict[str, tuple[str, int]]] = {
     "HALF_F64": ("f64", 0x3FE0000000000000),
     # Veltkamp's splitter 2^27 + 1: exact products without FMA (portable correctly rounded sqrt)
     "SPLIT_F64": ("f64", 0x41A0000002000000),
+    # --- deterministic exp (Monte Carlo helpers): exp(x) = 2^k * P(r), |r| <= ln2/2 -----
+    "INV_LN2_F64": ("f64", 0x3FF71547652B82FE),  # 1.4426950408889634
+    "EXP_C0_F64": ("f64", 0x3FF0000000000000),  # 1.0
+    "EXP_C1_F64": ("f64", 0x3FF0000000000000),  # 1.0
+    "EXP_C2_F64": ("f64", 0x3FE0000000000000),  # 0.5
+    "EXP_C3_F64": ("f64", 0x3FC5555555555562),  # 0.16666666666666702
+    "EXP_C4_F64": ("f64", 0x3FA5555555555559),  # 0.041666666666666692
+    "EXP_C5_F64": ("f64", 0x3F8111111110DB76),  # 0.0083333333333095271
+    "EXP_C6_F64": ("f64", 0x3F56C16C16C14D77),  # 0.0013888888888871888
+    "EXP_C7_F64": ("f64", 0x3F2A01A01B80226C),  # 0.00019841269909217101
+    "EXP_C8_F64": ("f64", 0x3EFA01A01ADC27E2),  # 2.4801587350110796e-5
+    "EXP_C9_F64": ("f64", 0x3EC71DDE76AB2F81),  # 2.7557224958392623e-6
+    "EXP_C10_F64": ("f64", 0x3E927E4CC1847A65),  # 2.7557251904174913e-7
+    "EXP_C11_F64": ("f64", 0x3E5AF785D433F066),  # 2.5114869528657765e-8
+    "EXP_C12_F64": ("f64", 0x3E21F8B43F2637AD),  # 2.09215799649503e-9
     # --- random-access permutation (keyed Feistel, docs/spec.md section 7) ----------
     "FEISTEL_ROUNDS": ("u32", 8),
     "FMIX_M0": ("u32", 0x85EBCA6B),  # murmur3 fmix32 multipliers

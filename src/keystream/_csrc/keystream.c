@@ -509,6 +509,50 @@ static void fill_perm(const Draw *d, uint64_t e0, int64_t len, void *out) {
     }
 }
 
+/* Exact summation (Monte Carlo accumulators): add the finite doubles x[0..n) and
+ * their squares (x*x, one IEEE multiplication each) to two 66-limb fixed-point
+ * accumulators, limb i worth 2^(32 i - 1074).  Integer adds are associative, so the
+ * sums are the same for any order, chunking or thread count.  Four interleaved
+ * accumulator sets keep the adds independent (values of one magnitude hit the same
+ * limbs).  Each element adds less than 2^33 to a limb: safe for n < 2^28 per call.
+ * Returns the number of non-finite values (which are skipped). */
+#define KS_LIMBS 66
+static inline void exact_add(int64_t *limbs, double v) {
+    uint64_t b = bits_f64(v);
+    int64_t sign = (b >> 63) ? -1 : 1;
+    uint64_t e = (b >> 52) & 0x7FF, m = b & ((UINT64_C(1) << 52) - 1);
+    if (e == 0) {
+        if (m == 0) return;
+        e = 1;
+    } else {
+        m |= UINT64_C(1) << 52;
+    }
+    uint64_t p = e - 1; /* v = m * 2^(p - 1074) */
+    uint64_t L = p >> 5, r = p & 31;
+    uint64_t v0 = (m & 0xFFFFFFFF) << r, v1 = (m >> 32) << r;
+    limbs[L] += sign * (int64_t)(v0 & 0xFFFFFFFF);
+    limbs[L + 1] += sign * (int64_t)((v0 >> 32) + (v1 & 0xFFFFFFFF));
+    limbs[L + 2] += sign * (int64_t)(v1 >> 32);
+}
+
+int64_t ks_exact_sum2(const double *x, int64_t n, int64_t *sum_limbs, int64_t *sq_limbs) {
+    int64_t acc[4][2][KS_LIMBS];
+    memset(acc, 0, sizeof acc);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i];
+        if (((bits_f64(v) >> 52) & 0x7FF) == 0x7FF) { bad++; continue; }
+        exact_add(acc[i & 3][0], v);
+        exact_add(acc[i & 3][1], v * v);
+    }
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < KS_LIMBS; j++) {
+            sum_limbs[j] += acc[k][0][j];
+            sq_limbs[j] += acc[k][1][j];
+        }
+    return bad;
+}
+
 /* pi(idx[i]) for arbitrary indices (Permutation.__getitem__ on a tensor).
  * keys: the 8 round keys; idx must lie in [0, n). */
 void ks_permute_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *idx, int64_t count, int64_t *out) {

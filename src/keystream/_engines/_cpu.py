@@ -49,6 +49,8 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_permute_indices.restype = None
             lib.ks_permute_indices.argtypes = [u64, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                                ctypes.c_void_p]
+            lib.ks_exact_sum2.restype = ctypes.c_int64
+            lib.ks_exact_sum2.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
             lib.ks_advise_hugepages.restype = None
             lib.ks_advise_hugepages.argtypes = [ctypes.c_void_p, u64]
             lib.ks_philox.restype = None
@@ -106,6 +108,29 @@ def permute_indices(idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.T
     k = (ctypes.c_uint64 * 8)(*keys)
     _LIB.ks_permute_indices(n, _reference.half_bits(n), k, src.data_ptr(), src.numel(), out.data_ptr())
     return out
+
+
+LIMBS = 66
+
+
+def exact_sum_limbs(x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
+    """Limbs of the exact sums of float64 ``x`` and of ``x * x``, and the count of
+    non-finite values; None without the C library.  ``x.numel()`` must be < 2^28."""
+    if _LIB is None:
+        return None
+    src = x.to(device="cpu", dtype=torch.float64).contiguous().reshape(-1)
+    parts = max(1, min(torch.get_num_threads(), src.numel() // MIN_CHUNK))
+    limbs = torch.zeros(parts, 2, LIMBS, dtype=torch.int64)
+    bounds = [src.numel() * i // parts for i in range(parts + 1)]
+
+    def run(i: int) -> int:  # threads sum disjoint slices into their own limbs
+        lo, hi = bounds[i], bounds[i + 1]
+        return int(_LIB.ks_exact_sum2(src.data_ptr() + 8 * lo, hi - lo, limbs[i, 0].data_ptr(),
+                                      limbs[i, 1].data_ptr()))
+
+    bad = sum(_pool().map(run, range(parts))) if parts > 1 else run(0)
+    total = limbs.sum(0)  # adding limbs of disjoint slices: exact (far below 2^63)
+    return total[0].tolist(), total[1].tolist(), bad
 
 
 def _runs(spec: DrawSpec) -> tuple[list[tuple[int, int, int]], int, int]:

@@ -1,0 +1,9 @@
+"""Monte Carlo estimates that are the same bits for any chunking, process count or device.
+
+See docs/montecarlo.md and ``keystream mc --help``.
+"""
+from ._detmath import exp
+from ._estimate import Draws, Estimate, control_variate, estimate
+from ._examples import EXAMPLES
+
+__all__ = ["EXAMPLES", "Draws", "Estimate", "control_variate", "estimate", "exp"]

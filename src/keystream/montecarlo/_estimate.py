@@ -1,0 +1,247 @@
+"""estimate(): Monte Carlo means that are a pure function of (seed, n_samples, integrand).
+
+NOTE [ why the bits never depend on chunks, processes or devices ]
+* Sample ``i``'s random numbers come from counter ranges fixed by ``i``: the k-th draw
+  an integrand asks for is the region ``[s0, s1)`` of a virtual tensor of shape
+  ``(n_samples, *dims)`` from ``Generator(seed).fold_in("montecarlo").fold_in(k)``.
+* The sums of values and of squared values are exact integers (``_accumulate``), added
+  in any order; the mean and the variance are rounded once at the end.
+So a deterministic integrand (one that uses IEEE arithmetic, or ``montecarlo.exp``, and
+no library reductions across samples) gives the same estimate for any chunk size, any
+number of processes and any device.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import torch
+
+from .. import _draws
+from .._generator import Generator
+from .._keys import canonical_seed
+from ._accumulate import exact_sums, to_fraction
+
+__all__ = ["Estimate", "Draws", "estimate"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo estimate.
+
+    Attributes:
+        mean: the sample mean (correctly rounded from the exact sum).
+        stderr: the standard error ``sqrt(var / n)`` (unbiased variance).
+        ci: the two-sided confidence interval at ``confidence`` (normal approximation).
+        n: samples (antithetic pairs count as one sample each: their average).
+        samples_per_s: throughput of this run.
+        interrupted: True when Ctrl-C stopped the run early (``n`` says how far it got).
+    """
+
+    mean: float
+    stderr: float
+    ci: tuple[float, float]
+    n: int
+    confidence: float
+    samples_per_s: float
+    interrupted: bool = False
+    sum_exact: Fraction = field(default=Fraction(0), repr=False, compare=False)
+
+    def __str__(self) -> str:
+        lo, hi = self.ci
+        note = ", interrupted" if self.interrupted else ""
+        return (f"{self.mean:.10g} +- {self.stderr:.3g} ({100 * self.confidence:g}% CI [{lo:.10g}, {hi:.10g}]; "
+                f"n = {self.n:,}, {self.samples_per_s / 1e6:.1f} M samples/s{note})")
+
+
+class Draws:
+    """The random numbers of one chunk of samples ``[start, stop)``, as the integrand asks.
+
+    Each method returns a tensor of shape ``(stop - start, *dims)``; the k-th call in an
+    integrand draws from its own stream, the same for every chunk, so sample ``i``
+    always sees the same numbers.  With antithetic sampling, the second evaluation of
+    each chunk gets ``1 - u`` for uniforms and ``-z`` for normals.
+    """
+
+    def __init__(self, seed: int, n_total: int, start: int, stop: int, device: torch.device,
+                 antithetic: bool = False, streams: dict[int, Generator] | None = None) -> None:
+        self._root = Generator(seed).fold_in("montecarlo")
+        self._streams = {} if streams is None else streams  # k -> root.fold_in(k), shared by chunks
+        self.n_total, self.start, self.stop = n_total, start, stop
+        self.device = device
+        self._antithetic = antithetic
+        self._calls = 0
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    def _draw(self, fn: Callable[..., torch.Tensor], dims: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        g = self._streams.get(self._calls)
+        if g is None:
+            g = self._streams[self._calls] = self._root.fold_in(self._calls)
+        g = g.clone()
+        self._calls += 1
+        shape = (self.n_total, *dims)
+        region = (slice(self.start, self.stop),) + tuple(slice(0, d) for d in dims)
+        return fn(*shape, generator=g, dtype=dtype, device=self.device, region=region)
+
+    def rand(self, *dims: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """Uniform [0, 1) numbers, shape ``(chunk, *dims)``; antithetic: ``1 - u``."""
+        u = self._draw(_draws.rand, dims, dtype)
+        return 1.0 - u if self._antithetic else u
+
+    def randn(self, *dims: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """Standard normals, shape ``(chunk, *dims)``; antithetic: ``-z`` (a sign flip)."""
+        z = self._draw(_draws.randn, dims, dtype)
+        return torch.neg(z) if self._antithetic else z
+
+
+def _check(n_samples: Any, chunk_size: Any, confidence: Any) -> None:
+    for name, v in (("n_samples", n_samples), ("chunk_size", chunk_size)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+        if v <= 0:
+            raise ValueError(f"{name} must be > 0, got {v}")
+    if not isinstance(confidence, numbers.Real) or not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
+def _values(fn: Callable[[Draws], torch.Tensor], draws: Draws) -> torch.Tensor:
+    v = fn(draws)
+    if not isinstance(v, torch.Tensor):
+        raise TypeError(f"fn must return a tensor of per-sample values, got {type(v).__name__}")
+    if v.dim() == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if tuple(v.shape) != (draws.size,):
+        raise ValueError(f"fn must return shape ({draws.size},) for a chunk of {draws.size} samples, "
+                         f"got {tuple(v.shape)}")
+    if v.dtype == torch.bool or not (v.dtype.is_floating_point or v.dtype.is_complex):
+        return v  # integer values: summed exactly as integers
+    return v.to(torch.float64)
+
+
+def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
+             device: torch.device | str | None = None, chunk_size: int = 1 << 20, antithetic: bool = False,
+             confidence: float = 0.95, progress: bool | None = None, group: Any = None) -> Estimate:
+    """Estimate ``E[fn]`` from ``n_samples`` samples, bit-identically for any chunking.
+
+    Args:
+        fn: receives a :class:`Draws` for a chunk of samples and returns one value per
+            sample (shape ``(chunk,)``).
+        n_samples: number of samples (with ``antithetic``, of antithetic pairs).
+        seed: the seed; with ``n_samples`` and ``fn`` it determines every bit of the result.
+        device: where the draws are made (default CPU).
+        chunk_size: samples per chunk (bounds memory; never changes the result).
+        antithetic: evaluate each sample also with ``1 - u`` / ``-z`` and average the pair.
+        confidence: level of the confidence interval.
+        progress: a tqdm bar; ``None`` shows one when tqdm is installed and the run takes
+            longer than 2 seconds.
+        group: a torch.distributed process group: every rank must call ``estimate`` with
+            the same arguments; rank r evaluates chunks r, r + W, ...; the exact sums are
+            combined, and every rank returns the same estimate.
+
+    Returns:
+        An :class:`Estimate`.  Ctrl-C returns the estimate of the chunks finished so far
+        (single process only).
+
+    Raises:
+        ValueError: ``n_samples <= 0``, ``chunk_size <= 0``, ``confidence`` outside (0, 1),
+            or ``fn`` returning the wrong shape, NaN or infinities.
+    """
+    _check(n_samples, chunk_size, confidence)
+    seed = canonical_seed(seed)
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    rank, world = 0, 1
+    dist = torch.distributed
+    distributed = group is not None or (dist.is_available() and dist.is_initialized())
+    if distributed:
+        rank, world = dist.get_rank(group), dist.get_world_size(group)
+    chunks = math.ceil(n_samples / chunk_size)
+    streams: dict[int, Generator] = {}
+    total = total_sq = 0
+    done = 0
+    interrupted = False
+    t0 = time.perf_counter()
+    bar = None
+    try:
+        for c in range(rank, chunks, world):
+            s0, s1 = c * chunk_size, min(n_samples, (c + 1) * chunk_size)
+            v = _values(fn, Draws(seed, n_samples, s0, s1, dev, streams=streams))
+            if antithetic:
+                w = _values(fn, Draws(seed, n_samples, s0, s1, dev, antithetic=True, streams=streams))
+                v = (v.to(torch.float64) + w.to(torch.float64)) * 0.5
+            part, part_sq = exact_sums(v)
+            total += part
+            total_sq += part_sq
+            done += s1 - s0
+            if bar is None and progress is not False and rank == 0 and time.perf_counter() - t0 > 2.0:
+                bar = _bar(progress, n_samples, done * world)
+            if bar is not None:
+                bar.update((s1 - s0) * world)
+    except KeyboardInterrupt:
+        if distributed:
+            raise
+        interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    if distributed:
+        parts: list[Any] = [None] * world
+        dist.all_gather_object(parts, (total, total_sq, done), group=group)
+        total = sum(p[0] for p in parts)
+        total_sq = sum(p[1] for p in parts)
+        done = sum(p[2] for p in parts)
+    elapsed = max(time.perf_counter() - t0, 1e-9)
+    return _finish(total, total_sq, done, confidence, done / elapsed, interrupted)
+
+
+def _bar(progress: bool | None, total: int, initial: int) -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit="samples", unit_scale=True)
+
+
+def _finish(total: int, total_sq: int, n: int, confidence: float, rate: float, interrupted: bool) -> Estimate:
+    if n == 0:
+        return Estimate(math.nan, math.nan, (math.nan, math.nan), 0, confidence, rate, interrupted)
+    s = to_fraction(total)
+    mean = s / n
+    var = (to_fraction(total_sq) - s * s / n) / (n - 1) if n > 1 else Fraction(0)
+    var = max(var, Fraction(0))
+    stderr = math.sqrt(float(var / n))  # the Fraction is rounded once, sqrt is correctly rounded
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    m = float(mean)
+    return Estimate(m, stderr, (m - z * stderr, m + z * stderr), n, confidence, rate, interrupted, s)
+
+
+def control_variate(fn: Callable[[Draws], torch.Tensor], control: Callable[[Draws], torch.Tensor],
+                    control_mean: float, n_samples: int, *, seed: int, pilot: int = 10_000, **kwargs: Any) -> Estimate:
+    """Control-variate estimate of ``E[fn]`` with a control ``g`` of known mean ``control_mean``.
+
+    ``y = f - c (g - control_mean)`` with ``c = Cov(f, g) / Var(g)`` estimated on a pilot
+    run (its own seed stream, ``fold_in("pilot")``), then fixed: the main run is a plain
+    :func:`estimate` of ``y`` and keeps every guarantee of it.
+    """
+    pilot_seed = Generator(canonical_seed(seed)).fold_in("pilot").initial_seed()
+    d = Draws(pilot_seed, pilot, 0, pilot, torch.device(kwargs.get("device") or "cpu"))
+    fv = _values(fn, d)
+    d._calls = 0
+    gv = _values(control, d)
+    gc = gv - gv.mean()
+    c = float((gc * (fv - fv.mean())).sum() / (gc * gc).sum())
+
+    def adjusted(draws: Draws) -> torch.Tensor:
+        f = fn(draws)
+        draws._calls = 0
+        return f - c * (control(draws) - control_mean)
+
+    return estimate(adjusted, n_samples, seed=seed, **kwargs)

@@ -1,0 +1,147 @@
+"""keystream.montecarlo: the same bits for any chunking, process count and device."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from keystream.montecarlo import EXAMPLES, control_variate, estimate, exp
+from keystream.montecarlo._accumulate import _limbs_torch, exact_sums, to_fraction
+from keystream._engines import _cpu
+
+
+def bits(e):
+    return (e.mean.hex(), e.stderr.hex(), e.n)
+
+
+@pytest.mark.parametrize("name", ["pi", "european-call", "asian-call", "integral"])
+def test_same_bits_for_any_chunk_size(name):
+    fn = EXAMPLES[name].fn
+    ref = bits(estimate(fn, 30_001, seed=3, chunk_size=30_001))
+    for cs in (1, 999, 4096, 10_000) if name == "pi" else (999, 7_777):
+        assert bits(estimate(fn, 30_001, seed=3, chunk_size=cs)) == ref, cs
+
+
+def test_same_bits_on_every_device(device):
+    ref = bits(estimate(EXAMPLES["european-call"].fn, 5000, seed=1))
+    assert bits(estimate(EXAMPLES["european-call"].fn, 5000, seed=1, device=device)) == ref
+
+
+def _port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_same_bits_for_1_2_3_processes(tmp_path):
+    worker = os.path.join(os.path.dirname(__file__), "mc_worker.py")
+    results = {}
+    for world in (1, 2, 3):
+        out = tmp_path / f"{world}.json"
+        port = _port()
+        procs = [subprocess.Popen([sys.executable, worker, str(r), str(world), str(port), str(out)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(world)]
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err[-2000:]
+        results[world] = json.loads(out.read_text())
+    single = {k: list(bits(estimate(EXAMPLES[k].fn, 300_001, seed=11, chunk_size=40_000))) for k in results[1]}
+    assert results[1] == results[2] == results[3] == single
+
+
+def test_confidence_interval_coverage():
+    """Over 400 seeds the 95% CI covers pi/4 at about the stated rate (binomial bounds)."""
+    truth = math.pi / 4
+    hits = 0
+    for seed in range(400):
+        e = estimate(EXAMPLES["pi"].fn, 4000, seed=seed)
+        hits += e.ci[0] <= truth <= e.ci[1]
+    assert 0.90 <= hits / 400 <= 0.99
+
+
+def test_antithetic_reduces_variance_on_monotone_integrand():
+    def f(d):
+        u = d.rand()
+        return u * u * u
+
+    plain = estimate(f, 20_000, seed=2)
+    anti = estimate(f, 10_000, seed=2, antithetic=True)  # the same number of evaluations
+    assert anti.stderr < 0.7 * plain.stderr  # theory: 0.56
+    assert abs(anti.mean - 0.25) < 4 * anti.stderr
+
+
+def test_control_variate_reduces_variance():
+    def f(d):
+        return exp(d.rand())
+
+    def g(d):
+        return d.rand()
+
+    plain = estimate(f, 20_000, seed=5)
+    cv = control_variate(f, g, 0.5, 20_000, seed=5)
+    assert cv.stderr < 0.2 * plain.stderr
+    assert abs(cv.mean - (math.e - 1)) < 5 * cv.stderr
+
+
+def test_exact_sums_are_exact_and_order_free():
+    from fractions import Fraction
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5000, generator=g, dtype=torch.float64) * torch.pow(10.0, torch.randint(-300, 300, (5000,),
+                                                                                          generator=g).double())
+    s, q = exact_sums(x)
+    assert to_fraction(s) == sum(Fraction(v) for v in x.tolist())
+    assert exact_sums(x.flip(0)) == (s, q)
+    if _cpu._LIB is not None:
+        assert _cpu.exact_sum_limbs(x)[0] == _limbs_torch(x)
+
+
+def test_deterministic_exp_accuracy():
+    x = torch.linspace(-700, 700, 100_001, dtype=torch.float64)
+    y, ref = exp(x), torch.from_numpy(__import__("numpy").exp(x.numpy()))
+    ulp = ((y - ref).abs() / torch.from_numpy(__import__("numpy").spacing(ref.numpy()))).max()
+    assert float(ulp) <= 2
+
+
+def test_ctrl_c_returns_the_estimate_so_far():
+    calls = {"n": 0}
+
+    def f(d):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return d.rand()
+
+    e = estimate(f, 10_000, seed=1, chunk_size=1000)
+    assert e.interrupted and e.n == 2000
+    assert "interrupted" in str(e)
+
+
+@pytest.mark.parametrize("kwargs,exc,msg", [
+    ({"n_samples": 0}, ValueError, "n_samples"),
+    ({"n_samples": -5}, ValueError, "n_samples"),
+    ({"n_samples": 10, "confidence": 1.0}, ValueError, "confidence"),
+    ({"n_samples": 10, "confidence": 0.0}, ValueError, "confidence"),
+    ({"n_samples": 10, "chunk_size": 0}, ValueError, "chunk_size"),
+    ({"n_samples": 10, "fn": lambda d: d.rand(2)}, ValueError, "shape"),
+    ({"n_samples": 10, "fn": lambda d: d.rand() * float("nan")}, ValueError, "NaN"),
+    ({"n_samples": 10, "fn": lambda d: [1.0]}, TypeError, "tensor"),
+])
+def test_bad_input(kwargs, exc, msg):
+    fn = kwargs.pop("fn", lambda d: d.rand())
+    with pytest.raises(exc, match=msg):
+        estimate(fn, seed=1, **kwargs)
+
+
+def test_cli_mc_pi(capsys):
+    from keystream._cli import main
+
+    assert main(["mc", "pi", "--samples", "100000", "--seed", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "pi from the quarter disc" in out and "standard errors" in out
