@@ -19,7 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     mc.add_argument("--chunk-size", type=int, default=1 << 20)
     mc.add_argument("--antithetic", action="store_true")
     mc.add_argument("--plot", metavar="PNG", help="write a convergence plot (needs matplotlib)")
+    st = sub.add_parser("stream", help="raw little-endian 32-bit words to stdout (for dieharder, PractRand)")
+    st.add_argument("mode", nargs="?", default="base", choices=["base", "fold_in", "spawn", "seeds", "uniform24"])
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--children", type=int, default=16, help="streams interleaved word by word (fold_in, spawn, seeds)")
+    st.add_argument("--bytes", type=int, default=None, dest="nbytes", help="stop after this many bytes")
     args = parser.parse_args(argv)
+    if args.command == "stream":
+        from ._stream import run as stream
+
+        return stream(args.mode, args.seed, args.children, args.nbytes)
     if args.command == "selftest":
         from ._selftest import run
 

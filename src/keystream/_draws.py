@@ -9,8 +9,10 @@ values gives equal bits.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import sys
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -184,7 +186,20 @@ def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence
 # Every public draw runs eagerly under torch.compile (a clean graph break): the
 # generator's offset must move on every call, which a traced graph would freeze,
 # and the arithmetic of tensor parameters must not be fused into FMAs by a compiler.
-_eager = torch.compiler.disable if hasattr(torch, "compiler") else (lambda f: f)
+# torch.compiler.disable imports torch._dynamo (about a second), so it is applied lazily:
+# without dynamo imported nothing can be compiling, and the plain function runs.
+def _eager(fn: Any) -> Any:
+    disabled: list[Any] = []
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "torch._dynamo" not in sys.modules:
+            return fn(*args, **kwargs)
+        if not disabled:
+            disabled.append(torch.compiler.disable(fn))
+        return disabled[0](*args, **kwargs)
+
+    return wrapper
 
 
 @_eager

@@ -29,15 +29,8 @@ from ._base import Engine
 
 __all__ = ["TritonEngine", "triton_available"]
 
-try:  # Triton ships with CUDA builds of torch; elsewhere this engine is simply absent.
-    import triton
-    import triton.language as tl
-
-    _IMPORT_ERROR: str | None = None
-except Exception as err:  # noqa: BLE001
-    triton = None  # type: ignore[assignment]
-    tl = None  # type: ignore[assignment]
-    _IMPORT_ERROR = str(err)
+triton = None  # imported on first use: importing triton costs about a second
+_IMPORT_ERROR: str | None = None
 
 KINDS = {"bits32": 0, "bits64": 1, "uniform": 2, "normal": 3, "exponential": 4, "randint": 5, "bernoulli": 6}
 DTYPES = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}
@@ -46,6 +39,15 @@ _lock = threading.Lock()
 
 
 def triton_available() -> bool:
+    """Whether triton imports (it ships with CUDA builds of torch); imported once, lazily."""
+    global triton, _IMPORT_ERROR
+    if triton is None and _IMPORT_ERROR is None:
+        try:
+            import triton as _triton_module
+
+            triton = _triton_module
+        except Exception as err:  # noqa: BLE001 - any failure means: no Triton engine
+            _IMPORT_ERROR = f"{type(err).__name__}: {err}"
     return triton is not None
 
 
@@ -103,9 +105,9 @@ class TritonEngine(Engine):
         self.name = "triton-interpreter" if interpret else "triton"
 
     def available(self) -> bool:
-        if triton is None:
+        if not self.interpret and not torch.cuda.is_available():
             return False
-        return self.interpret or torch.cuda.is_available()
+        return triton_available()
 
     def supports(self, device: torch.device) -> bool:
         return device.type == ("cpu" if self.interpret else "cuda")
