@@ -17,7 +17,6 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 
-import keystream as ks
 from keystream.data import PerSampleDataset, ShuffleSampler
 from keystream.distributed import check_shared, rank_generator, shared_generator
 

@@ -48,5 +48,5 @@ def test_fallback_warns_once(monkeypatch):
     monkeypatch.setattr(_cpu, "_LIB", None)
     monkeypatch.setattr(_cpu, "_warned", False)
     with pytest.warns(ks.KeystreamWarning, match="portable"):
-        x = ks.Generator(1).rand(5)
+        ks.Generator(1).rand(5)
     assert engine_for(torch.device("cpu")).name == "portable"

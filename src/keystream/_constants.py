@@ -84,6 +84,11 @@ TABLE: Final[dict[str, tuple[str, int]]] = {
     "ONE_F64": ("f64", 0x3FF0000000000000),
     "TWO_F64": ("f64", 0x4000000000000000),
     "HALF_F64": ("f64", 0x3FE0000000000000),
+    # exact powers of two of the uniform conversions (spec section 5)
+    "TWO_M24_F32": ("f32", 0x33800000),  # 2^-24: float32 uniform unit
+    "TWO_M11_F32": ("f32", 0x3A000000),  # 2^-11: float16 uniform unit
+    "TWO_M8_F32": ("f32", 0x3B800000),  # 2^-8: bfloat16 uniform unit
+    "TWO_M53_F64": ("f64", 0x3CA0000000000000),  # 2^-53: float64 uniform unit
     # Veltkamp's splitter 2^27 + 1: exact products without FMA (portable correctly rounded sqrt)
     "SPLIT_F64": ("f64", 0x41A0000002000000),
     # --- deterministic exp (Monte Carlo helpers): exp(x) = 2^k * P(r), |r| <= ln2/2 -----

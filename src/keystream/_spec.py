@@ -21,7 +21,6 @@ __all__ = [
     "INT_DTYPES",
     "BITS_DTYPES",
     "elements_per_block",
-    "blocks_consumed",
     "PERM_KEY_BLOCKS",
 ]
 

@@ -227,7 +227,7 @@ static inline float round_to(float x, int d) {
         uint16_t h = f32_to_f16(x);
         uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF;
         if (e == 0x1F) return f32_of(sign | 0x7F800000 | (m << 13));
-        if (e == 0) { float v = (float)m * f32_of(UINT32_C(0x33800000)); /* m * 2^-24, exact */ return sign ? flip32(v) : v; }
+        if (e == 0) { float v = (float)m * CF(TWO_M24_F32); /* m * 2^-24, exact */ return sign ? flip32(v) : v; }
         return f32_of(sign | ((e + 112) << 23) | (m << 13));
     }
     if (d == 3) return f32_of((uint32_t)f32_to_bf16(x) << 16);
@@ -279,14 +279,14 @@ static void emit(const Draw *d, uint32_t w[4][BATCH], int j, void *out, int64_t 
     case K_BITS64: ((uint64_t *)out)[o] = w64; return;
     case K_UNIFORM:
         if (d->dtype == D_F64) {
-            double u = (double)(w64 >> 11) * f64_of(UINT64_C(0x3CA0000000000000)); /* 2^-53 */
+            double u = (double)(w64 >> 11) * CD(TWO_M53_F64);
             double x = d->fp[0] + d->fp[1] * u;
             ((double *)out)[o] = x >= d->fp[2] ? d->fp[3] : x;
         } else {
             float u;
-            if (d->dtype == D_F32) u = (float)(w32 >> 8) * f32_of(UINT32_C(0x33800000));       /* 2^-24 */
-            else if (d->dtype == D_F16) u = (float)(w32 >> 21) * f32_of(UINT32_C(0x3A000000)); /* 2^-11 */
-            else u = (float)(w32 >> 24) * f32_of(UINT32_C(0x3B800000));                        /* 2^-8 */
+            if (d->dtype == D_F32) u = (float)(w32 >> 8) * CF(TWO_M24_F32); 
+            else if (d->dtype == D_F16) u = (float)(w32 >> 21) * CF(TWO_M11_F32);
+            else u = (float)(w32 >> 24) * CF(TWO_M8_F32);
             float t = round_to((float)d->fp[1] * u, d->dtype);
             float x = round_to((float)d->fp[0] + t, d->dtype);
             store_float(out, o, x >= (float)d->fp[2] ? (float)d->fp[3] : x, d->dtype);
@@ -333,7 +333,7 @@ static void emit(const Draw *d, uint32_t w[4][BATCH], int j, void *out, int64_t 
 KS_CLONES
 static void batch_uniform_f32(const Draw *d, uint32_t w[4][BATCH], float *o) {
     for (int i = 0; i < BATCH; i++)
-        for (int p = 0; p < 4; p++) o[4 * i + p] = (float)(w[p][i] >> 8) * f32_of(UINT32_C(0x33800000));
+        for (int p = 0; p < 4; p++) o[4 * i + p] = (float)(w[p][i] >> 8) * CF(TWO_M24_F32);
     if (d->fp[0] == 0.0 && d->fp[1] == 1.0) return; /* 0 + 1*u == u, and u < 1: nothing to do */
     float lo = (float)d->fp[0], span = (float)d->fp[1], hi = (float)d->fp[2], below = (float)d->fp[3];
     for (int j = 0; j < 4 * BATCH; j++) {

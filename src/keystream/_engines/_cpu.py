@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import ctypes
 import importlib.machinery
-import math
 import pathlib
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import torch
 
 from .._spec import DrawSpec, elements_per_block, flat_strides

@@ -248,7 +248,8 @@ def sincos_f64(xh: Tensor, xl: Tensor) -> tuple[Tensor, Tensor]:
 
 
 # ------------------------------------------------------------------ distributions
-_HALF_DROP = {torch.float32: (8, 2.0**-24), torch.float16: (21, 2.0**-11), torch.bfloat16: (24, 2.0**-8)}
+_HALF_DROP = {torch.float32: (8, f32("TWO_M24_F32")), torch.float16: (21, f32("TWO_M11_F32")),
+              torch.bfloat16: (24, f32("TWO_M8_F32"))}
 
 
 def _round_to(x: Tensor, dtype: torch.dtype) -> Tensor:
@@ -279,7 +280,7 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
         low, span, high, below = spec.params
         if f64_out:
             hi, lo = _pairs64(w)
-            u = ((hi << 21) | (lo >> 11)).to(torch.float64) * (2.0**-53)
+            u = ((hi << 21) | (lo >> 11)).to(torch.float64) * f64("TWO_M53_F64")
             x = torch.tensor(low, dtype=torch.float64, device=u.device) + span * u
             return torch.where(x >= high, below, x)
         drop, scale = _HALF_DROP[dtype]

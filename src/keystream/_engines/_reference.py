@@ -213,10 +213,11 @@ def _round_to(x: npt.NDArray[np.float32], dtype: torch.dtype) -> npt.NDArray[np.
 def uniform01(spec: DrawSpec, e: U64) -> npt.NDArray[np.floating]:
     """The exact [0, 1) value of element ``e`` (float64 storage for float64, else float32)."""
     if spec.dtype == torch.float64:
-        return (word64(spec, e) >> _u(11)).astype(np.float64) * np.float64(2.0**-53)
+        return (word64(spec, e) >> _u(11)).astype(np.float64) * _c64("TWO_M53_F64")
     w = word32(spec, e)
-    drop, scale = {torch.float32: (8, 2.0**-24), torch.float16: (21, 2.0**-11), torch.bfloat16: (24, 2.0**-8)}[spec.dtype]
-    return (w >> np.uint32(drop)).astype(np.float32) * np.float32(scale)
+    drop, unit = {torch.float32: (8, "TWO_M24_F32"), torch.float16: (21, "TWO_M11_F32"),
+                  torch.bfloat16: (24, "TWO_M8_F32")}[spec.dtype]
+    return (w >> np.uint32(drop)).astype(np.float32) * _c32(unit)
 
 
 def uniform(spec: DrawSpec, e: U64) -> np.ndarray:

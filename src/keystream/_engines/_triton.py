@@ -62,6 +62,8 @@ def kernels(interpret: bool):  # type: ignore[no-untyped-def]
     import importlib.util
     import pathlib
 
+    if not triton_available():
+        raise RuntimeError(f"the Triton engine needs triton, which does not import here: {_IMPORT_ERROR}")
     path = pathlib.Path(__file__).with_name("_triton_kernels.py")
     name = f"keystream._engines._triton_kernels_{'interpreted' if interpret else 'compiled'}"
     with _lock:

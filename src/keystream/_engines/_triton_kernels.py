@@ -3,9 +3,9 @@
 This module is imported twice by ``_triton.kernels()``: once compiled for the GPU
 and once for Triton's CPU interpreter (``TRITON_INTERPRET=1`` at import time),
 under two module names.  Every constant is a module-level ``tl.constexpr`` made
-from the one table (``_constants.TABLE``): no literal is retyped here, except the
-exact powers of two of the uniform conversions (2^-24, 2^-53, 2^-11, 2^-8, as bits).
+from the one table (``_constants.TABLE``): no float literal is retyped here.
 """
+# ruff: noqa: F821  - the table's names are injected into globals() below
 import triton
 import triton.language as tl
 
@@ -239,8 +239,8 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             sp = as_f64(p1)
             hi = as_f64(p2)
             be = as_f64(p3)
-            ua = (word64(w0, w1) >> 11).to(tl.float64) * f64c(0x3CA0000000000000)
-            ub = (word64(w2, w3) >> 11).to(tl.float64) * f64c(0x3CA0000000000000)
+            ua = (word64(w0, w1) >> 11).to(tl.float64) * f64c(TWO_M53_F64)
+            ub = (word64(w2, w3) >> 11).to(tl.float64) * f64c(TWO_M53_F64)
             xa = lo + sp * ua
             xb = lo + sp * ub
             xa = tl.where(xa >= hi, be, xa)
@@ -252,20 +252,20 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             hi = p2.to(tl.uint32).to(tl.float32, bitcast=True)
             be = p3.to(tl.uint32).to(tl.float32, bitcast=True)
             if DTYPE == 0:
-                u0 = (w0 >> 8).to(tl.float32) * f32c(0x33800000)
-                u1 = (w1 >> 8).to(tl.float32) * f32c(0x33800000)
-                u2 = (w2 >> 8).to(tl.float32) * f32c(0x33800000)
-                u3 = (w3 >> 8).to(tl.float32) * f32c(0x33800000)
+                u0 = (w0 >> 8).to(tl.float32) * f32c(TWO_M24_F32)
+                u1 = (w1 >> 8).to(tl.float32) * f32c(TWO_M24_F32)
+                u2 = (w2 >> 8).to(tl.float32) * f32c(TWO_M24_F32)
+                u3 = (w3 >> 8).to(tl.float32) * f32c(TWO_M24_F32)
             elif DTYPE == 2:
-                u0 = (w0 >> 21).to(tl.float32) * f32c(0x3A000000)
-                u1 = (w1 >> 21).to(tl.float32) * f32c(0x3A000000)
-                u2 = (w2 >> 21).to(tl.float32) * f32c(0x3A000000)
-                u3 = (w3 >> 21).to(tl.float32) * f32c(0x3A000000)
+                u0 = (w0 >> 21).to(tl.float32) * f32c(TWO_M11_F32)
+                u1 = (w1 >> 21).to(tl.float32) * f32c(TWO_M11_F32)
+                u2 = (w2 >> 21).to(tl.float32) * f32c(TWO_M11_F32)
+                u3 = (w3 >> 21).to(tl.float32) * f32c(TWO_M11_F32)
             else:
-                u0 = (w0 >> 24).to(tl.float32) * f32c(0x3B800000)
-                u1 = (w1 >> 24).to(tl.float32) * f32c(0x3B800000)
-                u2 = (w2 >> 24).to(tl.float32) * f32c(0x3B800000)
-                u3 = (w3 >> 24).to(tl.float32) * f32c(0x3B800000)
+                u0 = (w0 >> 24).to(tl.float32) * f32c(TWO_M8_F32)
+                u1 = (w1 >> 24).to(tl.float32) * f32c(TWO_M8_F32)
+                u2 = (w2 >> 24).to(tl.float32) * f32c(TWO_M8_F32)
+                u3 = (w3 >> 24).to(tl.float32) * f32c(TWO_M8_F32)
             x0 = round_to(lo + round_to(sp * u0, DTYPE), DTYPE)
             x1 = round_to(lo + round_to(sp * u1, DTYPE), DTYPE)
             x2 = round_to(lo + round_to(sp * u2, DTYPE), DTYPE)
