@@ -113,6 +113,28 @@ class DrawSpec:
     def out_numel(self) -> int:
         return math.prod(self.out_shape)
 
+    def runs(self) -> tuple[list[tuple[int, int, int]], int, int]:
+        """The region as runs of consecutive flat indices: ``(outer, run_offset, run_len)``.
+
+        The trailing dimensions the region covers fully, and the last partial one, form
+        one run of ``run_len`` consecutive elements; ``outer`` lists ``(start, count,
+        stride)`` of the dimensions the runs step over.  Run ``r`` (a C-order multi-index
+        ``i`` over the counts) starts at ``run_offset + sum_d (start_d + i_d) * stride_d``.
+        Engines walk regions this way (C kernels, Triton's scattered kernel).
+        """
+        shape, region = self.shape, self.region
+        strides = _strides(shape)
+        d = len(shape)
+        run = 1
+        while d > 0 and region[d - 1] == (0, shape[d - 1]):
+            run *= shape[d - 1]
+            d -= 1
+        if d == 0:
+            return [], 0, run
+        a, b = region[d - 1]
+        outer = [(region[i][0], region[i][1] - region[i][0], strides[i]) for i in range(d - 1)]
+        return outer, a * strides[d - 1], run * (b - a)
+
     def blocks(self) -> int:
         """Blocks this draw consumes: ceil(numel / per-block), or the fixed randperm keys."""
         if self.kind == "randperm":

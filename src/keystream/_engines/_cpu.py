@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from .._spec import DrawSpec, elements_per_block, flat_strides
+from .._spec import DrawSpec, elements_per_block
 from . import _reference
 from ._base import Engine
 
@@ -131,27 +131,6 @@ def exact_sum_limbs(x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
     return total[0].tolist(), total[1].tolist(), bad
 
 
-def _runs(spec: DrawSpec) -> tuple[list[tuple[int, int, int]], int, int]:
-    """The region as runs of consecutive flat indices.
-
-    Returns ``(outer, run_offset, run_len)``: ``outer`` lists ``(start, count, stride)``
-    of the dimensions the runs step over; the trailing dimensions the region covers
-    fully, and the last partial one, form the run itself.
-    """
-    shape, region = spec.shape, spec.region
-    strides = flat_strides(shape)
-    d = len(shape)
-    run = 1
-    while d > 0 and region[d - 1] == (0, shape[d - 1]):
-        run *= shape[d - 1]
-        d -= 1
-    if d == 0:
-        return [], 0, run
-    a, b = region[d - 1]
-    outer = [(region[i][0], region[i][1] - region[i][0], strides[i]) for i in range(d - 1)]
-    return outer, a * strides[d - 1], run * (b - a)
-
-
 class CpuEngine(Engine):
     """Compiled C11 kernels on CPU tensors; the default CPU engine when built."""
 
@@ -189,7 +168,7 @@ class CpuEngine(Engine):
             ip[0], ip[1] = n, _reference.half_bits(n)
             for i, k in enumerate(_reference.feistel_keys(spec.key, spec.offset)):
                 ip[2 + i] = k
-        outer, run_offset, run = _runs(spec)
+        outer, run_offset, run = spec.runs()
         n_outer = len(outer)
         ostart = (ctypes.c_uint64 * max(1, n_outer))(*[o[0] for o in outer])
         ocount = (ctypes.c_uint64 * max(1, n_outer))(*[o[1] for o in outer])

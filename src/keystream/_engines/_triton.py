@@ -23,7 +23,7 @@ import threading
 
 import torch
 
-from .._spec import DrawSpec, elements_per_block, flat_strides
+from .._spec import DrawSpec, elements_per_block
 from . import _reference
 from ._base import Engine
 
@@ -167,7 +167,7 @@ class TritonEngine(Engine):
             self._launch(ks["draw_contiguous"], grid, target, k0, k1, off_lo, off_hi, *p, e0, total,
                          KIND=code, DTYPE=dcode, K=k, BLOCK=self.block)
             return
-        outer, run_off, run_len = _outer_runs(spec)
+        outer, run_off, run_len = spec.runs()
         while len(outer) < MAX_OUTER:
             outer.insert(0, (0, 1, 0))
         if len(outer) > MAX_OUTER:
@@ -180,18 +180,3 @@ class TritonEngine(Engine):
         grid = (triton.cdiv(total, self.block),)
         self._launch(ks["draw_scattered"], grid, target, k0, k1, off_lo, off_hi, *p, total, run_len, run_off,
                      *flat, KIND=code, DTYPE=dcode, K=k, BLOCK=self.block)
-
-
-def _outer_runs(spec: DrawSpec) -> tuple[list[tuple[int, int, int]], int, int]:
-    shape, region = spec.shape, spec.region
-    strides = flat_strides(shape)
-    d = len(shape)
-    run = 1
-    while d > 0 and region[d - 1] == (0, shape[d - 1]):
-        run *= shape[d - 1]
-        d -= 1
-    if d == 0:
-        return [], 0, run
-    a, b = region[d - 1]
-    outer = [(region[i][0], region[i][1] - region[i][0], strides[i]) for i in range(d - 1)]
-    return outer, a * strides[d - 1], run * (b - a)
