@@ -66,7 +66,7 @@ def chunks(mode: str, seed: int, children: int = 16) -> Iterator[memoryview]:
         if k == 1:
             yield memoryview(rows.numpy()).cast("B")
         else:
-            inter.copy_(rows.t())  # word-interleaved: child 0, 1, ..., K-1, child 0, ...
+            torch.stack(list(rows), 1, out=inter)  # word-interleaved: child 0, 1, ..., K-1, child 0, ...
             yield memoryview(inter.numpy()).cast("B")
 
 
