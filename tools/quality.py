@@ -57,13 +57,23 @@ def run_stream(name: str) -> None:
         fh.write(f"# stream {name}: {STREAMS[name]}\n# started {started}\n# command: {cmd}\n")
         fh.flush()
         subprocess.run(cmd, shell=True, stdout=fh, stderr=subprocess.STDOUT, check=False)
-        weak = [m.group(1) for m in map(LINE.match, open(log).read().splitlines()) if m and m.group(6) == "WEAK"]
-        for k, test in enumerate(dict.fromkeys(weak)):
-            rerun = command(name, seed_shift=1000 + k, test=test, python=sys.executable)
-            fh.write(f"# rerun of WEAK {test} with another seed: {rerun}\n")
-            fh.flush()
-            subprocess.run(rerun, shell=True, stdout=fh, stderr=subprocess.STDOUT, check=False)
+        rerun_tests(name, fh)
         fh.write(f"# finished {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}\n")
+
+
+def rerun_tests(name: str, fh, first: int = 1000) -> None:  # type: ignore[no-untyped-def]
+    """Rerun every test assessed WEAK or FAILED with another seed (a chance result passes
+    then; a persistent failure is a bug)."""
+    fh.flush()
+    log = LOGS / f"{name}.txt"
+    done = {m.group(1) for m in re.finditer(r"^# rerun of \w+ (\S+) ", log.read_text(), re.M)}
+    main_rows = parse(log)["rows"]
+    flagged = {r["test"]: r["result"] for r in main_rows if r["result"] != "PASSED" and r["test"] not in done}
+    for k, (test, result) in enumerate(flagged.items()):
+        rerun = command(name, seed_shift=first + len(done) + k, test=test, python=sys.executable)
+        fh.write(f"# rerun of {result} {test} with another seed: {rerun}\n")
+        fh.flush()
+        subprocess.run(rerun, shell=True, stdout=fh, stderr=subprocess.STDOUT, check=False)
 
 
 def parse(log: pathlib.Path) -> dict[str, object]:
@@ -168,6 +178,8 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--streams", nargs="*", default=list(STREAMS), choices=list(STREAMS))
     r.add_argument("--jobs", type=int, default=2)
+    rr = sub.add_parser("rerun", help="rerun the WEAK / FAILED tests of finished logs not rerun yet")
+    rr.add_argument("--streams", nargs="*", default=list(STREAMS), choices=list(STREAMS))
     sub.add_parser("report")
     args = ap.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -175,6 +187,12 @@ def main() -> None:
         ensure_dieharder()
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(run_stream, args.streams))
+    if args.cmd == "rerun":
+        for name in args.streams:
+            log = LOGS / f"{name}.txt"
+            if log.exists() and "# finished" in log.read_text():
+                with open(log, "a") as fh:
+                    rerun_tests(name, fh)
     report()
 
 
