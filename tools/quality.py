@@ -42,9 +42,10 @@ def ensure_dieharder() -> str:
     return shutil.which("dieharder") or "dieharder"
 
 
-def command(name: str, seed_shift: int = 0, test: str | None = None, python: str = "python") -> str:
+def command(name: str, seed_shift: int = 0, test: str | None = None, python: str = "python",
+            ntup: int | None = None) -> str:
     mode, seed, children = STREAMS[name]
-    select = f"-d {test}" if test else "-a"
+    select = (f"-d {test}" + (f" -n {ntup}" if ntup else "")) if test else "-a"
     return (f"{python} -m keystream stream {mode} --seed {seed + seed_shift} --children {children} | "
             f"dieharder {select} -g 200")
 
@@ -66,12 +67,16 @@ def rerun_tests(name: str, fh, first: int = 1000) -> None:  # type: ignore[no-un
     then; a persistent failure is a bug)."""
     fh.flush()
     log = LOGS / f"{name}.txt"
-    done = {m.group(1) for m in re.finditer(r"^# rerun of \w+ (\S+) ", log.read_text(), re.M)}
+    text = log.read_text()
+    done = set(re.findall(r"^# rerun of \w+ (\S+) \(ntup (\d+)\)", text, re.M))
+    done |= {(t, "0") for t in re.findall(r"^# rerun of \w+ (\S+) with", text, re.M)}  # older logs
     main_rows = parse(log)["rows"]
-    flagged = {r["test"]: r["result"] for r in main_rows if r["result"] != "PASSED" and r["test"] not in done}
-    for k, (test, result) in enumerate(flagged.items()):
-        rerun = command(name, seed_shift=first + len(done) + k, test=test, python=sys.executable)
-        fh.write(f"# rerun of {result} {test} with another seed: {rerun}\n")
+    flagged = {(r["test"], str(r["ntup"])): r["result"] for r in main_rows
+               if r["result"] != "PASSED" and (r["test"], str(r["ntup"])) not in done}
+    for k, ((test, ntup), result) in enumerate(flagged.items()):
+        rerun = command(name, seed_shift=first + len(done) + k, test=test, python=sys.executable,
+                        ntup=int(ntup) or None)
+        fh.write(f"# rerun of {result} {test} (ntup {ntup}) with another seed: {rerun}\n")
         fh.flush()
         subprocess.run(rerun, shell=True, stdout=fh, stderr=subprocess.STDOUT, check=False)
 
