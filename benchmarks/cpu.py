@@ -16,25 +16,18 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 import torch
+from _timing import median_time
 
 import keystream as ks
 
 
 def timed(fn, reps: int) -> float:
-    fn()  # warm-up: thread pool, allocator, page tables
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_time(fn, reps)  # one warm-up: thread pool, allocator, page tables
 
 
 def draws(n: int):

@@ -21,6 +21,7 @@ import statistics
 import time
 
 import torch
+from _timing import median_time
 
 import keystream as ks
 from keystream import _conformance as conf
@@ -43,13 +44,7 @@ def timer(device: torch.device):
             return statistics.median(times)
     else:
         def run(fn, reps):
-            fn()
-            times = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t0)
-            return statistics.median(times)
+            return median_time(fn, reps)
     return run
 
 

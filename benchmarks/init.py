@@ -10,10 +10,9 @@ keystream's init_module, medians of 3, plus a bitwise check in the same run
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from _timing import median_time
 from torch import nn
 
 from keystream import init
@@ -32,13 +31,7 @@ def torch_reset(m: nn.Module) -> None:
 
 
 def timed(fn, reps: int = 3) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_time(fn, reps)
 
 
 def main() -> None:

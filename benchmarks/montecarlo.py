@@ -12,10 +12,9 @@ Medians of 7 runs after 2 warm-ups, one process.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from _timing import median_time
 
 import keystream as ks
 from keystream.montecarlo import EXAMPLES, estimate
@@ -23,14 +22,8 @@ from keystream.montecarlo import _estimate
 
 
 def timed(fn, reps: int = 7) -> float:
-    fn()  # warm-ups: the allocator's first large blocks are fresh pages (page faults)
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    # two warm-ups: the allocator's first large blocks are fresh pages (page faults)
+    return median_time(fn, reps, warmups=2)
 
 
 def plain_sums(x: torch.Tensor) -> tuple[int, int]:
