@@ -36,9 +36,10 @@ setup(
     ext_modules=[
         Extension(
             "keystream._kscore",
-            sources=["src/keystream/_csrc/keystream.c"],
-            depends=["src/keystream/_csrc/ks_constants.h"],
-            extra_compile_args=FLAGS,
+            sources=["src/keystream/_csrc/keystream.c", "src/keystream/_csrc/pool.c"],
+            depends=["src/keystream/_csrc/ks_constants.h", "src/keystream/_csrc/pool.h"],
+            extra_compile_args=FLAGS + ([] if sys.platform == "win32" else ["-pthread"]),
+            extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
         )
     ],
     cmdclass={"build_ext": OptionalBuildExt},

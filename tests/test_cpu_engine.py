@@ -50,3 +50,55 @@ def test_fallback_warns_once(monkeypatch):
     with pytest.warns(ks.KeystreamWarning, match="portable"):
         ks.Generator(1).rand(5)
     assert engine_for(torch.device("cpu")).name == "portable"
+
+
+def _draw_in_child(queue) -> None:  # runs in a forked child
+    import keystream as ks
+
+    queue.put(ks.Generator(3).rand(1 << 20).sum().item())
+
+
+def test_forked_child_draws_after_the_parent_used_the_thread_pool():
+    """DataLoader workers are forked: the pool must not wait for the parent's threads."""
+    import multiprocessing as mp
+
+    import keystream as ks
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(2, before))
+    try:
+        ks.Generator(1).rand(1 << 20)  # starts the pool's workers in this process
+    finally:
+        torch.set_num_threads(before)
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_draw_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung, "the forked child hung in a multi-threaded draw"
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == ks.Generator(3).rand(1 << 20).sum().item()
+
+
+def test_concurrent_draws_from_python_threads_are_exact():
+    """ctypes releases the GIL: two threads may use the pool at once (one runs serially)."""
+    import threading
+
+    import keystream as ks
+
+    expected = [ks.Generator(s).randn(300_001) for s in range(8)]
+    results: dict[int, torch.Tensor] = {}
+
+    def work(s: int) -> None:
+        for _ in range(5):
+            results[s] = ks.Generator(s).randn(300_001)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(torch.equal(results[s], expected[s]) for s in range(8))

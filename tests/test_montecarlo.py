@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from keystream.montecarlo import EXAMPLES, control_variate, estimate, exp
-from keystream.montecarlo._accumulate import _limbs_torch, exact_sums, to_fraction
+from keystream.montecarlo._accumulate import _join, _limbs_torch, exact_sums, to_fraction
 from keystream._engines import _cpu
 
 
@@ -99,7 +99,57 @@ def test_exact_sums_are_exact_and_order_free():
     assert to_fraction(s) == sum(Fraction(v) for v in x.tolist())
     assert exact_sums(x.flip(0)) == (s, q)
     if _cpu._LIB is not None:
-        assert _cpu.exact_sum_limbs(x)[0] == _limbs_torch(x)
+        c_sum, c_sq, bad = _cpu.exact_sum_limbs(x)
+        assert bad == 0
+        assert _join(c_sum) == _join(_limbs_torch(x)) == s
+        assert _join(c_sq) == _join(_limbs_torch(x * x)) == q
+
+
+def _extreme_values() -> torch.Tensor:
+    """Every exponent (subnormals, the largest finite values, both signs), zeros, and
+    values whose squares underflow or overflow."""
+    g = torch.Generator().manual_seed(1)
+    e = torch.arange(0, 2047, dtype=torch.int64).repeat(3)
+    m = torch.randint(0, 1 << 52, (e.numel(),), generator=g)
+    sign = torch.randint(0, 2, (e.numel(),), generator=g) << 63
+    x = (sign | (e << 52) | m).view(torch.float64)
+    return torch.cat([x, torch.tensor([0.0, -0.0, 5e-324, -5e-324, 1.7976931348623157e308], dtype=torch.float64)])
+
+
+@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_c_exact_sums_equal_torch_limbs_on_every_exponent(threads):
+    from fractions import Fraction
+
+    x = _extreme_values()
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        big = x.repeat(64)  # enough elements to split over threads
+        c_sum, c_sq, bad = _cpu.exact_sum_limbs(big)
+    finally:
+        torch.set_num_threads(old)
+    assert bad == 0
+    assert _join(c_sum) == _join(_limbs_torch(big))
+    assert _join(c_sq) == _join(_limbs_torch(big * big))  # squares that overflow count as inf, as in torch
+    assert _join(c_sum) == 64 * sum(Fraction(v) for v in x.tolist()) * (1 << 1074)
+
+
+@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+def test_c_exact_sums_of_many_equal_values_do_not_overflow():
+    x = torch.full((1 << 22,), -(2.0 - 2.0**-52), dtype=torch.float64)  # every mantissa bit set
+    c_sum, c_sq, bad = _cpu.exact_sum_limbs(x)
+    assert bad == 0
+    assert _join(c_sum) == -(1 << 22) * ((1 << 53) - 1) << (1074 - 52)
+    assert _join(c_sq) == (1 << 22) * int(x[0] * x[0] * 2.0**104) << (1074 - 104)
+
+
+@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+def test_c_exact_sums_count_non_finite_values():
+    x = torch.tensor([1.0, float("nan"), 2.0, float("inf"), -float("inf"), 3.0] * 10_000, dtype=torch.float64)
+    c_sum, _, bad = _cpu.exact_sum_limbs(x)
+    assert bad == 30_000
+    assert _join(c_sum) == 60_000 << 1074
 
 
 def test_deterministic_exp_accuracy():

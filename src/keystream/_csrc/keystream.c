@@ -1,9 +1,10 @@
 /* keystream CPU engine: stream version 1 in C11 (docs/spec.md).
  *
  * A plain shared library (no Python or numpy C API): Python passes data pointers
- * and sizes through ctypes, which releases the GIL, and splits the element range
- * across threads.  Each call fills the elements of `nruns` runs of `run_len`
- * consecutive flat indices; outputs never depend on how the range was split.
+ * and sizes through ctypes, which releases the GIL, and the number of parts; the
+ * element range is split over a persistent thread pool (pool.c).  Each call fills
+ * the elements of `nruns` runs of `run_len` consecutive flat indices; outputs never
+ * depend on how the range was split.
  *
  * Built with -O3 -ffp-contract=off (never -ffast-math): every float operation
  * below is one IEEE operation rounded on its own, in the same order as the
@@ -15,9 +16,11 @@
 #define _DEFAULT_SOURCE /* madvise */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ks_constants.h"
+#include "pool.h"
 
 #define BATCH 64
 
@@ -482,6 +485,9 @@ static void fill_run(const Draw *d, uint64_t e0, int64_t len, void *out) {
     }
 }
 
+/* Parts per job: a few per thread, so a worker that wakes late takes less. */
+static inline int parts_for(int nthreads) { return nthreads > 1 ? 4 * nthreads : 1; }
+
 /* ------------------------------------------------------------- permutation */
 static inline uint32_t fmix32(uint32_t v) {
     v ^= v >> 16; v *= KS_FMIX_M0; v ^= v >> 13; v *= KS_FMIX_M1; v ^= v >> 16;
@@ -509,94 +515,208 @@ static void fill_perm(const Draw *d, uint64_t e0, int64_t len, void *out) {
     }
 }
 
-/* Exact summation (Monte Carlo accumulators): add the finite doubles x[0..n) and
- * their squares (x*x, one IEEE multiplication each) to two 66-limb fixed-point
- * accumulators, limb i worth 2^(32 i - 1074).  Integer adds are associative, so the
- * sums are the same for any order, chunking or thread count.  Four interleaved
- * accumulator sets keep the adds independent (values of one magnitude hit the same
- * limbs).  Each element adds less than 2^33 to a limb: safe for n < 2^28 per call.
- * Returns the number of non-finite values (which are skipped). */
-#define KS_LIMBS 66
-static inline void exact_add(int64_t *limbs, double v) {
-    uint64_t b = bits_f64(v);
-    int64_t sign = (b >> 63) ? -1 : 1;
-    uint64_t e = (b >> 52) & 0x7FF, m = b & ((UINT64_C(1) << 52) - 1);
-    if (e == 0) {
-        if (m == 0) return;
-        e = 1;
-    } else {
-        m |= UINT64_C(1) << 52;
-    }
-    uint64_t p = e - 1; /* v = m * 2^(p - 1074) */
-    uint64_t L = p >> 5, r = p & 31;
-    uint64_t v0 = (m & 0xFFFFFFFF) << r, v1 = (m >> 32) << r;
-    limbs[L] += sign * (int64_t)(v0 & 0xFFFFFFFF);
-    limbs[L + 1] += sign * (int64_t)((v0 >> 32) + (v1 & 0xFFFFFFFF));
-    limbs[L + 2] += sign * (int64_t)(v1 >> 32);
+/* Exact summation (Monte Carlo accumulators): the finite doubles x[0..n) and their
+ * squares (x*x, one IEEE multiplication each) are added exactly into two fixed-point
+ * accumulators of KS_LIMBS 32-bit limbs (held in int64), limb i worth 2^(32 i - 1074).
+ * Integer adds are associative, so the sums are the same for any order, chunking or
+ * thread count.
+ *
+ * A finite double is m * 2^(p - 1074) with m < 2^53 and p = max(e - 1, 0) from its
+ * biased exponent e.  The hot loop adds the signed low and high 32-bit halves of m
+ * into buckets indexed by p (no branches, two adds per value); the buckets are folded
+ * into the limbs once per call.  Four interleaved bucket sets keep consecutive values
+ * of the same magnitude from waiting on each other's stores.  A bucket gets less than
+ * 2^32 per value, so a call may take up to 2^28 values.  Non-finite values are
+ * counted and add nothing. */
+#define KS_LIMBS 68
+#define KS_SETS 4
+#define KS_EXP 2048
+
+/* [p][set][lo, hi]: the buckets of one exponent share a cache line, and the halves
+ * and sets of a value never sit a multiple of 4 KiB apart (which stalls the loads
+ * behind the stores on x86). */
+typedef struct {
+    int64_t b[KS_EXP][KS_SETS][2];
+    int64_t pad[16]; /* the two Buckets of a call are not 4 KiB-aligned to each other */
+} Buckets;
+
+/* limbs += v * 2^q (units of 2^-1074), v any int64 below 2^62 in magnitude. */
+static void add_shifted(int64_t *limbs, uint64_t q, int64_t v) {
+    uint64_t L = q >> 5, r = q & 31;
+    uint64_t a0 = (uint64_t)v & 0xFFFFFFFFu;
+    int64_t a1 = v >> 32; /* arithmetic shift: v = a0 + a1 * 2^32 */
+    uint64_t t0 = a0 << r;
+    int64_t t1 = a1 * ((int64_t)1 << r);
+    limbs[L] += (int64_t)(t0 & 0xFFFFFFFFu);
+    limbs[L + 1] += (int64_t)(t0 >> 32) + (int64_t)((uint64_t)t1 & 0xFFFFFFFFu);
+    limbs[L + 2] += t1 >> 32;
 }
 
-int64_t ks_exact_sum2(const double *x, int64_t n, int64_t *sum_limbs, int64_t *sq_limbs) {
-    int64_t acc[4][2][KS_LIMBS];
-    memset(acc, 0, sizeof acc);
+static void fold(const Buckets *b, int64_t *limbs) {
+    for (int p = 0; p < KS_EXP; p++) {
+        int64_t lo = 0, hi = 0;
+        for (int k = 0; k < KS_SETS; k++) {
+            lo += b->b[p][k][0];
+            hi += b->b[p][k][1];
+        }
+        if (lo) add_shifted(limbs, (uint64_t)p, lo);
+        if (hi) add_shifted(limbs, (uint64_t)p + 32, hi);
+    }
+}
+
+/* Add m * 2^(p - 1074) of the double with bits u (masked to nothing when keep == 0). */
+static inline void bucket_add(Buckets *b, int k, uint64_t u, uint64_t keep) {
+    uint64_t e = (u >> 52) & 0x7FF;
+    uint64_t m = ((u & ((UINT64_C(1) << 52) - 1)) | ((uint64_t)(e != 0) << 52)) & keep;
+    uint64_t p = e - (e != 0);
+    int64_t s = -(int64_t)(u >> 63); /* 0 or -1: (x ^ s) - s negates when s = -1 */
+    b->b[p][k][0] += ((int64_t)(m & 0xFFFFFFFFu) ^ s) - s;
+    b->b[p][k][1] += ((int64_t)(m >> 32) ^ s) - s;
+}
+
+static int64_t exact_sum_range(const double *x, int64_t n, int64_t *sum_limbs, int64_t *sq_limbs) {
+    Buckets *bs = calloc(2, sizeof(Buckets));
+    if (bs == NULL) return -1;
     int64_t bad = 0;
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
-        if (((bits_f64(v) >> 52) & 0x7FF) == 0x7FF) { bad++; continue; }
-        exact_add(acc[i & 3][0], v);
-        exact_add(acc[i & 3][1], v * v);
+        uint64_t u = bits_f64(v);
+        uint64_t finite = ((u >> 52) & 0x7FF) != 0x7FF;
+        bad += (int64_t)(1 - finite);
+        uint64_t keep = (uint64_t)0 - finite;
+        bucket_add(&bs[0], (int)(i & (KS_SETS - 1)), u, keep);
+        bucket_add(&bs[1], (int)(i & (KS_SETS - 1)), bits_f64(v * v), keep);
     }
-    for (int k = 0; k < 4; k++)
-        for (int j = 0; j < KS_LIMBS; j++) {
-            sum_limbs[j] += acc[k][0][j];
-            sq_limbs[j] += acc[k][1][j];
-        }
+    fold(&bs[0], sum_limbs);
+    fold(&bs[1], sq_limbs);
+    free(bs);
     return bad;
 }
 
-/* pi(idx[i]) for arbitrary indices (Permutation.__getitem__ on a tensor).
- * keys: the 8 round keys; idx must lie in [0, n). */
-void ks_permute_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *idx, int64_t count, int64_t *out) {
-    for (int64_t i = 0; i < count; i++) {
-        uint64_t y = feistel((uint64_t)idx[i], keys, h);
-        while (y >= n) y = feistel(y, keys, h);
-        out[i] = (int64_t)y;
+typedef struct {
+    const double *x;
+    int64_t n;
+    int64_t (*limbs)[2][KS_LIMBS]; /* one pair per part */
+    int64_t *bad;                  /* one count per part */
+} SumJob;
+
+static void sum_part(void *ctx, int part, int nparts) {
+    SumJob *j = ctx;
+    int64_t lo = j->n * part / nparts, hi = j->n * (part + 1) / nparts;
+    j->bad[part] = exact_sum_range(j->x + lo, hi - lo, j->limbs[part][0], j->limbs[part][1]);
+}
+
+/* Exact sums of x[0..n) and of the squares on `nparts` threads, added to
+ * sum_limbs / sq_limbs (KS_LIMBS each).  Returns the number of non-finite values,
+ * or -1 when out of memory (nothing added then). */
+int64_t ks_exact_sums(const double *x, int64_t n, int nparts, int64_t *sum_limbs, int64_t *sq_limbs) {
+    if (nparts < 1) nparts = 1;
+    SumJob j = {x, n, calloc((size_t)nparts, sizeof *j.limbs), calloc((size_t)nparts, sizeof(int64_t))};
+    int64_t bad = 0;
+    if (j.limbs == NULL || j.bad == NULL) {
+        bad = -1;
+    } else {
+        ks_parallel(sum_part, &j, nparts, nparts);
+        for (int p = 0; p < nparts && bad >= 0; p++) bad = j.bad[p] < 0 ? -1 : bad + j.bad[p];
+        if (bad >= 0)
+            for (int p = 0; p < nparts; p++)
+                for (int i = 0; i < KS_LIMBS; i++) {
+                    sum_limbs[i] += j.limbs[p][0][i];
+                    sq_limbs[i] += j.limbs[p][1][i];
+                }
     }
+    free(j.limbs);
+    free(j.bad);
+    return bad;
+}
+
+int ks_limbs(void) { return KS_LIMBS; }
+
+/* pi(idx[i]) for arbitrary indices (Permutation.__getitem__ on a tensor), on
+ * `nthreads` threads.  keys: the 8 round keys; idx must lie in [0, n). */
+typedef struct {
+    uint64_t n;
+    int h;
+    const uint64_t *keys;
+    const int64_t *idx;
+    int64_t count;
+    int64_t *out;
+} PermJob;
+
+static void perm_part(void *ctx, int part, int nparts) {
+    const PermJob *j = ctx;
+    int64_t lo = j->count * part / nparts, hi = j->count * (part + 1) / nparts;
+    for (int64_t i = lo; i < hi; i++) {
+        uint64_t y = feistel((uint64_t)j->idx[i], j->keys, j->h);
+        while (y >= j->n) y = feistel(y, j->keys, j->h);
+        j->out[i] = (int64_t)y;
+    }
+}
+
+void ks_permute_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *idx, int64_t count, int64_t *out,
+                        int nthreads) {
+    PermJob j = {n, h, keys, idx, count, out};
+    ks_parallel(perm_part, &j, parts_for(nthreads), nthreads);
 }
 
 /* Entry point.  The output is a sequence of runs of `run_len` consecutive flat indices
  * of the virtual tensor; run r starts at
  *     run_offset + sum_d (ostart[d] + i_d) * ostride[d]
- * where (i_0 .. i_{nouter-1}) is r as a C-order multi-index over ocount[].  This call
- * writes output positions [p0, p1) (position = r * run_len + j) to out[p0 .. p1), so
- * threads can split any region at any position; the bits never depend on the split.
- * fp / ip carry the kind's parameters (see _cpu.py). */
+ * where (i_0 .. i_{nouter-1}) is r as a C-order multi-index over ocount[].  Output
+ * position = r * run_len + j; the call writes positions [0, total) to out[0 .. total)
+ * in slices on `nthreads` threads of the pool.  Any position can start a slice, so the bits
+ * never depend on the split.  fp / ip carry the kind's parameters (see _cpu.py). */
 #include <sys/mman.h>
 
-int ks_fill(int kind, int dtype, int elem_size, uint32_t k0, uint32_t k1, uint64_t offset,
-            const double *fp, const uint64_t *ip, int nouter, const uint64_t *ostart,
-            const uint64_t *ocount, const uint64_t *ostride, uint64_t run_offset, uint64_t run_len,
-            uint64_t p0, uint64_t p1, void *out) {
+typedef struct {
     Draw d;
-    d.kind = kind; d.dtype = dtype; d.elem_size = elem_size;
-    d.k0 = k0; d.k1 = k1; d.offset = offset;
-    memcpy(d.fp, fp, sizeof d.fp);
-    memcpy(d.ip, ip, sizeof d.ip);
-    char *o = (char *)out;
+    int nouter;
+    const uint64_t *ostart, *ocount, *ostride;
+    uint64_t run_offset, run_len, total;
+    char *out;
+} FillJob;
+
+static void fill_positions(const FillJob *f, uint64_t p0, uint64_t p1) {
     uint64_t pos = p0;
     while (pos < p1) {
-        uint64_t r = pos / run_len, j = pos % run_len;
-        uint64_t len = run_len - j;
+        uint64_t r = pos / f->run_len, j = pos % f->run_len;
+        uint64_t len = f->run_len - j;
         if (len > p1 - pos) len = p1 - pos;
-        uint64_t base = run_offset, rem = r;
-        for (int dd = nouter - 1; dd >= 0; dd--) {
-            base += (ostart[dd] + rem % ocount[dd]) * ostride[dd];
-            rem /= ocount[dd];
+        uint64_t base = f->run_offset, rem = r;
+        for (int dd = f->nouter - 1; dd >= 0; dd--) {
+            base += (f->ostart[dd] + rem % f->ocount[dd]) * f->ostride[dd];
+            rem /= f->ocount[dd];
         }
-        void *dst = o + pos * (uint64_t)elem_size;
-        if (kind == K_RANDPERM) fill_perm(&d, base + j, (int64_t)len, dst);
-        else fill_run(&d, base + j, (int64_t)len, dst);
+        void *dst = f->out + pos * (uint64_t)f->d.elem_size;
+        if (f->d.kind == K_RANDPERM) fill_perm(&f->d, base + j, (int64_t)len, dst);
+        else fill_run(&f->d, base + j, (int64_t)len, dst);
         pos += len;
     }
+}
+
+static void fill_part(void *ctx, int part, int nparts) {
+    const FillJob *f = ctx;
+    /* slices start on multiples of 64 positions: whole cache lines per thread */
+    uint64_t step = ((f->total + (uint64_t)nparts - 1) / (uint64_t)nparts + 63) & ~(uint64_t)63;
+    uint64_t p0 = step * (uint64_t)part, p1 = p0 + step;
+    if (p1 > f->total) p1 = f->total;
+    if (p0 < p1) fill_positions(f, p0, p1);
+}
+
+int ks_fill(int nthreads, int kind, int dtype, int elem_size, uint32_t k0, uint32_t k1, uint64_t offset,
+            const double *fp, const uint64_t *ip, int nouter, const uint64_t *ostart,
+            const uint64_t *ocount, const uint64_t *ostride, uint64_t run_offset, uint64_t run_len,
+            uint64_t total, void *out) {
+    FillJob f;
+    f.d.kind = kind; f.d.dtype = dtype; f.d.elem_size = elem_size;
+    f.d.k0 = k0; f.d.k1 = k1; f.d.offset = offset;
+    memcpy(f.d.fp, fp, sizeof f.d.fp);
+    memcpy(f.d.ip, ip, sizeof f.d.ip);
+    f.nouter = nouter;
+    f.ostart = ostart; f.ocount = ocount; f.ostride = ostride;
+    f.run_offset = run_offset; f.run_len = run_len; f.total = total;
+    f.out = (char *)out;
+    ks_parallel(fill_part, &f, parts_for(nthreads), nthreads);
     return 0;
 }
 

@@ -1,9 +1,10 @@
 """The CPU engine: compiled C kernels (``_csrc/keystream.c``), bit-identical to the reference.
 
 The C library has no Python or numpy C API; it is loaded with ctypes, whose
-foreign calls release the GIL, and the element range is split across threads
-here (``torch.get_num_threads()`` of them), so the bits never depend on the
-thread count.  If the library was not built or cannot be loaded, the engine
+foreign calls release the GIL.  Each call says how many parts to split the
+element range into (``torch.get_num_threads()`` at most) and the library runs
+them on its own persistent thread pool (``_csrc/pool.c``, fork-safe); the bits
+never depend on the split.  If the library was not built or cannot be loaded, the engine
 reports itself unavailable, the portable engine takes over, and keystream warns
 once.
 """
@@ -13,7 +14,6 @@ import ctypes
 import importlib.machinery
 import pathlib
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -28,7 +28,9 @@ _DTYPE = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 
 _ONE_BITS = {torch.float32: 0x3F800000, torch.float64: 0x3FF0000000000000, torch.float16: 0x3C00,
              torch.bfloat16: 0x3F80}
 #: Below this many elements per thread, splitting costs more than it saves.
-MIN_CHUNK = 1 << 16
+MIN_CHUNK = 1 << 14
+#: 32-bit limbs of the exact accumulators (limb i is worth 2^(32 i - 1074)).
+LIMBS = 68
 
 
 def _load() -> ctypes.CDLL | None:
@@ -40,15 +42,20 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_fill.restype = ctypes.c_int
             u64 = ctypes.c_uint64
             lib.ks_fill.argtypes = [
-                ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64,
+                ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64,
                 ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                ctypes.c_void_p, u64, u64, u64, u64, ctypes.c_void_p,
+                ctypes.c_void_p, u64, u64, u64, ctypes.c_void_p,
             ]
             lib.ks_permute_indices.restype = None
             lib.ks_permute_indices.argtypes = [u64, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
-                                               ctypes.c_void_p]
-            lib.ks_exact_sum2.restype = ctypes.c_int64
-            lib.ks_exact_sum2.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+                                               ctypes.c_void_p, ctypes.c_int]
+            lib.ks_exact_sums.restype = ctypes.c_int64
+            lib.ks_exact_sums.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p,
+                                          ctypes.c_void_p]
+            lib.ks_limbs.restype = ctypes.c_int
+            lib.ks_limbs.argtypes = []
+            if lib.ks_limbs() != LIMBS:  # a stale build of another version
+                raise OSError(f"{path.name} has {lib.ks_limbs()} accumulator limbs, expected {LIMBS}")
             lib.ks_advise_hugepages.restype = None
             lib.ks_advise_hugepages.argtypes = [ctypes.c_void_p, u64]
             lib.ks_philox.restype = None
@@ -63,17 +70,12 @@ try:
 except OSError as err:  # pragma: no cover - a broken build
     _LIB, _LOAD_ERROR = None, str(err)
 
-_POOL: ThreadPoolExecutor | None = None
 _warned = False
 
 
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        import os
-
-        _POOL = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="keystream")
-    return _POOL
+def parts(n: int) -> int:
+    """How many threads to split ``n`` elements over."""
+    return max(1, min(torch.get_num_threads(), n // MIN_CHUNK))
 
 
 def warn_if_unavailable() -> None:
@@ -104,11 +106,10 @@ def permute_indices(idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.T
     src = idx.to(device="cpu", dtype=torch.int64).contiguous()
     out = torch.empty_like(src)
     k = (ctypes.c_uint64 * 8)(*keys)
-    _LIB.ks_permute_indices(n, _reference.half_bits(n), k, src.data_ptr(), src.numel(), out.data_ptr())
+    _LIB.ks_permute_indices(n, _reference.half_bits(n), k, src.data_ptr(), src.numel(), out.data_ptr(),
+                            parts(src.numel() // 4))  # a Feistel index costs about 4 uniforms
     return out
 
-
-LIMBS = 66
 
 
 def exact_sum_limbs(x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
@@ -117,18 +118,12 @@ def exact_sum_limbs(x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
     if _LIB is None:
         return None
     src = x.to(device="cpu", dtype=torch.float64).contiguous().reshape(-1)
-    parts = max(1, min(torch.get_num_threads(), src.numel() // MIN_CHUNK))
-    limbs = torch.zeros(parts, 2, LIMBS, dtype=torch.int64)
-    bounds = [src.numel() * i // parts for i in range(parts + 1)]
-
-    def run(i: int) -> int:  # threads sum disjoint slices into their own limbs
-        lo, hi = bounds[i], bounds[i + 1]
-        return int(_LIB.ks_exact_sum2(src.data_ptr() + 8 * lo, hi - lo, limbs[i, 0].data_ptr(),
-                                      limbs[i, 1].data_ptr()))
-
-    bad = sum(_pool().map(run, range(parts))) if parts > 1 else run(0)
-    total = limbs.sum(0)  # adding limbs of disjoint slices: exact (far below 2^63)
-    return total[0].tolist(), total[1].tolist(), bad
+    limbs = (ctypes.c_int64 * (2 * LIMBS))()
+    bad = int(_LIB.ks_exact_sums(src.data_ptr(), src.numel(), parts(src.numel()), limbs,
+                                 ctypes.byref(limbs, 8 * LIMBS)))
+    if bad < 0:
+        raise MemoryError("keystream: no memory for the exact accumulators")
+    return list(limbs[:LIMBS]), list(limbs[LIMBS:]), bad
 
 
 class CpuEngine(Engine):
@@ -177,17 +172,6 @@ class CpuEngine(Engine):
         total = spec.out_numel
         if total * size >= 4 << 20:
             _LIB.ks_advise_hugepages(out.data_ptr(), total * size)
-        args = (code, dcode, size, spec.key[0], spec.key[1], spec.offset, fp, ip, n_outer, ostart, ocount,
-                ostride, run_offset, run)
-        chunks = max(1, min(torch.get_num_threads(), total // MIN_CHUNK))
-        step = -(-total // chunks)
-        jobs = [(c * step, min(total, (c + 1) * step)) for c in range(chunks) if c * step < total]
-        ptr = out.data_ptr()
-
-        def call(job: tuple[int, int]) -> None:
-            _LIB.ks_fill(*args, job[0], job[1], ptr)
-
-        if len(jobs) == 1:
-            call(jobs[0])
-        else:
-            list(_pool().map(call, jobs))
+        work = total * (4 if kind == "randperm" else 1)  # a Feistel index costs about 4 uniforms
+        _LIB.ks_fill(parts(work), code, dcode, size, spec.key[0], spec.key[1], spec.offset, fp, ip, n_outer,
+                     ostart, ocount, ostride, run_offset, run, total, out.data_ptr())
