@@ -28,9 +28,10 @@ def test_same_bits_for_any_chunk_size(name):
         assert bits(estimate(fn, 30_001, seed=3, chunk_size=cs)) == ref, cs
 
 
-def test_same_bits_on_every_device(device):
-    ref = bits(estimate(EXAMPLES["european-call"].fn, 5000, seed=1))
-    assert bits(estimate(EXAMPLES["european-call"].fn, 5000, seed=1, device=device)) == ref
+@pytest.mark.parametrize("name", ["european-call", "pi"])
+def test_same_bits_on_every_device(device, name):
+    ref = bits(estimate(EXAMPLES[name].fn, 5000, seed=1))  # pi: the fused CPU kernel
+    assert bits(estimate(EXAMPLES[name].fn, 5000, seed=1, device=device)) == ref
 
 
 def _port():
@@ -195,3 +196,67 @@ def test_cli_mc_pi(capsys):
     assert main(["mc", "pi", "--samples", "100000", "--seed", "4"]) == 0
     out = capsys.readouterr().out
     assert "pi from the quarter disc" in out and "standard errors" in out
+
+
+# ---------------------------------------------------------------- fused integrands
+def _unfused(f):
+    return lambda d: f(d)  # the torch definition only: no _fused_sums
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 7])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_in_ball_fused_equals_torch_definition(dim, threads):
+    from keystream.montecarlo import InBall
+
+    f = InBall(dim)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for n, chunk in ((1_000, 7), (100_003, 4_096), (70_001, 1 << 20)):
+            fused = estimate(f, n, seed=3, chunk_size=chunk)
+            torch_ops = estimate(_unfused(f), n, seed=3, chunk_size=chunk)
+            assert fused.sum_exact == torch_ops.sum_exact and bits(fused) == bits(torch_ops), (n, chunk)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+@pytest.mark.parametrize("dim", [2, 5])
+def test_in_ball_kernel_matches_the_reference_at_large_offsets(dim):
+    import keystream as ks
+    from keystream._engines import use_engine
+
+    n, s0, s1 = 50_000, 12_345, 43_210
+    for offset in (0, 3, (1 << 32) - 7, (1 << 64) - 2 - (n * dim) // 4 - 2):
+        g = ks.Generator(9)
+        g.offset = offset
+        key = g.key
+        with use_engine("reference"):
+            u = ks.rand(n, dim, generator=g, dtype=torch.float32, region=(slice(s0, s1), slice(0, dim)))
+        u = u * u
+        acc = u[:, 0]
+        for k in range(1, dim):
+            acc = acc + u[:, k]
+        assert _cpu.count_in_ball(key, offset, dim, s0, s1) == int((acc < 1.0).sum()), offset
+
+
+def test_in_ball_uses_the_fused_kernel_on_cpu(monkeypatch):
+    from keystream.montecarlo import InBall
+
+    if _cpu._LIB is None:
+        pytest.skip("the C engine is not built")
+    calls = []
+    real = _cpu.count_in_ball
+    monkeypatch.setattr(_cpu, "count_in_ball", lambda *a: calls.append(a) or real(*a))
+    e = estimate(InBall(2), 10_000, seed=1, chunk_size=4_000)
+    assert len(calls) == 3 and e.n == 10_000
+    assert estimate(InBall(2), 10_000, seed=1, chunk_size=4_000, antithetic=True).n == 10_000
+    assert len(calls) == 3  # antithetic pairs use the torch definition
+
+
+@pytest.mark.parametrize("dim,exc", [(0, ValueError), (4097, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_in_ball_bad_dim(dim, exc):
+    from keystream.montecarlo import InBall
+
+    with pytest.raises(exc, match="dim"):
+        InBall(dim)

@@ -38,7 +38,9 @@ void ks_parallel(ks_task task, void *ctx, int nparts, int nthreads) {
 #include <stdint.h>
 
 #define KS_MAX_WORKERS 255
+#ifndef KS_SPINS
 #define KS_SPINS 2048 /* pauses before a worker sleeps: some tens of microseconds */
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()

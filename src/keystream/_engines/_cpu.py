@@ -52,6 +52,8 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_exact_sums.restype = ctypes.c_int64
             lib.ks_exact_sums.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p,
                                           ctypes.c_void_p]
+            lib.ks_count_in_ball.restype = ctypes.c_int64
+            lib.ks_count_in_ball.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_int, u64, u64]
             lib.ks_limbs.restype = ctypes.c_int
             lib.ks_limbs.argtypes = []
             if lib.ks_limbs() != LIMBS:  # a stale build of another version
@@ -124,6 +126,18 @@ def exact_sum_limbs(x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
     if bad < 0:
         raise MemoryError("keystream: no memory for the exact accumulators")
     return list(limbs[:LIMBS]), list(limbs[LIMBS:]), bad
+
+
+def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int) -> int | None:
+    """Samples ``[s0, s1)`` of ``rand((n, dims), float32)`` from (key, offset) whose
+    squared norm, summed left to right in float32, is below 1 (``montecarlo.InBall``);
+    None without the C library."""
+    if _LIB is None:
+        return None
+    count = int(_LIB.ks_count_in_ball(parts((s1 - s0) * dims), key[0], key[1], offset, dims, s0, s1))
+    if count < 0:
+        raise MemoryError("keystream: ks_count_in_ball failed")
+    return count
 
 
 class CpuEngine(Engine):

@@ -70,9 +70,12 @@ class Draws:
     """
 
     def __init__(self, seed: int, n_total: int, start: int, stop: int, device: torch.device,
-                 antithetic: bool = False, streams: dict[int, Generator] | None = None) -> None:
-        self._root = Generator(seed).fold_in("montecarlo")
+                 antithetic: bool = False, streams: dict[Any, Generator] | None = None) -> None:
         self._streams = {} if streams is None else streams  # k -> root.fold_in(k), shared by chunks
+        root = self._streams.get("root")
+        if root is None:
+            root = self._streams["root"] = Generator(seed).fold_in("montecarlo")
+        self._root = root
         self.n_total, self.start, self.stop = n_total, start, stop
         self.device = device
         self._antithetic = antithetic
@@ -82,11 +85,15 @@ class Draws:
     def size(self) -> int:
         return self.stop - self.start
 
-    def _draw(self, fn: Callable[..., torch.Tensor], dims: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        g = self._streams.get(self._calls)
+    def _stream(self, k: int) -> Generator:
+        """A fresh copy of the generator of the k-th draw (the same for every chunk)."""
+        g = self._streams.get(k)
         if g is None:
-            g = self._streams[self._calls] = self._root.fold_in(self._calls)
-        g = g.clone()
+            g = self._streams[k] = self._root.fold_in(k)
+        return g.clone()
+
+    def _draw(self, fn: Callable[..., torch.Tensor], dims: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        g = self._stream(self._calls)
         self._calls += 1
         shape = (self.n_total, *dims)
         region = (slice(self.start, self.stop),) + tuple(slice(0, d) for d in dims)
@@ -134,7 +141,9 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
 
     Args:
         fn: receives a :class:`Draws` for a chunk of samples and returns one value per
-            sample (shape ``(chunk,)``).
+            sample (shape ``(chunk,)``).  Built-in integrands such as
+            :class:`~keystream.montecarlo.InBall` also have a fused CPU kernel with the
+            same bits, which the estimator uses (see ``_integrands.py``).
         n_samples: number of samples (with ``antithetic``, of antithetic pairs).
         seed: the seed; with ``n_samples`` and ``fn`` it determines every bit of the result.
         device: where the draws are made (default CPU).
@@ -164,7 +173,8 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
     if distributed:
         rank, world = dist.get_rank(group), dist.get_world_size(group)
     chunks = math.ceil(n_samples / chunk_size)
-    streams: dict[int, Generator] = {}
+    streams: dict[Any, Generator] = {}
+    fused = None if antithetic else getattr(fn, "_fused_sums", None)  # NOTE [ fused integrands ]
     total = total_sq = 0
     done = 0
     interrupted = False
@@ -173,11 +183,15 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
     try:
         for c in range(rank, chunks, world):
             s0, s1 = c * chunk_size, min(n_samples, (c + 1) * chunk_size)
-            v = _values(fn, Draws(seed, n_samples, s0, s1, dev, streams=streams))
-            if antithetic:
-                w = _values(fn, Draws(seed, n_samples, s0, s1, dev, antithetic=True, streams=streams))
-                v = (v.to(torch.float64) + w.to(torch.float64)) * 0.5
-            part, part_sq = exact_sums(v)
+            draws = Draws(seed, n_samples, s0, s1, dev, streams=streams)
+            sums = fused(draws) if fused is not None else None
+            if sums is None:
+                v = _values(fn, draws)
+                if antithetic:
+                    w = _values(fn, Draws(seed, n_samples, s0, s1, dev, antithetic=True, streams=streams))
+                    v = (v.to(torch.float64) + w.to(torch.float64)) * 0.5
+                sums = exact_sums(v)
+            part, part_sq = sums
             total += part
             total_sq += part_sq
             done += s1 - s0
