@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 import torch
-from _timing import median_time
+from _timing import median_time, warm_fresh_pages
 
 import keystream as ks
 
@@ -104,6 +104,8 @@ def main() -> None:
     meta = {"machine": f"{cpu}, {os.cpu_count()} cores", "torch": torch.__version__, "numpy": np.__version__,
             "keystream": ks.__version__, "engine": engine_for(torch.device("cpu")).name, "n": n, "reps": args.reps,
             "python": platform.python_version()}
+    rows = []
+    warm_fresh_pages(8 * n)  # the largest output: n float64 or int64 values
     rows = []
     for threads in (all_threads, 1):
         torch.set_num_threads(threads)
