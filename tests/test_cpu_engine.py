@@ -53,9 +53,13 @@ def test_fallback_warns_once(monkeypatch):
 
 
 def _draw_in_child(queue) -> None:  # runs in a forked child
+    import hashlib
+
     import keystream as ks
 
-    queue.put(ks.Generator(3).rand(1 << 20).sum().item())
+    # no torch op here: torch's own OpenMP pool may hang after fork (DataLoader workers
+    # avoid that with set_num_threads(1)); keystream's pool must not
+    queue.put(hashlib.sha256(ks.Generator(3).rand(1 << 20).numpy().tobytes()).hexdigest())
 
 
 def test_forked_child_draws_after_the_parent_used_the_thread_pool():
@@ -80,7 +84,9 @@ def test_forked_child_draws_after_the_parent_used_the_thread_pool():
         child.kill()
     assert not hung, "the forked child hung in a multi-threaded draw"
     assert child.exitcode == 0
-    assert queue.get(timeout=5) == ks.Generator(3).rand(1 << 20).sum().item()
+    import hashlib
+
+    assert queue.get(timeout=5) == hashlib.sha256(ks.Generator(3).rand(1 << 20).numpy().tobytes()).hexdigest()
 
 
 def test_concurrent_draws_from_python_threads_are_exact():
