@@ -2,7 +2,8 @@
 
     python benchmarks/gpu.py                       # on a CUDA machine
     python benchmarks/gpu.py --json out.json       # also write JSON
-    python benchmarks/gpu.py --device cpu --engine triton-interpreter --n 4096 --reps 2   # smoke test
+    python benchmarks/gpu.py --device cpu --engine triton-interpreter --n 4096 --n-perm 512 --reps 2 \
+        --big 600 --mc-samples 20000 --mc-chunk 4096                                      # smoke test
 
 (a) Conformance: every draw x dtype of the conformance table, at odd sizes, a scattered
     region, offsets across 2^32 and near 2^64 and one large draw, computed on the GPU
@@ -12,6 +13,10 @@
     device's write bandwidth (``torch.empty(N).fill_``), keystream against torch
     rand / randn / randint / bernoulli_ / exponential_ / randperm, and JAX and CuPy
     when they are importable.  Prints markdown tables and writes JSON.
+(c) Monte Carlo (issue 7 on a GPU): the pi estimator (``InBall(2)``, fused Triton
+    kernel) gives the same exact sum on the GPU as on the CPU and as its torch ops; its
+    uniforms per second against raw ``rand`` of the estimator's chunk, and the same
+    integrand as torch ops.
 """
 from __future__ import annotations
 
@@ -139,6 +144,27 @@ def peers(n: int, reps: int) -> list[dict]:
     return rows
 
 
+def montecarlo(device: torch.device, engine: str, n: int, chunk: int, reps: int) -> dict:
+    from keystream.montecarlo import InBall, estimate
+
+    pi = InBall(2)
+    small = 300_001
+    on_cpu = estimate(pi, small, seed=5, chunk_size=65_536)
+    with ks.use_engine(engine):
+        fused = estimate(pi, small, seed=5, device=device, chunk_size=65_536)
+        ops = estimate(lambda d: pi(d), small, seed=5, device=device, chunk_size=65_536)
+        ok = on_cpu.sum_exact == fused.sum_exact == ops.sum_exact
+        g = ks.Generator(7, device=device)
+        raw = 2 * chunk / timer(device)(lambda: g.rand(2 * chunk), reps)
+
+        def run(fn):  # estimate() returns host floats: it has synchronised
+            return 2 * n / median_time(lambda: estimate(fn, n, seed=1, device=device, chunk_size=chunk), 3)
+
+        fused_ups, ops_ups = run(pi), run(lambda d: pi(d))
+    return {"ok": bool(ok), "n": n, "chunk": chunk, "raw_gps": raw / 1e9, "fused_gps": fused_ups / 1e9,
+            "torch_ops_gps": ops_ups / 1e9}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -149,6 +175,8 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=1 << 20, help="size of the large conformance draw")
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--mc-samples", type=int, default=1 << 30)
+    ap.add_argument("--mc-chunk", type=int, default=1 << 26)
     args = ap.parse_args()
     device = torch.device(args.device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
@@ -175,12 +203,18 @@ def main() -> None:
         for r in other:
             print(f"| {r['peer']} | {r.get('draw', '-')} | {r['gps']:.1f} |" if "gps" in r
                   else f"| {r['peer']} | - | not run: {r['error']} |")
+    mc = montecarlo(device, args.engine, args.mc_samples, args.mc_chunk, args.reps)
+    print(f"\n## Monte Carlo pi, {mc['n']} samples, chunks of {mc['chunk']}: exact sums equal on GPU, CPU and as "
+          f"torch ops: {mc['ok']}")
+    print(f"raw rand f32 (chunk): {mc['raw_gps']:.1f} G/s; pi estimator (InBall(2), fused): "
+          f"{mc['fused_gps']:.1f} G uniforms/s = {100 * mc['fused_gps'] / mc['raw_gps']:.0f}% of raw; "
+          f"as torch ops: {mc['torch_ops_gps']:.1f} G/s = {100 * mc['torch_ops_gps'] / mc['raw_gps']:.0f}%")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"gpu": gpu, "torch": torch.__version__, "conformance": rows, "bandwidth_gps": bandwidth,
-                       "speed": speeds, "peers": other, "n": args.n}, fh, indent=1)
-    raise SystemExit(1 if bad else 0)
+                       "speed": speeds, "peers": other, "n": args.n, "montecarlo": mc}, fh, indent=1)
+    raise SystemExit(1 if bad or not mc["ok"] else 0)
 
 
 if __name__ == "__main__":

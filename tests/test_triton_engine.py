@@ -133,9 +133,31 @@ def test_gpu_kernels_compile_for_sm90_without_fma_or_approximations():
     perm = {"out_ptr": "*i64", "start": "i64", "total": "i64", "n_minus_1": "i64", "h": "i32",
             **{f"k{i}": "i64" for i in range(8)}}
     ptxs.append(_compile_ptx("randperm_kernel", perm, {"BLOCK": 1024}))
-    for ptx in ptxs:
+    ball = {"partial_ptr": "*i32", "k0": "i32", "k1": "i64", "off_lo": "i32", "off_hi": "i32", "dims": "i32",
+            "s0": "i64", "count": "i64"}
+    in_ball = [_compile_ptx("in_ball_kernel", ball, {"BLOCK": 1024})]
+    ball.pop("dims")
+    in_ball += [_compile_ptx("in_ball_blocks_kernel", ball, {"DIMS": d, "BLOCK": 1024}) for d in (1, 2, 4)]
+    for ptx in ptxs + in_ball:
         for bad in FORBIDDEN:
             assert bad not in ptx, bad
     normal32 = ptxs[6]
     assert "div.rn.f32" in normal32 and "sqrt.rn.f32" in normal32
     assert "div.rn.f64" in ptxs[7] and "sqrt.rn.f64" in ptxs[7]
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3, 4, 5])
+def test_in_ball_kernel_equals_the_c_kernel_and_the_torch_definition(dims):
+    """montecarlo.InBall's fused Triton kernel (the CUDA path), in the interpreter."""
+    from keystream._engines import _cpu, use_engine
+    from keystream.montecarlo import InBall, estimate
+
+    for s0, s1, offset, block in ((0, 3000, 0, 256), (123, 2345, (1 << 32) - 5, 64), (7, 1500, (1 << 64) - 5000, 32)):
+        count = _triton.count_in_ball((0x1234, 0xABCD), offset, dims, s0, s1, torch.device("cpu"),
+                                      interpret=True, block=block)
+        if _cpu._LIB is not None:
+            assert count == _cpu.count_in_ball((0x1234, 0xABCD), offset, dims, s0, s1)
+    with use_engine("triton-interpreter"):
+        fused = estimate(InBall(dims), 2_001, seed=4, chunk_size=700)
+        torch_ops = estimate(lambda d: InBall(dims)(d), 2_001, seed=4, chunk_size=700)
+    assert fused.sum_exact == torch_ops.sum_exact == estimate(InBall(dims), 2_001, seed=4).sum_exact

@@ -27,7 +27,7 @@ from .._spec import DrawSpec, elements_per_block
 from . import _reference
 from ._base import Engine
 
-__all__ = ["TritonEngine", "triton_available"]
+__all__ = ["TritonEngine", "count_in_ball", "triton_available"]
 
 triton = None  # imported on first use: importing triton costs about a second
 _IMPORT_ERROR: str | None = None
@@ -180,3 +180,25 @@ class TritonEngine(Engine):
         grid = (triton.cdiv(total, self.block),)
         self._launch(ks["draw_scattered"], grid, target, k0, k1, off_lo, off_hi, *p, total, run_len, run_off,
                      *flat, KIND=code, DTYPE=dcode, K=k, BLOCK=self.block)
+
+
+def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int, device: torch.device,
+                  interpret: bool = False, block: int = 1024) -> int:
+    """The fused ``montecarlo.InBall`` count of samples [s0, s1) (see ``in_ball_kernel``),
+    on ``device`` (CUDA, or CPU tensors in Triton's interpreter): per-program counts,
+    added as integers (any order gives the same total)."""
+    ks = kernels(interpret)
+    count = s1 - s0
+    off = (offset & 0xFFFFFFFF, offset >> 32)
+    if dims in (1, 2, 4):  # whole samples per block: one lane per block
+        nblocks = (s1 * dims - 1) // 4 - (s0 * dims) // 4 + 1
+        kernel, grid = ks["in_ball_blocks_kernel"], (triton.cdiv(nblocks, block),)
+        args, meta = (key[0], key[1], *off, s0, count), {"DIMS": dims, "BLOCK": block}
+    else:
+        kernel, grid = ks["in_ball_kernel"], (triton.cdiv(count, block),)
+        args, meta = (key[0], key[1], *off, dims, s0, count), {"BLOCK": block}
+    partial = torch.empty(grid[0], dtype=torch.int32, device=device)
+    if not interpret:
+        meta["enable_fp_fusion"] = False
+    kernel[grid](partial, *args, **meta)
+    return int(partial.sum(dtype=torch.int64))

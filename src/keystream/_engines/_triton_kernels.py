@@ -465,3 +465,78 @@ def randperm_kernel(out_ptr, start, total, n_minus_1, h, k0, k1, k2, k3, k4, k5,
         todo = tl.reduce(out.to(tl.int32), 0, add_i32)
     y = (left << hh) | right
     tl.store(out_ptr + pos, y.to(tl.int64, bitcast=True).to(out_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def uniform_f32_of(w):
+    """rand's float32 value of a word: (w >> 8) * 2^-24 (exact)."""
+    return (w >> 8).to(tl.float32) * f32c(TWO_M24_F32)
+
+
+@triton.jit
+def rand_f32_at(e, off_lo, off_hi, k0, k1):
+    """Element e of a float32 rand draw: one lane per element, which computes its block."""
+    c0, c1 = block_counter(e // 4, off_lo, off_hi)
+    w0, w1, w2, w3 = philox(c0, c1, k0, k1)
+    lane = e % 4
+    w = tl.where(lane == 0, w0, tl.where(lane == 1, w1, tl.where(lane == 2, w2, w3)))
+    return uniform_f32_of(w)
+
+
+@triton.jit
+def in_ball_kernel(partial_ptr, k0, k1, off_lo, off_hi, dims, s0, count, BLOCK: tl.constexpr):
+    """montecarlo.InBall: per program, how many samples s of [s0, s0 + count) have their
+    float32 uniforms (elements s*dims .. s*dims + dims - 1 of rand((n, dims))) inside the
+    unit ball, ((u0*u0 + u1*u1) + u2*u2) + ... < 1 left to right; one lane per sample."""
+    pid = tl.program_id(0)
+    rel = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    mask = rel < count
+    s = tl.where(mask, s0 + rel, 0)
+    kk0 = tl.full([], 0, tl.uint32) + k0.to(tl.uint32)
+    kk1 = tl.full([], 0, tl.uint32) + k1.to(tl.uint32)
+    e = s * dims
+    u = rand_f32_at(e, off_lo, off_hi, kk0, kk1)
+    acc = u * u
+    for j in range(1, dims):
+        u = rand_f32_at(e + j, off_lo, off_hi, kk0, kk1)
+        sq = u * u
+        acc = acc + sq
+    hit = (acc < 1.0) & mask
+    tl.store(partial_ptr + pid, tl.reduce(hit.to(tl.int32), 0, add_i32))
+
+
+@triton.jit
+def in_ball_blocks_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: tl.constexpr, BLOCK: tl.constexpr):
+    """in_ball_kernel for DIMS in (1, 2, 4): one lane per Philox block, whose 4 words are
+    the uniforms of 4 / DIMS whole samples (no block is computed twice)."""
+    pid = tl.program_id(0)
+    first = (s0 * DIMS) // 4
+    rel = first + pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    c0, c1 = block_counter(rel, off_lo, off_hi)
+    w0, w1, w2, w3 = philox(c0, c1, tl.full([], 0, tl.uint32) + k0.to(tl.uint32),
+                            tl.full([], 0, tl.uint32) + k1.to(tl.uint32))
+    u0 = uniform_f32_of(w0)
+    u1 = uniform_f32_of(w1)
+    u2 = uniform_f32_of(w2)
+    u3 = uniform_f32_of(w3)
+    q0 = u0 * u0
+    q1 = u1 * u1
+    q2 = u2 * u2
+    q3 = u3 * u3
+    s = rel * (4 // DIMS)  # the block's first sample
+    if DIMS == 1:
+        hits = ((q0 < 1.0) & (s >= s0) & (s < s0 + count)).to(tl.int32)
+        hits += ((q1 < 1.0) & (s + 1 >= s0) & (s + 1 < s0 + count)).to(tl.int32)
+        hits += ((q2 < 1.0) & (s + 2 >= s0) & (s + 2 < s0 + count)).to(tl.int32)
+        hits += ((q3 < 1.0) & (s + 3 >= s0) & (s + 3 < s0 + count)).to(tl.int32)
+    elif DIMS == 2:
+        a = q0 + q1
+        b = q2 + q3
+        hits = ((a < 1.0) & (s >= s0) & (s < s0 + count)).to(tl.int32)
+        hits += ((b < 1.0) & (s + 1 >= s0) & (s + 1 < s0 + count)).to(tl.int32)
+    else:
+        a = q0 + q1
+        a = a + q2
+        a = a + q3
+        hits = ((a < 1.0) & (s >= s0) & (s < s0 + count)).to(tl.int32)
+    tl.store(partial_ptr + pid, tl.reduce(hits, 0, add_i32))
