@@ -260,3 +260,47 @@ def test_in_ball_bad_dim(dim, exc):
 
     with pytest.raises(exc, match="dim"):
         InBall(dim)
+
+
+def _datasets() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(7)
+    f64 = torch.float64
+    n = 100_003  # not a multiple of the 8 lanes; more than one flush of the accumulators
+    mixed = torch.randn(n, generator=g, dtype=f64)
+    mixed[::3] *= 1e10
+    mixed[1::7] *= 1e-15  # bits far below the largest values: they spill out of the window
+    small = torch.rand(n, generator=g, dtype=f64) * 2.0**-470  # squares still in the fast path's range
+    small[::5] = torch.arange(0, n, 5).to(f64) * 5e-324  # subnormals: they spill out of the window
+    tiny = torch.rand(n, generator=g, dtype=f64) * 1e-280  # squares underflow: the bucket path
+    return {
+        "payoffs": torch.clamp(torch.randn(n, generator=g, dtype=f64) * 30, min=0.0),
+        "all equal, every mantissa bit": torch.full((n,), -(2.0 - 2.0**-52), dtype=f64),
+        "just below powers of two": torch.tensor([2.0**k * (1 - 2.0**-53) for k in range(-60, 60)] * 900, dtype=f64),
+        "signed zeros": torch.tensor([0.0, -0.0, 1.0, -1.0] * 20_001, dtype=f64),
+        "mixed magnitudes": mixed,
+        "small and subnormal": small,
+        "tiny": tiny,
+        "huge": torch.randn(n, generator=g, dtype=f64) * 1e150,
+    }
+
+
+@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+@pytest.mark.parametrize("name", list(_datasets()))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_c_exact_sums_on_hard_data(name, threads):
+    """The C fast path (binned float sums) and its fallbacks are exact: equal to the torch
+    limbs and to Fractions, for values and for squares."""
+    from fractions import Fraction
+
+    x = _datasets()[name]
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        c_sum, c_sq, bad = _cpu.exact_sum_limbs(x)
+    finally:
+        torch.set_num_threads(before)
+    assert bad == 0
+    values = x.tolist()
+    assert _join(c_sum) == sum(Fraction(v) for v in values) * (1 << 1074)
+    assert _join(c_sq) == sum(Fraction(v * v) for v in values) * (1 << 1074)
+    assert _join(c_sq) == _join(_limbs_torch(x * x))

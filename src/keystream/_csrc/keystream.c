@@ -590,7 +590,7 @@ static inline int64_t add_value(Buckets *bs, int k, double v) {
  * touches no fresh pages. */
 static _Thread_local Buckets *thread_buckets;
 
-static int64_t exact_sum_range(const double *x, int64_t n, int64_t *sum_limbs, int64_t *sq_limbs) {
+static int64_t bucket_sum_range(const double *x, int64_t n, int64_t *sum_limbs, int64_t *sq_limbs) {
     if (thread_buckets == NULL && (thread_buckets = calloc(2, sizeof(Buckets))) == NULL) return -1;
     Buckets *bs = thread_buckets;
     int64_t bad = 0, i = 0;
@@ -600,6 +600,114 @@ static int64_t exact_sum_range(const double *x, int64_t n, int64_t *sum_limbs, i
     fold(&bs[0], sum_limbs);
     fold(&bs[1], sq_limbs);
     return bad;
+}
+
+/* The fast path: binned sums in floating point, exact by construction.
+ *
+ * With every |v| < 2^T in the range, boundaries b_k = T - XW (k + 1), k < XK, split
+ * each v into pieces t_k, multiples of 2^b_k with |t_k| <= 2^(b_k + XW):
+ *     t_k = (r + C_k) - C_k,  r -= t_k,  with C_k = 1.5 * 2^(b_k + 52)
+ * (r + C_k lies in [2^(b_k+52), 2^(b_k+53)), whose spacing is 2^b_k, so t_k is r
+ * rounded to a multiple of 2^b_k and r - t_k is exact).  Bin k's accumulator adds at
+ * most XFLUSH pieces per lane, so every partial sum is a multiple of 2^b_k below
+ * 2^(b_k + 53): exact.  Accumulators go into the limbs every XFLUSH values per lane;
+ * a value with bits below the window (a nonzero final r, rare) adds r there directly.
+ * All of this is plain IEEE addition in lanes that gcc vectorises. */
+#define XW 40
+#define XK 3
+#define XL 8
+#define XFLUSH 4096 /* <= 2^(53 - XW) */
+
+/* limbs += v exactly (any finite double). */
+static void add_double(int64_t *limbs, double v) {
+    uint64_t u = bits_f64(v);
+    uint64_t e = (u >> 52) & 0x7FF;
+    uint64_t m = (u & ((UINT64_C(1) << 52) - 1)) | ((uint64_t)(e != 0) << 52);
+    if (m == 0) return;
+    add_shifted(limbs, e - (e != 0), (u >> 63) ? -(int64_t)m : (int64_t)m);
+}
+
+/* The largest biased exponents of x[i] and of x[i] * x[i]. */
+KS_CLONES
+static void max_exponents(const double *x, int64_t n, uint64_t *ev, uint64_t *eq) {
+    const uint64_t mask = UINT64_C(0x7FF0000000000000);
+    uint64_t a = 0, b = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t u = bits_f64(x[i]) & mask, w = bits_f64(x[i] * x[i]) & mask;
+        a = a > u ? a : u;
+        b = b > w ? b : w;
+    }
+    *ev = a >> 52;
+    *eq = b >> 52;
+}
+
+/* T with |v| < 2^T for biased exponent e, if the window fits doubles; else 0x7FFF. */
+static int window_top(uint64_t e) {
+    int t = (e == 0 ? 1 : (int)e) - 1022;
+    return (t - XW * XK >= -1074 && t - XW + 52 <= 1023) ? t : 0x7FFF;
+}
+
+static void flush(double acc[XK][XL], int64_t *limbs) {
+    for (int k = 0; k < XK; k++)
+        for (int j = 0; j < XL; j++) {
+            add_double(limbs, acc[k][j]);
+            acc[k][j] = 0.0;
+        }
+}
+
+KS_CLONES
+static void window_sum(const double *x, int64_t n, int t, int tq, int64_t *sum_limbs, int64_t *sq_limbs) {
+    double c[XK], cq[XK];
+    for (int k = 0; k < XK; k++) {
+        c[k] = f64_of(((uint64_t)(t - XW * (k + 1) + 52 + 1023) << 52) | (UINT64_C(1) << 51));
+        cq[k] = f64_of(((uint64_t)(tq - XW * (k + 1) + 52 + 1023) << 52) | (UINT64_C(1) << 51));
+    }
+    double acc[XK][XL] = {{0}}, accq[XK][XL] = {{0}}, rem[XL], remq[XL];
+    int64_t i = 0;
+    int count = 0;
+    for (; i + XL <= n; i += XL) {
+        uint64_t spill = 0;
+        for (int j = 0; j < XL; j++) {
+            double r = x[i + j], q = r * r;
+            for (int k = 0; k < XK; k++) {
+                double p = (r + c[k]) - c[k];
+                r = r - p;
+                acc[k][j] = acc[k][j] + p;
+                double pq = (q + cq[k]) - cq[k];
+                q = q - pq;
+                accq[k][j] = accq[k][j] + pq;
+            }
+            rem[j] = r;
+            remq[j] = q;
+            spill |= (bits_f64(r) | bits_f64(q)) << 1; /* nonzero unless both are +-0 */
+        }
+        if (spill)
+            for (int j = 0; j < XL; j++) {
+                add_double(sum_limbs, rem[j]);
+                add_double(sq_limbs, remq[j]);
+            }
+        if (++count == XFLUSH) {
+            flush(acc, sum_limbs);
+            flush(accq, sq_limbs);
+            count = 0;
+        }
+    }
+    for (; i < n; i++) {
+        add_double(sum_limbs, x[i]);
+        add_double(sq_limbs, x[i] * x[i]);
+    }
+    flush(acc, sum_limbs);
+    flush(accq, sq_limbs);
+}
+
+static int64_t exact_sum_range(const double *x, int64_t n, int64_t *sum_limbs, int64_t *sq_limbs) {
+    uint64_t ev, eq;
+    max_exponents(x, n, &ev, &eq);
+    int t = window_top(ev), tq = window_top(eq);
+    if (ev == 0x7FF || eq == 0x7FF || t == 0x7FFF || tq == 0x7FFF)
+        return bucket_sum_range(x, n, sum_limbs, sq_limbs); /* non-finite, huge or tiny values */
+    window_sum(x, n, t, tq, sum_limbs, sq_limbs);
+    return 0;
 }
 
 typedef struct {
