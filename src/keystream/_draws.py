@@ -278,6 +278,7 @@ def exponential(*size: Any, lambd: float = 1.0, generator: Generator | None = No
                   "exponential")
 
 
+@functools.lru_cache(maxsize=256)  # 5 us a call, and rand asks for _below(1.0, dtype) every time
 def _below(high: float, dtype: torch.dtype) -> float:
     """The largest value of ``dtype`` below ``high``."""
     h = torch.tensor(high, dtype=dtype)
@@ -349,26 +350,45 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
     ct = _compute_dtype(dtype)
+    if not isinstance(low, Tensor) and not isinstance(high, Tensor):
+        params = _uniform_params(float(low_t), float(high_t), dtype)
+        return _run("uniform", params, shape, dtype, g, dev, reg, out)
+    _check_uniform_bounds(low_t, high_t, dtype)
 
     def rounded(t: Tensor) -> Tensor:
         return t.to(dtype).to(ct)
 
-    lo = rounded(low_t.to(torch.float64).cpu())
-    hi = rounded(high_t.to(torch.float64).cpu())
-    if torch.isnan(lo).any() or torch.isnan(hi).any() or not bool((lo < hi).all()):
-        raise ValueError(f"uniform needs low < high (in {dtype}), got low={low}, high={high}")
-    span = rounded(hi - lo)
-    if not bool(torch.isfinite(span).all()):
-        raise ValueError(f"high - low overflows {dtype}: low={low}, high={high}")
-    if not isinstance(low, Tensor) and not isinstance(high, Tensor):
-        params = (float(lo), float(span), float(hi), _below(float(hi), dtype))
-        return _run("uniform", params, shape, dtype, g, dev, reg, out)
     u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, dtype)), shape, dtype, g, dev, reg).to(ct)
     lo_r = rounded(_regional(low_t, shape, reg, torch.float64, dev))
     hi_r = rounded(_regional(high_t, shape, reg, torch.float64, dev))
     x = rounded(lo_r + rounded(rounded(hi_r - lo_r) * u))
     below = torch.nextafter(hi_r.to(dtype), torch.tensor(-math.inf, dtype=dtype, device=dev)).to(ct)
     return _finish(torch.where(x >= hi_r, below, x).to(dtype), out)
+
+
+def _check_uniform_bounds(low: Tensor, high: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+    """low, high and span rounded to ``dtype`` (in the compute dtype), after checking them.
+
+    Raises:
+        ValueError: NaN bounds, ``low >= high`` or ``high - low`` overflowing ``dtype``.
+    """
+    ct = _compute_dtype(dtype)
+    lo = low.to(torch.float64).cpu().to(dtype).to(ct)
+    hi = high.to(torch.float64).cpu().to(dtype).to(ct)
+    if torch.isnan(lo).any() or torch.isnan(hi).any() or not bool((lo < hi).all()):
+        raise ValueError(f"uniform needs low < high (in {dtype}), got low={low.tolist()}, high={high.tolist()}")
+    span = (hi - lo).to(dtype).to(ct)
+    if not bool(torch.isfinite(span).all()):
+        raise ValueError(f"high - low overflows {dtype}: low={low.tolist()}, high={high.tolist()}")
+    return lo, hi, span
+
+
+@functools.lru_cache(maxsize=256)  # the tensor arithmetic costs ~20 us; draws repeat their bounds
+def _uniform_params(low: float, high: float, dtype: torch.dtype) -> tuple[float, float, float, float]:
+    """The kernel parameters (low, span, high, below high) of uniform(low, high) in ``dtype``."""
+    f64 = torch.float64
+    lo, hi, span = _check_uniform_bounds(torch.tensor(low, dtype=f64), torch.tensor(high, dtype=f64), dtype)
+    return float(lo), float(span), float(hi), _below(float(hi), dtype)
 
 
 def _finish(result: Tensor, out: Tensor | None) -> Tensor:
