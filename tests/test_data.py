@@ -181,6 +181,35 @@ def test_augment_batched_equals_one_at_a_time(device):
         assert torch.equal(t.cpu(), torch.cat([s[k] for s in singles]))
 
 
+@pytest.mark.parametrize("alpha", [0.2, 0.4, 1.0, 2.0])
+def test_mixup_lambda_is_beta(alpha):
+    """Beta(alpha, alpha): mean 1/2, variance 1 / (4 (2 alpha + 1)), inside [0, 1]; and a
+    Kolmogorov-Smirnov test against the Beta cdf where scipy is installed."""
+    lam = mixup_lambda(7, 3, range(40_000), alpha=alpha).numpy()
+    n = lam.size
+    assert ((lam >= 0.0) & (lam <= 1.0)).all()
+    var = 1.0 / (4.0 * (2.0 * alpha + 1.0))
+    assert abs(lam.mean() - 0.5) < 5 * (var / n) ** 0.5
+    assert abs(lam.var() - var) < 0.05 * var
+    scipy_stats = pytest.importorskip("scipy.stats") if alpha != 1.0 else None
+    if scipy_stats is not None:
+        assert scipy_stats.kstest(lam, scipy_stats.beta(alpha, alpha).cdf).pvalue > 1e-4
+
+
+def test_beta_lambda_batched_equals_one_at_a_time_and_alpha_1_is_unchanged(device):
+    idx = [3, 0, 77, 2**33]
+    for alpha in (0.2, 3.0):
+        batched = mixup_lambda(5, 1, idx, alpha=alpha, device=device)
+        singles = torch.cat([mixup_lambda(5, 1, [i], alpha=alpha) for i in idx])
+        assert torch.equal(batched.cpu(), singles)
+        boxes, lam = cutmix_boxes(5, 1, idx, 32, 40, alpha=alpha, device=device)
+        assert boxes.device.type == device.type and lam.shape == (4,)
+    # alpha = 1 keeps the uniform lambda of words 14-15 (the stream of earlier releases)
+    w = augment_words(5, 1, idx)
+    u = (w[:, 14].astype(np.uint64) | (w[:, 15].astype(np.uint64) << np.uint64(32))) >> np.uint64(11)
+    assert np.array_equal(mixup_lambda(5, 1, idx).numpy(), u.astype(np.float64) * 2.0**-53)
+
+
 def test_augment_ranges():
     idx = list(range(2000))
     boxes = crop_boxes(0, 0, idx, 50, 80)
@@ -190,8 +219,11 @@ def test_augment_ranges():
     assert abs(float(f) - 0.25) < 0.05
     order = color_jitter(0, 0, idx)["order"]
     assert bool((order.sort(1).values == torch.arange(4)).all())
-    with pytest.raises(NotImplementedError, match="alpha"):
-        mixup_lambda(0, 0, idx, alpha=0.2)
+    for alpha in (0, -1.0, float("nan"), float("inf"), True, "0.2"):
+        with pytest.raises(ValueError, match="alpha"):
+            mixup_lambda(0, 0, idx, alpha=alpha)
+        with pytest.raises(ValueError, match="alpha"):
+            cutmix_boxes(0, 0, idx, 8, 8, alpha=alpha)
     with pytest.raises(ValueError, match="p must be"):
         flip(0, 0, idx, p=2.0)
 

@@ -56,3 +56,17 @@ def test_sincos_f64_accuracy():
     angle = q * (np.pi / 2) + m.astype(np.float64) * (np.pi * 2.0**-55)
     assert np.abs(c - np.cos(angle)).max() < 5e-16 * 4
     assert np.abs(s - np.sin(angle)).max() < 5e-16 * 4
+
+
+def test_log_f64_accuracy_and_agreement_with_neg_log():
+    """log_f64 (any positive double, subnormals included; data's Beta draws) is within
+    1 ulp and is exactly the stream's log: -log_f64(u) == neg_log_f64(w) for the u of w."""
+    rng = np.random.default_rng(3)
+    y = rng.random(100_000) * 10.0 ** rng.integers(-300, 300, 100_000)
+    y = np.concatenate([y, [1.0, 2.0, 0.5, math.e, 5e-324, 3e-320, 2.2250738585072014e-308,
+                            1.7976931348623157e308]])
+    assert _ulps(R.log_f64(y), np.log(y), np.float64).max() <= 1.0
+    assert R.log_f64(np.array([1.0]))[0] == 0.0
+    w = rng.integers(1 << 63, 2**64, 10_000, dtype=np.uint64, endpoint=False)  # 64 significant bits
+    u = ((w >> np.uint64(11)) << np.uint64(11)).astype(np.float64) * 2.0**-64  # its u: the top 53 bits
+    assert np.array_equal(-R.log_f64(u), R.neg_log_f64(w))

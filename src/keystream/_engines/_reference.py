@@ -16,7 +16,8 @@ from .._philox import philox4x32
 from .._spec import PERM_KEY_BLOCKS, DrawSpec, elements_per_block, flat_strides
 from ._base import Engine
 
-__all__ = ["ReferenceEngine", "neg_log_f32", "neg_log_f64", "sincos_f32", "sincos_f64", "feistel_keys", "permute"]
+__all__ = ["ReferenceEngine", "log_f64", "neg_log_f32", "neg_log_f64", "sincos_f32", "sincos_f64", "feistel_keys",
+           "permute"]
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -120,7 +121,12 @@ def neg_log_f64(x: U64) -> npt.NDArray[np.float64]:
     n = bit_length(z, 64)
     norm = z << (_u(64) - n.astype(np.uint64))
     mant = (norm >> _u(11)) & _u((1 << 52) - 1)
-    k = n - 1 + scale
+    ln = _log_parts_f64(n - 1 + scale, mant)
+    return _flip_f64(ln, np.ones(ln.shape, bool))
+
+
+def _log_parts_f64(k: npt.NDArray[np.int64], mant: U64) -> npt.NDArray[np.float64]:
+    """``ln(2^k * 1.mant)`` (mant: the 52 fraction bits), the stream's float64 log."""
     big = mant >= _u(u64("SQRT2_MANT_F64"))
     xf = (np.where(big, _u(0x3FE0000000000000), _u(0x3FF0000000000000)) | mant).view(np.float64)
     k = k + big
@@ -133,8 +139,20 @@ def neg_log_f64(x: U64) -> npt.NDArray[np.float64]:
     r = z2 * p
     hfsq = (_c64("HALF_F64") * f) * f
     dk = k.astype(np.float64)
-    ln = dk * _c64("LN2_HI_F64") - ((hfsq - (s * (hfsq + r) + dk * _c64("LN2_LO_F64"))) - f)
-    return _flip_f64(ln, np.ones(ln.shape, bool))
+    return dk * _c64("LN2_HI_F64") - ((hfsq - (s * (hfsq + r) + dk * _c64("LN2_LO_F64"))) - f)
+
+
+def log_f64(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``ln(y)`` for finite ``y > 0`` (subnormals included) with the stream's float64 log:
+    the same polynomial and operation order as :func:`neg_log_f64`, IEEE operations only."""
+    bits = np.asarray(y, dtype=np.float64).view(np.uint64)
+    e = ((bits >> _u(52)) & _u(0x7FF)).astype(np.int64)
+    frac = bits & _u((1 << 52) - 1)
+    sub = e == 0  # subnormal: normalise the fraction's leading bit to bit 52
+    n = bit_length(frac, 64)
+    frac_sub = (frac << (_u(53) - n.astype(np.uint64))) & _u((1 << 52) - 1)
+    k = np.where(sub, n - 1075, e - 1023)
+    return _log_parts_f64(k, np.where(sub, frac_sub, frac))
 
 
 # --------------------------------------------------------- deterministic sin / cos

@@ -9,22 +9,39 @@ slot       words   use
 flip       0       flipped iff ``w0 < ceil(p * 2^32)``
 crop       1-6     area fraction ``u(w1,w2)``, aspect ratio ``u(w3,w4)``, top ``w5``, left ``w6``
 jitter     7-13    brightness, contrast, saturation, hue ``u(w)``; order from w11-w13
-mix        14-17   mixup / cutmix ``lambda = u(w14,w15)``; cutmix centre ``w16``, ``w17``
+mix        14-17   mixup / cutmix ``lambda = u(w14,w15)`` (alpha = 1); cutmix centre ``w16``, ``w17``
+beta       18-117  mixup / cutmix ``lambda ~ Beta(alpha, alpha)`` for alpha != 1 (see below)
 =========  ======  ===========================================================
 
 ``u(a, b) = ((a + 2^32 b) >> 11) * 2^-53`` and ``u(w) = (w >> 8) * 2^-24``.  The words
 are computed on the host with the reference block function (a few per sample), and
-the parameters with IEEE ``+ - * /`` and ``sqrt`` in float64 only, so a batch made on a
-GPU gets exactly the parameters a CPU pipeline computes one sample at a time.
+the parameters with IEEE ``+ - * /`` and ``sqrt`` in float64 only, plus the stream's own
+log, sin/cos and ``exp`` (integer range reduction, fixed polynomials), so a batch made on
+a GPU gets exactly the parameters a CPU pipeline computes one sample at a time.
+
+NOTE [ Beta with a fixed number of words ]
+``lambda = X / (X + Y)`` with X, Y ~ Gamma(alpha) from words 18-67 and 68-117.  A Gamma
+of shape ``s = alpha`` (``alpha + 1`` when alpha < 1, then times ``U^(1/alpha)``, U from
+the last two words) is Marsaglia and Tsang's method: ``d = s - 1/3``, ``c = 1 / sqrt(9d)``;
+candidate i takes a Box-Muller normal z (words 8j..8j+3 of the pair j = i // 2 give the
+radius word and the angle word; cos for even i, sin for odd i) and an acceptance word
+(8j+4+2(i%2)..), ``v = (1 + c z)^3``, accepted when ``v > 0`` and
+``-(-ln u) < z^2/2 + d - d v + d ln v``; the first accepted of 12 candidates gives ``d v``.
+Each candidate is accepted with probability at least 0.95, so all 12 fail with
+probability below 3e-16; then the value is ``d``.  Every sample uses the same words
+whatever happens, so neighbouring parameters never shift.
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from .._constants import u32
+from .._detmath import exp
+from .._engines._reference import log_f64, neg_log_f64, sincos_f64
 from .._keys import hash_bytes
 from .._philox import philox4x32
 from ._sampler import epoch_generator
@@ -32,6 +49,10 @@ from ._sampler import epoch_generator
 __all__ = ["augment_words", "flip", "crop_boxes", "color_jitter", "mixup_lambda", "cutmix_boxes"]
 
 NWORDS = 18
+#: Words per sample when mixup / cutmix draw Beta(alpha, alpha) (alpha != 1).
+NWORDS_BETA = 118
+GAMMA_CANDIDATES = 12
+_GAMMA_WORDS = 4 * GAMMA_CANDIDATES + 2  # a Box-Muller pair and 2 acceptance words per 2 candidates; U
 _M = np.uint64(0xFFFFFFFF)
 
 
@@ -145,29 +166,85 @@ def color_jitter(seed: int, epoch: int, indices: Sequence[int] | torch.Tensor, b
     return out
 
 
-def _check_alpha(alpha: float) -> None:
-    if alpha != 1.0:
-        raise NotImplementedError(
-            f"alpha={alpha}: only alpha = 1 (lambda uniform in [0, 1]) is implemented; a Beta(alpha, alpha) "
-            "draw with fixed consumption and no library transcendental is not available yet"
-        )
+def _check_alpha(alpha: float) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 < float(alpha) < float("inf"):
+        raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
+    return float(alpha)
+
+
+def _w64(w: np.ndarray, a: int) -> np.ndarray:
+    return w[:, a].astype(np.uint64) | (w[:, a + 1].astype(np.uint64) << np.uint64(32))
+
+
+def _gamma(w: np.ndarray, first: int, alpha: float) -> np.ndarray:
+    """Gamma(alpha) per row from words ``first .. first + 49`` (NOTE [ Beta with a fixed
+    number of words ]); float64, IEEE operations and the stream's own log / sin / cos / exp."""
+    shape = alpha + 1.0 if alpha < 1.0 else alpha
+    d = shape - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    value = np.full(w.shape[0], d)
+    done = np.zeros(w.shape[0], dtype=bool)
+    for i in range(GAMMA_CANDIDATES):
+        base = first + 8 * (i // 2)
+        radius = np.sqrt(2.0 * neg_log_f64(_w64(w, base)))
+        cos_t, sin_t = sincos_f64(_w64(w, base + 2))
+        z = radius * (cos_t if i % 2 == 0 else sin_t)
+        neg_log_u = neg_log_f64(_w64(w, base + 4 + 2 * (i % 2)))
+        t = 1.0 + c * z
+        v = (t * t) * t
+        positive = v > 0.0
+        log_v = log_f64(np.where(positive, v, 1.0))
+        rhs = (((0.5 * z) * z + d) - d * v) + d * log_v
+        accept = positive & (-neg_log_u < rhs) & ~done
+        value = np.where(accept, d * v, value)
+        done |= accept
+    if alpha < 1.0:  # Gamma(alpha) = Gamma(alpha + 1) * U^(1/alpha)
+        power = -neg_log_f64(_w64(w, first + _GAMMA_WORDS - 2)) / alpha
+        value = value * exp(torch.from_numpy(power)).numpy()
+    return value
+
+
+def _mix_lambda(w: np.ndarray, alpha: float) -> np.ndarray:
+    """lambda ~ Beta(alpha, alpha) per row: ``u(w14, w15)`` when alpha = 1, else X / (X + Y)."""
+    if alpha == 1.0:
+        return _u53(w, 14)
+    x = _gamma(w, NWORDS, alpha)
+    y = _gamma(w, NWORDS + _GAMMA_WORDS, alpha)
+    total = x + y
+    return np.where(total > 0.0, x / np.where(total > 0.0, total, 1.0), 0.5)  # both 0: alpha tiny, p ~ 0
+
+
+def _mix_words(seed: int, epoch: int, indices: Sequence[int] | torch.Tensor, alpha: float) -> np.ndarray:
+    return augment_words(seed, epoch, indices, NWORDS if alpha == 1.0 else NWORDS_BETA)
 
 
 def mixup_lambda(seed: int, epoch: int, indices: Sequence[int] | torch.Tensor, alpha: float = 1.0,
                  device: torch.device | str | None = None) -> torch.Tensor:
-    """Mixup's lambda per sample, Beta(1, 1) = uniform in [0, 1): float64 tensor [batch]."""
-    _check_alpha(alpha)
-    return _to(_u53(augment_words(seed, epoch, indices), 14), device)
+    """Mixup's lambda per sample, ``Beta(alpha, alpha)``: float64 tensor [batch].
+
+    ``alpha = 1`` is uniform in [0, 1) (words 14-15); other alphas (mixup's usual 0.2 or
+    0.4 included) use Gamma draws with a fixed number of words per sample, see the
+    module's NOTE.
+
+    Raises:
+        ValueError: ``alpha`` is not a finite number > 0.
+    """
+    alpha = _check_alpha(alpha)
+    return _to(_mix_lambda(_mix_words(seed, epoch, indices, alpha), alpha), device)
 
 
 def cutmix_boxes(seed: int, epoch: int, indices: Sequence[int] | torch.Tensor, height: int, width: int,
                  alpha: float = 1.0, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """CutMix boxes ``(top, left, bottom, right)`` [batch, 4] and the area-corrected lambda [batch]."""
-    _check_alpha(alpha)
+    """CutMix boxes ``(top, left, bottom, right)`` [batch, 4] and the area-corrected lambda [batch].
+
+    ``lambda ~ Beta(alpha, alpha)`` as in :func:`mixup_lambda`; the box has side ratio
+    ``sqrt(1 - lambda)`` around a uniform centre, clamped to the image.
+    """
+    alpha = _check_alpha(alpha)
     if height < 1 or width < 1:
         raise ValueError(f"height and width must be >= 1, got {height}, {width}")
-    w = augment_words(seed, epoch, indices)
-    lam = _u53(w, 14)
+    w = _mix_words(seed, epoch, indices, alpha)
+    lam = _mix_lambda(w, alpha)
     cut = np.sqrt(1.0 - lam)
     cw = np.floor(width * cut).astype(np.int64)
     ch = np.floor(height * cut).astype(np.int64)

@@ -1,14 +1,16 @@
-"""Deterministic elementwise math for integrands: the same bits on every device.
+"""Deterministic elementwise math: the same bits on every device.
 
-torch.exp is a library routine whose bits differ between CPU and GPU; an integrand
-using it gives device-dependent estimates.  ``exp`` here uses only IEEE ``+ - *``
-with integer range reduction and the constant table, like the stream's own log.
+torch.exp is a library routine whose bits differ between CPU and GPU; a Monte Carlo
+integrand or an augmentation parameter using it differs between devices.  ``exp``
+here uses only IEEE ``+ - *`` with integer range reduction and the constant table,
+like the stream's own log.  Used by ``montecarlo`` (re-exported there) and by
+``data``'s Beta draws.
 """
 from __future__ import annotations
 
 import torch
 
-from .._constants import f64
+from ._constants import f64
 
 __all__ = ["exp"]
 
