@@ -522,13 +522,17 @@ static void fill_perm(const Draw *d, uint64_t e0, int64_t len, void *out) {
  * Integer adds are associative, so the sums are the same for any order, chunking or
  * thread count.
  *
- * A finite double is m * 2^(p - 1074) with m < 2^53 and p = max(e - 1, 0) from its
- * biased exponent e.  The hot loop adds the signed low and high 32-bit halves of m
- * into buckets indexed by p (no branches, two adds per value); the buckets are folded
- * into the limbs once per call.  Four interleaved bucket sets keep consecutive values
- * of the same magnitude from waiting on each other's stores.  A bucket gets less than
- * 2^32 per value, so a call may take up to 2^28 values.  Non-finite values are
- * counted and add nothing. */
+ * Two ways, the same integers:
+ * - window_sum (the fast path, below): binned floating-point sums that are exact by
+ *   construction, vectorised; taken when every value and square is finite and the
+ *   range's largest magnitude is neither huge nor tiny.
+ * - bucket_sum_range (any input): a finite double is m * 2^(p - 1074) with m < 2^53
+ *   and p = max(e - 1, 0) from its biased exponent e; the loop adds the signed low
+ *   and high 32-bit halves of m into buckets indexed by p (no branches), folded into
+ *   the limbs once per call.  Four interleaved bucket sets keep consecutive values of
+ *   the same magnitude from waiting on each other's stores.  Non-finite values are
+ *   counted and add nothing.
+ * Every limb gets less than 2^33 per value, so a call may take up to 2^28 values. */
 #define KS_LIMBS 68
 #define KS_SETS 4
 #define KS_EXP 2048

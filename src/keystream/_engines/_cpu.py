@@ -69,8 +69,8 @@ def _load() -> ctypes.CDLL | None:
 try:
     _LIB = _load()
     _LOAD_ERROR = None if _LIB is not None else "the compiled library _kscore was not built"
-except OSError as err:  # pragma: no cover - a broken build
-    _LIB, _LOAD_ERROR = None, str(err)
+except (OSError, AttributeError) as err:  # a broken build, or a stale one missing a symbol
+    _LIB, _LOAD_ERROR = None, f"{err} (rebuild: pip install -e .)"
 
 _warned = False
 
