@@ -24,8 +24,7 @@ import torch
 from _timing import median_time, warm_fresh_pages
 
 import keystream as ks
-from keystream.montecarlo import EXAMPLES, estimate
-from keystream.montecarlo import _estimate
+from keystream.montecarlo import EXAMPLES, _estimate, estimate
 
 
 def timed(fn, reps: int = 9) -> float:
@@ -93,7 +92,7 @@ def main() -> None:
               f"{100 * u / raw_big:.0f}% of raw (2^24), {100 * u / raw_chunk:.0f}% of raw (chunk)")
     for name, fn, m in (("european-call", EXAMPLES["european-call"].fn, n // 10),
                         ("pi as torch ops", torch_ops(pi), n)):
-        exact, plain = interleaved(lambda: estimate(fn, m, seed=1, device=dev, chunk_size=chunk))
+        exact, plain = interleaved(lambda fn=fn, m=m: estimate(fn, m, seed=1, device=dev, chunk_size=chunk))
         print(f"{name}, N = {m}: exact sums {exact:.3f} s, plain float64 sums {plain:.3f} s: "
               f"{100 * (exact / plain - 1):+.1f}% (medians of {PAIRS} interleaved pairs)")
 

@@ -11,9 +11,9 @@ import sys
 import pytest
 import torch
 
+from keystream._engines import _cpu
 from keystream.montecarlo import EXAMPLES, control_variate, estimate, exp
 from keystream.montecarlo._accumulate import _join, _limbs_torch, exact_sums, to_fraction
-from keystream._engines import _cpu
 
 
 def bits(e):
