@@ -191,9 +191,11 @@ def test_mixup_lambda_is_beta(alpha):
     var = 1.0 / (4.0 * (2.0 * alpha + 1.0))
     assert abs(lam.mean() - 0.5) < 5 * (var / n) ** 0.5
     assert abs(lam.var() - var) < 0.05 * var
-    scipy_stats = pytest.importorskip("scipy.stats") if alpha != 1.0 else None
-    if scipy_stats is not None:
-        assert scipy_stats.kstest(lam, scipy_stats.beta(alpha, alpha).cdf).pvalue > 1e-4
+    try:
+        from scipy import stats
+    except ImportError:  # the quality extra; the moments above are checked regardless
+        return
+    assert stats.kstest(lam, stats.beta(alpha, alpha).cdf).pvalue > 1e-4
 
 
 def test_beta_lambda_batched_equals_one_at_a_time_and_alpha_1_is_unchanged(device):
