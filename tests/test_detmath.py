@@ -70,3 +70,18 @@ def test_log_f64_accuracy_and_agreement_with_neg_log():
     w = rng.integers(1 << 63, 2**64, 10_000, dtype=np.uint64, endpoint=False)  # 64 significant bits
     u = ((w >> np.uint64(11)) << np.uint64(11)).astype(np.float64) * 2.0**-64  # its u: the top 53 bits
     assert np.array_equal(-R.log_f64(u), R.neg_log_f64(w))
+
+
+def test_torch_log_equals_the_reference_log_and_handles_special_values(device):
+    import torch
+
+    from keystream.montecarlo import log
+
+    rng = np.random.default_rng(4)
+    y = rng.random(50_000) * 10.0 ** rng.integers(-300, 300, 50_000)
+    y = np.concatenate([y, [1.0, 0.5, 5e-324, 3e-320, 2.2250738585072014e-308, 1.7976931348623157e308]])
+    got = log(torch.from_numpy(y).to(device)).cpu().numpy()
+    assert np.array_equal(got.view(np.uint64), R.log_f64(y).view(np.uint64))
+    special = log(torch.tensor([0.0, -0.0, -1.0, float("inf"), float("nan")], dtype=torch.float64, device=device))
+    assert special.cpu().tolist()[:2] == [float("-inf")] * 2 and special[3].item() == float("inf")
+    assert bool(torch.isnan(special[[2, 4]]).all())

@@ -2,9 +2,9 @@
 
 See docs/montecarlo.md and ``keystream mc --help``.
 """
-from .._detmath import exp
+from .._detmath import exp, log
 from ._estimate import Draws, Estimate, control_variate, estimate
 from ._examples import EXAMPLES
 from ._integrands import InBall
 
-__all__ = ["EXAMPLES", "Draws", "Estimate", "InBall", "control_variate", "estimate", "exp"]
+__all__ = ["EXAMPLES", "Draws", "Estimate", "InBall", "control_variate", "estimate", "exp", "log"]
