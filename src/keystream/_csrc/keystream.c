@@ -557,7 +557,7 @@ static void add_shifted(int64_t *limbs, uint64_t q, int64_t v) {
     limbs[L + 2] += t1 >> 32;
 }
 
-/* Add the buckets to the limbs and clear them for the next call. */
+/* Add the buckets to the limbs (and clear them). */
 static void fold(Buckets *b, int64_t *limbs) {
     for (int p = 0; p < KS_EXP; p++) {
         int64_t lo = 0, hi = 0;
@@ -590,19 +590,18 @@ static inline int64_t add_value(Buckets *bs, int k, double v) {
     return (int64_t)(1 - finite);
 }
 
-/* Each thread keeps its buckets (zero between calls: fold clears them), so a call
- * touches no fresh pages. */
-static _Thread_local Buckets *thread_buckets;
-
+/* The general path (any input): buckets allocated per call (the fast path below
+ * takes the common cases, so a calloc here costs little). */
 static int64_t bucket_sum_range(const double *x, int64_t n, int64_t *sum_limbs, int64_t *sq_limbs) {
-    if (thread_buckets == NULL && (thread_buckets = calloc(2, sizeof(Buckets))) == NULL) return -1;
-    Buckets *bs = thread_buckets;
+    Buckets *bs = calloc(2, sizeof(Buckets));
+    if (bs == NULL) return -1;
     int64_t bad = 0, i = 0;
     for (; i + KS_SETS <= n; i += KS_SETS)
         for (int k = 0; k < KS_SETS; k++) bad += add_value(bs, k, x[i + k]);
     for (; i < n; i++) bad += add_value(bs, 0, x[i]);
     fold(&bs[0], sum_limbs);
     fold(&bs[1], sq_limbs);
+    free(bs);
     return bad;
 }
 
