@@ -86,6 +86,9 @@ def run(print_fn: Callable[[str], None] = print) -> int:
                         ok &= conf.same_bits(got, conf.reference(spec))
                 failures += not ok
                 rows.append((engine.name, str(dev), case.name, "ok" if ok else "FAIL"))
+    fused = _fused_rows()
+    failures += sum(r[3] != "ok" for r in fused)
+    rows += fused
     width = max((len(r[2]) for r in rows), default=4)
     ew = max((len(r[0]) for r in rows), default=6)
     print_fn(f"{'engine':<{ew}} {'device':<8} {'draw':<{width}}  result")
@@ -99,6 +102,34 @@ def run(print_fn: Callable[[str], None] = print) -> int:
     print_fn("default engine per device: " + ", ".join(f"{d}: {engine_for(d).name}" for d in devices()))
     print_fn(f"{len(rows)} checks, {failures} failed ({time.perf_counter() - t0:.1f} s)")
     return failures
+
+
+def _fused_rows() -> list[tuple[str, str, str, str]]:
+    """montecarlo.InBall's fused kernels (C, Triton) against its torch definition, through
+    ``estimate``, per engine and device that has one."""
+    from ._engines import use_engine
+    from .montecarlo import InBall, estimate
+
+    rows = []
+    for engine in all_engines():
+        if engine.name not in ("cpu", "triton", "triton-interpreter") or not engine.available():
+            continue
+        for dev in devices():
+            if not engine.supports(dev):
+                continue
+            ok = True
+            for dim in (2, 3):
+                n = 3001 if engine.name == "triton-interpreter" else 100_003
+                try:
+                    with use_engine(engine.name):
+                        fused = estimate(InBall(dim), n, seed=7, device=dev, chunk_size=n // 3)
+                    with use_engine("reference"):
+                        plain = estimate(lambda d, dim=dim: InBall(dim)(d), n, seed=7, chunk_size=n // 3)
+                    ok &= fused.sum_exact == plain.sum_exact
+                except Exception:  # noqa: BLE001 - any crash is a failure to report
+                    ok = False
+            rows.append((engine.name, str(dev), "montecarlo InBall (fused)", "ok" if ok else "FAIL"))
+    return rows
 
 
 if __name__ == "__main__":  # pragma: no cover
