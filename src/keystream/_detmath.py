@@ -29,16 +29,16 @@ def exp(x: torch.Tensor) -> torch.Tensor:
     big, small = x > 709.0, x < -708.0
     xc = x.clamp(-708.0, 709.0)
     k = torch.round(xc * f64("INV_LN2_F64"))
-    r = (xc - k * f64("LN2_HI_F64")) - k * f64("LN2_LO_F64")
+    r = (xc - k * f64("LN2_HI_F64")).sub_(k * f64("LN2_LO_F64"))
     p = torch.full_like(r, _C[12])
     for c in reversed(_C[:12]):
-        p = p * r + c
+        p.mul_(r).add_(c)  # in place: the same two roundings as p * r + c, half the time
     ki = k.to(torch.int64)
     # 2^k as two factors so that k = 1024 (x near 709.78) stays finite where it should
     half = ki // 2
     s1 = ((half + 1023) << 52).view(torch.float64)
     s2 = ((ki - half + 1023) << 52).view(torch.float64)
-    y = (p * s1) * s2
+    y = p.mul_(s1).mul_(s2)
     y = torch.where(big, torch.full_like(y, float("inf")), y)
     return torch.where(small, torch.zeros_like(y), y)
 
@@ -72,7 +72,7 @@ def log(x: torch.Tensor) -> torch.Tensor:
     z2 = s * s
     p = torch.full_like(z2, _LOG_L[6])
     for c in reversed(_LOG_L[:6]):
-        p = c + z2 * p
+        p.mul_(z2).add_(c)  # c + z2 * p: the same two roundings (+ and * commute in IEEE)
     r = z2 * p
     hfsq = (f64("HALF_F64") * f) * f
     dk = k.to(torch.float64)
