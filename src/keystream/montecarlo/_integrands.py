@@ -43,8 +43,8 @@ class InBall:
     Reproducibility:
         The value of sample ``i`` is a pure function of (seed, ``i``, ``dim``): the same
         on every device, engine, chunk size and process count.  On the CPU the
-        estimator runs a fused C kernel with exactly these bits (tested), about three
-        times as fast as the torch ops; on CUDA a fused Triton kernel (tested bitwise in
+        estimator runs a fused C kernel with exactly these bits (tested), two to three
+        times as fast as the torch ops (measured); on CUDA a fused Triton kernel (tested bitwise in
         Triton's CPU interpreter).
 
     Args:
