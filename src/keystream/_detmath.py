@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ._constants import f64, u64
+from ._constants import f64
 
 __all__ = ["exp", "log"]
 
@@ -43,40 +43,24 @@ def exp(x: torch.Tensor) -> torch.Tensor:
     return torch.where(small, torch.zeros_like(y), y)
 
 
-_LOG_L = [f64(f"LOG_L{i}_F64") for i in range(1, 8)]
-
-
 def log(x: torch.Tensor) -> torch.Tensor:
     """``ln(x)`` in float64, within 1 ulp, identical on every device (one op per torch call).
 
-    The stream's float64 log (``_reference.log_f64``, bit for bit): ``x = 2^k * m`` from
+    The stream's float64 log (the portable engine's, bit for bit): ``x = 2^k * m`` from
     the bits (subnormals normalised), ``m`` folded into [sqrt(2)/2, sqrt(2)),
     ``s = f / (2 + f)`` with ``f = m - 1``, a degree-7 polynomial in ``s^2``.
     ``log(0) = -inf``, ``log(inf) = inf``, negative or NaN arguments give NaN.
     """
+    from ._engines._portable import _bit_length, log_parts_f64
+
     x = x.to(torch.float64)
     b = x.view(torch.int64)
     e = (b >> 52) & 0x7FF
     frac = b & ((1 << 52) - 1)
-    # subnormals: the fraction's bit length from its exact conversion to a double
-    n = ((frac.to(torch.float64).view(torch.int64) >> 52) & 0x7FF) - 1022
+    n = _bit_length(frac, 64)  # subnormals: move the fraction's leading bit to bit 52
     sub = e == 0
     frac_sub = (frac << torch.clamp(53 - n, 0, 63)) & ((1 << 52) - 1)
-    k = torch.where(sub, n - 1075, e - 1023)
-    mant = torch.where(sub, frac_sub, frac)
-    big = mant >= u64("SQRT2_MANT_F64")
-    xf = (torch.where(big, 0x3FE0000000000000, 0x3FF0000000000000) | mant).view(torch.float64)
-    k = k + big.to(torch.int64)
-    f = xf - f64("ONE_F64")
-    s = f / (f64("TWO_F64") + f)
-    z2 = s * s
-    p = torch.full_like(z2, _LOG_L[6])
-    for c in reversed(_LOG_L[:6]):
-        p.mul_(z2).add_(c)  # c + z2 * p: the same two roundings (+ and * commute in IEEE)
-    r = z2 * p
-    hfsq = (f64("HALF_F64") * f) * f
-    dk = k.to(torch.float64)
-    y = dk * f64("LN2_HI_F64") - ((hfsq - (s * (hfsq + r) + dk * f64("LN2_LO_F64"))) - f)
+    y = log_parts_f64(torch.where(sub, n - 1075, e - 1023), torch.where(sub, frac_sub, frac))
     y = torch.where(x == 0.0, torch.full_like(y, float("-inf")), y)
     y = torch.where(x == float("inf"), x, y)
     return torch.where((x < 0.0) | torch.isnan(x), torch.full_like(y, float("nan")), y)

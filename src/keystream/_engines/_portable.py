@@ -188,21 +188,25 @@ def neg_log_f64(xh: Tensor, xl: Tensor) -> Tensor:
     d = (nb - 53).clamp(min=0, max=11)
     top_b = (xh << (32 - d)) | (xl >> d)
     mant = torch.where(small, top_s, top_b) & ((1 << 52) - 1)
-    k = torch.where(small, ns - 66, nb - 65)
+    return _flip_f64(log_parts_f64(torch.where(small, ns - 66, nb - 65), mant))
+
+
+def log_parts_f64(k: Tensor, mant: Tensor) -> Tensor:
+    """``ln(2^k * 1.mant)`` (mant: the 52 fraction bits as int64), the stream's float64 log;
+    also ``keystream._detmath.log``."""
     big = mant >= u64("SQRT2_MANT_F64")
     x = (torch.where(big, 0x3FE0000000000000, 0x3FF0000000000000) | mant).view(torch.float64)
     k = k + big.to(torch.int64)
     f = x - _c64("ONE_F64", x)
     s = f / (_c64("TWO_F64", x) + f)
     z2 = s * s
-    p = _c64("LOG_L7_F64", x)
+    p = _c64("LOG_L7_F64", x).expand_as(z2).clone()
     for name in ("LOG_L6_F64", "LOG_L5_F64", "LOG_L4_F64", "LOG_L3_F64", "LOG_L2_F64", "LOG_L1_F64"):
-        p = _c64(name, x) + z2 * p
+        p.mul_(z2).add_(_c64(name, x))  # c + z2 * p: the same two roundings, in place
     r = z2 * p
     hfsq = (_c64("HALF_F64", x) * f) * f
     dk = k.to(torch.float64)
-    ln = dk * _c64("LN2_HI_F64", x) - ((hfsq - (s * (hfsq + r) + dk * _c64("LN2_LO_F64", x))) - f)
-    return _flip_f64(ln)
+    return dk * _c64("LN2_HI_F64", x) - ((hfsq - (s * (hfsq + r) + dk * _c64("LN2_LO_F64", x))) - f)
 
 
 # --------------------------------------------------------- deterministic sin / cos
