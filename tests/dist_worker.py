@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import warnings
 
 import torch
 import torch.distributed as dist
+from _gloo import leave
 from torch.utils.data import DataLoader, Dataset
 
 from keystream.data import PerSampleDataset, ShuffleSampler
@@ -79,9 +79,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    # Leave without running C++ static destructors: gloo's threads can abort the process
-    # at interpreter shutdown ("terminate called without an active exception") after the
-    # work is done and written.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    leave()

@@ -9,12 +9,12 @@ keystream.init.init_module; the gathered full tensors must equal the single-proc
 from __future__ import annotations
 
 import json
-import os
 import sys
 import warnings
 
 import torch
 import torch.distributed as dist
+from _gloo import leave
 from torch import nn
 
 from keystream import init
@@ -102,9 +102,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    # Leave without running C++ static destructors: gloo's threads can abort the process
-    # at interpreter shutdown ("terminate called without an active exception") after the
-    # work is done and written.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    leave()

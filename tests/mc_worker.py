@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import torch.distributed as dist
+from _gloo import leave
 
 from keystream.montecarlo import EXAMPLES, estimate
 
@@ -28,9 +28,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    # Leave without running C++ static destructors: gloo's threads can abort the process
-    # at interpreter shutdown ("terminate called without an active exception") after the
-    # work is done and written.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    leave()

@@ -8,20 +8,9 @@ world size must continue it exactly.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 
 import pytest
-
-WORKER = os.path.join(os.path.dirname(__file__), "dist_worker.py")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _gloo import run_workers
 
 
 def run_world(world: int, tmp_path, state: dict | None = None) -> dict:
@@ -31,13 +20,7 @@ def run_world(world: int, tmp_path, state: dict | None = None) -> dict:
         path = tmp_path / f"state-{world}.json"
         path.write_text(json.dumps(state))
         args = [str(path)]
-    port = _port()
-    procs = [subprocess.Popen([sys.executable, WORKER, str(r), str(world), str(port), str(out), *args],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(world)]
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err[-3000:]
-    return json.loads(out.read_text())
+    return run_workers("dist_worker.py", world, out, *args)
 
 
 @pytest.fixture(scope="module")

@@ -1,33 +1,13 @@
 """Sharded initialisation equals single-device initialisation: gloo, 1, 2 and 4 processes."""
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-
 import pytest
-
-WORKER = os.path.join(os.path.dirname(__file__), "dtensor_worker.py")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _gloo import run_workers
 
 
 @pytest.mark.parametrize("world", [1, 2, 4])
 def test_sharded_init_equals_single_device(world, tmp_path):
-    out = tmp_path / "out.json"
-    port = _port()
-    procs = [subprocess.Popen([sys.executable, WORKER, str(r), str(world), str(port), str(out)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(world)]
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err[-3000:]
-    results = json.loads(out.read_text())
+    results = run_workers("dtensor_worker.py", world, tmp_path / "out.json")
     assert "Shard(0)" in results and "Replicate" in results
     for label, bad in results.items():
         if isinstance(bad, str):  # FSDP2 unavailable on this torch/CPU: shown, not hidden

@@ -1,15 +1,11 @@
 """keystream.montecarlo: the same bits for any chunking, process count and device."""
 from __future__ import annotations
 
-import json
 import math
-import os
-import socket
-import subprocess
-import sys
 
 import pytest
 import torch
+from _gloo import run_workers
 
 from keystream._engines import _cpu
 from keystream.montecarlo import EXAMPLES, control_variate, estimate, exp
@@ -34,24 +30,8 @@ def test_same_bits_on_every_device(device, name):
     assert bits(estimate(EXAMPLES[name].fn, 5000, seed=1, device=device)) == ref
 
 
-def _port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_same_bits_for_1_2_3_processes(tmp_path):
-    worker = os.path.join(os.path.dirname(__file__), "mc_worker.py")
-    results = {}
-    for world in (1, 2, 3):
-        out = tmp_path / f"{world}.json"
-        port = _port()
-        procs = [subprocess.Popen([sys.executable, worker, str(r), str(world), str(port), str(out)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(world)]
-        for p in procs:
-            _, err = p.communicate(timeout=300)
-            assert p.returncode == 0, err[-2000:]
-        results[world] = json.loads(out.read_text())
+    results = {world: run_workers("mc_worker.py", world, tmp_path / f"{world}.json") for world in (1, 2, 3)}
     single = {k: list(bits(estimate(EXAMPLES[k].fn, 300_001, seed=11, chunk_size=40_000))) for k in results[1]}
     assert results[1] == results[2] == results[3] == single
 
