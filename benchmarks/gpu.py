@@ -2,6 +2,7 @@
 
     python benchmarks/gpu.py                       # on a CUDA machine
     python benchmarks/gpu.py --json out.json       # also write JSON
+    python benchmarks/gpu.py --json out.json --sweep   # and time the launch shapes (d), +1-2 min
     python benchmarks/gpu.py --device cpu --engine triton-interpreter --n 4096 --n-perm 512 --reps 2 \
         --big 600 --mc-samples 20000 --mc-chunk 4096                                      # smoke test
 
@@ -17,6 +18,9 @@
     kernel) gives the same exact sum on the GPU as on the CPU and as its torch ops; its
     uniforms per second against raw ``rand`` of the estimator's chunk, and the same
     integrand as torch ops.
+(d) ``--sweep``: the launch shape of the GPU engine (Philox blocks and warps per
+    program), timed per draw at N; bits are checked equal across shapes.  Results never
+    depend on the shape, so the fastest may be made the engine's default per device.
 """
 from __future__ import annotations
 
@@ -165,6 +169,38 @@ def montecarlo(device: torch.device, engine: str, n: int, chunk: int, reps: int)
             "torch_ops_gps": ops_ups / 1e9}
 
 
+def sweep(device: torch.device, engine: str, n: int, reps: int) -> list[dict]:
+    """Time the GPU engine's launch shapes (block, num_warps) per draw; check equal bits."""
+    from keystream._engines import get_engine
+
+    eng = get_engine(engine)
+    default = (eng.block, eng.num_warps)
+    t = timer(device)
+    g = ks.Generator(99, device=device)
+    f64 = torch.float64
+    draws = [("uniform f32", lambda: g.rand(n)), ("uniform f64", lambda: g.rand(n, dtype=f64)),
+             ("normal f32", lambda: g.randn(n)), ("normal f64", lambda: g.randn(n, dtype=f64)),
+             ("randint int64", lambda: g.randint(0, 1000, (n,))),
+             ("bernoulli f32", lambda: g.bernoulli(0.5, (n,), dtype=torch.float32))]
+    rows = []
+    try:
+        with ks.use_engine(engine):
+            for name, fn in draws:
+                g.offset = 0
+                eng.block, eng.num_warps = default
+                want = fn()[: 1 << 20].clone()
+                for block in (256, 512, 1024, 2048):
+                    for warps in (2, 4, 8):
+                        eng.block, eng.num_warps = block, warps
+                        g.offset = 0
+                        same = bool(torch.equal(fn()[: 1 << 20], want))
+                        rows.append({"draw": name, "block": block, "num_warps": warps, "same_bits": same,
+                                     "gps": n / t(fn, reps) / 1e9})
+    finally:
+        eng.block, eng.num_warps = default
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -177,6 +213,7 @@ def main() -> None:
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--mc-samples", type=int, default=1 << 30)
     ap.add_argument("--mc-chunk", type=int, default=1 << 26)
+    ap.add_argument("--sweep", action="store_true", help="also time the engine's launch shapes (d)")
     args = ap.parse_args()
     device = torch.device(args.device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
@@ -210,11 +247,23 @@ def main() -> None:
           f"{mc['fused_gps']:.1f} G uniforms/s = {100 * mc['fused_gps'] / mc['raw_gps']:.0f}% of raw; "
           f"as torch ops: {mc['torch_ops_gps']:.1f} G/s = {100 * mc['torch_ops_gps'] / mc['raw_gps']:.0f}%")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    shapes = sweep(device, args.engine, args.n, args.reps) if args.sweep else []
+    if shapes:
+        print(f"\n## Launch shapes (G elements/s, N = {args.n}; * = equal bits to the default shape)\n")
+        print("| draw | block | warps | G/s |\n|---|---|---|---|")
+        for r in shapes:
+            print(f"| {r['draw']} | {r['block']} | {r['num_warps']} | {r['gps']:.1f}{' *' if r['same_bits'] else ''} |")
+        for name in dict.fromkeys(r["draw"] for r in shapes):
+            best = max((r for r in shapes if r["draw"] == name), key=lambda r: r["gps"])
+            print(f"- fastest for {name}: block {best['block']}, {best['num_warps']} warps, {best['gps']:.1f} G/s")
+        print(f"\nwith the sweep: {time.perf_counter() - t0:.0f} s")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"gpu": gpu, "torch": torch.__version__, "conformance": rows, "bandwidth_gps": bandwidth,
-                       "speed": speeds, "peers": other, "n": args.n, "montecarlo": mc}, fh, indent=1)
-    raise SystemExit(1 if bad or not mc["ok"] else 0)
+                       "speed": speeds, "peers": other, "n": args.n, "montecarlo": mc, "shapes": shapes}, fh,
+                      indent=1)
+    bad_shapes = [r for r in shapes if not r["same_bits"]]
+    raise SystemExit(1 if bad or not mc["ok"] or bad_shapes else 0)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,24 @@ def test_results_independent_of_block_size(block):
             assert conf.same_bits(conf.run_case(eng, spec), conf.reference(spec))
 
 
+@pytest.mark.parametrize("name", ["rand", "uniform(-3,5)", "randn", "randint(-5,12)", "bits"])
+def test_contiguous_ranges_with_every_start_and_end_in_a_block(name, monkeypatch):
+    """The contiguous kernel's vector stores, edge blocks (HEAD > 0, a partial last block)
+    and 64-bit positions (WIDE), on ranges that start and end anywhere in a block and
+    span one or several programs."""
+    eng = _triton.TritonEngine(interpret=True, block=32)
+    case = next(c for c in conf.CASES if c.name == name)
+    for wide in (False, True):
+        monkeypatch.setattr(_triton.TritonEngine, "WIDE_FROM", 1 if wide else 1 << 31)
+        for dtype in case.dtypes[:2]:
+            for e0 in (0, 1, 2, 3, 6):
+                for total in ((1, 2, 3, 4, 5, 9, 128, 131) if not wide else (3, 130)):
+                    # offsets whose blocks cross 2^32 (the carry of base_counter) or 2^64
+                    offset = (1 << (32 if total % 2 else 64)) - 9
+                    spec = conf.make_spec(case, dtype, (e0 + total + 5,), ((e0, e0 + total),), offset)
+                    assert conf.same_bits(conf.run_case(eng, spec), conf.reference(spec)), (dtype, e0, total)
+
+
 RANDINT4X_SCRIPT = r"""
 import torch, triton, triton.language as tl, keystream as ks
 
@@ -91,59 +109,74 @@ def test_cuda_graph_capture_raises(monkeypatch):
     assert g.offset == 0
 
 
-CONTIGUOUS = [(0, 0, 4, "*i32"), (1, 0, 2, "*i64"), (2, 0, 4, "*fp32"), (2, 1, 2, "*fp64"), (2, 2, 4, "*fp16"),
-              (2, 3, 4, "*i16"), (3, 0, 4, "*fp32"), (3, 1, 2, "*fp64"), (3, 2, 4, "*fp16"), (3, 3, 4, "*i16"),
-              (4, 0, 4, "*fp32"), (4, 1, 2, "*fp64"), (5, 0, 2, "*i64"), (5, 0, 2, "*i8"), (6, 0, 4, "*fp32"),
-              (6, 0, 4, "*i1"), (6, 3, 4, "*i16")]
 FORBIDDEN = ("fma.", "mad.f", "div.approx", "div.full", "sqrt.approx", "rsqrt", "ex2.approx", "lg2.approx",
              "sin.approx", "cos.approx")
 
 
-def _compile_ptx(name, signature, constexprs):
+@pytest.fixture(scope="module")
+def sm90():
+    """Every kernel variant the engine launches, compiled for an H100 / H200 (sm_90)
+    without a GPU: {label: compiled kernel}."""
     try:
-        from triton.backends.compiler import GPUTarget
-        from triton.compiler import ASTSource
+        from keystream._engines import _triton_aot
     except ImportError as err:  # pragma: no cover
         pytest.skip(f"this triton cannot compile ahead of time: {err}")
-    import triton
+    out = {}
+    for v in _triton_aot.variants():
+        try:
+            out[v.label] = _triton_aot.compile_variant(v)
+        except RuntimeError as err:  # pragma: no cover - e.g. no ptxas in this triton
+            if "ptxas" in str(err):
+                pytest.skip(f"no CUDA toolchain in this triton: {err}")
+            raise
+    return out
 
-    src = ASTSource(fn=_triton.kernels(False)[name], signature=signature, constexprs=constexprs)
-    try:
-        return triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": False}).asm["ptx"]
-    except RuntimeError as err:  # pragma: no cover - e.g. no ptxas in this triton
-        if "ptxas" in str(err):
-            pytest.skip(f"no CUDA toolchain in this triton: {err}")
-        raise
 
-
-def test_gpu_kernels_compile_for_sm90_without_fma_or_approximations():
-    """Compile every kernel variant for an H100 (sm_90) without a GPU and read the PTX:
-    no fused multiply-add, no approximate division, square root or transcendental."""
-    base = {"out_ptr": "*fp32", "k0": "i32", "k1": "i64", "off_lo": "i32", "off_hi": "i32", "p0": "i64",
-            "p1": "i32", "p2": "i64", "p3": "i64", "e0": "i64", "total": "i64"}
-    ptxs = []
-    for kind, dtype, k, ptr in CONTIGUOUS:
-        ptxs.append(_compile_ptx("draw_contiguous", {**base, "out_ptr": ptr},
-                                 {"KIND": kind, "DTYPE": dtype, "K": k, "BLOCK": 1024}))
-    scattered = {**{k: v for k, v in base.items() if k != "e0"}, "run_len": "i64", "run_off": "i64",
-                 **{f"{a}{i}": "i64" for i in range(3) for a in "snt"}}
-    for kind, dtype, k, ptr in ((3, 0, 4, "*fp32"), (3, 1, 2, "*fp64"), (5, 0, 2, "*i64")):
-        ptxs.append(_compile_ptx("draw_scattered", {**scattered, "out_ptr": ptr},
-                                 {"KIND": kind, "DTYPE": dtype, "K": k, "BLOCK": 256}))
-    perm = {"out_ptr": "*i64", "start": "i64", "total": "i64", "n_minus_1": "i64", "h": "i32",
-            **{f"k{i}": "i64" for i in range(8)}}
-    ptxs.append(_compile_ptx("randperm_kernel", perm, {"BLOCK": 1024}))
-    ball = {"partial_ptr": "*i32", "k0": "i32", "k1": "i64", "off_lo": "i32", "off_hi": "i32", "dims": "i32",
-            "s0": "i64", "count": "i64"}
-    in_ball = [_compile_ptx("in_ball_kernel", ball, {"BLOCK": 1024})]
-    ball.pop("dims")
-    in_ball += [_compile_ptx("in_ball_blocks_kernel", ball, {"DIMS": d, "BLOCK": 1024}) for d in (1, 2, 4)]
-    for ptx in ptxs + in_ball:
+def test_gpu_kernels_compile_for_sm90_without_fma_or_approximations(sm90):
+    """Read the PTX: no fused multiply-add, no approximate division, square root or
+    transcendental in any kernel; IEEE division and square root where the math needs them."""
+    for label, k in sm90.items():
         for bad in FORBIDDEN:
-            assert bad not in ptx, bad
-    normal32 = ptxs[6]
+            assert bad not in k.asm["ptx"], (label, bad)
+    normal32 = sm90["draw_contiguous normal float32 -> fp32"].asm["ptx"]
     assert "div.rn.f32" in normal32 and "sqrt.rn.f32" in normal32
-    assert "div.rn.f64" in ptxs[7] and "sqrt.rn.f64" in ptxs[7]
+    normal64 = sm90["draw_contiguous normal float64 -> fp64"].asm["ptx"]
+    assert "div.rn.f64" in normal64 and "sqrt.rn.f64" in normal64
+
+
+def test_contiguous_draws_store_one_vector_per_block(sm90):
+    """NOTE [ vector stores ]: a draw that starts on a block stores each block's 16 bytes
+    (8 for 16-bit dtypes) with one instruction, no shared-memory shuffle in between."""
+    width = {"fp32": "st.global.v4.b32", "i32": "st.global.v4.b32", "fp64": "st.global.v2.b64",
+             "i64": "st.global.v2.b64", "fp16": "st.global.v2.b32", "i16": "st.global.v2.b32"}
+    checked = 0
+    for label, k in sm90.items():
+        out = label.rsplit("-> ", 1)[-1]
+        if label.startswith("draw_contiguous") and "HEAD" not in label and out in width:
+            ptx = k.asm["ptx"]
+            assert width[out] in ptx and "bar.sync" not in ptx, label
+            checked += 1
+    assert checked == 15  # every dtype but the 1-byte outputs (int8, bool)
+
+
+def test_standard_normal_values_are_never_zero():
+    """values' UNIT shortcut for normal(0, 1) drops ``mean + std * y``, which equals y
+    unless y is -0.0: y = r * c is never zero, as |c| and r have positive lower bounds
+    (sincos depends on the word only through w >> 6: every class is checked)."""
+    import numpy as np
+
+    from keystream._engines import _reference as R
+
+    for hi in range(4):
+        w = ((np.arange(1 << 24, dtype=np.uint64) + (hi << 24)) << 6).astype(np.uint32)
+        c, s = R.sincos_f32(w)
+        assert min(np.abs(c).min(), np.abs(s).min()) >= 2.0 ** -25
+    top = np.arange((1 << 32) - (1 << 20), 1 << 32, dtype=np.uint64).astype(np.uint32)
+    assert R.neg_log_f32(top).min() >= 2.0 ** -25  # r = sqrt(2 * neg_log) >= 2^-12
+    x = np.array([0, 1, 63, 64, 2**63, 2**62, 2**64 - 1], dtype=np.uint64)
+    c, s = R.sincos_f64(x)
+    assert min(np.abs(c).min(), np.abs(s).min()) >= 2.0 ** -54
+    assert R.neg_log_f64(np.array([2**64 - 1], dtype=np.uint64)).min() >= 2.0 ** -54
 
 
 @pytest.mark.parametrize("dims", [1, 2, 3, 4, 5])

@@ -18,6 +18,7 @@ tensors; the test suite checks them there against the reference.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 
@@ -93,17 +94,38 @@ def _f64_bits(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", x))[0]
 
 
+def _standard_params(kind: str, params: tuple) -> bool:  # type: ignore[type-arg]
+    """Whether a uniform / normal draw has the standard parameters, whose arithmetic the
+    kernels skip (``values``' UNIT: the same bits, fewer instructions): uniform on [0, 1)
+    with low = +0.0, or normal with mean 0 and std 1."""
+    if kind == "uniform":
+        return tuple(params[:3]) == (0.0, 1.0, 1.0) and math.copysign(1.0, params[0]) > 0
+    if kind == "normal":
+        return tuple(params[:2]) == (0.0, 1.0)  # -0.0 + y = y too: y is never zero
+    return False
+
+
 class TritonEngine(Engine):
     """Triton kernels: the default engine for CUDA tensors.
 
     Args:
         interpret: run in Triton's CPU interpreter on CPU tensors (for tests on
             machines without a GPU) instead of compiling for the GPU.
+        block: Philox blocks (contiguous draws) or elements (other kernels) per program.
+        num_warps: warps per program on the GPU.
     """
 
-    def __init__(self, interpret: bool = False, block: int = 1024) -> None:
+    #: Draws of this many (padded) elements or more use 64-bit positions in the kernel
+    #: (a class attribute so that tests can take the wide path on small sizes).
+    WIDE_FROM = 1 << 31
+
+    def __init__(self, interpret: bool = False, block: int = 1024, num_warps: int = 4) -> None:
         self.interpret = interpret
+        # Launch shape (Philox blocks per program, warps per program): results never
+        # depend on it (tests run several), so it may be tuned per device freely;
+        # `benchmarks/gpu.py --sweep` times the choices.
         self.block = block
+        self.num_warps = num_warps
         self.name = "triton-interpreter" if interpret else "triton"
 
     def available(self) -> bool:
@@ -118,7 +140,7 @@ class TritonEngine(Engine):
         if self.interpret:
             kernel[grid](*args, **meta)
         else:
-            kernel[grid](*args, **meta, enable_fp_fusion=False)
+            kernel[grid](*args, **meta, num_warps=self.num_warps, enable_fp_fusion=False)
 
     def fill(self, out: torch.Tensor, spec: DrawSpec) -> None:
         if spec.out_numel == 0:
@@ -158,14 +180,19 @@ class TritonEngine(Engine):
         # Triton types an int argument by its range (int32, int64, uint64): pass every
         # parameter as a signed 64-bit pattern; the kernel widens and reinterprets it.
         p = [v - (1 << 64) if v >= 1 << 63 else v for v in p]
+        unit = _standard_params(kind, spec.params)
         run = spec.contiguous_range()
         if run is not None:
             e0, e1 = run
             total = e1 - e0
-            nblocks = (e1 - 1) // k - e0 // k + 1
+            first, head = divmod(e0, k)
+            nblocks = (e1 - 1) // k - first + 1
             grid = (triton.cdiv(nblocks, self.block),)
-            self._launch(ks["draw_contiguous"], grid, target, k0, k1, off_lo, off_hi, *p, e0, total,
-                         KIND=code, DTYPE=dcode, K=k, BLOCK=self.block)
+            base = (spec.offset + first) % (1 << 64)
+            wide = grid[0] * self.block * k >= self.WIDE_FROM  # positions beyond int32
+            self._launch(ks["draw_contiguous"], grid, target, k0, k1, base & 0xFFFFFFFF, base >> 32, *p, total,
+                         (total + head) // k, KIND=code, DTYPE=dcode, UNIT=unit, K=k, HEAD=head, WIDE=wide,
+                         BLOCK=self.block)
             return
         outer, run_off, run_len = spec.runs()
         while len(outer) < MAX_OUTER:
@@ -179,7 +206,7 @@ class TritonEngine(Engine):
         total = spec.out_numel
         grid = (triton.cdiv(total, self.block),)
         self._launch(ks["draw_scattered"], grid, target, k0, k1, off_lo, off_hi, *p, total, run_len, run_off,
-                     *flat, KIND=code, DTYPE=dcode, K=k, BLOCK=self.block)
+                     *flat, KIND=code, DTYPE=dcode, UNIT=unit, K=k, BLOCK=self.block)
 
 
 def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int, device: torch.device,

@@ -1,0 +1,117 @@
+"""Ahead-of-time compilation of the GPU kernels, without a GPU (tests and tools only).
+
+Triton compiles for a named target (``GPUTarget("cuda", 90, 32)`` is an H100/H200)
+on any machine, and its wheel carries ``ptxas`` and ``nvdisasm``; so the test suite
+can read the PTX of every kernel variant the engine launches (no fused multiply-add,
+no approximate division, vector stores) and ``tools/gpu_sass.py`` can read the
+machine code (instructions per element) before a GPU is at hand.
+
+The signatures here mirror the launches in ``_triton.py`` (``TritonEngine.fill`` and
+``count_in_ball``); a test compiles each of them, so a launch that changes its
+arguments without changing this table fails there.
+"""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import _triton
+
+__all__ = ["Variant", "compile_variant", "sass", "variants"]
+
+# Triton specializes pointer arguments on 16-byte alignment (every torch allocation
+# is) and integer arguments on divisibility by 16; the engine's launches get that
+# specialization, so the compiled variants here assume it for the output pointer.
+_ALIGNED = ("out_ptr",)
+
+# Argument types as Triton infers them from typical values (an int argument is i32,
+# i64 or u64 by its range); compile_variant puts them in the kernel's argument order.
+_DRAW_ARGS = {"out_ptr": "*fp32", "k0": "i32", "k1": "i64", "p0": "i64", "p1": "i32", "p2": "i64", "p3": "i64"}
+CONTIGUOUS = {**_DRAW_ARGS, "base_lo": "i32", "base_hi": "i32", "total": "i32", "full_end": "i32"}
+SCATTERED = {**_DRAW_ARGS, "off_lo": "i32", "off_hi": "i32", "total": "i64", "run_len": "i64", "run_off": "i64",
+             **{f"{a}{i}": "i64" for i in range(3) for a in "snt"}}
+RANDPERM = {"out_ptr": "*i64", "start": "i64", "total": "i64", "n_minus_1": "i64", "h": "i32",
+            **{f"k{i}": "i64" for i in range(8)}}
+IN_BALL = {"partial_ptr": "*i32", "k0": "i32", "k1": "i64", "off_lo": "i32", "off_hi": "i32", "dims": "i32",
+           "s0": "i64", "count": "i64"}
+
+# (KIND, DTYPE, K, output pointer type) of every contiguous draw the engine launches
+# (_triton.KINDS / DTYPES codes; bfloat16 is written as int16 bits).
+DRAWS = [(0, 0, 4, "*i32"), (1, 0, 2, "*i64"), (2, 0, 4, "*fp32"), (2, 1, 2, "*fp64"), (2, 2, 4, "*fp16"),
+         (2, 3, 4, "*i16"), (3, 0, 4, "*fp32"), (3, 1, 2, "*fp64"), (3, 2, 4, "*fp16"), (3, 3, 4, "*i16"),
+         (4, 0, 4, "*fp32"), (4, 1, 2, "*fp64"), (5, 0, 2, "*i64"), (5, 0, 2, "*i8"), (6, 0, 4, "*fp32"),
+         (6, 0, 4, "*i1"), (6, 3, 4, "*i16")]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One compiled form of one kernel: its name, argument types and constexprs."""
+
+    kernel: str
+    signature: dict[str, str] = field(hash=False)
+    constexprs: dict[str, Any] = field(hash=False)
+
+    @property
+    def label(self) -> str:
+        inv = {v: k for k, v in _triton.KINDS.items()}
+        c = self.constexprs
+        if self.kernel.startswith("draw_"):
+            dt = next(iter(k for k, v in _triton.DTYPES.items() if v == c["DTYPE"]))
+            extra = "".join(f" {f}={c[f]}" for f in ("UNIT", "HEAD", "WIDE") if c.get(f))
+            return (f"{self.kernel} {inv[c['KIND']]} {str(dt).removeprefix('torch.')} "
+                    f"-> {self.signature['out_ptr'][1:]}{extra}")
+        return f"{self.kernel} " + " ".join(f"{k}={v}" for k, v in c.items() if k != "BLOCK")
+
+
+def variants(block: int = 1024) -> list[Variant]:
+    """Every kernel variant that ``TritonEngine`` and ``count_in_ball`` launch
+    (contiguous draws with a block-aligned start, plus one of each other form)."""
+    out = []
+    for kind, dtype, k, ptr in DRAWS:
+        units = (False, True) if kind == _triton.KINDS["uniform"] else (False,)
+        for unit in units:
+            out.append(Variant("draw_contiguous", {**CONTIGUOUS, "out_ptr": ptr},
+                               {"KIND": kind, "DTYPE": dtype, "UNIT": unit, "K": k, "HEAD": 0, "WIDE": False,
+                                "BLOCK": block}))
+    for kind, dtype, k, ptr in ((3, 0, 4, "*fp32"), (2, 1, 2, "*fp64")):  # odd start, > 2^31 elements
+        out.append(Variant("draw_contiguous", {**CONTIGUOUS, "out_ptr": ptr, "total": "i64", "full_end": "i64"},
+                           {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "HEAD": 1, "WIDE": True,
+                            "BLOCK": block}))
+    for kind, dtype, k, ptr in ((3, 0, 4, "*fp32"), (3, 1, 2, "*fp64"), (5, 0, 2, "*i64")):
+        out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": ptr},
+                           {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "BLOCK": 256}))
+    out.append(Variant("randperm_kernel", RANDPERM, {"BLOCK": block}))
+    out.append(Variant("in_ball_kernel", IN_BALL, {"BLOCK": block}))
+    blocks_sig = {k: v for k, v in IN_BALL.items() if k != "dims"}
+    out += [Variant("in_ball_blocks_kernel", blocks_sig, {"DIMS": d, "BLOCK": block}) for d in (1, 2, 4)]
+    return out
+
+
+def compile_variant(v: Variant, arch: int = 90, num_warps: int = 4) -> Any:
+    """Compile ``v`` for CUDA compute capability ``arch`` with the engine's options
+    (``enable_fp_fusion=False``); ``.asm`` holds "ptx" and "cubin"."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    fn = _triton.kernels(False)[v.kernel]
+    signature = {a: v.signature[a] for a in fn.arg_names if a in v.signature}
+    attrs = {(fn.arg_names.index(a),): [["tt.divisibility", 16]] for a in _ALIGNED if a in v.signature}
+    src = ASTSource(fn=fn, signature=signature, constexprs=v.constexprs, attrs=attrs)
+    return triton.compile(src, target=GPUTarget("cuda", arch, 32),
+                          options={"enable_fp_fusion": False, "num_warps": num_warps})
+
+
+def sass(compiled: Any) -> str:
+    """The machine code of a compiled kernel (``nvdisasm`` from Triton's wheel)."""
+    import tempfile
+
+    import triton
+
+    tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "nvdisasm"
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(compiled.asm["cubin"])
+        f.flush()
+        return subprocess.run([str(tool), "-c", f.name], capture_output=True, text=True, check=True).stdout
