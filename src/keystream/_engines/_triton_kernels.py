@@ -34,10 +34,14 @@ def philox(c0, c1, k0, k1):
     key0 = k0 + c2
     key1 = k1 + c2
     for _ in tl.static_range(PHILOX_ROUNDS):
-        hi0 = tl.umulhi(c0, m0)
-        lo0 = c0 * m0
-        hi1 = tl.umulhi(c2, m1)
-        lo1 = c2 * m1
+        # one 32x32 -> 64-bit product for both halves (mul.wide.u32: ptxas then emits one
+        # IMAD.WIDE where umulhi and * took an IMAD.HI and an IMAD)
+        p0 = c0.to(tl.uint64) * m0.to(tl.uint64)
+        p1 = c2.to(tl.uint64) * m1.to(tl.uint64)
+        hi0 = (p0 >> 32).to(tl.uint32)
+        lo0 = p0.to(tl.uint32)
+        hi1 = (p1 >> 32).to(tl.uint32)
+        lo1 = p1.to(tl.uint32)
         c0, c1, c2, c3 = hi1 ^ c1 ^ key0, lo1, hi0 ^ c3 ^ key1, lo0
         key0 = key0 + tl.full([], PHILOX_W0, tl.uint32)
         key1 = key1 + tl.full([], PHILOX_W1, tl.uint32)
