@@ -49,6 +49,26 @@ def test_contiguous_ranges_with_every_start_and_end_in_a_block(name, monkeypatch
                     assert conf.same_bits(conf.run_case(eng, spec), conf.reference(spec)), (dtype, e0, total)
 
 
+@pytest.mark.parametrize("name", ["uniform(-3,5)", "randn", "randint(-5,12)"])
+def test_regions_of_many_runs(name, monkeypatch):
+    """The scattered kernel (one lane per Philox block of each run): runs of 1 to 11
+    elements starting anywhere in a block, 2 to 4 dimensions, 32- and 64-bit lanes."""
+    eng = _triton.TritonEngine(interpret=True, block=32)
+    case = next(c for c in conf.CASES if c.name == name)
+    regions = [((5, 9), ((1, 4), (2, 3))), ((5, 9), ((0, 5), (3, 8))), ((6, 7), ((1, 6), (0, 6))),
+               ((3, 4, 13), ((0, 3), (1, 3), (1, 12))), ((2, 3, 5, 7), ((1, 2), (0, 3), (2, 4), (1, 4))),
+               ((4, 1, 11), ((1, 4), (0, 1), (5, 6)))]
+    for wide in (False, True):
+        monkeypatch.setattr(_triton.TritonEngine, "WIDE_FROM", 1 if wide else 1 << 31)
+        for dtype in case.dtypes[:2]:
+            for shape, region in regions:
+                for offset in (0, (1 << 32) - 7, (1 << 64) - 9):
+                    spec = conf.make_spec(case, dtype, shape, region, offset)
+                    assert spec.contiguous_range() is None
+                    got = conf.run_case(eng, spec)
+                    assert conf.same_bits(got, conf.reference(spec)), (dtype, shape, region, offset)
+
+
 RANDINT4X_SCRIPT = r"""
 import torch, triton, triton.language as tl, keystream as ks
 

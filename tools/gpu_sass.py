@@ -36,7 +36,7 @@ _OP = re.compile(r"\s*/\*[0-9a-f]+\*/\s+(?:@!?U?P\w+\s+)?([A-Z0-9_.]+)")
 def elements_per_program(v: _triton_aot.Variant) -> int:
     """Output elements (in_ball: samples) of one program; a thread has 1 / (32 * warps)."""
     c = v.constexprs
-    if v.kernel == "draw_contiguous":
+    if v.kernel in ("draw_contiguous", "draw_scattered"):  # scattered: for runs much longer than K
         return c["BLOCK"] * c["K"]
     if v.kernel == "in_ball_blocks_kernel":  # samples: 4 / DIMS per Philox block
         return c["BLOCK"] * 4 // c["DIMS"]

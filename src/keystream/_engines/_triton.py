@@ -8,9 +8,10 @@ the grid: each output element is computed from its own flat index.
 Two layouts of work, same bits:
 
 * contiguous draws (the common case): one lane per Philox *block*, whose 4 (or
-  2) elements are interleaved with ``tl.join`` + ``reshape`` into one coalesced
-  store;
-* scattered regions: one lane per *element*, which recomputes its block.
+  2) elements are stored with one vector store (NOTE [ vector stores ] in
+  ``_triton_kernels.py``);
+* regions of several runs (``spec.runs()``): one lane per Philox block of each
+  run, which stores the elements of its block that lie in the run.
 
 The same kernels run in Triton's CPU interpreter (``TRITON_INTERPRET=1``) on CPU
 tensors; the test suite checks them there against the reference.
@@ -195,6 +196,7 @@ class TritonEngine(Engine):
                          BLOCK=self.block)
             return
         outer, run_off, run_len = spec.runs()
+        real_outer = len(outer)
         while len(outer) < MAX_OUTER:
             outer.insert(0, (0, 1, 0))
         if len(outer) > MAX_OUTER:
@@ -203,10 +205,16 @@ class TritonEngine(Engine):
             PortableEngine().fill(out, spec)  # regions over more than 4 dimensions: rare
             return
         flat = [x for o in outer for x in o]
-        total = spec.out_numel
-        grid = (triton.cdiv(total, self.block),)
-        self._launch(ks["draw_scattered"], grid, target, k0, k1, off_lo, off_hi, *p, total, run_len, run_off,
-                     *flat, KIND=code, DTYPE=dcode, UNIT=unit, K=k, BLOCK=self.block)
+        runs = spec.out_numel // run_len
+        lanes_per_run = (run_len + 2 * k - 2) // k
+        # at most 256 lanes per program: the run arithmetic holds more registers per lane
+        # (1024 lanes spilled to the stack in the sm_90 code, tools/gpu_sass.py)
+        block = min(self.block, 256)
+        grid = (triton.cdiv(runs * lanes_per_run, block),)
+        wide = grid[0] * block >= self.WIDE_FROM
+        self._launch(ks["draw_scattered"], grid, target, k0, k1, off_lo, off_hi, *p, runs, run_len, lanes_per_run,
+                     run_off, *flat, KIND=code, DTYPE=dcode, UNIT=unit, K=k, OUTER=real_outer, WIDE=wide,
+                     BLOCK=block)
 
 
 def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int, device: torch.device,

@@ -30,7 +30,8 @@ _ALIGNED = ("out_ptr",)
 # i64 or u64 by its range); compile_variant puts them in the kernel's argument order.
 _DRAW_ARGS = {"out_ptr": "*fp32", "k0": "i32", "k1": "i64", "p0": "i64", "p1": "i32", "p2": "i64", "p3": "i64"}
 CONTIGUOUS = {**_DRAW_ARGS, "base_lo": "i32", "base_hi": "i32", "total": "i32", "full_end": "i32"}
-SCATTERED = {**_DRAW_ARGS, "off_lo": "i32", "off_hi": "i32", "total": "i64", "run_len": "i64", "run_off": "i64",
+SCATTERED = {**_DRAW_ARGS, "off_lo": "i32", "off_hi": "i32", "runs": "i64", "run_len": "i64", "lanes_per_run": "i64",
+             "run_off": "i64",
              **{f"{a}{i}": "i64" for i in range(3) for a in "snt"}}
 RANDPERM = {"out_ptr": "*i64", "start": "i64", "total": "i64", "n_minus_1": "i64", "h": "i32",
             **{f"k{i}": "i64" for i in range(8)}}
@@ -80,8 +81,13 @@ def variants(block: int = 1024) -> list[Variant]:
                            {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "HEAD": 1, "WIDE": True,
                             "BLOCK": block}))
     for kind, dtype, k, ptr in ((3, 0, 4, "*fp32"), (3, 1, 2, "*fp64"), (5, 0, 2, "*i64")):
-        out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": ptr},
-                           {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "BLOCK": 256}))
+        out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": ptr, "runs": "i32", "run_len": "i32",
+                                              "lanes_per_run": "i32"},
+                           {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "OUTER": 1, "WIDE": False,
+                            "BLOCK": min(block, 256)}))
+    out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": "*fp32"},
+                       {"KIND": 3, "DTYPE": 0, "UNIT": False, "K": 4, "OUTER": 3, "WIDE": True,
+                        "BLOCK": min(block, 256)}))
     out.append(Variant("randperm_kernel", RANDPERM, {"BLOCK": block}))
     out.append(Variant("in_ball_kernel", IN_BALL, {"BLOCK": block}))
     blocks_sig = {k: v for k, v in IN_BALL.items() if k != "dims"}

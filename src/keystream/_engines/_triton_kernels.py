@@ -406,33 +406,55 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
 
 
 @triton.jit
-def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, total, run_len, run_off,
+def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, runs, run_len, lanes_per_run, run_off,
                    s0, n0, t0, s1, n1, t1, s2, n2, t2,
                    KIND: tl.constexpr, DTYPE: tl.constexpr, UNIT: tl.constexpr, K: tl.constexpr,
-                   BLOCK: tl.constexpr):
-    """Region elements at output positions pid*BLOCK ...: one lane per element.
+                   OUTER: tl.constexpr, WIDE: tl.constexpr, BLOCK: tl.constexpr):
+    """A region as ``runs`` runs of ``run_len`` consecutive elements: one lane per Philox
+    block of a run (so each block's values are computed once, not once per element).
+    WIDE: 64-bit lane and run numbers (2^31 lanes or more); otherwise the divisions that
+    find a lane's run are 32-bit, about a third of the instructions.
 
-    Output position p is element j = p % run_len of run r = p // run_len, whose first
-    flat index is run_off + sum_d (s_d + i_d) * t_d, (i_0, i_1, i_2) = r over (n0, n1, n2).
+    Run r (= (i_0, i_1, i_2) over (n0, n1, n2), of which the last OUTER are real) starts
+    at flat index e_r = run_off + sum_d (s_d + i_d) * t_d, fills output positions r * run_len ...; its lane b
+    computes block e_r // K + b and stores the elements of it that lie in the run.
+    ``lanes_per_run`` = (run_len + 2K - 2) // K covers a run at any offset in a block.
     """
     pid = tl.program_id(0)
-    pos = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
-    mask = pos < total
-    r = pos // run_len
-    j = pos % run_len
-    i2 = r % n2
-    r = r // n2
-    i1 = r % n1
-    i0 = r // n1
-    e = run_off + (s0 + i0) * t0 + (s1 + i1) * t1 + (s2 + i2) * t2 + j
-    e = tl.where(mask, e, 0)
-    c0, c1 = block_counter(e // K, off_lo, off_hi)
+    if WIDE:
+        q = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    else:
+        q = pid * BLOCK + tl.arange(0, BLOCK)
+    r = q // lanes_per_run
+    blk_in_run = q % lanes_per_run
+    live = r < runs
+    r = tl.where(live, r, 0)
+    if OUTER == 1:  # the dimensions the runs step over: skip the divisions of absent ones
+        i2 = r
+        i1 = r * 0
+        i0 = r * 0
+    elif OUTER == 2:
+        i2 = r % n2
+        i1 = r // n2
+        i0 = r * 0
+    else:
+        i2 = r % n2
+        rr = r // n2
+        i1 = rr % n1
+        i0 = rr // n1
+    e_start = run_off + (s0 + i0.to(tl.int64)) * t0 + (s1 + i1.to(tl.int64)) * t1 + (s2 + i2.to(tl.int64)) * t2
+    blk = e_start // K + blk_in_run.to(tl.int64)
+    c0, c1 = block_counter(blk, off_lo, off_hi)
     w0, w1, w2, w3 = philox(c0, c1, tl.full([], 0, tl.uint32) + k0.to(tl.uint32),
                             tl.full([], 0, tl.uint32) + k1.to(tl.uint32))
     v0, v1, v2, v3 = values(w0, w1, w2, w3, p0, p1, p2, p3, KIND, DTYPE, UNIT)
-    sel = e % K
-    v = tl.where(sel == 0, v0, tl.where(sel == 1, v1, tl.where(sel == 2, v2, v3)))
-    store(out_ptr + pos, v, mask, KIND, DTYPE)
+    if K == 4:  # as in draw_contiguous: row i of the tile is the block's v0..v3
+        v = tl.reshape(tl.join(tl.join(v0, v2), tl.join(v1, v3)), (BLOCK, 4))
+    else:
+        v = tl.join(v0, v1)
+    j = (blk * K - e_start)[:, None] + tl.arange(0, K).to(tl.int64)[None, :]  # place in the run
+    mask = live[:, None] & (j >= 0) & (j < run_len)
+    store(out_ptr + (r.to(tl.int64) * run_len)[:, None] + j, v, mask, KIND, DTYPE)
 
 
 @triton.jit
