@@ -9,7 +9,7 @@
 (a) Conformance: every draw x dtype of the conformance table, at odd sizes, a scattered
     region, offsets across 2^32 and near 2^64 and one large draw, computed on the GPU
     engine and compared bit for bit with the CPU engine (the reference engine for the
-    small cases).
+    small cases); then every draw again through the kernels' 64-bit-position variants.
 (b) Speed, N = 2^28 (randperm 2^26), medians of CUDA-event timings in one run: the
     device's write bandwidth (``torch.empty(N).fill_``), keystream against torch
     rand / randn / randint / bernoulli_ / exponential_ / randperm, and JAX and CuPy
@@ -76,6 +76,29 @@ def conformance(device: torch.device, engine: str, big: int) -> list[dict]:
                     print(f"  {case.name} {dt}: {type(err).__name__}: {err}")
                     ok = False
             rows.append({"draw": case.name, "dtype": str(dt).replace("torch.", ""), "ok": bool(ok)})
+    # The 64-bit-position variants serve draws of 2^31 elements or more; take them on
+    # the small samples too (same bits by construction, compiled code checked here).
+    from keystream._engines import _triton
+
+    wide_from = _triton.TritonEngine.WIDE_FROM
+    _triton.TritonEngine.WIDE_FROM = 1
+    try:
+        for case in conf.CASES:
+            if case.kind == "randperm":
+                continue
+            dt = case.dtypes[0]
+            ok = True
+            for shape, region, offset in samples[:3]:
+                spec = conf.make_spec(case, dt, shape, region, offset)
+                try:
+                    ok &= conf.same_bits(conf.run_case(engine, spec, device), conf.run_case("reference", spec, "cpu"))
+                except Exception as err:  # noqa: BLE001 - report, don't stop
+                    print(f"  {case.name} {dt} (64-bit positions): {type(err).__name__}: {err}")
+                    ok = False
+            rows.append({"draw": f"{case.name} (64-bit positions)", "dtype": str(dt).replace("torch.", ""),
+                         "ok": bool(ok)})
+    finally:
+        _triton.TritonEngine.WIDE_FROM = wide_from
     return rows
 
 
