@@ -364,6 +364,24 @@ def base_counter(local, base_lo, base_hi):
 
 
 @triton.jit
+def block_rows(v0, v1, v2, v3, K: tl.constexpr, BLOCK: tl.constexpr):
+    """The (BLOCK, K) tile whose row i holds block i's element values in order."""
+    if K == 4:  # join stacks on a new last axis: [i, a, b] = v[a + 2b], so row i is v0..v3
+        return tl.reshape(tl.join(tl.join(v0, v2), tl.join(v1, v3)), (BLOCK, 4))
+    else:
+        return tl.join(v0, v1)
+
+
+@triton.jit
+def local_end(pid, BLOCK: tl.constexpr, WIDE: tl.constexpr):
+    """(pid + 1) * BLOCK, in 64 bits when WIDE (it passes 2^31 beyond 2^33 float32 elements)."""
+    if WIDE:
+        return (pid.to(tl.int64) + 1) * BLOCK
+    else:
+        return (pid + 1) * BLOCK
+
+
+@triton.jit
 def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, full_end,
                     KIND: tl.constexpr, DTYPE: tl.constexpr, UNIT: tl.constexpr, K: tl.constexpr,
                     HEAD: tl.constexpr, WIDE: tl.constexpr, BLOCK: tl.constexpr):
@@ -393,14 +411,11 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
     # element, only by the programs that hold them.  The sm_90 machine code has been
     # read (tools/gpu_sass.py): a flat (4 * BLOCK,) layout compiled to scalar stores
     # behind a shared-memory shuffle, 1.7x the instructions per element.
-    if K == 4:  # join stacks on a new last axis: [i, a, b] = v[a + 2b], so row i is v0..v3
-        v = tl.reshape(tl.join(tl.join(v0, v2), tl.join(v1, v3)), (BLOCK, 4))
-    else:
-        v = tl.join(v0, v1)
+    v = block_rows(v0, v1, v2, v3, K, BLOCK)
     pos = local[:, None] * K + tl.arange(0, K).to(local.dtype)[None, :] - HEAD
     inner = (local < full_end) & (local >= (1 if HEAD > 0 else 0))
     store(out_ptr + pos, v, inner[:, None], KIND, DTYPE)
-    if (HEAD > 0 and pid == 0) or (pid + 1) * BLOCK > full_end:
+    if (HEAD > 0 and pid == 0) or (local_end(pid, BLOCK, WIDE) > full_end):
         edge = (pos >= 0) & (pos < total) & ~inner[:, None]
         store(out_ptr + pos, v, edge, KIND, DTYPE)
 
@@ -448,10 +463,7 @@ def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, runs, run_le
     w0, w1, w2, w3 = philox(c0, c1, tl.full([], 0, tl.uint32) + k0.to(tl.uint32),
                             tl.full([], 0, tl.uint32) + k1.to(tl.uint32))
     v0, v1, v2, v3 = values(w0, w1, w2, w3, p0, p1, p2, p3, KIND, DTYPE, UNIT)
-    if K == 4:  # as in draw_contiguous: row i of the tile is the block's v0..v3
-        v = tl.reshape(tl.join(tl.join(v0, v2), tl.join(v1, v3)), (BLOCK, 4))
-    else:
-        v = tl.join(v0, v1)
+    v = block_rows(v0, v1, v2, v3, K, BLOCK)
     j = (blk * K - e_start)[:, None] + tl.arange(0, K).to(tl.int64)[None, :]  # place in the run
     mask = live[:, None] & (j >= 0) & (j < run_len)
     store(out_ptr + (r.to(tl.int64) * run_len)[:, None] + j, v, mask, KIND, DTYPE)
