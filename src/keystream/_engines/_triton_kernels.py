@@ -623,23 +623,17 @@ def in_ball_blocks_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: 
 @triton.jit
 def math_kernel(in_ptr, out_ptr, out2_ptr, n, FN: tl.constexpr, BLOCK: tl.constexpr):
     """The stream's math functions on given words, for tests (hard cases chosen by hand):
-    FN 0: neg_log_f32 of uint32 words; 1: neg_log_f64 of uint64 words; 2: sincos_f32;
-    3: sincos_f64 (cos to out_ptr, sin to out2_ptr)."""
+    FN 0: neg_log_f32 of uint32 words; 1: neg_log_f64 of uint64 words; 2: sincos_f32 of
+    uint32 words; 3: sincos_f64 of uint64 words (cos to out_ptr, sin to out2_ptr)."""
     pos = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = pos < n
-    if FN == 0 or FN == 2:
-        w = tl.load(in_ptr + pos, mask=mask, other=0).to(tl.uint32, bitcast=True)
-        if FN == 0:
-            tl.store(out_ptr + pos, neg_log_f32(w), mask=mask)
-        else:
-            c, s = sincos_f32(w)
-            tl.store(out_ptr + pos, c, mask=mask)
-            tl.store(out2_ptr + pos, s, mask=mask)
+    word = tl.load(in_ptr + pos, mask=mask, other=0)
+    word = word.to(tl.uint32, bitcast=True) if FN % 2 == 0 else word.to(tl.uint64, bitcast=True)
+    if FN == 0:
+        tl.store(out_ptr + pos, neg_log_f32(word), mask=mask)
+    elif FN == 1:
+        tl.store(out_ptr + pos, neg_log_f64(word), mask=mask)
     else:
-        x = tl.load(in_ptr + pos, mask=mask, other=0).to(tl.uint64, bitcast=True)
-        if FN == 1:
-            tl.store(out_ptr + pos, neg_log_f64(x), mask=mask)
-        else:
-            c, s = sincos_f64(x)
-            tl.store(out_ptr + pos, c, mask=mask)
-            tl.store(out2_ptr + pos, s, mask=mask)
+        c, s = sincos_f32(word) if FN == 2 else sincos_f64(word)
+        tl.store(out_ptr + pos, c, mask=mask)
+        tl.store(out2_ptr + pos, s, mask=mask)
