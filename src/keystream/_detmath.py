@@ -57,10 +57,11 @@ def log(x: torch.Tensor) -> torch.Tensor:
     b = x.view(torch.int64)
     e = (b >> 52) & 0x7FF
     frac = b & ((1 << 52) - 1)
-    n = _bit_length(frac, 64)  # subnormals: move the fraction's leading bit to bit 52
+    n = _bit_length(frac, 52)  # subnormals: move the fraction's leading bit to bit 52
     sub = e == 0
     frac_sub = (frac << torch.clamp(53 - n, 0, 63)) & ((1 << 52) - 1)
     y = log_parts_f64(torch.where(sub, n - 1075, e - 1023), torch.where(sub, frac_sub, frac))
-    y = torch.where(x == 0.0, torch.full_like(y, float("-inf")), y)
-    y = torch.where(x == float("inf"), x, y)
-    return torch.where((x < 0.0) | torch.isnan(x), torch.full_like(y, float("nan")), y)
+    # special values in place (y is a fresh tensor; a fresh large tensor costs page faults)
+    y.masked_fill_(x == 0.0, float("-inf"))
+    y.masked_fill_(x == float("inf"), float("inf"))
+    return y.masked_fill_((x < 0.0) | torch.isnan(x), float("nan"))

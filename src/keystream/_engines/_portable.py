@@ -83,7 +83,16 @@ def _flip_f64(x: Tensor, flip: Tensor | None = None) -> Tensor:
 
 
 def _bit_length(z: Tensor, width: int) -> Tensor:
-    """Significant bits of each non-negative ``z`` (< 2^width), by binary search."""
+    """Significant bits of each ``z`` (int64, 0 <= z < 2^width, width <= 53).
+
+    Read from the exponent of z's float64 conversion, which is exact below 2^53 (so no
+    rounding can carry into the next power of two): 3 torch ops instead of a binary
+    search's 25.  Devices without float64 (MPS) take the binary search.
+    """
+    if width > 53:
+        raise ValueError(f"_bit_length: width must be at most 53, got {width}")
+    if z.device.type != "mps":
+        return ((z.to(torch.float64).view(torch.int64) >> 52) - 1022).clamp_(min=0)
     n = torch.zeros_like(z)
     x = z
     s = width // 2
@@ -182,7 +191,7 @@ def neg_log_f64(xh: Tensor, xl: Tensor) -> Tensor:
     """``-ln((2x+1) * 2^-65)`` in float64, ``x = xh * 2^32 + xl``."""
     small = xh < (1 << 20)  # x < 2^52: 2x+1 fits 53 bits exactly
     zs = ((xh << 32) | xl) * 2 + 1  # only used where small (no overflow there)
-    ns = _bit_length(torch.where(small, zs, 0), 64)
+    ns = _bit_length(torch.where(small, zs, 0), 53)
     top_s = zs << (53 - ns).clamp(min=0)
     nb = 32 + _bit_length(xh, 32)  # x >= 2^52: its own top 53 bits, n in [53, 64]
     d = (nb - 53).clamp(min=0, max=11)
@@ -195,18 +204,24 @@ def log_parts_f64(k: Tensor, mant: Tensor) -> Tensor:
     """``ln(2^k * 1.mant)`` (mant: the 52 fraction bits as int64), the stream's float64 log;
     also ``keystream._detmath.log``."""
     big = mant >= u64("SQRT2_MANT_F64")
-    x = (torch.where(big, 0x3FE0000000000000, 0x3FF0000000000000) | mant).view(torch.float64)
-    k = k + big.to(torch.int64)
-    f = x - _c64("ONE_F64", x)
-    s = f / (_c64("TWO_F64", x) + f)
+    x = torch.where(big, 0x3FE0000000000000, 0x3FF0000000000000).bitwise_or_(mant).view(torch.float64)
+    dk = (k + big.to(torch.int64)).to(torch.float64)
+    # The same operations and roundings as the reference, mostly in place: a fresh
+    # large tensor costs more in page faults than the arithmetic (measured on CPU).
+    # Each in-place step computes exactly the out-of-place expression named beside it.
+    f = x.sub_(_c64("ONE_F64", x))  # f = x - 1
+    s = f + _c64("TWO_F64", x)
+    s = torch.div(f, s, out=s)  # s = f / (2 + f)
     z2 = s * s
     p = _c64("LOG_L7_F64", x).expand_as(z2).clone()
     for name in ("LOG_L6_F64", "LOG_L5_F64", "LOG_L4_F64", "LOG_L3_F64", "LOG_L2_F64", "LOG_L1_F64"):
-        p.mul_(z2).add_(_c64(name, x))  # c + z2 * p: the same two roundings, in place
-    r = z2 * p
-    hfsq = (_c64("HALF_F64", x) * f) * f
-    dk = k.to(torch.float64)
-    return dk * _c64("LN2_HI_F64", x) - ((hfsq - (s * (hfsq + r) + dk * _c64("LN2_LO_F64", x))) - f)
+        p.mul_(z2).add_(_c64(name, x))  # c + z2 * p
+    r = p.mul_(z2)  # r = z2 * p
+    hfsq = (f * _c64("HALF_F64", x)).mul_(f)  # hfsq = (0.5 * f) * f
+    t = r.add_(hfsq).mul_(s)  # s * (hfsq + r)
+    t.add_(dk * _c64("LN2_LO_F64", x))  # s * (hfsq + r) + dk * ln2_lo
+    t = torch.sub(hfsq, t, out=t).sub_(f)  # (hfsq - (...)) - f
+    return torch.sub(dk.mul_(_c64("LN2_HI_F64", x)), t, out=t)  # dk * ln2_hi - (...)
 
 
 # --------------------------------------------------------- deterministic sin / cos
