@@ -76,3 +76,18 @@ def test_reference_normal_never_zero():
     w = np.array([0, 1 << 29, 1 << 30, 3 << 30, (1 << 32) - 1, (1 << 29) + 63], dtype=np.uint32)
     c, s = _reference.sincos_f32(w)
     assert np.all(c != 0) and np.all(s != 0)
+
+
+@pytest.mark.parametrize("width", [32, 52, 53])
+def test_portable_bit_length_by_float_and_by_search(width):
+    """The portable engine's bit length: from an exact float64 conversion (most devices)
+    and by integer binary search (MPS, no float64), on every power of two and neighbours."""
+    from keystream._engines._portable import _bit_length, _bit_length_search
+
+    v = [0, 1, 2, 3] + [(1 << k) + d for k in range(width) for d in (-1, 0, 1)]
+    z = torch.tensor([x for x in v if 0 <= x < 1 << width] + torch.randint(0, 1 << width, (1000,)).tolist())
+    want = torch.tensor([x.bit_length() for x in z.tolist()])
+    assert torch.equal(_bit_length(z, width), want)
+    assert torch.equal(_bit_length_search(z, width), want)
+    with pytest.raises(ValueError, match="width"):
+        _bit_length(z, 64)

@@ -91,11 +91,16 @@ def _bit_length(z: Tensor, width: int) -> Tensor:
     """
     if width > 53:
         raise ValueError(f"_bit_length: width must be at most 53, got {width}")
-    if z.device.type != "mps":
-        return ((z.to(torch.float64).view(torch.int64) >> 52) - 1022).clamp_(min=0)
+    if z.device.type == "mps":
+        return _bit_length_search(z, width)
+    return ((z.to(torch.float64).view(torch.int64) >> 52) - 1022).clamp_(min=0)
+
+
+def _bit_length_search(z: Tensor, width: int) -> Tensor:
+    """_bit_length by binary search on the integers (no floating point)."""
     n = torch.zeros_like(z)
     x = z
-    s = width // 2
+    s = 1 << (width - 1).bit_length() >> 1  # the largest power of two below width
     while s:
         high = (x >> s) != 0
         n = n + high.to(torch.int64) * s
