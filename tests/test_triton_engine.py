@@ -49,15 +49,17 @@ def test_contiguous_ranges_with_every_start_and_end_in_a_block(name, monkeypatch
                     assert conf.same_bits(conf.run_case(eng, spec), conf.reference(spec)), (dtype, e0, total)
 
 
-@pytest.mark.parametrize("name", ["uniform(-3,5)", "randn", "randint(-5,12)"])
+@pytest.mark.parametrize("name", ["uniform(-3,5)", "randn", "randint(-5,12)", "bits"])
 def test_regions_of_many_runs(name, monkeypatch):
     """The scattered kernel (one lane per Philox block of each run): runs of 1 to 11
-    elements starting anywhere in a block, 2 to 4 dimensions, 32- and 64-bit lanes."""
+    elements starting anywhere in a block, 2 to 4 dimensions, 32- and 64-bit lanes; and
+    the portable fallback beyond that."""
     eng = _triton.TritonEngine(interpret=True, block=32)
     case = next(c for c in conf.CASES if c.name == name)
     regions = [((5, 9), ((1, 4), (2, 3))), ((5, 9), ((0, 5), (3, 8))), ((6, 7), ((1, 6), (0, 6))),
                ((3, 4, 13), ((0, 3), (1, 3), (1, 12))), ((2, 3, 5, 7), ((1, 2), (0, 3), (2, 4), (1, 4))),
-               ((4, 1, 11), ((1, 4), (0, 1), (5, 6)))]
+               ((4, 1, 11), ((1, 4), (0, 1), (5, 6))),
+               ((2, 3, 2, 3, 5), ((0, 2), (1, 3), (0, 2), (1, 2), (1, 4)))]  # 4 outer dims: portable
     for wide in (False, True):
         monkeypatch.setattr(_triton.TritonEngine, "WIDE_FROM", 1 if wide else 1 << 31)
         for dtype in case.dtypes[:2]:

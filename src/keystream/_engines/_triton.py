@@ -146,65 +146,40 @@ class TritonEngine(Engine):
     def fill(self, out: torch.Tensor, spec: DrawSpec) -> None:
         if spec.out_numel == 0:
             return
-        ks = kernels(self.interpret)
-        kind, dtype = spec.kind, spec.dtype
-        k0, k1 = spec.key
-        off_lo, off_hi = spec.offset & 0xFFFFFFFF, spec.offset >> 32
-        if kind == "randperm":
-            (n,) = spec.params
-            keys = _reference.feistel_keys(spec.key, spec.offset)
-            start = spec.region[0][0]
-            total = spec.out_numel
-            grid = (triton.cdiv(total, self.block),)
-            self._launch(ks["randperm_kernel"], grid, out, start, total, n - 1, _reference.half_bits(n), *keys,
-                         BLOCK=self.block)
+        if spec.kind == "randperm":
+            self._randperm(out, spec)
             return
-        k = elements_per_block(kind, dtype)
-        if kind == "bits":
-            code = KINDS["bits32"] if k == 4 else KINDS["bits64"]
-            target = out.view(torch.int32 if k == 4 else torch.int64)
-        else:
-            code = KINDS[kind]
-            # bfloat16 is stored as its bits: rounding is done on the bits in the kernel
-            target = out.view(torch.int16) if dtype == torch.bfloat16 else out
-        dcode = DTYPES.get(dtype, 0)
-        p = [0, 0, 0, 0]
-        if kind in ("uniform", "normal", "exponential"):
-            conv = _f64_bits if dtype == torch.float64 else _f32_bits
-            for i, v in enumerate(spec.params):
-                p[i] = conv(float(v))
-        elif kind == "randint":
-            low, span = spec.params
-            p = [low % (1 << 64), span & 0xFFFFFFFF, (span >> 32) & 0xFFFFFFFF, 1 if span == 1 << 64 else 0]
-        elif kind == "bernoulli":
-            p[0] = spec.params[0]
-        # Triton types an int argument by its range (int32, int64, uint64): pass every
-        # parameter as a signed 64-bit pattern; the kernel widens and reinterprets it.
-        p = [v - (1 << 64) if v >= 1 << 63 else v for v in p]
-        unit = _standard_params(kind, spec.params)
         run = spec.contiguous_range()
-        if run is not None:
-            e0, e1 = run
-            total = e1 - e0
-            first, head = divmod(e0, k)
-            nblocks = (e1 - 1) // k - first + 1
-            grid = (triton.cdiv(nblocks, self.block),)
-            base = (spec.offset + first) % (1 << 64)
-            wide = grid[0] * self.block * k >= self.WIDE_FROM  # positions beyond int32
-            self._launch(ks["draw_contiguous"], grid, target, k0, k1, base & 0xFFFFFFFF, base >> 32, *p, total,
-                         (total + head) // k, KIND=code, DTYPE=dcode, UNIT=unit, K=k, HEAD=head, WIDE=wide,
-                         BLOCK=self.block)
-            return
-        outer, run_off, run_len = spec.runs()
-        real_outer = len(outer)
-        while len(outer) < MAX_OUTER:
-            outer.insert(0, (0, 1, 0))
-        if len(outer) > MAX_OUTER:
+        if run is None and len(spec.runs()[0]) > MAX_OUTER:
             from ._portable import PortableEngine
 
-            PortableEngine().fill(out, spec)  # regions over more than 4 dimensions: rare
+            PortableEngine().fill(out, spec)  # regions over more than MAX_OUTER + 1 dimensions: rare
             return
-        flat = [x for o in outer for x in o]
+        target, params, meta = _draw_args(out, spec)
+        if run is not None:
+            self._contiguous(target, spec, run, params, meta)
+        else:
+            self._runs(target, spec, params, meta)
+
+    def _contiguous(self, target, spec, run, params, meta):  # type: ignore[no-untyped-def]
+        """Elements [e0, e1) of the draw: ``draw_contiguous``, one lane per Philox block."""
+        ks, k = kernels(self.interpret), meta["K"]
+        e0, e1 = run
+        total = e1 - e0
+        first, head = divmod(e0, k)
+        nblocks = (e1 - 1) // k - first + 1
+        grid = (triton.cdiv(nblocks, self.block),)
+        base = (spec.offset + first) % (1 << 64)
+        wide = grid[0] * self.block * k >= self.WIDE_FROM  # positions beyond int32
+        self._launch(ks["draw_contiguous"], grid, target, *spec.key, base & 0xFFFFFFFF, base >> 32, *params, total,
+                     (total + head) // k, **meta, HEAD=head, WIDE=wide, BLOCK=self.block)
+
+    def _runs(self, target, spec, params, meta):  # type: ignore[no-untyped-def]
+        """A region of several runs (``spec.runs()``): ``draw_scattered``."""
+        ks, k = kernels(self.interpret), meta["K"]
+        outer, run_off, run_len = spec.runs()
+        real_outer = len(outer)
+        outer = [(0, 1, 0)] * (MAX_OUTER - real_outer) + outer
         runs = spec.out_numel // run_len
         lanes_per_run = (run_len + 2 * k - 2) // k
         # at most 256 lanes per program: the run arithmetic holds more registers per lane
@@ -212,9 +187,46 @@ class TritonEngine(Engine):
         block = min(self.block, 256)
         grid = (triton.cdiv(runs * lanes_per_run, block),)
         wide = grid[0] * block >= self.WIDE_FROM
-        self._launch(ks["draw_scattered"], grid, target, k0, k1, off_lo, off_hi, *p, runs, run_len, lanes_per_run,
-                     run_off, *flat, KIND=code, DTYPE=dcode, UNIT=unit, K=k, OUTER=real_outer, WIDE=wide,
-                     BLOCK=block)
+        self._launch(ks["draw_scattered"], grid, target, *spec.key, spec.offset & 0xFFFFFFFF, spec.offset >> 32,
+                     *params, runs, run_len, lanes_per_run, run_off, *[x for o in outer for x in o], **meta,
+                     OUTER=real_outer, WIDE=wide, BLOCK=block)
+
+    def _randperm(self, out, spec):  # type: ignore[no-untyped-def]
+        (n,) = spec.params
+        keys = _reference.feistel_keys(spec.key, spec.offset)
+        total = spec.out_numel
+        grid = (triton.cdiv(total, self.block),)
+        self._launch(kernels(self.interpret)["randperm_kernel"], grid, out, spec.region[0][0], total, n - 1,
+                     _reference.half_bits(n), *keys, BLOCK=self.block)
+
+
+def _draw_args(out: torch.Tensor, spec: DrawSpec):  # type: ignore[no-untyped-def]
+    """(target tensor, the four parameter words, the constexprs KIND, DTYPE, UNIT, K) of a
+    draw kernel launch."""
+    kind, dtype = spec.kind, spec.dtype
+    k = elements_per_block(kind, dtype)
+    if kind == "bits":
+        code = KINDS["bits32"] if k == 4 else KINDS["bits64"]
+        target = out.view(torch.int32 if k == 4 else torch.int64)
+    else:
+        code = KINDS[kind]
+        # bfloat16 is stored as its bits: rounding is done on the bits in the kernel
+        target = out.view(torch.int16) if dtype == torch.bfloat16 else out
+    p = [0, 0, 0, 0]
+    if kind in ("uniform", "normal", "exponential"):
+        conv = _f64_bits if dtype == torch.float64 else _f32_bits
+        for i, v in enumerate(spec.params):
+            p[i] = conv(float(v))
+    elif kind == "randint":
+        low, span = spec.params
+        p = [low % (1 << 64), span & 0xFFFFFFFF, (span >> 32) & 0xFFFFFFFF, 1 if span == 1 << 64 else 0]
+    elif kind == "bernoulli":
+        p[0] = spec.params[0]
+    # Triton types an int argument by its range (int32, int64, uint64): pass every
+    # parameter as a signed 64-bit pattern; the kernel widens and reinterprets it.
+    p = [v - (1 << 64) if v >= 1 << 63 else v for v in p]
+    meta = {"KIND": code, "DTYPE": DTYPES.get(dtype, 0), "UNIT": _standard_params(kind, spec.params), "K": k}
+    return target, p, meta
 
 
 def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int, device: torch.device,
