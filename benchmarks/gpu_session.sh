@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The one command for a session that has a GPU machine (run from the repository root
+# by the device tool; the machine has torch, Triton, JAX and CuPy but no network):
+#
+#   bash benchmarks/gpu_session.sh          # writes to $OUT (the device tool's folder)
+#   bash benchmarks/gpu_session.sh --device cpu --engine triton-interpreter --n 4096 --n-perm 512 \
+#       --reps 2 --big 600 --mc-samples 20000 --mc-chunk 4096      # smoke test without a GPU
+#
+# Records the GPU and versions, builds the C engine in place (the CPU oracle of the
+# conformance check; without it the reference engine is the oracle, slower), then runs
+# benchmarks/gpu.py with the launch-shape sweep.  Commit gpu.txt to docs/benchmarks.md
+# with the GPU model.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-gpu-out}"
+mkdir -p "$out"
+{
+  nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv
+  python -c "import sys, torch, triton; print(sys.version.split()[0], torch.__version__, triton.__version__)"
+} 2>&1 | tee "$out/env.txt"
+python setup.py -q build_ext --inplace > "$out/build.txt" 2>&1 ||
+  echo "C engine not built (see build.txt): the reference engine is the oracle"
+PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-540}" python benchmarks/gpu.py --json "$out/gpu.json" --sweep "$@" \
+  2>&1 | tee "$out/gpu.txt"
+exit "${PIPESTATUS[0]}"
