@@ -208,8 +208,8 @@ def test_in_ball_kernel_equals_the_c_kernel_and_the_torch_definition(dims):
     from keystream.montecarlo import InBall, estimate
 
     for s0, s1, offset, block in ((0, 3000, 0, 256), (123, 2345, (1 << 32) - 5, 64), (7, 1500, (1 << 64) - 5000, 32)):
-        count = _triton.count_in_ball((0x1234, 0xABCD), offset, dims, s0, s1, torch.device("cpu"),
-                                      interpret=True, block=block)
+        count = int(_triton.count_in_ball((0x1234, 0xABCD), offset, dims, s0, s1, torch.device("cpu"),
+                                          interpret=True, block=block))
         if _cpu._LIB is not None:
             assert count == _cpu.count_in_ball((0x1234, 0xABCD), offset, dims, s0, s1)
     with use_engine("triton-interpreter"):
@@ -255,3 +255,20 @@ def test_math_on_hard_words_equals_the_reference(fn):
             3: lambda: R.sincos_f64(w)}[fn]()
     for got, ref in zip((out, out2), want):
         assert conf.same_bits(got, torch.from_numpy(np.asarray(ref)))
+
+
+def test_estimator_reads_device_counts_in_batches(monkeypatch):
+    """The fused Triton count stays on the device; the estimator reads the counts of many
+    chunks at once (here every 3), at the end, and gives the same sums as the CPU."""
+    from keystream._engines import use_engine
+    from keystream.montecarlo import InBall, _estimate, estimate
+
+    reads = []
+    real = _estimate._read_counts
+    monkeypatch.setattr(_estimate, "_MAX_PENDING", 3)
+    monkeypatch.setattr(_estimate, "_read_counts", lambda p: reads.append(len(p)) or real(p))
+    with use_engine("triton-interpreter"):
+        got = estimate(InBall(2), 7_001, seed=11, chunk_size=1000)
+    assert reads == [3, 3, 2]  # 8 chunks: two full batches, then the rest at the end
+    assert got.sum_exact == estimate(InBall(2), 7_001, seed=11, chunk_size=4096).sum_exact
+    assert got.n == 7_001

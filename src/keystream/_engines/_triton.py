@@ -230,10 +230,14 @@ def _draw_args(out: torch.Tensor, spec: DrawSpec):  # type: ignore[no-untyped-de
 
 
 def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int, device: torch.device,
-                  interpret: bool = False, block: int = 1024) -> int:
+                  interpret: bool = False, block: int = 1024) -> torch.Tensor:
     """The fused ``montecarlo.InBall`` count of samples [s0, s1) (see ``in_ball_kernel``),
     on ``device`` (CUDA, or CPU tensors in Triton's interpreter): per-program counts,
-    added as integers (any order gives the same total)."""
+    added as integers (any order gives the same total).
+
+    Returns the count as a 0-d int64 tensor on ``device``, not synchronised: the
+    estimator adds the counts of many chunks before reading them (one synchronisation
+    instead of one per chunk, which would leave the GPU idle between chunks)."""
     ks = kernels(interpret)
     count = s1 - s0
     off = (offset & 0xFFFFFFFF, offset >> 32)
@@ -248,4 +252,4 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
     if not interpret:
         meta["enable_fp_fusion"] = False
     kernel[grid](partial, *args, **meta)
-    return int(partial.sum(dtype=torch.int64))
+    return partial.sum(dtype=torch.int64)

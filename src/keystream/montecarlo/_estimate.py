@@ -26,7 +26,7 @@ import torch
 from .. import _draws
 from .._generator import Generator
 from .._keys import canonical_seed
-from ._accumulate import exact_sums, to_fraction
+from ._accumulate import SCALE_BITS, exact_sums, to_fraction
 
 __all__ = ["Estimate", "Draws", "estimate"]
 
@@ -176,6 +176,7 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
     streams: dict[Any, Generator] = {}
     fused = None if antithetic else getattr(fn, "_fused_sums", None)  # NOTE [ fused integrands ]
     total = total_sq = 0
+    pending: list[torch.Tensor] = []  # indicator counts still on the device, read in batches
     done = 0
     interrupted = False
     t0 = time.perf_counter()
@@ -185,15 +186,21 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
             s0, s1 = c * chunk_size, min(n_samples, (c + 1) * chunk_size)
             draws = Draws(seed, n_samples, s0, s1, dev, streams=streams)
             sums = fused(draws) if fused is not None else None
-            if sums is None:
-                v = _values(fn, draws)
-                if antithetic:
-                    w = _values(fn, Draws(seed, n_samples, s0, s1, dev, antithetic=True, streams=streams))
-                    v = (v.to(torch.float64) + w.to(torch.float64)) * 0.5
-                sums = exact_sums(v)
-            part, part_sq = sums
-            total += part
-            total_sq += part_sq
+            if isinstance(sums, torch.Tensor):
+                pending.append(sums)
+                if len(pending) == _MAX_PENDING:
+                    count = _read_counts(pending)
+                    total, total_sq = total + count, total_sq + count
+            else:
+                if sums is None:
+                    v = _values(fn, draws)
+                    if antithetic:
+                        w = _values(fn, Draws(seed, n_samples, s0, s1, dev, antithetic=True, streams=streams))
+                        v = (v.to(torch.float64) + w.to(torch.float64)) * 0.5
+                    sums = exact_sums(v)
+                part, part_sq = sums
+                total += part
+                total_sq += part_sq
             done += s1 - s0
             if bar is None and progress is not False and rank == 0 and time.perf_counter() - t0 > 2.0:
                 bar = _bar(progress, n_samples, done * world)
@@ -206,6 +213,8 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
     finally:
         if bar is not None:
             bar.close()
+    count = _read_counts(pending)  # the chunks already launched (also after Ctrl-C)
+    total, total_sq = total + count, total_sq + count
     if distributed:
         parts: list[Any] = [None] * world
         dist.all_gather_object(parts, (total, total_sq, done), group=group)
@@ -214,6 +223,20 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
         done = sum(p[2] for p in parts)
     elapsed = max(time.perf_counter() - t0, 1e-9)
     return _finish(total, total_sq, done, confidence, done / elapsed, interrupted)
+
+
+#: Device counts held before they are read (one synchronisation per this many chunks).
+_MAX_PENDING = 256
+
+
+def _read_counts(pending: list[torch.Tensor]) -> int:
+    """The scaled exact sum of fused indicator counts (an indicator's square is itself,
+    so it is also the sum of squares); empties ``pending``.  One synchronisation."""
+    if not pending:
+        return 0
+    count = int(torch.stack(pending).sum())
+    pending.clear()
+    return count << SCALE_BITS
 
 
 def _bar(progress: bool | None, total: int, initial: int) -> Any:

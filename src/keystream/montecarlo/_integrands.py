@@ -9,8 +9,12 @@ one definition:
 * ``__call__(draws)``: the definition, in torch ops (any device, any engine);
 * ``_fused_sums(draws)``: the exact sums of the same values for the chunk, computed by
   the device's engine without storing the draws (CPU: C, a cache-sized tile at a time;
-  CUDA: a Triton kernel, one lane per sample), or None when that engine has no kernel
-  (portable, reference).
+  CUDA: a Triton kernel, one lane per Philox block or sample), or None when that engine
+  has no kernel (portable, reference).  The sums are a pair of scaled exact integers
+  (``exact_sums``), or, for an indicator, a 0-d int64 tensor on the device holding the
+  number of ones (sum = sum of squares = count << SCALE_BITS), which the estimator
+  reads for many chunks at once: a GPU is not left idle between chunks waiting for
+  each chunk's count to reach the host.
 
 ``estimate`` uses the fused path when it exists and returns sums; tests check both
 paths give the same bits for every chunk, offset and thread count.  Antithetic runs
@@ -72,7 +76,7 @@ class InBall:
             acc = acc + u[:, k]
         return acc < 1.0
 
-    def _fused_sums(self, draws: Draws) -> tuple[int, int] | None:
+    def _fused_sums(self, draws: Draws) -> tuple[int, int] | torch.Tensor | None:
         engine = engine_for(draws.device).name
         if engine not in ("cpu", "triton", "triton-interpreter"):
             return None
@@ -80,14 +84,13 @@ class InBall:
         blocks = -(-draws.n_total * self.dim // 4)
         if g.offset + blocks >= (1 << 64) - 1:
             return None  # the torch path raises the generator's own error
-        if engine == "cpu":
-            count = _cpu.count_in_ball(g.key, g.offset, self.dim, draws.start, draws.stop)
-            if count is None:
-                return None
-        else:
+        if engine != "cpu":  # the count stays on the device until the estimator reads it
             from .._engines import _triton
 
-            count = _triton.count_in_ball(g.key, g.offset, self.dim, draws.start, draws.stop, draws.device,
-                                          interpret=engine == "triton-interpreter")
+            return _triton.count_in_ball(g.key, g.offset, self.dim, draws.start, draws.stop, draws.device,
+                                         interpret=engine == "triton-interpreter")
+        count = _cpu.count_in_ball(g.key, g.offset, self.dim, draws.start, draws.stop)
+        if count is None:
+            return None
         exact = count << SCALE_BITS  # an indicator: x * x == x
         return exact, exact
