@@ -284,3 +284,45 @@ def test_c_exact_sums_on_hard_data(name, threads):
     assert _join(c_sum) == sum(Fraction(v) for v in values) * (1 << 1074)
     assert _join(c_sq) == sum(Fraction(v * v) for v in values) * (1 << 1074)
     assert _join(c_sq) == _join(_limbs_torch(x * x))
+
+
+@pytest.mark.skipif(not __import__("keystream._engines._triton", fromlist=["x"]).triton_available(),
+                    reason="triton is not installed")
+@pytest.mark.parametrize("name", list(_datasets()) + ["every exponent", "programs of different magnitudes"])
+def test_triton_exact_sums_on_hard_data(name):
+    """The GPU's exact sums (Triton kernel, in the interpreter): the same integers as the
+    torch limbs and Fractions, on the same hard data; where a chunk leaves the kernel's
+    window it flags it and ``exact_sums`` computes it with the torch limbs."""
+    from fractions import Fraction
+
+    from keystream._engines import _triton, use_engine
+
+    if name == "every exponent":
+        x = _extreme_values()
+    elif name == "programs of different magnitudes":  # each program's window is its own
+        g = torch.Generator().manual_seed(3)
+        x = torch.randn(4 * 1024 + 7, generator=g, dtype=torch.float64)
+        x[:1024] *= 1e12
+        x[2048:3072] *= -1e-200
+    else:
+        x = _datasets()[name][:5_003]
+    res = _triton.exact_sum_limbs(x, interpret=True)
+    values = x.tolist()
+    want = sum(Fraction(v) for v in values) * (1 << 1074)
+    want_sq = _join(_limbs_torch(x * x))
+    if res is not None:
+        assert res[2] == 0
+        assert _join(res[0]) == want
+        assert _join(res[1]) == want_sq
+    with use_engine("triton-interpreter"):
+        assert exact_sums(x) == (want, want_sq)
+    if name in ("payoffs", "all equal, every mantissa bit", "signed zeros", "programs of different magnitudes"):
+        assert res is not None, "the kernel's window holds these"
+
+
+def test_triton_exact_sums_reject_non_finite_values():
+    from keystream._engines import use_engine
+
+    x = torch.tensor([1.0, 2.0, float("nan")] * 500, dtype=torch.float64)
+    with use_engine("triton-interpreter"), pytest.raises(ValueError, match="NaN or infinite"):
+        exact_sums(x)

@@ -106,7 +106,7 @@ def run(print_fn: Callable[[str], None] = print) -> int:
 
 def _fused_rows() -> list[tuple[str, str, str, str]]:
     """montecarlo.InBall's fused kernels (C, Triton) against its torch definition, through
-    ``estimate``, per engine and device that has one."""
+    ``estimate``, and the engines' exact sums, per engine and device that has them."""
     from ._engines import use_engine
     from .montecarlo import InBall, estimate
 
@@ -129,7 +129,28 @@ def _fused_rows() -> list[tuple[str, str, str, str]]:
                 except Exception:  # noqa: BLE001 - any crash is a failure to report
                     ok = False
             rows.append((engine.name, str(dev), "montecarlo InBall (fused)", "ok" if ok else "FAIL"))
+            rows.append((engine.name, str(dev), "montecarlo exact sums", "ok" if _exact_sums_ok(engine.name, dev)
+                         else "FAIL"))
     return rows
+
+
+def _exact_sums_ok(engine: str, dev: torch.device) -> bool:
+    """The engine's exact sums (C, Triton) equal the torch limb arithmetic on values of
+    many magnitudes and signs, in programs of different ranges."""
+    from ._engines import use_engine
+    from .montecarlo._accumulate import _join, _limbs_torch, exact_sums
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(5 * 1024 + 3, generator=g, dtype=torch.float64)
+    x[:1024] *= 1e12
+    x[2048:3072] *= -1e-200
+    x[4096:] = torch.clamp(x[4096:], min=0.0)
+    want = (_join(_limbs_torch(x)), _join(_limbs_torch(x * x)))
+    try:
+        with use_engine(engine):
+            return exact_sums(x.to(dev)) == want
+    except Exception:  # noqa: BLE001 - any crash is a failure to report
+        return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,7 @@ from .._spec import DrawSpec, elements_per_block
 from . import _reference
 from ._base import Engine
 
-__all__ = ["TritonEngine", "count_in_ball", "triton_available"]
+__all__ = ["TritonEngine", "count_in_ball", "exact_sum_limbs", "triton_available"]
 
 triton = None  # imported on first use: importing triton costs about a second
 _IMPORT_ERROR: str | None = None
@@ -253,3 +253,32 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
         meta["enable_fp_fusion"] = False
     kernel[grid](partial, *args, **meta)
     return partial.sum(dtype=torch.int64)
+
+
+#: Values per program of ``exact_sums_kernel``: at most 4096 (pieces of 41 bits sum
+#: exactly in float64 up to 2^12 of them).
+EXACT_BLOCK = 1024
+
+
+def exact_sum_limbs(x: torch.Tensor, interpret: bool = False) -> tuple[list[int], list[int], int] | None:
+    """Limbs of the exact sums of float64 ``x`` and of ``x * x`` on ``x``'s device (NOTE
+    [ exact sums on the GPU ]), read with one synchronisation; None when a value falls
+    outside the kernel's window (the caller then uses the torch limb arithmetic, which
+    also reports non-finite values).  The same integers as ``_cpu.exact_sum_limbs``."""
+    ks = kernels(interpret)
+    src = x.to(torch.float64).contiguous().reshape(-1)
+    width = int(getattr(ks["EXACT_LIMBS"], "value", ks["EXACT_LIMBS"]))
+    out = torch.zeros(2 * width + 1, dtype=torch.int64, device=src.device)  # limbs, then the flag
+    grid = (max(1, triton.cdiv(src.numel(), EXACT_BLOCK)),)
+    meta = {"BLOCK": EXACT_BLOCK} if interpret else {"BLOCK": EXACT_BLOCK, "enable_fp_fusion": False}
+    if interpret:  # numpy warns where the kernel meets values it then flags
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            ks["exact_sums_kernel"][grid](src, src.numel(), out, out[2 * width:], **meta)
+    else:
+        ks["exact_sums_kernel"][grid](src, src.numel(), out, out[2 * width:], **meta)
+    vals = out.tolist()
+    if vals[-1]:
+        return None
+    return vals[:width], vals[width: 2 * width], 0

@@ -67,7 +67,7 @@ class Variant:
 
 
 def variants(block: int = 1024) -> list[Variant]:
-    """Every kernel variant that ``TritonEngine`` and ``count_in_ball`` launch
+    """Every kernel variant that ``TritonEngine``, ``count_in_ball`` and ``exact_sum_limbs`` launch
     (contiguous draws with a block-aligned start, plus one of each other form), and the
     tests' ``math_kernel``."""
     out = []
@@ -93,6 +93,8 @@ def variants(block: int = 1024) -> list[Variant]:
     out.append(Variant("in_ball_kernel", IN_BALL, {"BLOCK": block}))
     blocks_sig = {k: v for k, v in IN_BALL.items() if k != "dims"}
     out += [Variant("in_ball_blocks_kernel", blocks_sig, {"DIMS": d, "BLOCK": block}) for d in (1, 2, 4)]
+    out.append(Variant("exact_sums_kernel", {"x_ptr": "*fp64", "n": "i32", "limbs_ptr": "*i64", "flag_ptr": "*i64"},
+                       {"BLOCK": _triton.EXACT_BLOCK}))
     for fn, (words, floats) in enumerate((("*i32", "*fp32"), ("*i64", "*fp64")) * 2):  # tests' math kernel
         out.append(Variant("math_kernel", {"in_ptr": words, "out_ptr": floats, "out2_ptr": floats, "n": "i32"},
                            {"FN": fn, "BLOCK": block}))

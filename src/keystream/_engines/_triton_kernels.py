@@ -511,6 +511,7 @@ def feistel(left, right, k0, k1, k2, k3, k4, k5, k6, k7, mask):
 def add_i32(a, b):
     # tl.reduce with our own combiner: tl.sum is a library @jit function that Triton's
     # interpreter cannot call when triton was imported without TRITON_INTERPRET=1.
+    # (Any dtype: the exact sums reduce float64 with it.)
     return a + b
 
 
@@ -637,3 +638,87 @@ def math_kernel(in_ptr, out_ptr, out2_ptr, n, FN: tl.constexpr, BLOCK: tl.conste
         c, s = sincos_f32(word) if FN == 2 else sincos_f64(word)
         tl.store(out_ptr + pos, c, mask=mask)
         tl.store(out2_ptr + pos, s, mask=mask)
+
+
+# ------------------------------------------------------------------ exact sums
+# NOTE [ exact sums on the GPU ]
+# montecarlo's exact accumulation (``exact_sums``): the sums of float64 values and of
+# their squares as integers (units of 2^-1074), held in 32-bit limbs.  Per program, the
+# values are split at three boundaries fixed by the program's largest exponent F, 40
+# bits apart: t = (r + 1.5 * 2^(B+52)) - 1.5 * 2^(B+52) is r rounded to a multiple of
+# 2^B, and r - t is exact.  Each piece has at most 41 significant bits, so a sum of 1024
+# of them is exact in float64 whatever the order; each bin's sum is then an integer
+# times 2^B, added to the limbs with integer atomics (exact, any order).  A value with
+# bits below the 120-bit window, a non-finite value or square, or F outside [68, 2033]
+# sets the flag, and the host computes that chunk with the torch limb arithmetic instead
+# (the same integers; it also raises on non-finite values).  The C engine's fast path is
+# the same idea (ks_exact_sums).
+EXACT_LIMBS = tl.constexpr(72)
+
+
+@triton.jit
+def max_i32(a, b):
+    return tl.maximum(a, b)
+
+
+@triton.jit
+def pow2_f64(e):
+    """2^e as a float64, for a scalar int32 e in [-1022, 1023] (exact, from the bits)."""
+    return ((e + 1023).to(tl.int64) << 52).to(tl.float64, bitcast=True)
+
+
+@triton.jit
+def add_bin(limbs_ptr, s, b):
+    """Add s (a float64 integer multiple of 2^b, |s| < 2^(b+53)) to the limbs."""
+    h = -b
+    i = ((s * pow2_f64(h // 2)) * pow2_f64(h - h // 2)).to(tl.int64)  # s / 2^b, exact
+    if i != 0:
+        pos = b + 1074
+        limb = pos >> 5
+        sh = (pos & 31).to(tl.int64)
+        sign = tl.where(i < 0, -1, 1).to(tl.int64)
+        mag = i * sign
+        lo = (mag & 0xFFFFFFFF) << sh
+        hi = (mag >> 32) << sh
+        tl.atomic_add(limbs_ptr + limb, sign * (lo & 0xFFFFFFFF))
+        tl.atomic_add(limbs_ptr + limb + 1, sign * ((lo >> 32) + (hi & 0xFFFFFFFF)))
+        tl.atomic_add(limbs_ptr + limb + 2, sign * (hi >> 32))
+
+
+@triton.jit
+def window_sums(v, limbs_ptr, flag_ptr):
+    """v (float64, 0.0 where masked) into the limbs; sets the flag where it cannot."""
+    field = ((v.to(tl.int64, bitcast=True) >> 52) & 0x7FF).to(tl.int32)
+    big_f = tl.reduce(field, 0, max_i32)
+    if big_f != 0:  # else every value is zero
+        bad = (big_f == 0x7FF) | (big_f < 68) | (big_f > 2033)
+        f = tl.minimum(tl.maximum(big_f, 68), 2033)
+        b2 = f - 1062
+        b1 = b2 - 40
+        b0 = b1 - 40
+        c2 = pow2_f64(b2 + 52) * 1.5
+        c1 = pow2_f64(b1 + 52) * 1.5
+        c0 = pow2_f64(b0 + 52) * 1.5
+        t2 = (v + c2) - c2
+        r = v - t2
+        t1 = (r + c1) - c1
+        r = r - t1
+        t0 = (r + c0) - c0
+        r = r - t0
+        spill = tl.reduce((r != 0.0).to(tl.int32), 0, max_i32)
+        if bad or spill != 0:
+            tl.atomic_max(flag_ptr, 1)
+        else:
+            add_bin(limbs_ptr, tl.reduce(t2, 0, add_i32), b2)
+            add_bin(limbs_ptr, tl.reduce(t1, 0, add_i32), b1)
+            add_bin(limbs_ptr, tl.reduce(t0, 0, add_i32), b0)
+
+
+@triton.jit
+def exact_sums_kernel(x_ptr, n, limbs_ptr, flag_ptr, BLOCK: tl.constexpr):
+    """Exact sums of float64 x[0:n] and of x * x into limbs_ptr[0:72] and [72:144]
+    (NOTE [ exact sums on the GPU ]); flag_ptr[0] = 1 where the host must recompute."""
+    pos = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    x = tl.load(x_ptr + pos, mask=pos < n, other=0.0)
+    window_sums(x, limbs_ptr, flag_ptr)
+    window_sums(x * x, limbs_ptr + EXACT_LIMBS, flag_ptr)

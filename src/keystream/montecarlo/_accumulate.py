@@ -3,8 +3,9 @@
 A finite double is ``m * 2^(p - 1074)`` with integer ``m < 2^53`` and ``0 <= p <= 2045``;
 the sum of any number of them is an integer multiple of 2^-1074, kept here as a Python
 int.  Chunks, processes and devices add their exact partial sums in any order and get
-the same total; the mean is then rounded once.  The C engine does the per-element work
-(``ks_exact_sum``); a torch implementation of the same limb arithmetic is the fallback.
+the same total; the mean is then rounded once.  The device's engine does the per-element
+work (C: ``ks_exact_sums``; CUDA: Triton's ``exact_sums_kernel``); a torch implementation
+of the same limb arithmetic is the fallback.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fractions import Fraction
 
 import torch
 
-from .._engines import _cpu
+from .._engines import _cpu, engine_for
 
 __all__ = ["exact_sum", "exact_sums", "to_fraction"]
 
@@ -63,7 +64,7 @@ def exact_sums(x: torch.Tensor) -> tuple[int, int]:
     step = 1 << 26
     for i in range(0, max(flat.numel(), 1), step):
         part = flat[i : i + step].to(torch.float64)
-        res = _cpu.exact_sum_limbs(part) if part.device.type == "cpu" else None
+        res = _engine_limbs(part)
         if res is None:
             if not bool(torch.isfinite(part).all()):
                 raise ValueError("fn returned NaN or infinite values")
@@ -75,6 +76,19 @@ def exact_sums(x: torch.Tensor) -> tuple[int, int]:
         total += _join(s_limbs)
         total_sq += _join(q_limbs)
     return total, total_sq
+
+
+def _engine_limbs(part: torch.Tensor) -> tuple[list[int], list[int], int] | None:
+    """The limbs from the device's engine (C on the CPU, Triton on CUDA), or None (then
+    the torch limb arithmetic, the same integers, runs instead)."""
+    name = engine_for(part.device).name
+    if name == "cpu":
+        return _cpu.exact_sum_limbs(part)
+    if name in ("triton", "triton-interpreter"):
+        from .._engines import _triton
+
+        return _triton.exact_sum_limbs(part, interpret=name == "triton-interpreter")
+    return None
 
 
 def exact_sum(x: torch.Tensor) -> int:
