@@ -17,7 +17,8 @@
 (c) Monte Carlo (issue 7 on a GPU): the pi estimator (``InBall(2)``, fused Triton
     kernel) gives the same exact sum on the GPU as on the CPU and as its torch ops; its
     uniforms per second against raw ``rand`` of the estimator's chunk, and the same
-    integrand as torch ops.
+    integrand as torch ops; the European call with exact sums (Triton kernel) against
+    plain float64 sums.
 (d) ``--sweep``: the launch shape of the GPU engine (Philox blocks and warps per
     program), timed per draw at N; bits are checked equal across shapes.  Results never
     depend on the shape, so the fastest may be made the engine's default per device.
@@ -191,8 +192,15 @@ def montecarlo(device: torch.device, engine: str, n: int, chunk: int, reps: int)
             return 2 * n / median_time(lambda: estimate(fn, n, seed=1, device=device, chunk_size=chunk), 3)
 
         fused_ups, ops_ups = run(pi), run(lambda d: pi(d))
+        # exact sums (Triton kernel) against plain float64 sums on a float-valued integrand
+        import montecarlo as mc_bench  # benchmarks/montecarlo.py
+
+        from keystream.montecarlo import EXAMPLES
+
+        call, m = EXAMPLES["european-call"].fn, max(n // 4, 1)
+        exact_s, plain_s = mc_bench.interleaved(lambda: estimate(call, m, seed=1, device=device, chunk_size=chunk))
     return {"ok": bool(ok), "n": n, "chunk": chunk, "raw_gps": raw / 1e9, "fused_gps": fused_ups / 1e9,
-            "torch_ops_gps": ops_ups / 1e9}
+            "torch_ops_gps": ops_ups / 1e9, "call_n": m, "call_exact_s": exact_s, "call_plain_s": plain_s}
 
 
 def sweep(device: torch.device, engine: str, n: int, reps: int) -> list[dict]:
@@ -225,6 +233,12 @@ def sweep(device: torch.device, engine: str, n: int, reps: int) -> list[dict]:
     finally:
         eng.block, eng.num_warps = default
     return rows
+
+
+def mc_pairs() -> int:
+    import montecarlo as mc_bench  # benchmarks/montecarlo.py
+
+    return mc_bench.PAIRS
 
 
 def main() -> None:
@@ -273,6 +287,9 @@ def main() -> None:
     print(f"raw rand f32 (chunk): {mc['raw_gps']:.1f} G/s; pi estimator (InBall(2), fused): "
           f"{mc['fused_gps']:.1f} G uniforms/s = {100 * mc['fused_gps'] / mc['raw_gps']:.0f}% of raw; "
           f"as torch ops: {mc['torch_ops_gps']:.1f} G/s = {100 * mc['torch_ops_gps'] / mc['raw_gps']:.0f}%")
+    print(f"european call, {mc['call_n']} samples: exact sums {mc['call_exact_s'] * 1e3:.1f} ms, plain float64 "
+          f"sums {mc['call_plain_s'] * 1e3:.1f} ms: {100 * (mc['call_exact_s'] / mc['call_plain_s'] - 1):+.1f}% "
+          f"(medians of {mc_pairs()} interleaved pairs)")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     shapes = sweep(device, args.engine, args.n, args.reps) if args.sweep else []
     if shapes:
