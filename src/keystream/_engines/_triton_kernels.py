@@ -415,7 +415,10 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
     pos = local[:, None] * K + tl.arange(0, K).to(local.dtype)[None, :] - HEAD
     inner = (local < full_end) & (local >= (1 if HEAD > 0 else 0))
     store(out_ptr + pos, v, inner[:, None], KIND, DTYPE)
-    if (HEAD > 0 and pid == 0) or (local_end(pid, BLOCK, WIDE) > full_end):
+    edge_program = local_end(pid, BLOCK, WIDE) > full_end  # (| not `or`: older Tritons)
+    if HEAD > 0:
+        edge_program = edge_program | (pid == 0)
+    if edge_program:
         edge = (pos >= 0) & (pos < total) & ~inner[:, None]
         store(out_ptr + pos, v, edge, KIND, DTYPE)
 
@@ -706,7 +709,7 @@ def window_sums(v, limbs_ptr, flag_ptr):
         t0 = (r + c0) - c0
         r = r - t0
         spill = tl.reduce((r != 0.0).to(tl.int32), 0, max_i32)
-        if bad or spill != 0:
+        if bad | (spill != 0):
             tl.atomic_max(flag_ptr, 1)
         else:
             add_bin(limbs_ptr, tl.reduce(t2, 0, add_i32), b2)
