@@ -8,6 +8,7 @@ Generator turns user arguments into a spec.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -78,11 +79,13 @@ class DrawSpec:
     region: tuple[tuple[int, int], ...]
     dtype: torch.dtype
 
-    @property
+    # cached: a draw asks for these several times on its way to the kernel (per-call
+    # overhead is what small draws and GPU launches pay)
+    @functools.cached_property
     def numel(self) -> int:
         return math.prod(self.shape)
 
-    @property
+    @functools.cached_property
     def out_shape(self) -> tuple[int, ...]:
         return tuple(stop - start for start, stop in self.region)
 
@@ -109,7 +112,7 @@ class DrawSpec:
         e0 = sum(start * s for (start, _), s in zip(self.region, strides))
         return e0, e0 + self.out_numel
 
-    @property
+    @functools.cached_property
     def out_numel(self) -> int:
         return math.prod(self.out_shape)
 

@@ -203,30 +203,36 @@ class TritonEngine(Engine):
 def _draw_args(out: torch.Tensor, spec: DrawSpec):  # type: ignore[no-untyped-def]
     """(target tensor, the four parameter words, the constexprs KIND, DTYPE, UNIT, K) of a
     draw kernel launch."""
-    kind, dtype = spec.kind, spec.dtype
-    k = elements_per_block(kind, dtype)
-    if kind == "bits":
-        code = KINDS["bits32"] if k == 4 else KINDS["bits64"]
+    k = elements_per_block(spec.kind, spec.dtype)
+    if spec.kind == "bits":
         target = out.view(torch.int32 if k == 4 else torch.int64)
-    else:
-        code = KINDS[kind]
-        # bfloat16 is stored as its bits: rounding is done on the bits in the kernel
-        target = out.view(torch.int16) if dtype == torch.bfloat16 else out
+    else:  # bfloat16 is stored as its bits: rounding is done on the bits in the kernel
+        target = out.view(torch.int16) if spec.dtype == torch.bfloat16 else out
+    p, meta = _params(spec.kind, spec.dtype, spec.params)
+    return target, list(p), dict(meta)
+
+
+@functools.lru_cache(maxsize=256)
+def _params(kind: str, dtype: torch.dtype, params: tuple) -> tuple[tuple[int, ...], tuple]:  # type: ignore[type-arg]
+    """The four parameter words and the constexprs of a draw (cached: the same few
+    parameter sets recur, and converting them costs more than the launch decision)."""
+    k = elements_per_block(kind, dtype)
+    code = (KINDS["bits32"] if k == 4 else KINDS["bits64"]) if kind == "bits" else KINDS[kind]
     p = [0, 0, 0, 0]
     if kind in ("uniform", "normal", "exponential"):
         conv = _f64_bits if dtype == torch.float64 else _f32_bits
-        for i, v in enumerate(spec.params):
+        for i, v in enumerate(params):
             p[i] = conv(float(v))
     elif kind == "randint":
-        low, span = spec.params
+        low, span = params
         p = [low % (1 << 64), span & 0xFFFFFFFF, (span >> 32) & 0xFFFFFFFF, 1 if span == 1 << 64 else 0]
     elif kind == "bernoulli":
-        p[0] = spec.params[0]
+        p[0] = params[0]
     # Triton types an int argument by its range (int32, int64, uint64): pass every
     # parameter as a signed 64-bit pattern; the kernel widens and reinterprets it.
-    p = [v - (1 << 64) if v >= 1 << 63 else v for v in p]
-    meta = {"KIND": code, "DTYPE": DTYPES.get(dtype, 0), "UNIT": _standard_params(kind, spec.params), "K": k}
-    return target, p, meta
+    words = tuple(v - (1 << 64) if v >= 1 << 63 else v for v in p)
+    meta = (("KIND", code), ("DTYPE", DTYPES.get(dtype, 0)), ("UNIT", _standard_params(kind, params)), ("K", k))
+    return words, meta
 
 
 def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int, device: torch.device,
