@@ -144,7 +144,9 @@ def sm90():
     except ImportError as err:  # pragma: no cover
         pytest.skip(f"this triton cannot compile ahead of time: {err}")
     out = {}
-    for v in _triton_aot.variants():
+    variants = _triton_aot.variants()
+    assert len({v.label for v in variants}) == len(variants)  # labels name them
+    for v in variants:
         try:
             out[v.label] = _triton_aot.compile_variant(v)
         except RuntimeError as err:  # pragma: no cover - e.g. no ptxas in this triton

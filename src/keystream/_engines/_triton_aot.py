@@ -61,6 +61,7 @@ class Variant:
         if self.kernel.startswith("draw_"):
             dt = next(iter(k for k, v in _triton.DTYPES.items() if v == c["DTYPE"]))
             extra = "".join(f" {f}={c[f]}" for f in ("UNIT", "HEAD", "WIDE") if c.get(f))
+            extra += f" OUTER={c['OUTER']}" if c.get("OUTER", 1) != 1 else ""
             return (f"{self.kernel} {inv[c['KIND']]} {str(dt).removeprefix('torch.')} "
                     f"-> {self.signature['out_ptr'][1:]}{extra}")
         return f"{self.kernel} " + " ".join(f"{k}={v}" for k, v in c.items() if k != "BLOCK")
@@ -86,9 +87,10 @@ def variants(block: int = 1024) -> list[Variant]:
                                               "lanes_per_run": "i32"},
                            {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "OUTER": 1, "WIDE": False,
                             "BLOCK": min(block, 256)}))
-    out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": "*fp32"},
-                       {"KIND": 3, "DTYPE": 0, "UNIT": False, "K": 4, "OUTER": 3, "WIDE": True,
-                        "BLOCK": min(block, 256)}))
+    for outer, wide in ((2, False), (3, True)):
+        out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": "*fp32"},
+                           {"KIND": 3, "DTYPE": 0, "UNIT": False, "K": 4, "OUTER": outer, "WIDE": wide,
+                            "BLOCK": min(block, 256)}))
     out.append(Variant("randperm_kernel", RANDPERM, {"BLOCK": block}))
     out.append(Variant("in_ball_kernel", IN_BALL, {"BLOCK": block}))
     blocks_sig = {k: v for k, v in IN_BALL.items() if k != "dims"}
