@@ -409,8 +409,8 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
     # Triton proves the row contiguous and aligned and emits one 8- or 16-byte store per
     # block; the partial blocks at the two ends (at most two) are stored element by
     # element, only by the programs that hold them.  The sm_90 machine code has been
-    # read (tools/gpu_sass.py): a flat (4 * BLOCK,) layout compiled to scalar stores
-    # behind a shared-memory shuffle, 1.7x the instructions per element.
+    # read (tools/gpu_sass.py): a flat (4 * BLOCK,) layout compiled to a 4-byte store per
+    # element behind a shared-memory shuffle (docs/benchmarks.md has the counts).
     v = block_rows(v0, v1, v2, v3, K, BLOCK)
     pos = local[:, None] * K + tl.arange(0, K).to(local.dtype)[None, :] - HEAD
     inner = (local < full_end) & (local >= (1 if HEAD > 0 else 0))
@@ -434,8 +434,9 @@ def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, runs, run_le
     find a lane's run are 32-bit, about a third of the instructions.
 
     Run r (= (i_0, i_1, i_2) over (n0, n1, n2), of which the last OUTER are real) starts
-    at flat index e_r = run_off + sum_d (s_d + i_d) * t_d, fills output positions r * run_len ...; its lane b
-    computes block e_r // K + b and stores the elements of it that lie in the run.
+    at flat index e_r = run_off + sum_d (s_d + i_d) * t_d and fills output positions
+    r * run_len ...; its lane b computes block e_r // K + b and stores the elements of it
+    that lie in the run.
     ``lanes_per_run`` = (run_len + 2K - 2) // K covers a run at any offset in a block.
     """
     pid = tl.program_id(0)
