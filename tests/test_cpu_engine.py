@@ -45,8 +45,11 @@ def test_generated_header_is_current():
 def test_fallback_warns_once(monkeypatch):
     import keystream as ks
 
+    import keystream._engines as engines
+
     monkeypatch.setattr(_cpu, "_LIB", None)
     monkeypatch.setattr(_cpu, "_warned", False)
+    monkeypatch.setattr(engines, "_DEFAULT", {})  # the engine per device is found once
     with pytest.warns(ks.KeystreamWarning, match="portable"):
         ks.Generator(1).rand(5)
     assert engine_for(torch.device("cpu")).name == "portable"

@@ -20,7 +20,7 @@ import torch
 
 from ._engines import engine_for
 from ._generator import Generator, default_generator
-from ._spec import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, DrawSpec
+from ._spec import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, DrawSpec, blocks_for
 
 __all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm"]
 
@@ -155,8 +155,7 @@ def _run(
             "keystream draws cannot be captured in a CUDA graph: every replay would repeat the "
             "same numbers. Draw outside the graph (into a static tensor) and copy it in."
         )
-    spec = DrawSpec(kind, params, g.key, 0, shape, region, dtype)
-    blocks = spec.blocks()
+    blocks = blocks_for(kind, dtype, math.prod(shape))
     spec = DrawSpec(kind, params, g.key, g._reserve(blocks), shape, region, dtype)
     if out is not None and out.is_contiguous():
         target = out

@@ -8,9 +8,8 @@ Generator turns user arguments into a spec.
 """
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -78,16 +77,17 @@ class DrawSpec:
     shape: tuple[int, ...]
     region: tuple[tuple[int, int], ...]
     dtype: torch.dtype
+    # derived once: a draw asks for these several times on its way to the kernel, and
+    # per-call overhead is what small draws (and GPU launches) pay
+    numel: int = field(init=False, repr=False, compare=False)
+    out_shape: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    out_numel: int = field(init=False, repr=False, compare=False)
 
-    # cached: a draw asks for these several times on its way to the kernel (per-call
-    # overhead is what small draws and GPU launches pay)
-    @functools.cached_property
-    def numel(self) -> int:
-        return math.prod(self.shape)
-
-    @functools.cached_property
-    def out_shape(self) -> tuple[int, ...]:
-        return tuple(stop - start for start, stop in self.region)
+    def __post_init__(self) -> None:
+        out_shape = tuple(stop - start for start, stop in self.region)
+        object.__setattr__(self, "numel", math.prod(self.shape))
+        object.__setattr__(self, "out_shape", out_shape)
+        object.__setattr__(self, "out_numel", math.prod(out_shape))
 
     @property
     def is_full(self) -> bool:
@@ -111,10 +111,6 @@ class DrawSpec:
         strides = _strides(self.shape)
         e0 = sum(start * s for (start, _), s in zip(self.region, strides))
         return e0, e0 + self.out_numel
-
-    @functools.cached_property
-    def out_numel(self) -> int:
-        return math.prod(self.out_shape)
 
     def runs(self) -> tuple[list[tuple[int, int, int]], int, int]:
         """The region as runs of consecutive flat indices: ``(outer, run_offset, run_len)``.
@@ -140,10 +136,14 @@ class DrawSpec:
 
     def blocks(self) -> int:
         """Blocks this draw consumes: ceil(numel / per-block), or the fixed randperm keys."""
-        if self.kind == "randperm":
-            return PERM_KEY_BLOCKS
-        k = elements_per_block(self.kind, self.dtype)
-        return -(-self.numel // k)
+        return blocks_for(self.kind, self.dtype, self.numel)
+
+
+def blocks_for(kind: str, dtype: torch.dtype, numel: int) -> int:
+    """``DrawSpec.blocks`` of a draw of ``numel`` elements, before its spec exists."""
+    if kind == "randperm":
+        return PERM_KEY_BLOCKS
+    return -(-numel // elements_per_block(kind, dtype))
 
 
 def _strides(shape: tuple[int, ...]) -> list[int]:

@@ -32,6 +32,12 @@ def register(engine: Engine, *, preferred: bool = True) -> None:
     _ENGINES[engine.name] = engine
     if preferred:
         _PREFERENCE.insert(0, engine.name)
+    _DEFAULT.clear()
+
+
+#: The default engine per device type, found once (availability does not change while
+#: a process runs, and asking costs more than a small draw's arithmetic).
+_DEFAULT: dict[str, Engine] = {}
 
 
 def get_engine(name: str) -> Engine:
@@ -63,11 +69,15 @@ def engine_for(device: torch.device) -> Engine:
         if not engine.supports(device):
             raise ValueError(f"engine {forced!r} cannot fill tensors on device {device}")
         return engine
+    engine = _DEFAULT.get(device.type)
+    if engine is not None:
+        return engine
     if device.type == "cpu":
         warn_if_unavailable()
     for name in _PREFERENCE:
         engine = _ENGINES[name]
-        if engine.available() and engine.supports(device):
+        if engine.supports(device) and engine.available():
+            _DEFAULT[device.type] = engine
             return engine
     raise ValueError(f"no keystream engine supports device {device}")
 

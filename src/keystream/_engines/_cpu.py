@@ -11,6 +11,7 @@ once.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.machinery
 import pathlib
 import warnings
@@ -140,6 +141,29 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
     return count
 
 
+#: The outer-dimension arrays of a draw without outer dimensions (read only by C).
+_NO_OUTER = (ctypes.c_uint64 * 1)()
+
+
+@functools.lru_cache(maxsize=256)
+def _param_arrays(kind: str, dtype: torch.dtype, params: tuple) -> tuple:  # type: ignore[type-arg]
+    """(kind code, dtype code, float and integer parameter arrays) of ``ks_fill`` for a
+    draw's parameters; cached, as the same few recur (the C code only reads them)."""
+    fp = (ctypes.c_double * 4)()
+    ip = (ctypes.c_uint64 * 12)()
+    code = (0 if elements_per_block(kind, dtype) == 4 else 1) if kind == "bits" else _KIND[kind]
+    if kind in ("uniform", "normal", "exponential"):
+        for i, v in enumerate(params):
+            fp[i] = float(v)
+    elif kind == "randint":
+        low, span = params
+        ip[0], ip[1] = low % (1 << 64), span - 1
+    elif kind == "bernoulli":
+        ip[0] = params[0]
+        ip[1] = _ONE_BITS.get(dtype, 1)
+    return code, _DTYPE.get(dtype, 0), fp, ip
+
+
 class CpuEngine(Engine):
     """Compiled C11 kernels on CPU tensors; the default CPU engine when built."""
 
@@ -156,32 +180,22 @@ class CpuEngine(Engine):
         if spec.out_numel == 0:
             return
         kind, dtype = spec.kind, spec.dtype
-        fp = (ctypes.c_double * 4)()
-        ip = (ctypes.c_uint64 * 12)()
-        dcode = _DTYPE.get(dtype, 0)
-        if kind == "bits":
-            code = 0 if elements_per_block(kind, dtype) == 4 else 1
-        else:
-            code = _KIND[kind]
-        if kind in ("uniform", "normal", "exponential"):
-            for i, v in enumerate(spec.params):
-                fp[i] = float(v)
-        elif kind == "randint":
-            low, span = spec.params
-            ip[0], ip[1] = low % (1 << 64), span - 1
-        elif kind == "bernoulli":
-            ip[0] = spec.params[0]
-            ip[1] = _ONE_BITS.get(dtype, 1)
-        elif kind == "randperm":
+        if kind == "randperm":
+            code, dcode, fp, ip = _KIND[kind], 0, (ctypes.c_double * 4)(), (ctypes.c_uint64 * 12)()
             (n,) = spec.params
             ip[0], ip[1] = n, _reference.half_bits(n)
             for i, k in enumerate(_reference.feistel_keys(spec.key, spec.offset)):
                 ip[2 + i] = k
+        else:
+            code, dcode, fp, ip = _param_arrays(kind, dtype, spec.params)
         outer, run_offset, run = spec.runs()
         n_outer = len(outer)
-        ostart = (ctypes.c_uint64 * max(1, n_outer))(*[o[0] for o in outer])
-        ocount = (ctypes.c_uint64 * max(1, n_outer))(*[o[1] for o in outer])
-        ostride = (ctypes.c_uint64 * max(1, n_outer))(*[o[2] for o in outer])
+        if n_outer:
+            ostart = (ctypes.c_uint64 * n_outer)(*[o[0] for o in outer])
+            ocount = (ctypes.c_uint64 * n_outer)(*[o[1] for o in outer])
+            ostride = (ctypes.c_uint64 * n_outer)(*[o[2] for o in outer])
+        else:
+            ostart = ocount = ostride = _NO_OUTER
         size = out.element_size()
         total = spec.out_numel
         if total * size >= 4 << 20:
