@@ -274,3 +274,20 @@ def test_estimator_reads_device_counts_in_batches(monkeypatch):
     assert reads == [3, 3, 2]  # 8 chunks: two full batches, then the rest at the end
     assert got.sum_exact == estimate(InBall(2), 7_001, seed=11, chunk_size=4096).sum_exact
     assert got.n == 7_001
+
+
+def test_gpu_sass_tool_reads_a_kernel(sm90, capsys, monkeypatch):
+    """tools/gpu_sass.py (the machine-code report used before a GPU is at hand) runs."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    path = pathlib.Path(__file__).parents[1] / "tools" / "gpu_sass.py"
+    spec = importlib.util.spec_from_file_location("gpu_sass", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    monkeypatch.setattr(sys, "argv", ["gpu_sass.py", "uniform float32 -> fp32 UNIT"])
+    tool.main()
+    row = next(line for line in capsys.readouterr().out.splitlines() if "UNIT=True" in line)
+    assert "STG.E.128" in row
+    assert 5 < float(row.split("|")[2]) < 40  # instructions per element
