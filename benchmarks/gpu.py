@@ -141,6 +141,8 @@ def peers(n: int, reps: int) -> list[dict]:
         import jax
         import jax.numpy as jnp
 
+        if jax.default_backend() != "gpu":
+            raise RuntimeError(f"JAX runs on {jax.default_backend()}, not on the GPU")
         for impl in ("threefry2x32", "rbg"):
             key = jax.random.key(0, impl=impl)
             uni = jax.jit(lambda k: jax.random.uniform(k, (n,), dtype=jnp.float32))
