@@ -91,3 +91,20 @@ def test_portable_bit_length_by_float_and_by_search(width):
     assert torch.equal(_bit_length_search(z, width), want)
     with pytest.raises(ValueError, match="width"):
         _bit_length(z, 64)
+
+
+def test_parameter_caches_tell_negative_zero_from_zero(engine):
+    """The engines cache their launch parameters per parameter set; -0.0 == 0.0 (and hashes
+    alike) but is not the same bits: normal(-0.0, 0.0) keeps the sign of each z in its
+    zeros, normal(0.0, 0.0) does not, whichever runs first."""
+    import keystream as ks
+    from keystream._engines import use_engine
+
+    means = (-0.0, 0.0)  # not dict keys: -0.0 == 0.0
+    with use_engine("reference"):
+        ref = [ks.normal(m, 0.0, (64,), generator=ks.Generator(3)) for m in means]
+    assert not conf.same_bits(ref[0], ref[1])
+    with use_engine(engine.name):
+        for i in (1, 0, 1, 0):
+            got = ks.normal(means[i], 0.0, (64,), generator=ks.Generator(3))
+            assert conf.same_bits(got, ref[i]), means[i]

@@ -20,7 +20,7 @@ import torch
 
 from ._engines import engine_for
 from ._generator import Generator, default_generator
-from ._spec import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, DrawSpec, blocks_for
+from ._spec import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, DrawSpec, blocks_for, zero_signs
 
 __all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm"]
 
@@ -350,7 +350,8 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
     dev = _device(device, out, g)
     ct = _compute_dtype(dtype)
     if not isinstance(low, Tensor) and not isinstance(high, Tensor):
-        params = _uniform_params(float(low_t), float(high_t), dtype)
+        lo, hi = float(low_t), float(high_t)
+        params = _uniform_params(lo, hi, dtype, zero_signs((lo, hi)))
         return _run("uniform", params, shape, dtype, g, dev, reg, out)
     _check_uniform_bounds(low_t, high_t, dtype)
 
@@ -383,8 +384,10 @@ def _check_uniform_bounds(low: Tensor, high: Tensor, dtype: torch.dtype) -> tupl
 
 
 @functools.lru_cache(maxsize=256)  # the tensor arithmetic costs ~20 us; draws repeat their bounds
-def _uniform_params(low: float, high: float, dtype: torch.dtype) -> tuple[float, float, float, float]:
-    """The kernel parameters (low, span, high, below high) of uniform(low, high) in ``dtype``."""
+def _uniform_params(low: float, high: float, dtype: torch.dtype, signs: tuple[float, ...] = (1.0, 1.0),
+                    ) -> tuple[float, float, float, float]:
+    """The kernel parameters (low, span, high, below high) of uniform(low, high) in ``dtype``
+    (``signs``: of low and high, so that the cache tells -0.0 from 0.0)."""
     f64 = torch.float64
     lo, hi, span = _check_uniform_bounds(torch.tensor(low, dtype=f64), torch.tensor(high, dtype=f64), dtype)
     return float(lo), float(span), float(hi), _below(float(hi), dtype)

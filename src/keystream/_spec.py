@@ -139,6 +139,12 @@ class DrawSpec:
         return blocks_for(self.kind, self.dtype, self.numel)
 
 
+def zero_signs(params: tuple[Any, ...]) -> tuple[float, ...]:
+    """The signs of the float parameters: with the parameters, a cache key that tells
+    -0.0 from 0.0 (equal, and equal in hash, but not the same bits)."""
+    return tuple(math.copysign(1.0, v) if isinstance(v, float) else 0.0 for v in params)
+
+
 def blocks_for(kind: str, dtype: torch.dtype, numel: int) -> int:
     """``DrawSpec.blocks`` of a draw of ``numel`` elements, before its spec exists."""
     if kind == "randperm":

@@ -18,7 +18,7 @@ import warnings
 
 import torch
 
-from .._spec import DrawSpec, elements_per_block
+from .._spec import DrawSpec, elements_per_block, zero_signs
 from . import _reference
 from ._base import Engine
 
@@ -146,9 +146,10 @@ _NO_OUTER = (ctypes.c_uint64 * 1)()
 
 
 @functools.lru_cache(maxsize=256)
-def _param_arrays(kind: str, dtype: torch.dtype, params: tuple) -> tuple:  # type: ignore[type-arg]
+def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) -> tuple:  # type: ignore[type-arg]
     """(kind code, dtype code, float and integer parameter arrays) of ``ks_fill`` for a
-    draw's parameters; cached, as the same few recur (the C code only reads them)."""
+    draw's parameters; cached, as the same few recur (the C code only reads them;
+    ``signs`` keeps -0.0 and 0.0 apart in the cache)."""
     fp = (ctypes.c_double * 4)()
     ip = (ctypes.c_uint64 * 12)()
     code = (0 if elements_per_block(kind, dtype) == 4 else 1) if kind == "bits" else _KIND[kind]
@@ -187,7 +188,7 @@ class CpuEngine(Engine):
             for i, k in enumerate(_reference.feistel_keys(spec.key, spec.offset)):
                 ip[2 + i] = k
         else:
-            code, dcode, fp, ip = _param_arrays(kind, dtype, spec.params)
+            code, dcode, fp, ip = _param_arrays(kind, dtype, spec.params, zero_signs(spec.params))
         outer, run_offset, run = spec.runs()
         n_outer = len(outer)
         if n_outer:

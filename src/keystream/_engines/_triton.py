@@ -25,7 +25,7 @@ import threading
 
 import torch
 
-from .._spec import DrawSpec, elements_per_block
+from .._spec import DrawSpec, elements_per_block, zero_signs
 from . import _reference
 from ._base import Engine
 
@@ -208,14 +208,15 @@ def _draw_args(out: torch.Tensor, spec: DrawSpec):  # type: ignore[no-untyped-de
         target = out.view(torch.int32 if k == 4 else torch.int64)
     else:  # bfloat16 is stored as its bits: rounding is done on the bits in the kernel
         target = out.view(torch.int16) if spec.dtype == torch.bfloat16 else out
-    p, meta = _params(spec.kind, spec.dtype, spec.params)
+    p, meta = _params(spec.kind, spec.dtype, spec.params, zero_signs(spec.params))
     return target, list(p), dict(meta)
 
 
 @functools.lru_cache(maxsize=256)
-def _params(kind: str, dtype: torch.dtype, params: tuple) -> tuple[tuple[int, ...], tuple]:  # type: ignore[type-arg]
+def _params(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) -> tuple[tuple[int, ...], tuple]:  # type: ignore[type-arg]
     """The four parameter words and the constexprs of a draw (cached: the same few
-    parameter sets recur, and converting them costs more than the launch decision)."""
+    parameter sets recur, and converting them costs more than the launch decision;
+    ``signs`` keeps -0.0 and 0.0 apart in the cache)."""
     k = elements_per_block(kind, dtype)
     code = (KINDS["bits32"] if k == 4 else KINDS["bits64"]) if kind == "bits" else KINDS[kind]
     p = [0, 0, 0, 0]
