@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     mc.add_argument("--samples", type=int, default=10_000_000)
     mc.add_argument("--seed", type=int, default=0)
     mc.add_argument("--device", default=None)
-    mc.add_argument("--chunk-size", type=int, default=1 << 20)
+    mc.add_argument("--chunk-size", type=int, default=None, help="default: 2^20 on the CPU, 2^22 on a GPU")
     mc.add_argument("--antithetic", action="store_true")
     mc.add_argument("--plot", metavar="PNG", help="write a convergence plot (needs matplotlib)")
     st = sub.add_parser("stream", help="raw little-endian 32-bit words to stdout (for dieharder, PractRand)")
