@@ -326,3 +326,13 @@ def test_triton_exact_sums_reject_non_finite_values():
     x = torch.tensor([1.0, 2.0, float("nan")] * 500, dtype=torch.float64)
     with use_engine("triton-interpreter"), pytest.raises(ValueError, match="NaN or infinite"):
         exact_sums(x)
+
+
+def test_in_ball_chunk_on_a_gpu_is_large_but_bounded():
+    """On a GPU without a chosen chunk_size, InBall's fused path takes 2^26 samples at a
+    time; the torch definition (if the fused path declines) then holds at most 2^28 floats."""
+    from keystream.montecarlo import InBall
+
+    assert InBall(2)._fused_chunk == 1 << 26
+    for dim in (1, 3, 17, 4096):
+        assert InBall(dim)._fused_chunk * dim <= max(1 << 28, (1 << 16) * dim)

@@ -154,7 +154,8 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
         device: where the draws are made (default CPU).
         chunk_size: samples per chunk (bounds memory; never changes the result).  Default:
             2^20 on the CPU, 2^22 on other devices (a GPU needs larger chunks to stay busy
-            between the host's per-chunk steps).
+            between the host's per-chunk steps), more for fused integrands there (which
+            store no draws: ``InBall`` takes 2^26 samples at a time on a GPU).
         antithetic: evaluate each sample also with ``1 - u`` / ``-z`` and average the pair.
         confidence: level of the confidence interval.
         progress: a tqdm bar; ``None`` shows one when tqdm is installed and the run takes
@@ -174,6 +175,8 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
     dev = torch.device(device) if device is not None else torch.device("cpu")
     if chunk_size is None:
         chunk_size = DEFAULT_CHUNK if dev.type == "cpu" else DEFAULT_CHUNK_DEVICE
+        if dev.type != "cpu" and not antithetic:  # a fused integrand stores no draws
+            chunk_size = max(chunk_size, getattr(fn, "_fused_chunk", 0))
     _check(n_samples, chunk_size, confidence)
     seed = canonical_seed(seed)
     rank, world = 0, 1

@@ -68,6 +68,14 @@ class InBall:
     def __repr__(self) -> str:
         return f"InBall(dim={self.dim})"
 
+    @property
+    def _fused_chunk(self) -> int:
+        """Samples per chunk on a GPU when the caller does not choose: the fused kernel
+        stores nothing, so chunks can be large (then the GPU never waits for the host);
+        bounded so that the torch definition, used if the fused path declines a chunk,
+        holds at most 2^28 uniforms (1 GiB)."""
+        return min(1 << 26, max(1 << 16, (1 << 28) // self.dim))
+
     def __call__(self, draws: Draws) -> torch.Tensor:
         u = draws.rand(self.dim, dtype=torch.float32)
         u.mul_(u)
