@@ -467,10 +467,16 @@ def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, runs, run_le
     w0, w1, w2, w3 = philox(c0, c1, tl.full([], 0, tl.uint32) + k0.to(tl.uint32),
                             tl.full([], 0, tl.uint32) + k1.to(tl.uint32))
     v0, v1, v2, v3 = values(w0, w1, w2, w3, p0, p1, p2, p3, KIND, DTYPE, UNIT)
-    v = block_rows(v0, v1, v2, v3, K, BLOCK)
-    j = (blk * K - e_start)[:, None] + tl.arange(0, K).to(tl.int64)[None, :]  # place in the run
-    mask = live[:, None] & (j >= 0) & (j < run_len)
-    store(out_ptr + (r.to(tl.int64) * run_len)[:, None] + j, v, mask, KIND, DTYPE)
+    # One store per element of the block, each a 1-D tensor in the Philox lanes' own
+    # layout: the stores cannot be vectors (a run starts anywhere in a block), and a
+    # (BLOCK, K) tile made Triton shuffle the values through shared memory first.
+    j = blk * K - e_start  # place of the block's first element in the run
+    base = out_ptr + r.to(tl.int64) * run_len + j
+    store(base, v0, live & (j >= 0) & (j < run_len), KIND, DTYPE)
+    store(base + 1, v1, live & (j + 1 >= 0) & (j + 1 < run_len), KIND, DTYPE)
+    if K == 4:
+        store(base + 2, v2, live & (j + 2 >= 0) & (j + 2 < run_len), KIND, DTYPE)
+        store(base + 3, v3, live & (j + 3 >= 0) & (j + 3 < run_len), KIND, DTYPE)
 
 
 @triton.jit
