@@ -388,9 +388,9 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
     """Elements [e0, e0 + total) of the virtual draw, e0 = K * first + HEAD: one lane per
     Philox block, whose K elements are stored as one vector (see NOTE [ vector stores ]).
 
-    (base_hi, base_lo) is block offset + first (mod 2^64); blocks [HEAD > 0, full_end),
-    counted from first, lie wholly inside the range.  WIDE: 64-bit positions (more
-    than 2^31 elements); otherwise 32-bit, which saves instructions per block.
+    (base_hi, base_lo) is block offset + first (mod 2^64); with HEAD == 0, blocks
+    [0, full_end), counted from first, lie wholly inside the range.  WIDE: 64-bit
+    positions (more than 2^31 elements); otherwise 32-bit, fewer instructions per block.
     """
     pid = tl.program_id(0)
     if WIDE:
@@ -402,25 +402,31 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
     w0, w1, w2, w3 = philox(c0, c1, tl.full([], 0, tl.uint32) + k0.to(tl.uint32),
                             tl.full([], 0, tl.uint32) + k1.to(tl.uint32))
     v0, v1, v2, v3 = values(w0, w1, w2, w3, p0, p1, p2, p3, KIND, DTYPE, UNIT)
-    # NOTE [ vector stores ]: the K values of a block are joined into one row of a
-    # (BLOCK, K) tile that a thread holds in registers, at positions K * local + j - HEAD.
-    # With HEAD a constexpr (0 for every draw that starts on a block), a 16-byte aligned
-    # output (Triton specializes pointers on it) and a mask that is constant along a row,
-    # Triton proves the row contiguous and aligned and emits one 8- or 16-byte store per
-    # block; the partial blocks at the two ends (at most two) are stored element by
-    # element, only by the programs that hold them.  The sm_90 machine code has been
-    # read (tools/gpu_sass.py): a flat (4 * BLOCK,) layout compiled to a 4-byte store per
-    # element behind a shared-memory shuffle (docs/benchmarks.md has the counts).
-    v = block_rows(v0, v1, v2, v3, K, BLOCK)
-    pos = local[:, None] * K + tl.arange(0, K).to(local.dtype)[None, :] - HEAD
-    inner = (local < full_end) & (local >= (1 if HEAD > 0 else 0))
-    store(out_ptr + pos, v, inner[:, None], KIND, DTYPE)
-    edge_program = local_end(pid, BLOCK, WIDE) > full_end  # (| not `or`: older Tritons)
-    if HEAD > 0:
-        edge_program = edge_program | (pid == 0)
-    if edge_program:
-        edge = (pos >= 0) & (pos < total) & ~inner[:, None]
-        store(out_ptr + pos, v, edge, KIND, DTYPE)
+    # NOTE [ vector stores ]: when the draw starts on a block (HEAD == 0, a constexpr:
+    # nearly every draw), the K values of a block are joined into one row of a (BLOCK, K)
+    # tile that a thread holds in registers, at positions K * local + j.  With a 16-byte
+    # aligned output (Triton specializes pointers on it) and a mask that is constant along
+    # a row, Triton proves the row contiguous and aligned and emits one 8- or 16-byte store
+    # per block; a partial last block is stored element by element, only by the program
+    # that holds it.  The sm_90 machine code has been read (tools/gpu_sass.py): a flat
+    # (4 * BLOCK,) layout compiled to a 4-byte store per element behind a shared-memory
+    # shuffle (docs/benchmarks.md has the counts).
+    if HEAD == 0:
+        v = block_rows(v0, v1, v2, v3, K, BLOCK)
+        pos = local[:, None] * K + tl.arange(0, K).to(local.dtype)[None, :]
+        inner = local < full_end
+        store(out_ptr + pos, v, inner[:, None], KIND, DTYPE)
+        if local_end(pid, BLOCK, WIDE) > full_end:
+            store(out_ptr + pos, v, (pos < total) & ~inner[:, None], KIND, DTYPE)
+    else:
+        # a start inside a block: no store can be a vector, and a (BLOCK, K) tile would
+        # go through shared memory; one 1-D store per element of the block instead
+        p = local * K - HEAD  # the block's first element
+        store(out_ptr + p, v0, (p >= 0) & (p < total), KIND, DTYPE)
+        store(out_ptr + p + 1, v1, (p + 1 >= 0) & (p + 1 < total), KIND, DTYPE)
+        if K == 4:
+            store(out_ptr + p + 2, v2, (p + 2 >= 0) & (p + 2 < total), KIND, DTYPE)
+            store(out_ptr + p + 3, v3, (p + 3 >= 0) & (p + 3 < total), KIND, DTYPE)
 
 
 @triton.jit
