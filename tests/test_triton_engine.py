@@ -181,7 +181,7 @@ def test_contiguous_draws_store_one_vector_per_block(sm90):
         if label.startswith("draw_contiguous") and "HEAD" not in label and out in width:
             assert width[out] in k.asm["ptx"], label
             checked += 1
-    assert checked == 15  # every dtype but the 1-byte outputs (int8, bool)
+    assert checked == 19  # every dtype but the 1-byte outputs (int8, bool), UNIT variants too
 
 
 def test_standard_normal_values_are_never_zero():
