@@ -678,27 +678,50 @@ def max_i32(a, b):
 
 
 @triton.jit
+def spill_and_sums(spill_a, a2, a1, a0, spill_b, b2, b1, b0):
+    return tl.maximum(spill_a, spill_b), a2 + b2, a1 + b1, a0 + b0
+
+
+@triton.jit
 def pow2_f64(e):
     """2^e as a float64, for a scalar int32 e in [-1022, 1023] (exact, from the bits)."""
     return ((e + 1023).to(tl.int64) << 52).to(tl.float64, bitcast=True)
 
 
 @triton.jit
-def add_bin(limbs_ptr, s, b):
-    """Add s (a float64 integer multiple of 2^b, |s| < 2^(b+53)) to the limbs."""
+def bin_integer(s, b):
+    """s (a float64 integer multiple of 2^b, |s| < 2^(b+53)) / 2^b as an exact int64."""
     h = -b
-    i = ((s * pow2_f64(h // 2)) * pow2_f64(h - h // 2)).to(tl.int64)  # s / 2^b, exact
-    if i != 0:
-        pos = b + 1074
-        limb = pos >> 5
-        sh = (pos & 31).to(tl.int64)
-        sign = tl.where(i < 0, -1, 1).to(tl.int64)
-        mag = i * sign
-        lo = (mag & 0xFFFFFFFF) << sh
-        hi = (mag >> 32) << sh
-        tl.atomic_add(limbs_ptr + limb, sign * (lo & 0xFFFFFFFF))
-        tl.atomic_add(limbs_ptr + limb + 1, sign * ((lo >> 32) + (hi & 0xFFFFFFFF)))
-        tl.atomic_add(limbs_ptr + limb + 2, sign * (hi >> 32))
+    return ((s * pow2_f64(h // 2)) * pow2_f64(h - h // 2)).to(tl.int64)
+
+
+@triton.jit
+def bin_limbs(offs, base_limb, i, b):
+    """The limb deltas of i * 2^b (i an int64, |i| < 2^53) at limbs base_limb + offs: the
+    magnitude shifted into place, split into three 32-bit parts, with i's sign."""
+    pos = b + 1074
+    d = (pos >> 5) - base_limb
+    sh = (pos & 31).to(tl.int64)
+    sign = tl.where(i < 0, -1, 1).to(tl.int64)
+    mag = i * sign
+    lo = (mag & 0xFFFFFFFF) << sh
+    hi = (mag >> 32) << sh
+    delta = tl.where(offs == d, sign * (lo & 0xFFFFFFFF), 0)
+    delta += tl.where(offs == d + 1, sign * ((lo >> 32) + (hi & 0xFFFFFFFF)), 0)
+    delta += tl.where(offs == d + 2, sign * (hi >> 32), 0)
+    return delta
+
+
+@triton.jit
+def add_bins(limbs_ptr, s2, s1, s0, b2, b1, b0):
+    """Add the three bin sums to the limbs with one vector of atomics (their limbs lie
+    within 6 of the lowest; scalar atomics would each cost a barrier in Triton's code)."""
+    offs = tl.arange(0, 8)
+    base_limb = (b0 + 1074) >> 5
+    delta = bin_limbs(offs, base_limb, bin_integer(s2, b2), b2)
+    delta += bin_limbs(offs, base_limb, bin_integer(s1, b1), b1)
+    delta += bin_limbs(offs, base_limb, bin_integer(s0, b0), b0)
+    tl.atomic_add(limbs_ptr + base_limb + offs, delta, mask=delta != 0, sem="relaxed")
 
 
 @triton.jit
@@ -721,13 +744,12 @@ def window_sums(v, limbs_ptr, flag_ptr):
         r = r - t1
         t0 = (r + c0) - c0
         r = r - t0
-        spill = tl.reduce((r != 0.0).to(tl.int32), 0, max_i32)
+        # one reduction for the spill flag and the three sums (each a barrier round)
+        spill, s2, s1, s0 = tl.reduce(((r != 0.0).to(tl.int32), t2, t1, t0), 0, spill_and_sums)
         if bad | (spill != 0):
-            tl.atomic_max(flag_ptr, 1)
+            tl.atomic_max(flag_ptr, 1, sem="relaxed")
         else:
-            add_bin(limbs_ptr, tl.reduce(t2, 0, add_i32), b2)
-            add_bin(limbs_ptr, tl.reduce(t1, 0, add_i32), b1)
-            add_bin(limbs_ptr, tl.reduce(t0, 0, add_i32), b0)
+            add_bins(limbs_ptr, s2, s1, s0, b2, b1, b0)
 
 
 @triton.jit
