@@ -50,15 +50,11 @@ def philox(c0, c1, k0, k1):
 
 @triton.jit
 def float_exponent(y):
-    """floor(log2(y)) of an integer 1 <= y < 2^24 (uint32) or 2^53 (uint64), read from the
-    exponent field of its float conversion, which is exact in that range (so no rounding
-    can carry into the next power of two).  Integer-only semantics: the same on every
-    backend; on sm_90 about 4 instructions where a binary search of the bit length took
-    about 20 (tools/gpu_sass.py)."""
-    if y.dtype == tl.uint32:
-        return (y.to(tl.float32).to(tl.uint32, bitcast=True) >> 23).to(tl.int32) - 127
-    else:
-        return (y.to(tl.float64).to(tl.uint64, bitcast=True) >> 52).to(tl.int32) - 1023
+    """floor(log2(y)) of a uint64 integer 1 <= y < 2^53, read from the exponent field of
+    its float64 conversion, which is exact in that range (so no rounding can carry into
+    the next power of two).  Integer-only semantics: the same on every backend; on sm_90
+    a few instructions where a binary search of the bit length took about 40."""
+    return (y.to(tl.float64).to(tl.uint64, bitcast=True) >> 52).to(tl.int32) - 1023
 
 
 @triton.jit
