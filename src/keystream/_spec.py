@@ -21,6 +21,8 @@ __all__ = [
     "INT_DTYPES",
     "BITS_DTYPES",
     "elements_per_block",
+    "blocks_for",
+    "zero_signs",
     "PERM_KEY_BLOCKS",
 ]
 
