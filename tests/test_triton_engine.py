@@ -204,7 +204,7 @@ def test_standard_normal_values_are_never_zero():
     assert R.neg_log_f64(np.array([2**64 - 1], dtype=np.uint64)).min() >= 2.0 ** -54
 
 
-@pytest.mark.parametrize("dims", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("dims", [1, 2, 3, 4, 5, 7, 13])
 def test_in_ball_kernel_equals_the_c_kernel_and_the_torch_definition(dims):
     """montecarlo.InBall's fused Triton kernel (the CUDA path), in the interpreter."""
     from keystream._engines import _cpu, use_engine

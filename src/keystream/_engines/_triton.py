@@ -252,7 +252,8 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
         nblocks = (s1 * dims - 1) // 4 - (s0 * dims) // 4 + 1
         kernel, grid = ks["in_ball_blocks_kernel"], (triton.cdiv(nblocks, block),)
         args, meta = (key[0], key[1], *off, s0, count), {"DIMS": dims, "BLOCK": block}
-    else:
+    else:  # at most 256 lanes per program: a lane holds its sample's loop state (registers)
+        block = min(block, 256)
         kernel, grid = ks["in_ball_kernel"], (triton.cdiv(count, block),)
         args, meta = (key[0], key[1], *off, dims, s0, count), {"BLOCK": block}
     partial = torch.empty(grid[0], dtype=torch.int32, device=device)

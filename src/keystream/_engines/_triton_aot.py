@@ -92,7 +92,7 @@ def variants(block: int = 1024) -> list[Variant]:
                            {"KIND": 3, "DTYPE": 0, "UNIT": False, "K": 4, "OUTER": outer, "WIDE": wide,
                             "BLOCK": min(block, 256)}))
     out.append(Variant("randperm_kernel", RANDPERM, {"BLOCK": block}))
-    out.append(Variant("in_ball_kernel", IN_BALL, {"BLOCK": block}))
+    out.append(Variant("in_ball_kernel", IN_BALL, {"BLOCK": min(block, 256)}))
     blocks_sig = {k: v for k, v in IN_BALL.items() if k != "dims"}
     out += [Variant("in_ball_blocks_kernel", blocks_sig, {"DIMS": d, "BLOCK": block}) for d in (1, 2, 4)]
     out.append(Variant("exact_sums_kernel", {"x_ptr": "*fp64", "n": "i32", "limbs_ptr": "*i64", "flag_ptr": "*i64"},
