@@ -205,7 +205,8 @@ def montecarlo(device: torch.device, engine: str, n: int, chunk: int, reps: int)
                    == estimate(call, 300_001, seed=5, chunk_size=100_000).sum_exact)
         exact_s, plain_s = mc_bench.interleaved(lambda: estimate(call, m, seed=1, device=device, chunk_size=chunk))
     return {"ok": bool(ok and call_ok), "pi_ok": bool(ok), "call_ok": bool(call_ok), "n": n, "chunk": chunk, "raw_gps": raw / 1e9, "fused_gps": fused_ups / 1e9,
-            "torch_ops_gps": ops_ups / 1e9, "call_n": m, "call_exact_s": exact_s, "call_plain_s": plain_s}
+            "torch_ops_gps": ops_ups / 1e9, "call_n": m, "call_exact_s": exact_s, "call_plain_s": plain_s,
+            "call_pairs": mc_bench.PAIRS}
 
 
 def sweep(device: torch.device, engine: str, n: int, reps: int) -> list[dict]:
@@ -238,12 +239,6 @@ def sweep(device: torch.device, engine: str, n: int, reps: int) -> list[dict]:
     finally:
         eng.block, eng.num_warps = default
     return rows
-
-
-def mc_pairs() -> int:
-    import montecarlo as mc_bench  # benchmarks/montecarlo.py
-
-    return mc_bench.PAIRS
 
 
 def main() -> None:
@@ -294,7 +289,7 @@ def main() -> None:
           f"as torch ops: {mc['torch_ops_gps']:.1f} G/s = {100 * mc['torch_ops_gps'] / mc['raw_gps']:.0f}%")
     print(f"european call, {mc['call_n']} samples: exact sums {mc['call_exact_s'] * 1e3:.1f} ms, plain float64 "
           f"sums {mc['call_plain_s'] * 1e3:.1f} ms: {100 * (mc['call_exact_s'] / mc['call_plain_s'] - 1):+.1f}% "
-          f"(medians of {mc_pairs()} interleaved pairs)")
+          f"(medians of {mc['call_pairs']} interleaved pairs)")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     shapes = sweep(device, args.engine, args.n, args.reps) if args.sweep else []
     if shapes:

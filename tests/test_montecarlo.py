@@ -180,7 +180,7 @@ def test_cli_mc_pi(capsys):
 
 # ---------------------------------------------------------------- fused integrands
 def _unfused(f):
-    return lambda d: f(d)  # the torch definition only: no _fused_sums
+    return lambda d: f(d)  # the torch definition only: no _fused_count
 
 
 @pytest.mark.parametrize("dim", [1, 2, 3, 7])

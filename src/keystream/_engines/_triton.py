@@ -37,6 +37,10 @@ _IMPORT_ERROR: str | None = None
 KINDS = {"bits32": 0, "bits64": 1, "uniform": 2, "normal": 3, "exponential": 4, "randint": 5, "bernoulli": 6}
 DTYPES = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}
 MAX_OUTER = 3
+#: Lanes per program of the kernels whose lanes hold more state (a region's run
+#: arithmetic, InBall's per-sample loop): sm_90 code (tools/gpu_sass.py) at 1024 lanes
+#: took 142-150 registers a thread, at 256 lanes 38-60.
+STATEFUL_BLOCK = 256
 _lock = threading.Lock()
 
 
@@ -81,6 +85,18 @@ def kernels(interpret: bool):  # type: ignore[no-untyped-def]
             else:
                 os.environ["TRITON_INTERPRET"] = previous
     return vars(module)
+
+
+def _run_kernel(kernel, grid, *args, interpret: bool, num_warps: int = 4, **meta):  # type: ignore[no-untyped-def]
+    """Run a kernel: compiled for the GPU without FMA contraction, or in the interpreter
+    (where numpy's warnings about values a kernel then discards or flags are silenced)."""
+    if interpret:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            kernel[grid](*args, **meta)
+    else:
+        kernel[grid](*args, **meta, num_warps=num_warps, enable_fp_fusion=False)
 
 
 def _f32_bits(x: float) -> int:
@@ -138,10 +154,7 @@ class TritonEngine(Engine):
         return device.type == ("cpu" if self.interpret else "cuda")
 
     def _launch(self, kernel, grid, *args, **meta):  # type: ignore[no-untyped-def]
-        if self.interpret:
-            kernel[grid](*args, **meta)
-        else:
-            kernel[grid](*args, **meta, num_warps=self.num_warps, enable_fp_fusion=False)
+        _run_kernel(kernel, grid, *args, interpret=self.interpret, num_warps=self.num_warps, **meta)
 
     def fill(self, out: torch.Tensor, spec: DrawSpec) -> None:
         if spec.out_numel == 0:
@@ -182,9 +195,7 @@ class TritonEngine(Engine):
         outer = [(0, 1, 0)] * (MAX_OUTER - real_outer) + outer
         runs = spec.out_numel // run_len
         lanes_per_run = (run_len + 2 * k - 2) // k
-        # at most 256 lanes per program: the run arithmetic holds more registers per lane
-        # (sm_90 code, tools/gpu_sass.py: 60 registers a thread at 256, 142 at 1024)
-        block = min(self.block, 256)
+        block = min(self.block, STATEFUL_BLOCK)
         grid = (triton.cdiv(runs * lanes_per_run, block),)
         wide = grid[0] * block >= self.WIDE_FROM
         self._launch(ks["draw_scattered"], grid, target, *spec.key, spec.offset & 0xFFFFFFFF, spec.offset >> 32,
@@ -252,14 +263,12 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
         nblocks = (s1 * dims - 1) // 4 - (s0 * dims) // 4 + 1
         kernel, grid = ks["in_ball_blocks_kernel"], (triton.cdiv(nblocks, block),)
         args, meta = (key[0], key[1], *off, s0, count), {"DIMS": dims, "BLOCK": block}
-    else:  # at most 256 lanes per program: a lane holds its sample's loop state (registers)
-        block = min(block, 256)
+    else:
+        block = min(block, STATEFUL_BLOCK)
         kernel, grid = ks["in_ball_kernel"], (triton.cdiv(count, block),)
         args, meta = (key[0], key[1], *off, dims, s0, count), {"BLOCK": block}
     partial = torch.empty(grid[0], dtype=torch.int32, device=device)
-    if not interpret:
-        meta["enable_fp_fusion"] = False
-    kernel[grid](partial, *args, **meta)
+    _run_kernel(kernel, grid, partial, *args, interpret=interpret, **meta)
     return partial.sum(dtype=torch.int64)
 
 
@@ -275,17 +284,11 @@ def exact_sum_limbs(x: torch.Tensor, interpret: bool = False) -> tuple[list[int]
     also reports non-finite values).  The same integers as ``_cpu.exact_sum_limbs``."""
     ks = kernels(interpret)
     src = x.to(torch.float64).contiguous().reshape(-1)
-    width = int(getattr(ks["EXACT_LIMBS"], "value", ks["EXACT_LIMBS"]))
+    width = ks["EXACT_LIMBS"].value
     out = torch.zeros(2 * width + 1, dtype=torch.int64, device=src.device)  # limbs, then the flag
     grid = (max(1, triton.cdiv(src.numel(), EXACT_BLOCK)),)
-    meta = {"BLOCK": EXACT_BLOCK} if interpret else {"BLOCK": EXACT_BLOCK, "enable_fp_fusion": False}
-    if interpret:  # numpy warns where the kernel meets values it then flags
-        import numpy as np
-
-        with np.errstate(all="ignore"):
-            ks["exact_sums_kernel"][grid](src, src.numel(), out, out[2 * width:], **meta)
-    else:
-        ks["exact_sums_kernel"][grid](src, src.numel(), out, out[2 * width:], **meta)
+    _run_kernel(ks["exact_sums_kernel"], grid, src, src.numel(), out, out[2 * width:], interpret=interpret,
+                BLOCK=EXACT_BLOCK)
     vals = out.tolist()
     if vals[-1]:
         return None

@@ -86,13 +86,13 @@ def variants(block: int = 1024) -> list[Variant]:
         out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": ptr, "runs": "i32", "run_len": "i32",
                                               "lanes_per_run": "i32"},
                            {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "OUTER": 1, "WIDE": False,
-                            "BLOCK": min(block, 256)}))
+                            "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     for outer, wide in ((2, False), (3, True)):
         out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": "*fp32"},
                            {"KIND": 3, "DTYPE": 0, "UNIT": False, "K": 4, "OUTER": outer, "WIDE": wide,
-                            "BLOCK": min(block, 256)}))
+                            "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     out.append(Variant("randperm_kernel", RANDPERM, {"BLOCK": block}))
-    out.append(Variant("in_ball_kernel", IN_BALL, {"BLOCK": min(block, 256)}))
+    out.append(Variant("in_ball_kernel", IN_BALL, {"BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     blocks_sig = {k: v for k, v in IN_BALL.items() if k != "dims"}
     out += [Variant("in_ball_blocks_kernel", blocks_sig, {"DIMS": d, "BLOCK": block}) for d in (1, 2, 4)]
     out.append(Variant("exact_sums_kernel", {"x_ptr": "*fp64", "n": "i32", "limbs_ptr": "*i64", "flag_ptr": "*i64"},

@@ -369,6 +369,17 @@ def block_rows(v0, v1, v2, v3, K: tl.constexpr, BLOCK: tl.constexpr):
 
 
 @triton.jit
+def store_each(ptr, first, limit, live, v0, v1, v2, v3, KIND: tl.constexpr, DTYPE: tl.constexpr, K: tl.constexpr):
+    """Store a block's K values at ptr + first + k, those with 0 <= first + k < limit (and
+    live): one 1-D store per element, for blocks that do not start on an aligned row."""
+    store(ptr + first, v0, live & (first >= 0) & (first < limit), KIND, DTYPE)
+    store(ptr + first + 1, v1, live & (first + 1 >= 0) & (first + 1 < limit), KIND, DTYPE)
+    if K == 4:
+        store(ptr + first + 2, v2, live & (first + 2 >= 0) & (first + 2 < limit), KIND, DTYPE)
+        store(ptr + first + 3, v3, live & (first + 3 >= 0) & (first + 3 < limit), KIND, DTYPE)
+
+
+@triton.jit
 def local_end(pid, BLOCK: tl.constexpr, WIDE: tl.constexpr):
     """(pid + 1) * BLOCK, in 64 bits when WIDE (it passes 2^31 beyond 2^33 float32 elements)."""
     if WIDE:
@@ -417,12 +428,7 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
     else:
         # a start inside a block: no store can be a vector, and a (BLOCK, K) tile would
         # go through shared memory; one 1-D store per element of the block instead
-        p = local * K - HEAD  # the block's first element
-        store(out_ptr + p, v0, (p >= 0) & (p < total), KIND, DTYPE)
-        store(out_ptr + p + 1, v1, (p + 1 >= 0) & (p + 1 < total), KIND, DTYPE)
-        if K == 4:
-            store(out_ptr + p + 2, v2, (p + 2 >= 0) & (p + 2 < total), KIND, DTYPE)
-            store(out_ptr + p + 3, v3, (p + 3 >= 0) & (p + 3 < total), KIND, DTYPE)
+        store_each(out_ptr, local * K - HEAD, total, local >= 0, v0, v1, v2, v3, KIND, DTYPE, K)
 
 
 @triton.jit
@@ -473,12 +479,7 @@ def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, runs, run_le
     # layout: the stores cannot be vectors (a run starts anywhere in a block), and a
     # (BLOCK, K) tile made Triton shuffle the values through shared memory first.
     j = blk * K - e_start  # place of the block's first element in the run
-    base = out_ptr + r.to(tl.int64) * run_len + j
-    store(base, v0, live & (j >= 0) & (j < run_len), KIND, DTYPE)
-    store(base + 1, v1, live & (j + 1 >= 0) & (j + 1 < run_len), KIND, DTYPE)
-    if K == 4:
-        store(base + 2, v2, live & (j + 2 >= 0) & (j + 2 < run_len), KIND, DTYPE)
-        store(base + 3, v3, live & (j + 3 >= 0) & (j + 3 < run_len), KIND, DTYPE)
+    store_each(out_ptr + r.to(tl.int64) * run_len, j, run_len, live, v0, v1, v2, v3, KIND, DTYPE, K)
 
 
 @triton.jit

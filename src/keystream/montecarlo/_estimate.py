@@ -147,8 +147,9 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
     Args:
         fn: receives a :class:`Draws` for a chunk of samples and returns one value per
             sample (shape ``(chunk,)``).  Built-in integrands such as
-            :class:`~keystream.montecarlo.InBall` also have a fused CPU kernel with the
-            same bits, which the estimator uses (see ``_integrands.py``).
+            :class:`~keystream.montecarlo.InBall` also have fused kernels (C on the CPU,
+            Triton on CUDA) with the same bits, which the estimator uses (see
+            ``_integrands.py``).
         n_samples: number of samples (with ``antithetic``, of antithetic pairs).
         seed: the seed; with ``n_samples`` and ``fn`` it determines every bit of the result.
         device: where the draws are made (default CPU).
@@ -186,9 +187,9 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
         rank, world = dist.get_rank(group), dist.get_world_size(group)
     chunks = math.ceil(n_samples / chunk_size)
     streams: dict[Any, Generator] = {}
-    fused = None if antithetic else getattr(fn, "_fused_sums", None)  # NOTE [ fused integrands ]
+    fused = None if antithetic else getattr(fn, "_fused_count", None)  # NOTE [ fused integrands ]
     total = total_sq = 0
-    pending: list[torch.Tensor] = []  # indicator counts still on the device, read in batches
+    pending: list[torch.Tensor] = []  # fused indicator counts, read in batches (device sync)
     done = 0
     interrupted = False
     t0 = time.perf_counter()
@@ -197,20 +198,18 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
         for c in range(rank, chunks, world):
             s0, s1 = c * chunk_size, min(n_samples, (c + 1) * chunk_size)
             draws = Draws(seed, n_samples, s0, s1, dev, streams=streams)
-            sums = fused(draws) if fused is not None else None
-            if isinstance(sums, torch.Tensor):
-                pending.append(sums)
+            count = fused(draws) if fused is not None else None
+            if count is not None:
+                pending.append(count)
                 if len(pending) == _MAX_PENDING:
-                    count = _read_counts(pending)
-                    total, total_sq = total + count, total_sq + count
+                    scaled = _read_counts(pending)
+                    total, total_sq = total + scaled, total_sq + scaled
             else:
-                if sums is None:
-                    v = _values(fn, draws)
-                    if antithetic:
-                        w = _values(fn, Draws(seed, n_samples, s0, s1, dev, antithetic=True, streams=streams))
-                        v = (v.to(torch.float64) + w.to(torch.float64)) * 0.5
-                    sums = exact_sums(v)
-                part, part_sq = sums
+                v = _values(fn, draws)
+                if antithetic:
+                    w = _values(fn, Draws(seed, n_samples, s0, s1, dev, antithetic=True, streams=streams))
+                    v = (v.to(torch.float64) + w.to(torch.float64)) * 0.5
+                part, part_sq = exact_sums(v)
                 total += part
                 total_sq += part_sq
             done += s1 - s0
@@ -225,8 +224,8 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
     finally:
         if bar is not None:
             bar.close()
-    count = _read_counts(pending)  # the chunks already launched (also after Ctrl-C)
-    total, total_sq = total + count, total_sq + count
+    scaled = _read_counts(pending)  # the chunks already launched (also after Ctrl-C)
+    total, total_sq = total + scaled, total_sq + scaled
     if distributed:
         parts: list[Any] = [None] * world
         dist.all_gather_object(parts, (total, total_sq, done), group=group)

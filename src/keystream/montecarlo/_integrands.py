@@ -1,22 +1,21 @@
-"""Integrands with a fused CPU path: the estimator counts them without materialising draws.
+"""Integrands with a fused path: the estimator counts them without materialising draws.
 
 NOTE [ fused integrands ]
 An eager integrand costs about as much as the draws it consumes (each torch op
 reads and writes the whole chunk), so a Monte Carlo estimate on the CPU runs at
-about half the engine's raw speed.  An integrand here has two implementations of
-one definition:
+about half the engine's raw speed.  An indicator integrand here has two
+implementations of one definition:
 
 * ``__call__(draws)``: the definition, in torch ops (any device, any engine);
-* ``_fused_sums(draws)``: the exact sums of the same values for the chunk, computed by
-  the device's engine without storing the draws (CPU: C, a cache-sized tile at a time;
-  CUDA: a Triton kernel, one lane per Philox block or sample), or None when that engine
-  has no kernel (portable, reference).  The sums are a pair of scaled exact integers
-  (``exact_sums``), or, for an indicator, a 0-d int64 tensor on the device holding the
-  number of ones (sum = sum of squares = count << SCALE_BITS), which the estimator
-  reads for many chunks at once: a GPU is not left idle between chunks waiting for
-  each chunk's count to reach the host.
+* ``_fused_count(draws)``: how many of the chunk's samples are 1, computed by the
+  device's engine without storing the draws (CPU: C, a cache-sized tile at a time;
+  CUDA: a Triton kernel, one lane per Philox block or sample), as a 0-d int64 tensor
+  on the device; or None when that engine has no kernel (portable, reference).  The
+  estimator reads the counts of many chunks at once (a GPU is not left idle between
+  chunks waiting for each count to reach the host); an indicator's sum of squares is
+  its sum.
 
-``estimate`` uses the fused path when it exists and returns sums; tests check both
+``estimate`` uses the fused path when it exists and returns a count; tests check both
 paths give the same bits for every chunk, offset and thread count.  Antithetic runs
 use the definition.
 """
@@ -27,7 +26,6 @@ import numbers
 import torch
 
 from .._engines import _cpu, engine_for
-from ._accumulate import SCALE_BITS
 from ._estimate import Draws
 
 __all__ = ["InBall"]
@@ -84,7 +82,7 @@ class InBall:
             acc = acc + u[:, k]
         return acc < 1.0
 
-    def _fused_sums(self, draws: Draws) -> tuple[int, int] | torch.Tensor | None:
+    def _fused_count(self, draws: Draws) -> torch.Tensor | None:
         engine = engine_for(draws.device).name
         if engine not in ("cpu", "triton", "triton-interpreter"):
             return None
@@ -98,7 +96,4 @@ class InBall:
             return _triton.count_in_ball(g.key, g.offset, self.dim, draws.start, draws.stop, draws.device,
                                          interpret=engine == "triton-interpreter")
         count = _cpu.count_in_ball(g.key, g.offset, self.dim, draws.start, draws.stop)
-        if count is None:
-            return None
-        exact = count << SCALE_BITS  # an indicator: x * x == x
-        return exact, exact
+        return None if count is None else torch.tensor(count, dtype=torch.int64)
