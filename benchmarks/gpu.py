@@ -125,8 +125,12 @@ def speed(device: torch.device, engine: str, n: int, n_perm: int, reps: int) -> 
     rows = []
     with ks.use_engine(engine):
         for name, size, mine, theirs in cases:
-            tm = t(mine, reps)
-            tt = t(theirs, reps)
+            try:
+                tm = t(mine, reps)
+                tt = t(theirs, reps)
+            except Exception as err:  # noqa: BLE001 - report, time the other draws
+                rows.append({"draw": name, "n": size, "error": f"{type(err).__name__}: {err}"})
+                continue
             rows.append({"draw": name, "n": size, "keystream_gps": size / tm / 1e9, "torch_gps": size / tt / 1e9,
                          "ratio": tt / tm, "of_bandwidth": (size / tm / 1e9) / bandwidth})
     return bandwidth, rows
@@ -214,18 +218,22 @@ def sweep(device: torch.device, engine: str, n: int, reps: int) -> list[dict]:
     from keystream._engines import get_engine
 
     eng = get_engine(engine)
-    default = (eng.block, eng.num_warps)
+    default, tuned = (eng.block, eng.num_warps), eng.shapes
+    eng.shapes = {}  # every draw on the shape under test
     t = timer(device)
     g = ks.Generator(99, device=device)
-    f64 = torch.float64
-    draws = [("uniform f32", lambda: g.rand(n)), ("uniform f64", lambda: g.rand(n, dtype=f64)),
-             ("normal f32", lambda: g.randn(n)), ("normal f64", lambda: g.randn(n, dtype=f64)),
-             ("randint int64", lambda: g.randint(0, 1000, (n,))),
-             ("bernoulli f32", lambda: g.bernoulli(0.5, (n,), dtype=torch.float32))]
+    f32, f64 = torch.float32, torch.float64
+    draws = [("uniform f32", "uniform", f32, lambda: g.rand(n)),
+             ("uniform f64", "uniform", f64, lambda: g.rand(n, dtype=f64)),
+             ("normal f32", "normal", f32, lambda: g.randn(n)),
+             ("normal f64", "normal", f64, lambda: g.randn(n, dtype=f64)),
+             ("exponential f32", "exponential", f32, lambda: g.exponential(n)),
+             ("randint int64", "randint", torch.int64, lambda: g.randint(0, 1000, (n,))),
+             ("bernoulli f32", "bernoulli", f32, lambda: g.bernoulli(0.5, (n,), dtype=f32))]
     rows = []
     try:
         with ks.use_engine(engine):
-            for name, fn in draws:
+            for name, kind, dtype, fn in draws:
                 g.offset = 0
                 eng.block, eng.num_warps = default
                 want = fn()[: 1 << 20].clone()
@@ -233,12 +241,33 @@ def sweep(device: torch.device, engine: str, n: int, reps: int) -> list[dict]:
                     for warps in (2, 4, 8):
                         eng.block, eng.num_warps = block, warps
                         g.offset = 0
-                        same = bool(torch.equal(fn()[: 1 << 20], want))
-                        rows.append({"draw": name, "block": block, "num_warps": warps, "same_bits": same,
-                                     "gps": n / t(fn, reps) / 1e9})
+                        try:
+                            same = bool(torch.equal(fn()[: 1 << 20], want))
+                            gps = n / t(fn, reps) / 1e9
+                        except Exception as err:  # noqa: BLE001 - e.g. a shape out of registers
+                            print(f"  {name}, block {block}, {warps} warps: {type(err).__name__}: {err}")
+                            continue
+                        rows.append({"draw": name, "kind": kind, "dtype": str(dtype).removeprefix("torch."),
+                                     "block": block, "num_warps": warps, "same_bits": same, "gps": gps})
     finally:
         eng.block, eng.num_warps = default
+        eng.shapes = tuned
     return rows
+
+
+def shapes_table(rows: list[dict], default: tuple[int, int], margin: float = 1.03) -> str:
+    """``_triton.CONTIGUOUS_SHAPES`` from a sweep: each draw's fastest shape where it beats
+    the default shape by more than ``margin``."""
+    entries = []
+    for name in dict.fromkeys(r["draw"] for r in rows):
+        mine = [r for r in rows if r["draw"] == name]
+        best = max(mine, key=lambda r: r["gps"])
+        base = next((r["gps"] for r in mine if (r["block"], r["num_warps"]) == default), 0.0)
+        if best["gps"] > margin * base:
+            entries.append(f'    ("{best["kind"]}", torch.{best["dtype"]}): ({best["block"]}, {best["num_warps"]}),'
+                           f'  # {best["gps"]:.0f} G/s, default {base:.0f}')
+    return "CONTIGUOUS_SHAPES = {\n" + "\n".join(entries) + "\n}"
+
 
 
 def main() -> None:
@@ -259,13 +288,23 @@ def main() -> None:
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     t0 = time.perf_counter()
     print(f"# keystream {ks.__version__} on {gpu}, torch {torch.__version__}, engine {args.engine}")
+    report = {"gpu": gpu, "torch": torch.__version__, "n": args.n}
+
+    def save(**section) -> None:  # after every section: a run cut short keeps what it measured
+        report.update(section)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(report, fh, indent=1)
+
     rows = conformance(device, args.engine, args.big)
+    save(conformance=rows)
     bad = [r for r in rows if not r["ok"]]
     print(f"\n## Conformance: {len(rows) - len(bad)} of {len(rows)} draw x dtype checks bitwise ok"
           f" ({time.perf_counter() - t0:.0f} s)")
     for r in bad:
         print(f"- FAIL {r['draw']} {r['dtype']}")
     bandwidth, speeds = speed(device, args.engine, args.n, args.n_perm, args.reps)
+    save(bandwidth_gps=bandwidth, speed=speeds)
     print(f"\n## Speed, N = {args.n} (randperm {args.n_perm}), median of {args.reps}")
     print(f"\nwrite bandwidth (torch.empty(N).fill_, f32): {bandwidth:.1f} G elements/s "
           f"({bandwidth * 4:.0f} GB/s)\n")
@@ -273,23 +312,32 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for r in speeds:
         print(f"| {r['draw']} | {r['keystream_gps']:.1f} | {r['torch_gps']:.1f} | {r['ratio']:.2f}x | "
-              f"{100 * r['of_bandwidth']:.0f}% |")
+              f"{100 * r['of_bandwidth']:.0f}% |" if "error" not in r else f"| {r['draw']} | failed: {r['error']} |")
     other = [] if args.no_peers or device.type != "cuda" else peers(args.n, args.reps)
+    save(peers=other)
     if other:
         print("\n| peer | draw | G/s |\n|---|---|---|")
         for r in other:
             print(f"| {r['peer']} | {r.get('draw', '-')} | {r['gps']:.1f} |" if "gps" in r
                   else f"| {r['peer']} | - | not run: {r['error']} |")
     print(f"\n(speed and peers done at {time.perf_counter() - t0:.0f} s)")
-    mc = montecarlo(device, args.engine, args.mc_samples, args.mc_chunk, args.reps)
-    print(f"\n## Monte Carlo pi, {mc['n']} samples, chunks of {mc['chunk']}: exact sums equal on GPU, CPU and as "
-          f"torch ops: {mc['pi_ok']}; European call, exact sums (Triton kernel) equal to the CPU's: {mc['call_ok']}")
-    print(f"raw rand f32 (chunk): {mc['raw_gps']:.1f} G/s; pi estimator (InBall(2), fused): "
-          f"{mc['fused_gps']:.1f} G uniforms/s = {100 * mc['fused_gps'] / mc['raw_gps']:.0f}% of raw; "
-          f"as torch ops: {mc['torch_ops_gps']:.1f} G/s = {100 * mc['torch_ops_gps'] / mc['raw_gps']:.0f}%")
-    print(f"european call, {mc['call_n']} samples: exact sums {mc['call_exact_s'] * 1e3:.1f} ms, plain float64 "
-          f"sums {mc['call_plain_s'] * 1e3:.1f} ms: {100 * (mc['call_exact_s'] / mc['call_plain_s'] - 1):+.1f}% "
-          f"(medians of {mc['call_pairs']} interleaved pairs)")
+    try:
+        mc = montecarlo(device, args.engine, args.mc_samples, args.mc_chunk, args.reps)
+    except Exception as err:  # noqa: BLE001 - report, go on to the sweep
+        mc = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+        print(f"\n## Monte Carlo failed: {mc['error']}")
+    save(montecarlo=mc)
+    if "error" not in mc:
+        print(f"\n## Monte Carlo pi, {mc['n']} samples, chunks of {mc['chunk']}: exact sums equal on GPU, CPU and as "
+              f"torch ops: {mc['pi_ok']}; European call, exact sums (Triton kernel) equal to the CPU's: "
+              f"{mc['call_ok']}")
+        print(f"raw rand f32 (chunk): {mc['raw_gps']:.1f} G/s; pi estimator (InBall(2), fused): "
+              f"{mc['fused_gps']:.1f} G uniforms/s = {100 * mc['fused_gps'] / mc['raw_gps']:.0f}% of raw; "
+              f"as torch ops: {mc['torch_ops_gps']:.1f} G/s = {100 * mc['torch_ops_gps'] / mc['raw_gps']:.0f}%")
+        print(f"european call, {mc['call_n']} samples: exact sums {mc['call_exact_s'] * 1e3:.1f} ms, plain "
+              f"float64 sums {mc['call_plain_s'] * 1e3:.1f} ms: "
+              f"{100 * (mc['call_exact_s'] / mc['call_plain_s'] - 1):+.1f}% (medians of {mc['call_pairs']} "
+              f"interleaved pairs)")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     shapes = sweep(device, args.engine, args.n, args.reps) if args.sweep else []
     if shapes:
@@ -300,14 +348,17 @@ def main() -> None:
         for name in dict.fromkeys(r["draw"] for r in shapes):
             best = max((r for r in shapes if r["draw"] == name), key=lambda r: r["gps"])
             print(f"- fastest for {name}: block {best['block']}, {best['num_warps']} warps, {best['gps']:.1f} G/s")
+        from keystream._engines import get_engine
+
+        eng = get_engine(args.engine)
+        print("\nfor src/keystream/_engines/_triton.py (shapes > 3% faster than the default, "
+              f"block {eng.block}, {eng.num_warps} warps):\n\n```python\n"
+              f"{shapes_table(shapes, (eng.block, eng.num_warps))}\n```")
         print(f"\nwith the sweep: {time.perf_counter() - t0:.0f} s")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"gpu": gpu, "torch": torch.__version__, "conformance": rows, "bandwidth_gps": bandwidth,
-                       "speed": speeds, "peers": other, "n": args.n, "montecarlo": mc, "shapes": shapes}, fh,
-                      indent=1)
+    save(shapes=shapes)
     bad_shapes = [r for r in shapes if not r["same_bits"]]
-    raise SystemExit(1 if bad or not mc["ok"] or bad_shapes else 0)
+    failed_speed = [r for r in speeds if "error" in r]
+    raise SystemExit(1 if bad or not mc["ok"] or bad_shapes or failed_speed else 0)
 
 
 if __name__ == "__main__":

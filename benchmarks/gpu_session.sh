@@ -12,14 +12,17 @@
 # with the GPU model.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The device image's Python with torch is `python3` (3.12; torch 2.11, Triton 3.6 as of
+# 2026-11: /work/.library/device/KINDS.md); `python` may not be it.
+py="${PYTHON:-python3}"
 out="${OUT:-gpu-out}"
 mkdir -p "$out"
 {
   nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv
-  python -c "import sys, torch, triton; print(sys.version.split()[0], torch.__version__, triton.__version__)"
+  "$py" -c "import sys, torch, triton; print(sys.version.split()[0], torch.__version__, triton.__version__)"
 } 2>&1 | tee "$out/env.txt"
-python setup.py -q build_ext --inplace > "$out/build.txt" 2>&1 ||
+"$py" setup.py -q build_ext --inplace > "$out/build.txt" 2>&1 ||
   echo "C engine not built (see build.txt): the reference engine is the oracle"
-PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-540}" python benchmarks/gpu.py --json "$out/gpu.json" --sweep "$@" \
+PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-540}" "$py" benchmarks/gpu.py --json "$out/gpu.json" --sweep "$@" \
   2>&1 | tee "$out/gpu.txt"
 exit "${PIPESTATUS[0]}"

@@ -31,6 +31,26 @@ def test_results_independent_of_block_size(block):
             assert conf.same_bits(conf.run_case(eng, spec), conf.reference(spec))
 
 
+def test_per_draw_launch_shapes_are_used_and_change_no_bit(monkeypatch):
+    """``shapes`` (``CONTIGUOUS_SHAPES``, filled from a GPU sweep) overrides the launch
+    shape of one (kind, dtype); the bits stay the reference's."""
+    launched = []
+    real = _triton._run_kernel
+
+    def spy(kernel, grid, *args, **meta):  # type: ignore[no-untyped-def]
+        launched.append((meta.get("BLOCK"), meta.get("num_warps")))
+        return real(kernel, grid, *args, **meta)
+
+    monkeypatch.setattr(_triton, "_run_kernel", spy)
+    eng = _triton.TritonEngine(interpret=True, block=32, shapes={("normal", torch.float32): (64, 8)})
+    for name, want in (("randn", (64, 8)), ("rand", (32, 4))):
+        case = next(c for c in conf.CASES if c.name == name)
+        spec = conf.make_spec(case, torch.float32, (1001,), None, (1 << 32) - 7)
+        launched.clear()
+        assert conf.same_bits(conf.run_case(eng, spec), conf.reference(spec))
+        assert launched == [want]
+
+
 @pytest.mark.parametrize("name", ["rand", "uniform(-3,5)", "randn", "randint(-5,12)", "bits"])
 def test_contiguous_ranges_with_every_start_and_end_in_a_block(name, monkeypatch):
     """The contiguous kernel's vector stores, edge blocks (HEAD > 0, a partial last block)

@@ -29,7 +29,7 @@ from .._spec import DrawSpec, elements_per_block, zero_signs
 from . import _reference
 from ._base import Engine
 
-__all__ = ["TritonEngine", "count_in_ball", "exact_sum_limbs", "triton_available"]
+__all__ = ["CONTIGUOUS_SHAPES", "TritonEngine", "count_in_ball", "exact_sum_limbs", "triton_available"]
 
 triton = None  # imported on first use: importing triton costs about a second
 _IMPORT_ERROR: str | None = None
@@ -122,6 +122,13 @@ def _standard_params(kind: str, params: tuple) -> bool:  # type: ignore[type-arg
     return False
 
 
+#: Launch shapes (Philox blocks per program, warps per program) of contiguous draws
+#: that run faster than the engine's default shape, by (kind, dtype): filled from the
+#: sweep of ``benchmarks/gpu.py --sweep`` on a GPU, which prints this table.  Results
+#: never depend on a shape (tests draw with several), so tuning here is always safe.
+CONTIGUOUS_SHAPES: dict[tuple[str, torch.dtype], tuple[int, int]] = {}
+
+
 class TritonEngine(Engine):
     """Triton kernels: the default engine for CUDA tensors.
 
@@ -130,19 +137,23 @@ class TritonEngine(Engine):
             machines without a GPU) instead of compiling for the GPU.
         block: Philox blocks (contiguous draws) or elements (other kernels) per program.
         num_warps: warps per program on the GPU.
+        shapes: (block, num_warps) of contiguous draws by (kind, dtype), over the two
+            above; default ``CONTIGUOUS_SHAPES``.
     """
 
     #: Draws of this many (padded) elements or more use 64-bit positions in the kernel
     #: (a class attribute so that tests can take the wide path on small sizes).
     WIDE_FROM = 1 << 31
 
-    def __init__(self, interpret: bool = False, block: int = 1024, num_warps: int = 4) -> None:
+    def __init__(self, interpret: bool = False, block: int = 1024, num_warps: int = 4,
+                 shapes: dict[tuple[str, torch.dtype], tuple[int, int]] | None = None) -> None:
         self.interpret = interpret
         # Launch shape (Philox blocks per program, warps per program): results never
         # depend on it (tests run several), so it may be tuned per device freely;
         # `benchmarks/gpu.py --sweep` times the choices.
         self.block = block
         self.num_warps = num_warps
+        self.shapes = dict(CONTIGUOUS_SHAPES if shapes is None else shapes)
         self.name = "triton-interpreter" if interpret else "triton"
 
     def available(self) -> bool:
@@ -153,8 +164,8 @@ class TritonEngine(Engine):
     def supports(self, device: torch.device) -> bool:
         return device.type == ("cpu" if self.interpret else "cuda")
 
-    def _launch(self, kernel, grid, *args, **meta):  # type: ignore[no-untyped-def]
-        _run_kernel(kernel, grid, *args, interpret=self.interpret, num_warps=self.num_warps, **meta)
+    def _launch(self, kernel, grid, *args, num_warps: int | None = None, **meta):  # type: ignore[no-untyped-def]
+        _run_kernel(kernel, grid, *args, interpret=self.interpret, num_warps=num_warps or self.num_warps, **meta)
 
     def fill(self, out: torch.Tensor, spec: DrawSpec) -> None:
         if spec.out_numel == 0:
@@ -181,11 +192,12 @@ class TritonEngine(Engine):
         total = e1 - e0
         first, head = divmod(e0, k)
         nblocks = (e1 - 1) // k - first + 1
-        grid = (triton.cdiv(nblocks, self.block),)
+        block, warps = self.shapes.get((spec.kind, spec.dtype), (self.block, self.num_warps))
+        grid = (triton.cdiv(nblocks, block),)
         base = (spec.offset + first) % (1 << 64)
-        wide = grid[0] * self.block * k >= self.WIDE_FROM  # positions beyond int32
+        wide = grid[0] * block * k >= self.WIDE_FROM  # positions beyond int32
         self._launch(ks["draw_contiguous"], grid, target, *spec.key, base & 0xFFFFFFFF, base >> 32, *params, total,
-                     (total + head) // k, **meta, HEAD=head, WIDE=wide, BLOCK=self.block)
+                     (total + head) // k, **meta, HEAD=head, WIDE=wide, BLOCK=block, num_warps=warps)
 
     def _runs(self, target, spec, params, meta):  # type: ignore[no-untyped-def]
         """A region of several runs (``spec.runs()``): ``draw_scattered``."""
@@ -266,7 +278,7 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
     else:
         block = min(block, STATEFUL_BLOCK)
         kernel, grid = ks["in_ball_kernel"], (triton.cdiv(count, block),)
-        args, meta = (key[0], key[1], *off, dims, s0, count), {"BLOCK": block}
+        args, meta = (key[0], key[1], *off, s0, count), {"DIMS": dims, "BLOCK": block}
     partial = torch.empty(grid[0], dtype=torch.int32, device=device)
     _run_kernel(kernel, grid, partial, *args, interpret=interpret, **meta)
     return partial.sum(dtype=torch.int64)

@@ -35,8 +35,8 @@ SCATTERED = {**_DRAW_ARGS, "off_lo": "i32", "off_hi": "i32", "runs": "i64", "run
              **{f"{a}{i}": "i64" for i in range(3) for a in "snt"}}
 RANDPERM = {"out_ptr": "*i64", "start": "i64", "total": "i64", "n_minus_1": "i64", "h": "i32",
             **{f"k{i}": "i64" for i in range(8)}}
-IN_BALL = {"partial_ptr": "*i32", "k0": "i32", "k1": "i64", "off_lo": "i32", "off_hi": "i32", "dims": "i32",
-           "s0": "i64", "count": "i64"}
+IN_BALL = {"partial_ptr": "*i32", "k0": "i32", "k1": "i64", "off_lo": "i32", "off_hi": "i32", "s0": "i64",
+           "count": "i64"}
 
 # (KIND, DTYPE, K, output pointer type) of every contiguous draw the engine launches
 # (_triton.KINDS / DTYPES codes; bfloat16 is written as int16 bits).
@@ -92,9 +92,8 @@ def variants(block: int = 1024) -> list[Variant]:
                            {"KIND": 3, "DTYPE": 0, "UNIT": False, "K": 4, "OUTER": outer, "WIDE": wide,
                             "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     out.append(Variant("randperm_kernel", RANDPERM, {"BLOCK": block}))
-    out.append(Variant("in_ball_kernel", IN_BALL, {"BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
-    blocks_sig = {k: v for k, v in IN_BALL.items() if k != "dims"}
-    out += [Variant("in_ball_blocks_kernel", blocks_sig, {"DIMS": d, "BLOCK": block}) for d in (1, 2, 4)]
+    out.append(Variant("in_ball_kernel", IN_BALL, {"DIMS": 3, "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
+    out += [Variant("in_ball_blocks_kernel", IN_BALL, {"DIMS": d, "BLOCK": block}) for d in (1, 2, 4)]
     out.append(Variant("exact_sums_kernel", {"x_ptr": "*fp64", "n": "i32", "limbs_ptr": "*i64", "flag_ptr": "*i64"},
                        {"BLOCK": _triton.EXACT_BLOCK}))
     for fn, (words, floats) in enumerate((("*i32", "*fp32"), ("*i64", "*fp64")) * 2):  # tests' math kernel

@@ -574,29 +574,33 @@ def add_square_if(acc, w, e, e0, dims):
 
 
 @triton.jit
-def in_ball_kernel(partial_ptr, k0, k1, off_lo, off_hi, dims, s0, count, BLOCK: tl.constexpr):
+def in_ball_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: tl.constexpr, BLOCK: tl.constexpr):
     """montecarlo.InBall: per program, how many samples s of [s0, s0 + count) have their
     float32 uniforms (elements s*dims .. s*dims + dims - 1 of rand((n, dims))) inside the
     unit ball, ((u0*u0 + u1*u1) + u2*u2) + ... < 1 left to right; one lane per sample,
     which computes each Philox block its elements lie in once.  The sum starts from 0.0:
-    0.0 + u0*u0 is u0*u0 exactly, so the roundings are the definition's."""
+    0.0 + u0*u0 is u0*u0 exactly, so the roundings are the definition's.
+
+    DIMS is a compile-time constant (one compilation per dimension): the loop over the
+    blocks a sample touches is then unrolled, and its bound is a Python int, which
+    Triton 3.6's interpreter needs (it cannot take a runtime bound as an index)."""
     pid = tl.program_id(0)
     rel = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
     mask = rel < count
     s = tl.where(mask, s0 + rel, 0)
     kk0 = tl.full([], 0, tl.uint32) + k0.to(tl.uint32)
     kk1 = tl.full([], 0, tl.uint32) + k1.to(tl.uint32)
-    e0 = s * dims
+    e0 = s * DIMS
     first = e0 // 4
     acc = tl.full([BLOCK], 0.0, tl.float32)  # (tl.zeros is a library function the interpreter lacks)
-    for b in range((dims + 6) // 4):  # the most blocks dims elements can touch
+    for b in tl.static_range((DIMS + 6) // 4):  # the most blocks DIMS elements can touch
         blk = first + b
         c0, c1 = block_counter(blk, off_lo, off_hi)
         w0, w1, w2, w3 = philox(c0, c1, kk0, kk1)
-        acc = add_square_if(acc, w0, blk * 4, e0, dims)
-        acc = add_square_if(acc, w1, blk * 4 + 1, e0, dims)
-        acc = add_square_if(acc, w2, blk * 4 + 2, e0, dims)
-        acc = add_square_if(acc, w3, blk * 4 + 3, e0, dims)
+        acc = add_square_if(acc, w0, blk * 4, e0, DIMS)
+        acc = add_square_if(acc, w1, blk * 4 + 1, e0, DIMS)
+        acc = add_square_if(acc, w2, blk * 4 + 2, e0, DIMS)
+        acc = add_square_if(acc, w3, blk * 4 + 3, e0, DIMS)
     hit = (acc < 1.0) & mask
     tl.store(partial_ptr + pid, tl.reduce(hit.to(tl.int32), 0, add_i32))
 
