@@ -23,6 +23,6 @@ mkdir -p "$out"
 } 2>&1 | tee "$out/env.txt"
 "$py" setup.py -q build_ext --inplace > "$out/build.txt" 2>&1 ||
   echo "C engine not built (see build.txt): the reference engine is the oracle"
-PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-540}" "$py" benchmarks/gpu.py --json "$out/gpu.json" --sweep "$@" \
+PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-560}" "$py" benchmarks/gpu.py --json "$out/gpu.json" --sweep "$@" \
   2>&1 | tee "$out/gpu.txt"
 exit "${PIPESTATUS[0]}"
