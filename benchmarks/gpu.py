@@ -7,7 +7,9 @@
         --big 600 --mc-samples 20000 --mc-chunk 4096                                      # smoke test
 
 (a) Conformance: every draw x dtype of the conformance table, at odd sizes, a scattered
-    region, offsets across 2^32 and near 2^64 and one large draw, computed on the GPU
+    region, offsets across 2^32 and near 2^64, one element at an offset of one block (an
+    argument equal to 1, which Triton's launcher would make a constant if the kernels let
+    it) and one large draw, computed on the GPU
     engine and compared bit for bit with the CPU engine (the reference engine for the
     small cases); then every draw again through the kernels' 64-bit-position variants.
 (b) Speed, N = 2^28 (randperm 2^26), medians of CUDA-event timings in one run: the
@@ -61,7 +63,7 @@ def timer(device: torch.device):
 
 def conformance(device: torch.device, engine: str, big: int) -> list[dict]:
     samples = [((1027,), None, 0), ((5, 7, 3), ((1, 4), (2, 7), (0, 2)), (1 << 32) - 3),
-               ((37,), ((3, 30),), (1 << 64) - 50), ((big,), None, (1 << 33) + 1)]
+               ((37,), ((3, 30),), (1 << 64) - 50), ((1,), None, 1), ((big,), None, (1 << 33) + 1)]
     rows = []
     for case in conf.CASES:
         for dt in case.dtypes:
@@ -90,7 +92,7 @@ def conformance(device: torch.device, engine: str, big: int) -> list[dict]:
         for case in (c for c in conf.CASES if c.name in wide_cases):
             dt = case.dtypes[0]
             ok = True
-            for shape, region, offset in samples[:3]:
+            for shape, region, offset in samples[:4]:
                 spec = conf.make_spec(case, dt, shape, region, offset)
                 try:
                     ok &= conf.same_bits(conf.run_case(engine, spec, device), conf.run_case("reference", spec, "cpu"))

@@ -176,6 +176,68 @@ def sm90():
     return out
 
 
+def test_no_scalar_argument_of_a_launched_kernel_is_specialised():
+    """On a GPU, Triton would compile an int argument equal to 1 as a Python int, on which
+    the kernels' ``.to`` fails (``rand(1)``, an offset of one block): every kernel the host
+    launches takes its scalars unspecialised (``_triton_kernels.launched``).  The
+    interpreter never specialises, so this is checked on the compiled kernels' flags."""
+    import triton
+
+    from keystream._engines import _triton_aot
+
+    ks = _triton.kernels(False)
+    for name in {v.kernel for v in _triton_aot.variants()}:
+        params = ks[name].params
+        scalars = [p for p in params if not p.is_constexpr and not p.name.endswith("_ptr")]
+        assert scalars, name
+        assert all(p.do_not_specialize for p in scalars), (name, [p.name for p in scalars if not p.do_not_specialize])
+
+
+def test_the_engines_real_launches_compile_for_sm90(monkeypatch):
+    """Every launch the engine makes for the conformance table, at sizes from 1 element,
+    offsets of 1 block, across 2^32 and near 2^64, keys (1, 1) and near 2^32, and
+    regions, compiled for sm_90 exactly as Triton's launcher on an H100 / H200 would
+    specialise it from the argument values.  (The interpreter takes any value; on a GPU
+    an argument equal to 1 became a constant that did not compile.)"""
+    from keystream._engines import _triton_aot
+    from keystream.montecarlo import _accumulate  # noqa: F401 - exact sums launch below
+
+    compiled: dict = {}  # type: ignore[type-arg]
+    launches = []
+
+    def dry_run(kernel, grid, *args, interpret, num_warps=4, **meta):  # type: ignore[no-untyped-def]
+        assert not interpret
+        meta = {**meta, "num_warps": num_warps, "enable_fp_fusion": False}
+        try:
+            _triton_aot.compile_launch(kernel, args, meta, cache=compiled)
+        except (AttributeError, TypeError) as err:
+            if "create_function_from_signature" in str(err) or "_pack_args" in str(err):
+                pytest.skip(f"this triton's launcher differs: {err}")
+            raise
+        launches.append(kernel.__name__)
+
+    monkeypatch.setattr(_triton, "_run_kernel", dry_run)
+    eng = _triton.TritonEngine(interpret=False)
+    span1 = conf.Case("randint(0,1)", "randint", (torch.int64,), lambda d: (0, 1))
+    samples = [((1,), None, 1, (1, 1)), ((5,), None, 0, (0xFFFFFFFF, 0x80000000)),
+               ((1027,), ((1, 1027),), (1 << 32) - 3, (0x12345678, 1)),
+               ((5, 7, 3), ((1, 4), (2, 7), (0, 2)), (1 << 64) - 50, (3, 5)), ((9, 1, 4), ((2, 3), (0, 1), (1, 2)), 1, (1, 2))]
+    for case, dt in [*conf.cases(), (span1, torch.int64)]:
+        for shape, region, offset, key in samples:
+            if case.kind == "randperm" and len(shape) > 1:
+                continue
+            spec = conf.make_spec(case, dt, shape, region, offset, key)
+            eng.fill(torch.empty(spec.out_shape, dtype=dt), spec)
+    for dims in (1, 2, 3):
+        _triton.count_in_ball((1, 1), 1, dims, 1, 2, torch.device("cpu"))
+    _triton.exact_sum_limbs(torch.ones(1, dtype=torch.float64))
+    assert set(launches) == {"draw_contiguous", "draw_scattered", "randperm_kernel", "in_ball_kernel",
+                             "in_ball_blocks_kernel", "exact_sums_kernel"}
+    for k in compiled.values():
+        for bad in FORBIDDEN:
+            assert bad not in k.asm["ptx"]
+
+
 def test_gpu_kernels_compile_for_sm90_without_fma_or_approximations(sm90):
     """Read the PTX: no fused multiply-add, no approximate division, square root or
     transcendental in any kernel; IEEE division and square root where the math needs them."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import _triton
 
-__all__ = ["Variant", "compile_variant", "sass", "variants"]
+__all__ = ["Variant", "compile_launch", "compile_variant", "sass", "variants"]
 
 # Triton specializes pointer arguments on 16-byte alignment (every torch allocation
 # is) and integer arguments on divisibility by 16; the engine's launches get that
@@ -115,6 +115,38 @@ def compile_variant(v: Variant, arch: int = 90, num_warps: int = 4) -> Any:
     src = ASTSource(fn=fn, signature=signature, constexprs=v.constexprs, attrs=attrs)
     return triton.compile(src, target=GPUTarget("cuda", arch, 32),
                           options={"enable_fp_fusion": False, "num_warps": num_warps})
+
+
+def compile_launch(fn: Any, args: tuple, meta: dict[str, Any], arch: int = 90,  # type: ignore[type-arg]
+                   cache: dict | None = None) -> Any:  # type: ignore[type-arg]
+    """Compile ``fn[grid](*args, **meta)`` for CUDA ``arch`` as Triton's launcher would
+    on that GPU: the same binder gives each argument its type and specialisation from
+    its value (an int is i32, i64 or u64 by its range; one equal to 1 would become a
+    constant unless the kernel says not to specialise it; a pointer is marked 16-byte
+    aligned when it is), then the same compiler runs.  Tensors may be CPU tensors.
+    ``cache`` (a dict) keeps one compilation per specialisation, as the launcher does.
+
+    Relies on Triton's launcher internals (``create_function_from_signature`` and
+    ``JITFunction._pack_args``, as in Triton 3.6 to 3.9): raises AttributeError or
+    TypeError on a Triton without them."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import make_backend
+    from triton.runtime.jit import create_function_from_signature
+
+    target = GPUTarget("cuda", arch, 32)
+    backend = make_backend(target)
+    binder = create_function_from_signature(fn.signature, fn.params, backend)
+    bound, specialization, options = binder(*args, **meta)
+    options, signature, constexprs, attrs = fn._pack_args(backend, meta, bound, specialization, options)
+    key = (fn.__name__, arch, repr(specialization), repr(sorted(options.__dict__.items(), key=str)))
+    if cache is not None and key in cache:
+        return cache[key]
+    compiled = triton.compile(triton.compiler.ASTSource(fn, signature, constexprs, attrs), target=target,
+                              options=options.__dict__)
+    if cache is not None:
+        cache[key] = compiled
+    return compiled
 
 
 def sass(compiled: Any) -> str:

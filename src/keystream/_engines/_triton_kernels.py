@@ -14,6 +14,21 @@ from keystream._constants import TABLE
 for _name, (_kind, _bits) in TABLE.items():
     globals()[_name] = tl.constexpr(_bits)
 
+
+def launched(fn):  # type: ignore[no-untyped-def]
+    """``triton.jit`` for a kernel the host launches, with none of its scalar arguments
+    specialised.  On a GPU, Triton compiles an int argument equal to 1 as a constant (a
+    Python int inside the kernel, on which ``.to`` fails: ``rand(1)``, an offset of 1 block
+    or ``randint(0, 1)`` would not compile) and one divisible by 16 as a separate kernel.
+    Keys, offsets, parameters and sizes take any value, so each such value would cost a
+    compilation.  The interpreter never specialises: tests check every launched kernel's
+    flags (tests/test_triton_engine.py)."""
+    import inspect
+
+    scalars = [p.name for p in inspect.signature(fn).parameters.values()
+               if not p.name.endswith("_ptr") and "constexpr" not in str(p.annotation)]
+    return triton.jit(do_not_specialize=scalars)(fn)
+
 @triton.jit
 def f32c(bits: tl.constexpr):
     return tl.full([], bits, tl.uint32).to(tl.float32, bitcast=True)
@@ -388,7 +403,7 @@ def local_end(pid, BLOCK: tl.constexpr, WIDE: tl.constexpr):
         return (pid + 1) * BLOCK
 
 
-@triton.jit
+@launched
 def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, full_end,
                     KIND: tl.constexpr, DTYPE: tl.constexpr, UNIT: tl.constexpr, K: tl.constexpr,
                     HEAD: tl.constexpr, WIDE: tl.constexpr, BLOCK: tl.constexpr):
@@ -431,7 +446,7 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
         store_each(out_ptr, local * K - HEAD, total, local >= 0, v0, v1, v2, v3, KIND, DTYPE, K)
 
 
-@triton.jit
+@launched
 def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, runs, run_len, lanes_per_run, run_off,
                    s0, n0, t0, s1, n1, t1, s2, n2, t2,
                    KIND: tl.constexpr, DTYPE: tl.constexpr, UNIT: tl.constexpr, K: tl.constexpr,
@@ -528,7 +543,7 @@ def add_i32(a, b):
     return a + b
 
 
-@triton.jit
+@launched
 def randperm_kernel(out_ptr, start, total, n_minus_1, h, k0, k1, k2, k3, k4, k5, k6, k7, BLOCK: tl.constexpr):
     """pi(i) for i in [start, start + total): 8-round Feistel, cycle-walked into [0, n)."""
     pid = tl.program_id(0)
@@ -573,7 +588,7 @@ def add_square_if(acc, w, e, e0, dims):
     return tl.where((e >= e0) & (e < e0 + dims), acc + u * u, acc)
 
 
-@triton.jit
+@launched
 def in_ball_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: tl.constexpr, BLOCK: tl.constexpr):
     """montecarlo.InBall: per program, how many samples s of [s0, s0 + count) have their
     float32 uniforms (elements s*dims .. s*dims + dims - 1 of rand((n, dims))) inside the
@@ -605,7 +620,7 @@ def in_ball_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: tl.cons
     tl.store(partial_ptr + pid, tl.reduce(hit.to(tl.int32), 0, add_i32))
 
 
-@triton.jit
+@launched
 def in_ball_blocks_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: tl.constexpr, BLOCK: tl.constexpr):
     """in_ball_kernel for DIMS in (1, 2, 4): one lane per Philox block, whose 4 words are
     the uniforms of 4 / DIMS whole samples (no block is computed twice)."""
@@ -642,7 +657,7 @@ def in_ball_blocks_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: 
     tl.store(partial_ptr + pid, tl.reduce(hits, 0, add_i32))
 
 
-@triton.jit
+@launched
 def math_kernel(in_ptr, out_ptr, out2_ptr, n, FN: tl.constexpr, BLOCK: tl.constexpr):
     """The stream's math functions on given words, for tests (hard cases chosen by hand):
     FN 0: neg_log_f32 of uint32 words; 1: neg_log_f64 of uint64 words; 2: sincos_f32 of
@@ -757,7 +772,7 @@ def window_sums(v, limbs_ptr, flag_ptr):
             add_bins(limbs_ptr, s2, s1, s0, b2, b1, b0)
 
 
-@triton.jit
+@launched
 def exact_sums_kernel(x_ptr, n, limbs_ptr, flag_ptr, BLOCK: tl.constexpr):
     """Exact sums of float64 x[0:n] and of x * x into limbs_ptr[0:72] and [72:144]
     (NOTE [ exact sums on the GPU ]); flag_ptr[0] = 1 where the host must recompute."""
