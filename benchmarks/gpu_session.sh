@@ -7,9 +7,10 @@
 #       --reps 2 --big 600 --mc-samples 20000 --mc-chunk 4096      # smoke test without a GPU
 #
 # Records the GPU and versions, builds the C engine in place (the CPU oracle of the
-# conformance check; without it the reference engine is the oracle, slower), then runs
-# benchmarks/gpu.py with the launch-shape sweep.  Commit gpu.txt to docs/benchmarks.md
-# with the GPU model.
+# conformance check; without it the reference engine is the oracle, slower), runs
+# benchmarks/gpu.py with the launch-shape sweep, then profiles randn / rand with ncu
+# where the machine allows hardware counters.  Commit gpu.txt (and what ncu.txt says of
+# issue slots, occupancy and registers) to docs/benchmarks.md with the GPU model.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # The device image's Python with torch is `python3` (3.12; torch 2.11, Triton 3.6 as of
@@ -23,6 +24,16 @@ mkdir -p "$out"
 } 2>&1 | tee "$out/env.txt"
 "$py" setup.py -q build_ext --inplace > "$out/build.txt" 2>&1 ||
   echo "C engine not built (see build.txt): the reference engine is the oracle"
-PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-560}" "$py" benchmarks/gpu.py --json "$out/gpu.json" --sweep "$@" \
-  2>&1 | tee "$out/gpu.txt"
-exit "${PIPESTATUS[0]}"
+PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-500}" "$py" benchmarks/gpu.py --json "$out/gpu.json" --sweep \
+  --deadline 430 "$@" 2>&1 | tee "$out/gpu.txt"
+status="${PIPESTATUS[0]}"
+# Why the draws run at their speed: hardware counters where the machine allows them
+# (a minute at most; the device tool's limit is 600 s for the whole command).
+ncu_bin="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)"
+if [ -n "$ncu_bin" ] && [ "${1:-}" != "--device" ]; then
+  PYTHONPATH=src timeout 60 "$ncu_bin" --clock-control none --kernel-name regex:draw_contiguous \
+    --section SpeedOfLight --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats \
+    --section SchedulerStats "$py" benchmarks/gpu_profile.py > "$out/ncu.txt" 2>&1 ||
+    echo "ncu: no profile (see ncu.txt)"
+fi
+exit "$status"
