@@ -22,8 +22,8 @@ from . import _triton
 __all__ = ["Variant", "compile_launch", "compile_variant", "sass", "variants"]
 
 # Triton specializes pointer arguments on 16-byte alignment (every torch allocation
-# is) and integer arguments on divisibility by 16; the engine's launches get that
-# specialization, so the compiled variants here assume it for the output pointer.
+# is), so the compiled variants here assume it for the output pointer; no integer
+# argument is specialized (``_triton_kernels.launched``).
 _ALIGNED = ("out_ptr",)
 
 # Argument types as Triton infers them from typical values (an int argument is i32,
