@@ -108,3 +108,28 @@ def test_parameter_caches_tell_negative_zero_from_zero(engine):
         for i in (1, 0, 1, 0):
             got = ks.normal(means[i], 0.0, (64,), generator=ks.Generator(3))
             assert conf.same_bits(got, ref[i]), means[i]
+
+
+def test_a_triton_older_than_the_checked_ones_falls_back_with_one_warning(monkeypatch):
+    """Triton before 3.6 cannot compile the kernels (``_triton.MIN_TRITON``): the Triton
+    engines are unavailable, the reason names the version, and CUDA draws warn once that
+    they use the portable engine."""
+    import sys
+    import types
+    import warnings
+
+    import keystream as ks
+    from keystream._engines import _triton
+
+    fake = types.ModuleType("triton")
+    fake.__version__ = "3.5.0"
+    monkeypatch.setitem(sys.modules, "triton", fake)
+    for name, value in (("triton", None), ("_IMPORT_ERROR", None), ("_too_old", False), ("_warned", False)):
+        monkeypatch.setattr(_triton, name, value)
+    assert not _triton.triton_available()
+    assert "3.5.0" in _triton.unavailable_reason() and "3.6" in _triton.unavailable_reason()
+    with pytest.warns(ks.KeystreamWarning, match="portable engine"):
+        _triton.warn_if_too_old()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _triton.warn_if_too_old()  # once only

@@ -287,7 +287,7 @@ def test_c_exact_sums_on_hard_data(name, threads):
 
 
 @pytest.mark.skipif(not __import__("keystream._engines._triton", fromlist=["x"]).triton_available(),
-                    reason="triton is not installed")
+                    reason="no usable triton (keystream._engines._triton.MIN_TRITON)")
 @pytest.mark.parametrize("name", list(_datasets()) + ["every exponent", "programs of different magnitudes"])
 def test_triton_exact_sums_on_hard_data(name):
     """The GPU's exact sums (Triton kernel, in the interpreter): the same integers as the

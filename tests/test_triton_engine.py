@@ -15,7 +15,7 @@ from keystream import _conformance as conf
 from keystream._engines import _triton, get_engine
 
 pytestmark = [
-    pytest.mark.skipif(not _triton.triton_available(), reason="triton is not installed"),
+    pytest.mark.skipif(not _triton.triton_available(), reason=f"no usable triton: {_triton.unavailable_reason()}"),
     pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64",
                        reason="the Triton interpreter is tested on Linux x86-64 only"),
 ]

@@ -97,6 +97,10 @@ def run(print_fn: Callable[[str], None] = print) -> int:
     unavailable = [e.name for e in all_engines() if not e.available()]
     if unavailable:
         print_fn(f"not available in this process: {', '.join(unavailable)}")
+    from ._engines._triton import unavailable_reason
+
+    if unavailable_reason():
+        print_fn(f"triton engines: {unavailable_reason()}")
     from ._engines import engine_for
 
     print_fn("default engine per device: " + ", ".join(f"{d}: {engine_for(d).name}" for d in devices()))

@@ -15,7 +15,7 @@ import torch
 
 from ._base import Engine
 from ._cpu import CpuEngine, warn_if_unavailable
-from ._triton import TritonEngine
+from ._triton import TritonEngine, warn_if_too_old
 from ._portable import PortableEngine
 from ._reference import ReferenceEngine
 
@@ -74,6 +74,8 @@ def engine_for(device: torch.device) -> Engine:
         return engine
     if device.type == "cpu":
         warn_if_unavailable()
+    elif device.type == "cuda":
+        warn_if_too_old()
     for name in _PREFERENCE:
         engine = _ENGINES[name]
         if engine.supports(device) and engine.available():

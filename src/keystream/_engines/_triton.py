@@ -22,6 +22,7 @@ import functools
 import math
 import os
 import threading
+import warnings
 
 import torch
 
@@ -29,7 +30,8 @@ from .._spec import DrawSpec, elements_per_block, zero_signs
 from . import _reference
 from ._base import Engine
 
-__all__ = ["CONTIGUOUS_SHAPES", "TritonEngine", "count_in_ball", "exact_sum_limbs", "triton_available"]
+__all__ = ["CONTIGUOUS_SHAPES", "MIN_TRITON", "TritonEngine", "count_in_ball", "exact_sum_limbs",
+           "triton_available", "unavailable_reason", "warn_if_too_old"]
 
 triton = None  # imported on first use: importing triton costs about a second
 _IMPORT_ERROR: str | None = None
@@ -44,17 +46,58 @@ STATEFUL_BLOCK = 256
 _lock = threading.Lock()
 
 
+#: The oldest Triton the kernels are checked with (tests compile every launch for sm_90
+#: with Triton 3.6 and 3.9, and run the kernels in their interpreters).  Triton 3.4 and
+#: 3.5 cannot compile a kernel whose scalar arguments are unspecialised (an internal
+#: "block_argument has no attribute dtype"), and older interpreters lack operations the
+#: kernels use.  With an older Triton (torch before 2.10), CUDA draws run on the
+#: portable engine: the same numbers, slower; ``warn_if_too_old`` says so once.
+MIN_TRITON = (3, 6)
+_too_old = False
+_warned = False
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = (text.split("+")[0].split(".") + ["0"])[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+
 def triton_available() -> bool:
-    """Whether triton imports (it ships with CUDA builds of torch); imported once, lazily."""
-    global triton, _IMPORT_ERROR
+    """Whether a Triton the kernels support imports (it ships with CUDA builds of torch);
+    imported once, lazily.  ``unavailable_reason()`` says why not."""
+    global triton, _IMPORT_ERROR, _too_old
     if triton is None and _IMPORT_ERROR is None:
         try:
             import triton as _triton_module
-
-            triton = _triton_module
         except Exception as err:  # noqa: BLE001 - any failure means: no Triton engine
-            _IMPORT_ERROR = f"{type(err).__name__}: {err}"
+            _IMPORT_ERROR = f"triton does not import: {type(err).__name__}: {err}"
+        else:
+            version = getattr(_triton_module, "__version__", "0.0")
+            if _version(version) < MIN_TRITON:
+                _too_old = True
+                _IMPORT_ERROR = (f"triton {version} is older than {'.'.join(map(str, MIN_TRITON))}, the oldest "
+                                 "keystream's GPU kernels are checked with")
+            else:
+                triton = _triton_module
     return triton is not None
+
+
+def unavailable_reason() -> str | None:
+    """Why the Triton engines cannot run here (None when they can)."""
+    return None if triton_available() else _IMPORT_ERROR
+
+
+def warn_if_too_old() -> None:
+    """Warn once that CUDA draws fall back to the portable engine because the installed
+    Triton is older than ``MIN_TRITON`` (not when there is no Triton at all: then torch
+    has no CUDA build with it, and the portable engine is simply the engine)."""
+    global _warned
+    if not triton_available() and _too_old and not _warned:
+        _warned = True
+        from .. import KeystreamWarning
+
+        warnings.warn(f"keystream: {_IMPORT_ERROR}; CUDA draws use the portable engine (the same numbers, "
+                      "slower)", KeystreamWarning, stacklevel=4)
 
 
 @functools.lru_cache(maxsize=2)
@@ -69,7 +112,7 @@ def kernels(interpret: bool):  # type: ignore[no-untyped-def]
     import pathlib
 
     if not triton_available():
-        raise RuntimeError(f"the Triton engine needs triton, which does not import here: {_IMPORT_ERROR}")
+        raise RuntimeError(f"the Triton engine cannot run here: {_IMPORT_ERROR}")
     path = pathlib.Path(__file__).with_name("_triton_kernels.py")
     name = f"keystream._engines._triton_kernels_{'interpreted' if interpret else 'compiled'}"
     with _lock:
