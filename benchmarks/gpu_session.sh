@@ -7,7 +7,7 @@
 #       --reps 2 --big 600 --mc-samples 20000 --mc-chunk 4096      # smoke test without a GPU
 #
 # Records the GPU and versions, builds the C engine in place (the CPU oracle of the
-# conformance check; without it the reference engine is the oracle, slower), runs
+# conformance check's large draw; without it the portable engine is), runs
 # benchmarks/gpu.py with the launch-shape sweep, then profiles randn / rand with ncu
 # where the machine allows hardware counters.  Commit gpu.txt (and what ncu.txt says of
 # issue slots, occupancy and registers) to docs/benchmarks.md with the GPU model.
@@ -23,7 +23,7 @@ mkdir -p "$out"
   "$py" -c "import sys, torch, triton; print(sys.version.split()[0], torch.__version__, triton.__version__)"
 } 2>&1 | tee "$out/env.txt"
 "$py" setup.py -q build_ext --inplace > "$out/build.txt" 2>&1 ||
-  echo "C engine not built (see build.txt): the reference engine is the oracle"
+  echo "C engine not built (see build.txt): the portable engine is the oracle of the large draw"
 PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-500}" "$py" benchmarks/gpu.py --json "$out/gpu.json" --sweep \
   --deadline 430 "$@" 2>&1 | tee "$out/gpu.txt"
 status="${PIPESTATUS[0]}"
