@@ -76,20 +76,25 @@ CASES: tuple[Case, ...] = (
 PUBLIC_DRAWS: dict[str, Callable[[Any], torch.Tensor]] = {}
 
 
+def _given_generator(fn: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> Callable[[Any], torch.Tensor]:
+    """``fn(*args, generator=g, **kwargs)`` as a function of the generator ``g``."""
+    return lambda g: fn(*args, generator=g, **kwargs)
+
+
 def _public_draws() -> None:
     import keystream as ks
 
     n = 1031  # odd, not a multiple of the block size
     for dt in FLOATS:
         tag = str(dt).replace("torch.", "")
-        PUBLIC_DRAWS[f"rand/{tag}"] = lambda g, dt=dt: ks.rand(n, generator=g, dtype=dt)
-        PUBLIC_DRAWS[f"randn/{tag}"] = lambda g, dt=dt: ks.randn(n, generator=g, dtype=dt)
-        PUBLIC_DRAWS[f"uniform/{tag}"] = lambda g, dt=dt: ks.uniform(-2.0, 3.0, n, generator=g, dtype=dt)
-        PUBLIC_DRAWS[f"normal/{tag}"] = lambda g, dt=dt: ks.normal(1.5, 2.0, n, generator=g, dtype=dt)
-        PUBLIC_DRAWS[f"exponential/{tag}"] = lambda g, dt=dt: ks.exponential(n, lambd=0.5, generator=g, dtype=dt)
+        PUBLIC_DRAWS[f"rand/{tag}"] = _given_generator(ks.rand, n, dtype=dt)
+        PUBLIC_DRAWS[f"randn/{tag}"] = _given_generator(ks.randn, n, dtype=dt)
+        PUBLIC_DRAWS[f"uniform/{tag}"] = _given_generator(ks.uniform, -2.0, 3.0, n, dtype=dt)
+        PUBLIC_DRAWS[f"normal/{tag}"] = _given_generator(ks.normal, 1.5, 2.0, n, dtype=dt)
+        PUBLIC_DRAWS[f"exponential/{tag}"] = _given_generator(ks.exponential, n, lambd=0.5, dtype=dt)
     for dt in (torch.uint32, torch.uint64):
         tag = str(dt).replace("torch.", "")
-        PUBLIC_DRAWS[f"bits/{tag}"] = lambda g, dt=dt: ks.bits(n, generator=g, dtype=dt)
+        PUBLIC_DRAWS[f"bits/{tag}"] = _given_generator(ks.bits, n, dtype=dt)
     PUBLIC_DRAWS["randint/int64"] = lambda g: ks.randint(-1000, 10**12, (n,), generator=g)
     PUBLIC_DRAWS["randint/int64-full"] = lambda g: ks.randint(-(2**63), 2**63, (n,), generator=g)
     PUBLIC_DRAWS["bernoulli/float32"] = lambda g: ks.bernoulli(0.25, (n,), generator=g, dtype=F32)

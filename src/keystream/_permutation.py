@@ -55,9 +55,10 @@ class Permutation:
         if generator is not None and not isinstance(generator, Generator):
             raise TypeError(f"generator must be a keystream.Generator, got {type(generator).__name__}")
         g = default_generator if generator is None else generator
-        self.n = int(n)
+        self.n: int = int(n)
         offset = g._reserve(PERM_KEY_BLOCKS)
-        self._key, self._offset = g.key, offset
+        self._key: tuple[int, int] = g.key
+        self._offset: int = offset
         spec = DrawSpec("randperm", (self.n,), g.key, offset, (self.n,), ((0, self.n),), torch.int64)
         self.round_keys: tuple[int, ...] = tuple(_portable.feistel_keys(spec, torch.device("cpu")))
 

@@ -59,15 +59,15 @@ def chunks(mode: str, seed: int, children: int = 16) -> Iterator[memoryview]:
             gens[0].rand(CHUNK_WORDS, out=u)  # float32, multiples of 2^-24
             v = (u * 2.0**24).to(torch.int32).numpy().view(np.uint8).reshape(-1, 4)
             packed[:] = v[:, :3]  # little-endian: the low 3 bytes hold the 24 bits
-            yield memoryview(packed).cast("B")
+            yield packed.data.cast("B")
             continue
         for i, g in enumerate(gens):
             g.bits(per, dtype=torch.int32, out=rows[i])
         if k == 1:
-            yield memoryview(rows.numpy()).cast("B")
+            yield rows.numpy().data.cast("B")
         else:
             torch.stack(list(rows), 1, out=inter)  # word-interleaved: child 0, 1, ..., K-1, child 0, ...
-            yield memoryview(inter.numpy()).cast("B")
+            yield inter.numpy().data.cast("B")
 
 
 def run(mode: str, seed: int, children: int = 16, nbytes: int | None = None) -> int:

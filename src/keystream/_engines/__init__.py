@@ -69,9 +69,9 @@ def engine_for(device: torch.device) -> Engine:
         if not engine.supports(device):
             raise ValueError(f"engine {forced!r} cannot fill tensors on device {device}")
         return engine
-    engine = _DEFAULT.get(device.type)
-    if engine is not None:
-        return engine
+    default = _DEFAULT.get(device.type)
+    if default is not None:
+        return default
     if device.type == "cpu":
         warn_if_unavailable()
     elif device.type == "cuda":

@@ -7,6 +7,8 @@ steps follow docs/spec.md sections 4 to 7 in order.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import torch
@@ -133,7 +135,7 @@ def _log_parts_f64(k: npt.NDArray[np.int64], mant: U64) -> npt.NDArray[np.float6
     f = xf - _c64("ONE_F64")
     s = f / (_c64("TWO_F64") + f)
     z2 = s * s
-    p = _c64("LOG_L7_F64")
+    p: Any = _c64("LOG_L7_F64")
     for name in ("LOG_L6_F64", "LOG_L5_F64", "LOG_L4_F64", "LOG_L3_F64", "LOG_L2_F64", "LOG_L1_F64"):
         p = _c64(name) + z2 * p
     r = z2 * p
@@ -178,11 +180,11 @@ def sincos_f32(w: U32) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]
     rr = 2 * (((t & _u(0x3FFFFFFF)) >> _u(6)).astype(np.int64) - (1 << 23)) + 1
     a = rr.astype(np.float32) * _c32("ANGLE_UNIT_F32")
     z = a * a
-    p = _c32("SIN_S3_F32")
+    p: Any = _c32("SIN_S3_F32")
     p = _c32("SIN_S2_F32") + z * p
     p = _c32("SIN_S1_F32") + z * p
     sa = a + (a * z) * p
-    c = _c32("COS_C4_F32")
+    c: Any = _c32("COS_C4_F32")
     c = _c32("COS_C3_F32") + z * c
     c = _c32("COS_C2_F32") + z * c
     c = _c32("COS_C1_F32") + z * c
@@ -199,11 +201,11 @@ def sincos_f64(x: U64) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]
     rr = 2 * (((t & _u((1 << 62) - 1)) >> _u(9)).astype(np.int64) - (1 << 52)) + 1
     a = rr.astype(np.float64) * _c64("ANGLE_UNIT_F64")
     z = a * a
-    p = _c64("SIN_S6_F64")
+    p: Any = _c64("SIN_S6_F64")
     for name in ("SIN_S5_F64", "SIN_S4_F64", "SIN_S3_F64", "SIN_S2_F64", "SIN_S1_F64"):
         p = _c64(name) + z * p
     sa = a + (a * z) * p
-    c = _c64("COS_C7_F64")
+    c: Any = _c64("COS_C7_F64")
     for name in ("COS_C6_F64", "COS_C5_F64", "COS_C4_F64", "COS_C3_F64", "COS_C2_F64", "COS_C1_F64"):
         c = _c64(name) + z * c
     ca = _c64("ONE_F64") + z * c
@@ -244,8 +246,8 @@ def uniform(spec: DrawSpec, e: U64) -> np.ndarray:
     low, span, high, below = spec.params
     u = uniform01(spec, e)
     if spec.dtype == torch.float64:
-        x = np.float64(low) + np.float64(span) * u
-        return np.where(x >= np.float64(high), np.float64(below), x)
+        y = np.float64(low) + np.float64(span) * u
+        return np.where(y >= np.float64(high), np.float64(below), y)
     t = _round_to(np.float32(span) * u, spec.dtype)
     x = _round_to(np.float32(low) + t, spec.dtype)
     return np.where(x >= np.float32(high), np.float32(below), x)
@@ -258,9 +260,9 @@ def standard_normal(spec: DrawSpec, e: U64) -> np.ndarray:
         w = block_words(spec.key, _u(spec.offset) + j)
         xa = w[0].astype(np.uint64) | (w[1].astype(np.uint64) << _u(32))
         xb = w[2].astype(np.uint64) | (w[3].astype(np.uint64) << _u(32))
-        r = np.sqrt(_c64("TWO_F64") * neg_log_f64(xa))
-        c, s = sincos_f64(xb)
-        return r * np.where(i == 0, c, s)
+        r64 = np.sqrt(_c64("TWO_F64") * neg_log_f64(xa))
+        c64, s64 = sincos_f64(xb)
+        return r64 * np.where(i == 0, c64, s64)
     j, p = e // _u(4), e % _u(4)
     w = block_words(spec.key, _u(spec.offset) + j)
     wr = np.where(p < 2, w[0], w[2]).astype(np.uint32)  # pair (w0, w1) -> elements 4j, 4j+1
@@ -275,9 +277,9 @@ def normal(spec: DrawSpec, e: U64) -> np.ndarray:
     once to the output dtype."""
     mean, std = spec.params
     z = standard_normal(spec, e)
-    ft = np.float64 if spec.dtype == torch.float64 else np.float32
-    x = ft(mean) + ft(std) * z
-    return x if ft is np.float64 else _round_to(x, spec.dtype)
+    if spec.dtype == torch.float64:
+        return np.float64(mean) + np.float64(std) * z
+    return _round_to(np.float32(mean) + np.float32(std) * z, spec.dtype)
 
 
 def exponential(spec: DrawSpec, e: U64) -> np.ndarray:

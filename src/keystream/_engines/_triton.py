@@ -130,6 +130,11 @@ def kernels(interpret: bool):  # type: ignore[no-untyped-def]
     return vars(module)
 
 
+def _cdiv(a: int, b: int) -> int:
+    """ceil(a / b) for the grid sizes (triton.cdiv, without needing the module here)."""
+    return -(-a // b)
+
+
 def _run_kernel(kernel, grid, *args, interpret: bool, num_warps: int = 4, **meta):  # type: ignore[no-untyped-def]
     """Run a kernel: compiled for the GPU without FMA contraction, or in the interpreter
     (where numpy's warnings about values a kernel then discards or flags are silenced)."""
@@ -236,7 +241,7 @@ class TritonEngine(Engine):
         first, head = divmod(e0, k)
         nblocks = (e1 - 1) // k - first + 1
         block, warps = self.shapes.get((spec.kind, spec.dtype), (self.block, self.num_warps))
-        grid = (triton.cdiv(nblocks, block),)
+        grid = (_cdiv(nblocks, block),)
         base = (spec.offset + first) % (1 << 64)
         wide = grid[0] * block * k >= self.WIDE_FROM  # positions beyond int32
         self._launch(ks["draw_contiguous"], grid, target, *spec.key, base & 0xFFFFFFFF, base >> 32, *params, total,
@@ -251,7 +256,7 @@ class TritonEngine(Engine):
         runs = spec.out_numel // run_len
         lanes_per_run = (run_len + 2 * k - 2) // k
         block = min(self.block, STATEFUL_BLOCK)
-        grid = (triton.cdiv(runs * lanes_per_run, block),)
+        grid = (_cdiv(runs * lanes_per_run, block),)
         wide = grid[0] * block >= self.WIDE_FROM
         self._launch(ks["draw_scattered"], grid, target, *spec.key, spec.offset & 0xFFFFFFFF, spec.offset >> 32,
                      *params, runs, run_len, lanes_per_run, run_off, *[x for o in outer for x in o], **meta,
@@ -261,7 +266,7 @@ class TritonEngine(Engine):
         (n,) = spec.params
         keys = _reference.feistel_keys(spec.key, spec.offset)
         total = spec.out_numel
-        grid = (triton.cdiv(total, self.block),)
+        grid = (_cdiv(total, self.block),)
         self._launch(kernels(self.interpret)["randperm_kernel"], grid, out, spec.region[0][0], total, n - 1,
                      _reference.half_bits(n), *keys, BLOCK=self.block)
 
@@ -316,14 +321,12 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
     off = (offset & 0xFFFFFFFF, offset >> 32)
     if dims in (1, 2, 4):  # whole samples per block: one lane per block
         nblocks = (s1 * dims - 1) // 4 - (s0 * dims) // 4 + 1
-        kernel, grid = ks["in_ball_blocks_kernel"], (triton.cdiv(nblocks, block),)
-        args, meta = (key[0], key[1], *off, s0, count), {"DIMS": dims, "BLOCK": block}
+        kernel, grid = ks["in_ball_blocks_kernel"], (_cdiv(nblocks, block),)
     else:
         block = min(block, STATEFUL_BLOCK)
-        kernel, grid = ks["in_ball_kernel"], (triton.cdiv(count, block),)
-        args, meta = (key[0], key[1], *off, s0, count), {"DIMS": dims, "BLOCK": block}
+        kernel, grid = ks["in_ball_kernel"], (_cdiv(count, block),)
     partial = torch.empty(grid[0], dtype=torch.int32, device=device)
-    _run_kernel(kernel, grid, partial, *args, interpret=interpret, **meta)
+    _run_kernel(kernel, grid, partial, key[0], key[1], *off, s0, count, interpret=interpret, DIMS=dims, BLOCK=block)
     return partial.sum(dtype=torch.int64)
 
 
@@ -341,7 +344,7 @@ def exact_sum_limbs(x: torch.Tensor, interpret: bool = False) -> tuple[list[int]
     src = x.to(torch.float64).contiguous().reshape(-1)
     width = ks["EXACT_LIMBS"].value
     out = torch.zeros(2 * width + 1, dtype=torch.int64, device=src.device)  # limbs, then the flag
-    grid = (max(1, triton.cdiv(src.numel(), EXACT_BLOCK)),)
+    grid = (max(1, _cdiv(src.numel(), EXACT_BLOCK)),)
     _run_kernel(ks["exact_sums_kernel"], grid, src, src.numel(), out, out[2 * width:], interpret=interpret,
                 BLOCK=EXACT_BLOCK)
     vals = out.tolist()

@@ -88,7 +88,8 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> floa
         return 0.0
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out
-    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    # torch types `nonlinearity` as a Literal of its names; ours is torch's public str
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)  # type: ignore[arg-type]
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",

@@ -55,11 +55,12 @@ def _init_known(module: nn.Module, prefix: str, seed: int) -> bool:
                 module.weight[module.padding_idx].fill_(0)
         return True
     if isinstance(module, _NORMS):
+        weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)  # None: affine=False
         with torch.no_grad():
-            if getattr(module, "weight", None) is not None:
-                module.weight.fill_(1.0)
-            if getattr(module, "bias", None) is not None:
-                module.bias.fill_(0.0)
+            if weight is not None:
+                weight.fill_(1.0)
+            if bias is not None:
+                bias.fill_(0.0)
         if isinstance(module, nn.modules.batchnorm._NormBase):
             module.reset_running_stats()
         return True

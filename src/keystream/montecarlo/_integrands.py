@@ -61,7 +61,7 @@ class InBall:
             raise TypeError(f"dim must be an int, got {type(dim).__name__}")
         if not 1 <= dim <= MAX_DIM:
             raise ValueError(f"dim must be in [1, {MAX_DIM}], got {dim}")
-        self.dim = int(dim)
+        self.dim: int = int(dim)
 
     def __repr__(self) -> str:
         return f"InBall(dim={self.dim})"
