@@ -24,7 +24,7 @@ mkdir -p "$out"
 } 2>&1 | tee "$out/env.txt"
 "$py" setup.py -q build_ext --inplace > "$out/build.txt" 2>&1 ||
   echo "C engine not built (see build.txt): the portable engine is the oracle of the large draw"
-PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-500}" "$py" benchmarks/gpu.py --json "$out/gpu.json" --sweep \
+PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-500}" "$py" -u benchmarks/gpu.py --json "$out/gpu.json" --sweep \
   --deadline 430 "$@" 2>&1 | tee "$out/gpu.txt"
 status="${PIPESTATUS[0]}"
 # Why the draws run at their speed: hardware counters where the machine allows them
