@@ -371,3 +371,37 @@ def test_gpu_sass_tool_reads_a_kernel(sm90, capsys, monkeypatch):
     row = next(line for line in capsys.readouterr().out.splitlines() if "UNIT=True" in line)
     assert "STG.E.128" in row
     assert 5 < float(row.split("|")[2]) < 40  # instructions per element
+
+
+def test_a_launch_runs_on_its_tensors_cuda_device(monkeypatch):
+    """Triton launches on the current CUDA device: a draw into a tensor on another device
+    makes that device current for the launch (as torch ops do themselves)."""
+    entered = []
+
+    class Guard:
+        def __init__(self, device):  # type: ignore[no-untyped-def]
+            self.device = device
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            entered.append(self.device)
+
+        def __exit__(self, *exc):  # type: ignore[no-untyped-def]
+            return False
+
+    def on(index):  # type: ignore[no-untyped-def]
+        class OnCuda(torch.Tensor):  # a CPU tensor that reports a CUDA device
+            @property
+            def device(self):  # type: ignore[no-untyped-def, override]
+                return torch.device("cuda", index)
+
+        return torch.empty(4).as_subclass(OnCuda)
+
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "device", Guard)
+    for args in ((torch.empty(4), 1), (on(0), 1), (7, on(0))):  # CPU, or the current device
+        with _triton._on_device_of(args):
+            pass
+    assert entered == []
+    with _triton._on_device_of((7, on(1), on(0))):  # the first tensor's device
+        pass
+    assert entered == [torch.device("cuda", 1)]

@@ -18,6 +18,7 @@ tensors; the test suite checks them there against the reference.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -144,7 +145,21 @@ def _run_kernel(kernel, grid, *args, interpret: bool, num_warps: int = 4, **meta
         with np.errstate(all="ignore"):
             kernel[grid](*args, **meta)
     else:
-        kernel[grid](*args, **meta, num_warps=num_warps, enable_fp_fusion=False)
+        with _on_device_of(args):
+            kernel[grid](*args, **meta, num_warps=num_warps, enable_fp_fusion=False)
+
+
+def _on_device_of(args: tuple) -> contextlib.AbstractContextManager:  # type: ignore[type-arg]
+    """The CUDA device of the launch's first tensor, made current for the launch when it
+    is not: Triton launches on the current device and its stream (torch ops switch
+    devices themselves), so ``randn(..., device="cuda:1")`` with device 0 current would
+    otherwise run device 0's kernel on device 1's memory."""
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            if a.device.type == "cuda" and a.device.index != torch.cuda.current_device():
+                return torch.cuda.device(a.device)
+            break
+    return contextlib.nullcontext()
 
 
 def _f32_bits(x: float) -> int:
