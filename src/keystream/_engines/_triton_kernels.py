@@ -22,12 +22,15 @@ def launched(fn):  # type: ignore[no-untyped-def]
     or ``randint(0, 1)`` would not compile) and one divisible by 16 as a separate kernel.
     Keys, offsets, parameters and sizes take any value, so each such value would cost a
     compilation.  The interpreter never specialises: tests check every launched kernel's
-    flags (tests/test_triton_engine.py)."""
+    flags and compile the engine's launches as the launcher specialises them
+    (tests/test_triton_engine.py).  Triton 3.4 and 3.5 cannot compile unspecialised
+    scalars; hence ``_triton.MIN_TRITON``."""
     import inspect
 
     scalars = [p.name for p in inspect.signature(fn).parameters.values()
                if not p.name.endswith("_ptr") and "constexpr" not in str(p.annotation)]
     return triton.jit(do_not_specialize=scalars)(fn)
+
 
 @triton.jit
 def f32c(bits: tl.constexpr):
@@ -596,9 +599,10 @@ def in_ball_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: tl.cons
     which computes each Philox block its elements lie in once.  The sum starts from 0.0:
     0.0 + u0*u0 is u0*u0 exactly, so the roundings are the definition's.
 
-    DIMS is a compile-time constant (one compilation per dimension): the loop over the
-    blocks a sample touches is then unrolled, and its bound is a Python int, which
-    Triton 3.6's interpreter needs (it cannot take a runtime bound as an index)."""
+    DIMS is a compile-time constant (one compilation per dimension), so the bound of the
+    loop over the blocks a sample touches is a Python int, which Triton 3.6's interpreter
+    needs (it cannot take a runtime bound as an index).  The loop stays a loop on the GPU
+    (``range``, not ``static_range``): dims may be up to 4096."""
     pid = tl.program_id(0)
     rel = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
     mask = rel < count
@@ -608,7 +612,7 @@ def in_ball_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: tl.cons
     e0 = s * DIMS
     first = e0 // 4
     acc = tl.full([BLOCK], 0.0, tl.float32)  # (tl.zeros is a library function the interpreter lacks)
-    for b in tl.static_range((DIMS + 6) // 4):  # the most blocks DIMS elements can touch
+    for b in range((DIMS + 6) // 4):  # the most blocks DIMS elements can touch
         blk = first + b
         c0, c1 = block_counter(blk, off_lo, off_hi)
         w0, w1, w2, w3 = philox(c0, c1, kk0, kk1)
