@@ -73,3 +73,28 @@ def test_uniform_never_returns_high():
     z = ks.uniform(1.0, float(torch.nextafter(torch.tensor(1.0), torch.tensor(2.0))), (1000,),
                    generator=ks.Generator(1), dtype=torch.float32)
     assert (z == 1.0).all()
+
+
+def test_parameter_rounding_to_float32_equals_torchs():
+    """``_draws._round`` rounds float32 parameters with ``struct`` (fast); it must give
+    torch's float64 -> float32 conversion bit for bit: halfway cases, subnormals, the
+    edge of overflow, signed zeros, infinities."""
+    import math
+    import struct
+
+    import numpy as np
+
+    from keystream import _draws
+
+    rng = np.random.default_rng(5)
+    f32 = np.frombuffer(rng.integers(0, 2**32, 20000, dtype=np.uint64).astype(np.uint32).tobytes(), np.float32)
+    f32 = f32[np.isfinite(f32)].astype(np.float64)
+    halfway = np.nextafter(f32, np.inf) / 2 + f32 / 2  # between neighbours: ties, and just off them
+    values = [*f32, *halfway, *np.nextafter(halfway, 0), *rng.normal(size=2000) * 10.0 ** rng.integers(-45, 39, 2000),
+              0.0, -0.0, math.inf, -math.inf, 3.4028235677973366e38, 3.402823567797337e38, 3.5e38, -3.5e38, 1e300,
+              1.4e-45, 7e-46, 7.006492321624085e-46, 2.0**-150, -(2.0**-149) * 0.75]
+    for v in values:
+        want = torch.tensor(float(v), dtype=torch.float64).to(torch.float32).item()
+        got = _draws._round(float(v), torch.float32)
+        assert struct.pack("<d", got) == struct.pack("<d", want), v
+    assert math.isnan(_draws._round(math.nan, torch.float32))
