@@ -39,5 +39,20 @@ class Engine(abc.ABC):
             spec: the draw; already validated by the caller.
         """
 
+    # Montecarlo's fused work (NOTE [ fused integrands ] in montecarlo/_integrands.py):
+    # an engine with kernels for it overrides these; None means "no kernel here", and
+    # the caller runs the torch definition, which gives the same integers.
+
+    def exact_sum_limbs(self, x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
+        """Limbs of the exact sums of float64 ``x`` and ``x * x`` (``montecarlo``'s exact
+        accumulation) on ``x``'s device, or None."""
+        return None
+
+    def count_in_ball(self, key: tuple[int, int], offset: int, dims: int, s0: int, s1: int,
+                      device: torch.device) -> torch.Tensor | None:
+        """``montecarlo.InBall``'s count of samples [s0, s1) of the stream at (key, offset)
+        as a 0-d int64 tensor on ``device`` (not synchronised), or None."""
+        return None
+
     def __repr__(self) -> str:
         return f"<keystream engine {self.name!r}>"

@@ -176,6 +176,14 @@ class CpuEngine(Engine):
     def supports(self, device: torch.device) -> bool:
         return device.type == "cpu"
 
+    def exact_sum_limbs(self, x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
+        return exact_sum_limbs(x)
+
+    def count_in_ball(self, key: tuple[int, int], offset: int, dims: int, s0: int, s1: int,
+                      device: torch.device) -> torch.Tensor | None:
+        count = count_in_ball(key, offset, dims, s0, s1)
+        return None if count is None else torch.tensor(count, dtype=torch.int64)
+
     def fill(self, out: torch.Tensor, spec: DrawSpec) -> None:
         assert _LIB is not None and out.is_contiguous()
         if spec.out_numel == 0:

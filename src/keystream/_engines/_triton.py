@@ -277,6 +277,13 @@ class TritonEngine(Engine):
                      *params, runs, run_len, lanes_per_run, run_off, *[x for o in outer for x in o], **meta,
                      OUTER=real_outer, WIDE=wide, BLOCK=block)
 
+    def exact_sum_limbs(self, x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
+        return exact_sum_limbs(x, interpret=self.interpret)
+
+    def count_in_ball(self, key: tuple[int, int], offset: int, dims: int, s0: int, s1: int,
+                      device: torch.device) -> torch.Tensor | None:
+        return count_in_ball(key, offset, dims, s0, s1, device, interpret=self.interpret)
+
     def _randperm(self, out, spec):  # type: ignore[no-untyped-def]
         (n,) = spec.params
         keys = _reference.feistel_keys(spec.key, spec.offset)
@@ -295,7 +302,7 @@ def _draw_args(out: torch.Tensor, spec: DrawSpec):  # type: ignore[no-untyped-de
     else:  # bfloat16 is stored as its bits: rounding is done on the bits in the kernel
         target = out.view(torch.int16) if spec.dtype == torch.bfloat16 else out
     p, meta = _params(spec.kind, spec.dtype, spec.params, zero_signs(spec.params))
-    return target, list(p), dict(meta)
+    return target, p, dict(meta)
 
 
 @functools.lru_cache(maxsize=256)

@@ -64,7 +64,7 @@ def exact_sums(x: torch.Tensor) -> tuple[int, int]:
     step = 1 << 26
     for i in range(0, max(flat.numel(), 1), step):
         part = flat[i : i + step].to(torch.float64)
-        res = _engine_limbs(part)
+        res = engine_for(part.device).exact_sum_limbs(part)
         if res is None:
             if not bool(torch.isfinite(part).all()):
                 raise ValueError("fn returned NaN or infinite values")
@@ -76,19 +76,6 @@ def exact_sums(x: torch.Tensor) -> tuple[int, int]:
         total += _join(s_limbs)
         total_sq += _join(q_limbs)
     return total, total_sq
-
-
-def _engine_limbs(part: torch.Tensor) -> tuple[list[int], list[int], int] | None:
-    """The limbs from the device's engine (C on the CPU, Triton on CUDA), or None (then
-    the torch limb arithmetic, the same integers, runs instead)."""
-    name = engine_for(part.device).name
-    if name == "cpu":
-        return _cpu.exact_sum_limbs(part)
-    if name in ("triton", "triton-interpreter"):
-        from .._engines import _triton
-
-        return _triton.exact_sum_limbs(part, interpret=name == "triton-interpreter")
-    return None
 
 
 def exact_sum(x: torch.Tensor) -> int:

@@ -25,7 +25,7 @@ import numbers
 
 import torch
 
-from .._engines import _cpu, engine_for
+from .._engines import engine_for
 from ._estimate import Draws
 
 __all__ = ["InBall"]
@@ -83,17 +83,11 @@ class InBall:
         return acc < 1.0
 
     def _fused_count(self, draws: Draws) -> torch.Tensor | None:
-        engine = engine_for(draws.device).name
-        if engine not in ("cpu", "triton", "triton-interpreter"):
-            return None
         g = draws._stream(0)
         blocks = -(-draws.n_total * self.dim // 4)
         if g.offset + blocks >= (1 << 64) - 1:
             return None  # the torch path raises the generator's own error
-        if engine != "cpu":  # the count stays on the device until the estimator reads it
-            from .._engines import _triton
-
-            return _triton.count_in_ball(g.key, g.offset, self.dim, draws.start, draws.stop, draws.device,
-                                         interpret=engine == "triton-interpreter")
-        count = _cpu.count_in_ball(g.key, g.offset, self.dim, draws.start, draws.stop)
-        return None if count is None else torch.tensor(count, dtype=torch.int64)
+        # C on the CPU, Triton on CUDA (the count stays on the device until the estimator
+        # reads it); None from other engines
+        return engine_for(draws.device).count_in_ball(g.key, g.offset, self.dim, draws.start, draws.stop,
+                                                       draws.device)
