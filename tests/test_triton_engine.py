@@ -263,7 +263,7 @@ def test_contiguous_draws_store_one_vector_per_block(sm90):
         if label.startswith("draw_contiguous") and "HEAD" not in label and out in width:
             assert width[out] in k.asm["ptx"], label
             checked += 1
-    assert checked == 19  # every dtype but the 1-byte outputs (int8, bool), UNIT variants too
+    assert checked == 25  # every dtype but the 1-byte outputs (int8, bool), UNIT variants too
 
 
 def test_standard_normal_values_are_never_zero():
@@ -316,6 +316,44 @@ def _hard_words(bits):
     rng = np.random.default_rng(5)
     words.update(int(v) for v in rng.integers(0, 1 << bits, 20_000, dtype=np.uint64))
     return np.array(sorted(words), dtype=np.uint64)
+
+
+def _log_normalisations_agree(words):
+    """The float32 log's (mant, k) as the reference computes them (normalising 2w + 1 or
+    w) and as ``neg_log_f32`` in the kernels reads them from ``w + 0.5`` as a float64."""
+    import numpy as np
+
+    from keystream._engines import _reference as R
+
+    w64 = words.astype(np.uint64)
+    small = w64 < np.uint64(1 << 23)
+    z = np.where(small, np.uint64(2) * w64 + np.uint64(1), w64)
+    n = R.bit_length(z, 32)
+    norm = (z << (np.uint64(32) - n.astype(np.uint64))) & np.uint64(0xFFFFFFFF)
+    mant = (norm >> np.uint64(8)) & np.uint64(0x7FFFFF)
+    k = n.astype(np.int64) - 1 + np.where(small, -33, -32)
+    zb = (words.astype(np.uint32).astype(np.float64) + 0.5).view(np.uint64)
+    return (np.array_equal(mant, (zb >> np.uint64(29)) & np.uint64(0x7FFFFF))
+            and np.array_equal(k, (zb >> np.uint64(52)).astype(np.int64) - (1023 + 32)))
+
+
+def test_log_normalisation_from_w_plus_half():
+    """neg_log_f32 (GPU) reads the reference's normalisation of 2w + 1 (w < 2^23) or w
+    from the float64 w + 0.5, with no test of w: every word below 2^24 (both sides of
+    the boundary) and the hard words; every 32-bit word in the slow suite."""
+    import numpy as np
+
+    assert _log_normalisations_agree(np.arange(1 << 24, dtype=np.uint64))
+    assert _log_normalisations_agree(_hard_words(32))
+
+
+@pytest.mark.slow
+def test_log_normalisation_from_w_plus_half_every_word():
+    import numpy as np
+
+    chunk = 1 << 24
+    for start in range(0, 1 << 32, chunk):
+        assert _log_normalisations_agree(np.arange(start, start + chunk, dtype=np.uint64)), start
 
 
 @pytest.mark.parametrize("fn", [0, 1, 2, 3])
@@ -374,6 +412,24 @@ def test_gpu_sass_tool_reads_a_kernel(sm90, capsys, monkeypatch):
     row = next(line for line in capsys.readouterr().out.splitlines() if "UNIT=True" in line)
     assert "STG.E.128" in row
     assert 5 < float(row.split("|")[2]) < 40  # instructions per element
+    # the fast path skips the special-operand call of a square root (its MOVs, CALL and
+    # BRA), and follows the fall-through of other branches
+    sass = """
+        /*0000*/                   MUFU.RSQ R16, R7 ;
+        /*0010*/              @!P0 BRA `(.L_x_1) ;
+        /*0020*/                   MOV R16, R7 ;
+        /*0030*/                   CALL.REL.NOINC `($__internal_0_$__cuda_sm20_sqrt_rn_f32_slowpath) ;
+        /*0040*/                   BRA `(.L_x_2) ;
+.L_x_1:
+        /*0050*/                   FMUL R2, R7, R16 ;
+.L_x_2:
+        /*0060*/               @P1 BRA `(.L_x_3) ;
+        /*0070*/                   IADD3 R2, R2, 0x1, RZ ;
+.L_x_3:
+        /*0080*/                   EXIT ;
+        /*0090*/                   BRA `(.L_x_4);
+"""
+    assert tool.fast_path(sass) == ["MUFU.RSQ", "BRA", "FMUL", "BRA", "IADD3", "EXIT"]
 
 
 def test_a_launch_runs_on_its_tensors_cuda_device(monkeypatch):

@@ -5,13 +5,22 @@
 
 Compiles every kernel variant the engine launches (``_engines/_triton_aot.py``) for
 sm_90 with Triton's bundled ptxas and reads it with nvdisasm / cuobjdump: the
-instructions of one thread on the main path (up to the first EXIT: the vector stores of a full
-program; the edge-block code after it runs in at most two programs), per output
+instructions one thread executes on its fast path (up to the first EXIT: the vector stores
+of a full program; the edge-block code after it runs in at most two programs), per output
 element; the share on the integer ALU pipe; registers per thread; the store width.
+
+The fast path is the code in order, except that a conditional forward branch over a
+CALL is taken: the kernels call a routine only for the special operands of IEEE division
+and square root (zero, infinity, subnormal or huge: ptxas's ``slowpath`` and
+``div_rn_f64_full``), which the draws never divide or take roots of.  So both arms of an
+if / else count, and a loop's body counts once.
 
 "issue bound" is a static upper bound, not a measurement: one warp instruction per
 cycle per scheduler (4 per SM) at the boost clock, for an H200 / H100 SXM (132 SMs,
-1.98 GHz), ignoring memory, latency and the slower pipes.  A kernel whose bound is
+1.98 GHz), and one integer-ALU instruction per two cycles (sm_90 does 64 32-bit integer,
+logic, compare and shift operations per SM per cycle, against 128 float32 ones: CUDA C
+Programming Guide, "Arithmetic Instructions"), whichever is slower; it ignores memory,
+latency and the other pipes.  A kernel whose bound is
 below the device's write bandwidth cannot reach it; one above may still fall short.
 Use it to compare versions of a kernel before a GPU is at hand, then measure there
 (benchmarks/gpu.py).
@@ -30,7 +39,38 @@ from keystream._engines import _triton_aot
 ALU = {"LOP3", "ISETP", "SHF", "IADD3", "LEA", "SEL", "PLOP3", "P2R", "R2P", "VIADD", "FLO", "POPC", "SGXT",
        "IABS", "IMNMX", "BMSK", "PRMT", "MOV", "FSEL", "FSETP", "DSETP"}
 SMS, CLOCK_GHZ, SCHEDULERS = 132, 1.98, 4
-_OP = re.compile(r"\s*/\*[0-9a-f]+\*/\s+(?:@!?U?P\w+\s+)?([A-Z0-9_.]+)")
+_OP = re.compile(r"\s*/\*[0-9a-f]+\*/\s+(@!?U?P\w+\s+)?([A-Z0-9_.]+)")
+_LABEL = re.compile(r"^(\.L_x_\d+):")
+_TARGET = re.compile(r"`\((\.L_x_\d+)\)")
+
+
+def fast_path(code: str) -> list[str]:
+    """Opcodes of the instructions one thread of a full program executes, up to its first
+    EXIT (see the module docstring for how branches are followed)."""
+    lines: list[tuple[str | None, str]] = []  # (opcode or None for a label, the line)
+    where: dict[str, int] = {}
+    for line in code.splitlines():
+        if (lab := _LABEL.match(line.strip())) is not None:
+            where[lab.group(1)] = len(lines)
+            lines.append((None, line))
+        elif (m := _OP.match(line)) is not None:
+            lines.append((m.group(2), line))
+    path: list[str] = []
+    i = 0
+    while i < len(lines):
+        op, line = lines[i]
+        i += 1
+        if op is None:
+            continue
+        path.append(op)
+        if op == "EXIT":
+            break
+        target = _TARGET.search(line)
+        conditional = _OP.match(line).group(1) is not None  # type: ignore[union-attr]
+        if op.startswith("BRA") and conditional and target is not None and where.get(target.group(1), -1) > i:
+            if any(op == "CALL" or (op or "").startswith("CALL.") for op, _ in lines[i:where[target.group(1)]]):
+                i = where[target.group(1)]
+    return path
 
 
 def elements_per_program(v: _triton_aot.Variant) -> int:
@@ -70,18 +110,12 @@ def main() -> None:
             continue
         compiled = _triton_aot.compile_variant(v, num_warps=args.num_warps)
         code = _triton_aot.sass(compiled)
-        main_path = []
-        for line in code.splitlines():
-            m = _OP.match(line)
-            if m:
-                main_path.append(m.group(1))
-                if m.group(1) == "EXIT":
-                    break
+        main_path = fast_path(code)
         ops = collections.Counter(op.split(".")[0] for op in main_path)
         per = len(main_path) / (elements_per_program(v) / (32 * args.num_warps))  # SASS is per thread
         alu = sum(n for op, n in ops.items() if op in ALU) / max(1, len(main_path))
         stores = sorted({op for op in main_path if op.startswith("STG")}) or ["-"]
-        bound = SMS * SCHEDULERS * CLOCK_GHZ * 32 / per
+        bound = SMS * SCHEDULERS * CLOCK_GHZ * 32 / (per * max(1.0, 2 * alu))  # the ALU pipe is half rate
         print(f"| {v.label} | {per:.1f} | {100 * alu:.0f}% | {registers(compiled)} | {' '.join(stores)} | "
               f"{bound:.0f} |")
         if args.dump:

@@ -175,13 +175,16 @@ def _f64_bits(x: float) -> int:
 
 
 def _standard_params(kind: str, params: tuple) -> bool:  # type: ignore[type-arg]
-    """Whether a uniform / normal draw has the standard parameters, whose arithmetic the
-    kernels skip (``values``' UNIT: the same bits, fewer instructions): uniform on [0, 1)
-    with low = +0.0, or normal with mean 0 and std 1."""
+    """Whether a uniform / normal / exponential draw has the standard parameters, whose
+    arithmetic the kernels skip (``values``' UNIT: the same bits, fewer instructions):
+    uniform on [0, 1) with low = +0.0, normal with mean 0 and std 1, exponential with
+    lambd 1."""
     if kind == "uniform":
         return tuple(params[:3]) == (0.0, 1.0, 1.0) and math.copysign(1.0, params[0]) > 0
     if kind == "normal":
         return tuple(params[:2]) == (0.0, 1.0)  # -0.0 + y = y too: y is never zero
+    if kind == "exponential":
+        return params[0] == 1.0
     return False
 
 

@@ -46,6 +46,10 @@ DRAWS = [(0, 0, 4, "*i32"), (1, 0, 2, "*i64"), (2, 0, 4, "*fp32"), (2, 1, 2, "*f
          (6, 0, 4, "*i1"), (6, 3, 4, "*i16")]
 
 
+# Kinds whose standard parameters have their own variant (``_triton._standard_params``).
+_UNIT_KINDS = {_triton.KINDS[k] for k in ("uniform", "normal", "exponential")}
+
+
 @dataclass(frozen=True)
 class Variant:
     """One compiled form of one kernel: its name, argument types and constexprs."""
@@ -73,7 +77,7 @@ def variants(block: int = 1024) -> list[Variant]:
     tests' ``math_kernel``."""
     out = []
     for kind, dtype, k, ptr in DRAWS:
-        units = (False, True) if kind == _triton.KINDS["uniform"] else (False,)
+        units = (False, True) if kind in _UNIT_KINDS else (False,)
         for unit in units:
             out.append(Variant("draw_contiguous", {**CONTIGUOUS, "out_ptr": ptr},
                                {"KIND": kind, "DTYPE": dtype, "UNIT": unit, "K": k, "HEAD": 0, "WIDE": False,

@@ -87,14 +87,16 @@ def flip64(x):
 
 @triton.jit
 def neg_log_f32(w):
-    small = w < (1 << 23)
-    z = tl.where(small, w * 2 + 1, w)
-    # z as a float64 (exact): its exponent is n - 1 (n = bit length of z) and the top 23
-    # bits of its fraction are the 23 bits after z's leading one, truncated: the `mant`
-    # of the reference's normalisation, in 4 instructions instead of about 12.
-    zb = z.to(tl.float64).to(tl.uint64, bitcast=True)
+    # The reference normalises z = 2w + 1 (w < 2^23) or z = w: `mant` is the 23 bits after
+    # z's leading one, truncated, and k = (bit length of z) - 33 or - 32.  Both are read
+    # from w + 0.5 as a float64 (exact: 33 bits), with no test of w: its fraction starts
+    # with the bits after w's leading one, then the 1 of the half, so its top 23 bits are
+    # those of 2w + 1 (the same digits) when w < 2^23 and those of w otherwise, and its
+    # exponent is floor(log2 w) (or -1 at w = 0), one below 2w + 1's.  Checked against the
+    # reference normalisation for every 32-bit word (tests/test_triton_engine.py).
+    zb = (w.to(tl.float64) + f64c(HALF_F64)).to(tl.uint64, bitcast=True)
     mant = ((zb >> 29) & 0x7FFFFF).to(tl.uint32)
-    k = (zb >> 52).to(tl.int32) - 1023 + tl.where(small, -33, -32)
+    k = (zb >> 52).to(tl.int32) - (1023 + 32)
     big = mant >= SQRT2_MANT_F32
     x = (tl.where(big, 0x3F000000, 0x3F800000).to(tl.uint32) | mant).to(tl.float32, bitcast=True)
     k = k + big.to(tl.int32)
@@ -245,8 +247,10 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
     uniform on [0, 1) (low = +0.0, span = high = 1.0): low + span * u is u itself (u is
     exact in the dtype, +0.0 + u = u, u < 1 = high); normal(0, 1): mean + std * y is y
     (y = r * c is never zero: r >= 2^-12 and |c| >= 2^-25 in float32, 2^-26 and 2^-54
-    in float64, checked over every word in tests/test_triton_engine.py).  That is 2
-    to 4 instructions of about 20 (uniform) or 70 (normal) per float32 element.
+    in float64, checked over every word in tests/test_triton_engine.py); exponential(1):
+    e / 1 is e (an IEEE division by one is exact).  That is 2 to 4 instructions of about
+    20 (uniform) or 60 (normal) per float32 element, and the division of about 75
+    (exponential).
     """
     if KIND == 0:  # bits32
         return w0, w1, w2, w3
@@ -321,13 +325,19 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
     elif KIND == 4:  # exponential: p0 = bits of lambd
         if DTYPE == 1:
             lam = as_f64(p0)
-            ea = neg_log_f64(word64(w0, w1)) / lam
-            eb = neg_log_f64(word64(w2, w3)) / lam
+            ea = neg_log_f64(word64(w0, w1))
+            eb = neg_log_f64(word64(w2, w3))
+            if UNIT:
+                return ea, eb, ea, eb
+            ea = ea / lam
+            eb = eb / lam
             return ea, eb, ea, eb
         else:
             lam = p0.to(tl.uint32).to(tl.float32, bitcast=True)
-            return (tl.div_rn(neg_log_f32(w0), lam), tl.div_rn(neg_log_f32(w1), lam),
-                    tl.div_rn(neg_log_f32(w2), lam), tl.div_rn(neg_log_f32(w3), lam))
+            e0, e1, e2, e3 = neg_log_f32(w0), neg_log_f32(w1), neg_log_f32(w2), neg_log_f32(w3)
+            if UNIT:
+                return e0, e1, e2, e3
+            return tl.div_rn(e0, lam), tl.div_rn(e1, lam), tl.div_rn(e2, lam), tl.div_rn(e3, lam)
     elif KIND == 5:  # randint: p0 = low (mod 2^64), p1/p2 = span lo/hi words, p3 = 1 if span == 2^64
         xa = word64(w0, w1)
         xb = word64(w2, w3)
