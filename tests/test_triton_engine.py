@@ -325,13 +325,7 @@ def _log_normalisations_agree(words):
 
     from keystream._engines import _reference as R
 
-    w64 = words.astype(np.uint64)
-    small = w64 < np.uint64(1 << 23)
-    z = np.where(small, np.uint64(2) * w64 + np.uint64(1), w64)
-    n = R.bit_length(z, 32)
-    norm = (z << (np.uint64(32) - n.astype(np.uint64))) & np.uint64(0xFFFFFFFF)
-    mant = (norm >> np.uint64(8)) & np.uint64(0x7FFFFF)
-    k = n.astype(np.int64) - 1 + np.where(small, -33, -32)
+    mant, k = R.log_normalisation_f32(words.astype(np.uint32))
     zb = (words.astype(np.uint32).astype(np.float64) + 0.5).view(np.uint64)
     return (np.array_equal(mant, (zb >> np.uint64(29)) & np.uint64(0x7FFFFF))
             and np.array_equal(k, (zb >> np.uint64(52)).astype(np.int64) - (1023 + 32)))

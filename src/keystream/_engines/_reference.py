@@ -81,13 +81,9 @@ def _c64(name: str) -> np.float64:
 
 
 # ------------------------------------------------------------- deterministic log
-def neg_log_f32(w: U32) -> npt.NDArray[np.float32]:
-    """``-ln(u)`` in float32 with ``u = (2w + 1) * 2^-33`` (significand truncated to 24 bits).
-
-    The reduction is exact integer work: ``u = x * 2^k`` with ``x`` built from the
-    bits of ``2w + 1``; only ``log1p`` of ``f = x - 1`` is a polynomial.
-    ``u`` lies in [2^-33, 1 - 2^-24], so the result lies in (0, 22.87].
-    """
+def log_normalisation_f32(w: U32) -> tuple[U64, npt.NDArray[np.int64]]:
+    """``u = (2w + 1) * 2^-33`` as ``1.mant * 2^k``: the 23 bits after the leading one of
+    ``2w + 1`` (truncated), and k.  Exact integer work."""
     w64 = w.astype(np.uint64)
     small = w64 < _u(1 << 23)
     # 2w+1 has at most 24 bits when w < 2^23 (exact); otherwise its top 24 bits are w's.
@@ -95,15 +91,24 @@ def neg_log_f32(w: U32) -> npt.NDArray[np.float32]:
     scale = np.where(small, -33, -32)
     n = bit_length(z, 32)
     norm = (z << (_u(32) - n.astype(np.uint64))) & _u(0xFFFFFFFF)  # leading 1 at bit 31
-    mant = (norm >> _u(8)) & _u(0x7FFFFF)
-    k = n - 1 + scale
+    return (norm >> _u(8)) & _u(0x7FFFFF), n.astype(np.int64) - 1 + scale
+
+
+def neg_log_f32(w: U32) -> npt.NDArray[np.float32]:
+    """``-ln(u)`` in float32 with ``u = (2w + 1) * 2^-33`` (significand truncated to 24 bits).
+
+    The reduction is exact integer work: ``u = x * 2^k`` with ``x`` built from the
+    bits of ``2w + 1``; only ``log1p`` of ``f = x - 1`` is a polynomial.
+    ``u`` lies in [2^-33, 1 - 2^-24], so the result lies in (0, 22.87].
+    """
+    mant, k = log_normalisation_f32(w)
     big = mant >= _u(u32("SQRT2_MANT_F32"))  # x >= sqrt(2): use x/2, k+1 (x in [sqrt(1/2), sqrt(2)))
     x = (np.where(big, _u(0x3F000000), _u(0x3F800000)) | mant).astype(np.uint32).view(np.float32)
     k = k + big
     f = x - _c32("ONE_F32")  # exact (Sterbenz)
     s = f / (_c32("TWO_F32") + f)
     z2 = s * s
-    p = _c32("LOG_L4_F32")
+    p: Any = _c32("LOG_L4_F32")
     p = _c32("LOG_L3_F32") + z2 * p
     p = _c32("LOG_L2_F32") + z2 * p
     p = _c32("LOG_L1_F32") + z2 * p

@@ -24,6 +24,7 @@ import math
 import os
 import threading
 import warnings
+from typing import Any
 
 import torch
 
@@ -240,18 +241,18 @@ class TritonEngine(Engine):
             self._randperm(out, spec)
             return
         run = spec.contiguous_range()
-        if run is None and len(spec.runs()[0]) > MAX_OUTER:
+        if run is not None:
+            self._contiguous(*_draw_args(out, spec), spec, run)
+            return
+        runs = spec.runs()
+        if len(runs[0]) > MAX_OUTER:
             from ._portable import PortableEngine
 
             PortableEngine().fill(out, spec)  # regions over more than MAX_OUTER + 1 dimensions: rare
             return
-        target, params, meta = _draw_args(out, spec)
-        if run is not None:
-            self._contiguous(target, spec, run, params, meta)
-        else:
-            self._runs(target, spec, params, meta)
+        self._runs(*_draw_args(out, spec), spec, runs)
 
-    def _contiguous(self, target, spec, run, params, meta):  # type: ignore[no-untyped-def]
+    def _contiguous(self, target, params, meta, spec, run):  # type: ignore[no-untyped-def]
         """Elements [e0, e1) of the draw: ``draw_contiguous``, one lane per Philox block."""
         ks, k = kernels(self.interpret), meta["K"]
         e0, e1 = run
@@ -265,10 +266,10 @@ class TritonEngine(Engine):
         self._launch(ks["draw_contiguous"], grid, target, *spec.key, base & 0xFFFFFFFF, base >> 32, *params, total,
                      (total + head) // k, **meta, HEAD=head, WIDE=wide, BLOCK=block, num_warps=warps)
 
-    def _runs(self, target, spec, params, meta):  # type: ignore[no-untyped-def]
-        """A region of several runs (``spec.runs()``): ``draw_scattered``."""
+    def _runs(self, target, params, meta, spec, runs):  # type: ignore[no-untyped-def]
+        """A region of several runs (``runs`` = ``spec.runs()``): ``draw_scattered``."""
         ks, k = kernels(self.interpret), meta["K"]
-        outer, run_off, run_len = spec.runs()
+        outer, run_off, run_len = runs
         real_outer = len(outer)
         outer = [(0, 1, 0)] * (MAX_OUTER - real_outer) + outer
         runs = spec.out_numel // run_len
@@ -296,7 +297,7 @@ class TritonEngine(Engine):
                      _reference.half_bits(n), *keys, BLOCK=self.block)
 
 
-def _draw_args(out: torch.Tensor, spec: DrawSpec):  # type: ignore[no-untyped-def]
+def _draw_args(out: torch.Tensor, spec: DrawSpec) -> tuple[torch.Tensor, tuple[int, ...], dict[str, Any]]:
     """(target tensor, the four parameter words, the constexprs KIND, DTYPE, UNIT, K) of a
     draw kernel launch."""
     k = elements_per_block(spec.kind, spec.dtype)
