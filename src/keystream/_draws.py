@@ -402,7 +402,7 @@ def _check_uniform_bounds(low: Tensor, high: Tensor, dtype: torch.dtype) -> tupl
 
 
 @functools.lru_cache(maxsize=256)  # the tensor arithmetic costs ~20 us; draws repeat their bounds
-def _uniform_params(low: float, high: float, dtype: torch.dtype, signs: tuple[float, ...] = (1.0, 1.0),
+def _uniform_params(low: float, high: float, dtype: torch.dtype, signs: tuple[float, ...],
                     ) -> tuple[float, float, float, float]:
     """The kernel parameters (low, span, high, below high) of uniform(low, high) in ``dtype``
     (``signs``: of low and high, so that the cache tells -0.0 from 0.0)."""
