@@ -28,3 +28,17 @@ def engine(request):
 def device(request) -> torch.device:
     """cpu always; cuda / mps when present."""
     return request.param
+
+
+def _accelerator_params() -> list:
+    others = [d for d in devices() if d.type != "cpu"]
+    if others:
+        return [pytest.param(d, id=str(d)) for d in others]
+    return [pytest.param(None, id="no-accelerator",
+                         marks=pytest.mark.skip(reason="no GPU here: nothing to compare the CPU with"))]
+
+
+@pytest.fixture(params=_accelerator_params())
+def accelerator(request) -> torch.device:
+    """Each non-CPU device present (cuda, mps); a visible skip on a machine without one."""
+    return request.param

@@ -31,6 +31,37 @@ def test_bits_independent_of_thread_count(threads, case, dtype, monkeypatch):
         torch.set_num_threads(before)
 
 
+#: Regions whose thread parts start inside a run (and off a block boundary).
+SPLIT_REGIONS = (((5000,), ((37, 4001),)), ((50, 70), ((1, 40), (3, 60))), ((7, 30, 41), ((1, 6), (2, 29), (5, 40))))
+
+
+def _part_starts(total: int, parts: int) -> list[int]:
+    """Where ks_fill's parts start (keystream.c fill_part: equal parts rounded up to 64)."""
+    step = (-(-total // parts) + 63) // 64 * 64
+    return [step * k for k in range(1, parts) if step * k < total]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("case,dtype", [(c, d) for c, d in conf.cases()],
+                         ids=[f"{c.name}-{d}" for c, d in conf.cases()])
+def test_region_split_across_threads_inside_runs(threads, case, dtype, monkeypatch):
+    monkeypatch.setattr(_cpu, "MIN_CHUNK", 7)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for shape, region in SPLIT_REGIONS:
+            if case.kind == "randperm" and len(shape) > 1:
+                continue
+            spec = conf.make_spec(case, dtype, shape, region, (1 << 32) - 5)
+            outer, _, run_len = spec.runs()
+            starts = _part_starts(spec.out_numel, _cpu.parts(spec.out_numel))
+            # the test is only a test if the parts really split a run
+            assert len(starts) == threads - 1 and any(p % run_len for p in starts), (shape, region)
+            assert conf.same_bits(conf.run_case("cpu", spec), conf.reference(spec))
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_cpu_is_default_engine_for_cpu():
     assert engine_for(torch.device("cpu")).name == "cpu"
 

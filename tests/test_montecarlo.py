@@ -25,7 +25,8 @@ def test_same_bits_for_any_chunk_size(name):
 
 
 @pytest.mark.parametrize("name", ["european-call", "pi"])
-def test_same_bits_on_every_device(device, name):
+def test_same_bits_on_every_device(accelerator, name):
+    device = accelerator
     ref = bits(estimate(EXAMPLES[name].fn, 5000, seed=1))  # pi: the fused CPU kernel
     assert bits(estimate(EXAMPLES[name].fn, 5000, seed=1, device=device)) == ref
 

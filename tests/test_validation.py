@@ -7,6 +7,9 @@ import pytest
 import torch
 
 import keystream as ks
+import keystream.init as init
+import keystream.montecarlo as mc
+from keystream.data import ShuffleSampler
 
 BAD = [
     ("negative size", lambda g: g.rand(3, -1), ValueError, "size"),
@@ -74,7 +77,101 @@ BAD = [
     ("state_dict missing field", lambda g: g.load_state_dict({"algorithm": "philox4x32-10"}), ValueError, "lacks"),
     ("state_dict bad key", lambda g: g.load_state_dict({**g.state_dict(), "key": [1]}), ValueError, "key"),
     ("state_dict not a dict", lambda g: g.load_state_dict([1, 2]), TypeError, "state_dict"),
+    ("state_dict version True", lambda g: g.load_state_dict({**g.state_dict(), "stream_version": True}),
+     ValueError, "stream_version"),
+    ("state_dict version 1.0", lambda g: g.load_state_dict({**g.state_dict(), "stream_version": 1.0}),
+     ValueError, "stream_version"),
+    # the result cannot be allocated: more bytes than any address space (nothing is allocated)
+    ("size beyond memory", lambda g: g.rand(2**60), MemoryError, "bytes"),
+    ("size beyond memory float64", lambda g: g.randn(2**31, 2**31, dtype=torch.float64), MemoryError, "bytes"),
+    ("size beyond int64", lambda g: g.rand(2**63), ValueError, "size"),
+    ("size beyond int64 product", lambda g: g.rand(2**62, 4), MemoryError, "bytes"),
+    ("size given twice", lambda g: g.rand(3, size=(3,)), TypeError, "size"),
+    ("size keyword float", lambda g: g.randn(size=(2, 1.5)), TypeError, "size"),
+    ("region an int", lambda g: g.rand(4, region=3), TypeError, "region"),
+    ("region a string", lambda g: g.rand(4, region="0:2"), TypeError, "region"),
+    ("out overlaps itself", lambda g: g.rand(3, out=torch.empty(1).expand(3)), ValueError, "out"),
+    ("out leaf requires grad", lambda g: g.rand(3, out=torch.zeros(3, requires_grad=True)), RuntimeError,
+     "out requires grad"),
+    ("out view of a leaf requiring grad", lambda g: g.randn(2, 3, out=torch.zeros(3, 2, requires_grad=True).t()),
+     RuntimeError, "out requires grad"),
+    ("out requires grad, tensor parameter",
+     lambda g: g.normal(torch.zeros(3), 1.0, out=torch.zeros(3, requires_grad=True)), RuntimeError,
+     "out requires grad"),
+    ("device mps", lambda g: g.rand(3, device="mps"), ValueError, "device"),
+    ("device xpu", lambda g: g.rand(3, device="xpu"), ValueError, "device"),
+    ("device meta", lambda g: g.rand(3, device="meta"), ValueError, "device"),
+    ("device a float", lambda g: g.rand(3, device=1.5), ValueError, "device"),
+    ("generator on mps", lambda g: g.rand(3), ValueError, "the generator's device"),
+    ("mean on meta", lambda g: g.normal(torch.zeros(3, device="meta"), 1.0), ValueError, "mean"),
+    ("std on meta", lambda g: g.normal(0.0, torch.ones(3, device="meta")), ValueError, "std"),
+    ("low on meta", lambda g: g.uniform(torch.zeros(3, device="meta"), 1.0), ValueError, "low"),
+    ("p on meta", lambda g: g.bernoulli(torch.zeros(3, device="meta")), ValueError, "p is on"),
+    ("spawn past the stored count", lambda g: g.spawn(1), OverflowError, "n = 1"),
+    # the layers built on the draws
+    ("init.orthogonal_ generator", lambda g: init.orthogonal_(torch.empty(3, 3), generator=3), TypeError,
+     "generator"),
+    ("init.sparse_ generator", lambda g: init.sparse_(torch.empty(3, 3), 0.5, generator=3), TypeError, "generator"),
+    ("init.uniform_ a string", lambda g: init.uniform_(torch.empty(3), "x", 1, generator=g), TypeError, "a must"),
+    ("init.normal_ std None", lambda g: init.normal_(torch.empty(3), 0.0, None, generator=g), TypeError, "std"),
+    ("init.trunc_normal_ a None", lambda g: init.trunc_normal_(torch.empty(3), a=None, generator=g), TypeError,
+     "a must"),
+    ("init.trunc_normal_ std nan", lambda g: init.trunc_normal_(torch.empty(3), std=math.nan, generator=g),
+     ValueError, "std"),
+    ("init.sparse_ sparsity string", lambda g: init.sparse_(torch.empty(3, 3), "half", generator=g), TypeError,
+     "sparsity"),
+    ("Permutation.range float", lambda g: ks.Permutation(10, ks.Generator(0)).range(1.5, 3), TypeError, "start"),
+    ("Permutation.range None", lambda g: ks.Permutation(10, ks.Generator(0)).range(None, 3), TypeError, "start"),
+    ("Permutation.range stop str", lambda g: ks.Permutation(10, ks.Generator(0)).range(0, "3"), TypeError, "stop"),
+    ("Permutation generator", lambda g: ks.Permutation(10, torch.Generator()), TypeError, "generator"),
+    ("ShuffleSampler float", lambda g: ShuffleSampler(1.5), TypeError, "data_source"),
+    ("ShuffleSampler None", lambda g: ShuffleSampler(None), TypeError, "data_source"),
+    ("ShuffleSampler bool", lambda g: ShuffleSampler(True), TypeError, "data_source"),
+    ("ShuffleSampler 2**64", lambda g: ShuffleSampler(2**64), ValueError, "data_source"),
+    ("ShuffleSampler 2**63 - 1 padded", lambda g: ShuffleSampler(2**63 - 1, batch_size=2), ValueError, "data_source"),
+    ("ShuffleSampler position past the epoch",
+     lambda g: ShuffleSampler(10, 2).load_state_dict({**ShuffleSampler(10, 2).state_dict(), "position": 100}),
+     ValueError, "position"),
+    ("ShuffleSampler steps_done negative", lambda g: ShuffleSampler(10, 2).state_dict(steps_done=-5), ValueError,
+     "steps_done"),
+    ("ShuffleSampler steps_done float", lambda g: ShuffleSampler(10, 2).state_dict(steps_done=1.5), TypeError,
+     "steps_done"),
+    ("estimate complex values", lambda g: mc.estimate(lambda d: d.rand(1)[:, 0].to(torch.complex64), 10, seed=0),
+     TypeError, "fn must return real"),
+    ("estimate device", lambda g: mc.estimate(lambda d: d.rand(1)[:, 0], 10, seed=0, device="mps"), ValueError,
+     "device"),
 ]
+
+# Devices this torch may have: the rows that need them missing are skipped where they exist.
+_NEEDS_NO = {"device mps": "mps", "generator on mps": "mps", "device xpu": "xpu"}
+
+
+def _used() -> ks.Generator:
+    """A generator with a non-zero offset and spawn count."""
+    g = ks.Generator(2024)
+    g.rand(5)
+    g.spawn(1)
+    return g
+
+
+def _at_spawn_limit(g: ks.Generator) -> ks.Generator:
+    g.load_state_dict({**g.state_dict(), "spawn_count": 2**64 - 1})
+    return g
+
+
+#: Rows whose generator is not the plain one: name -> the generator to use.
+_SETUP = {
+    "generator on mps": lambda: ks.Generator(2024, device="mps"),
+    "spawn past the stored count": lambda: _at_spawn_limit(ks.Generator(2024)),
+}
+
+
+def _has(device: str) -> bool:
+    try:
+        torch.empty(0, device=device)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
 
 
 def _tampered(g: ks.Generator, index: int, value: int) -> torch.Tensor:
@@ -85,10 +182,112 @@ def _tampered(g: ks.Generator, index: int, value: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("name,call,exc,fragment", BAD, ids=[b[0] for b in BAD])
 def test_bad_input_raises_and_keeps_state(name, call, exc, fragment):
-    g = ks.Generator(2024)
-    g.rand(5)
-    g.spawn(1)
-    before = g.state_dict()
+    if name in _NEEDS_NO and _has(_NEEDS_NO[name]):
+        pytest.skip(f"this machine has {_NEEDS_NO[name]}")
+    g = _SETUP.get(name, _used)()
+    before = g.get_state()
+    default_before = ks.default_generator.get_state()
     with pytest.raises(exc, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         call(g)
-    assert g.state_dict() == before
+    assert torch.equal(g.get_state(), before)  # byte-identical
+    assert torch.equal(ks.default_generator.get_state(), default_before)
+
+
+# ------------------------------------------------------- failures after the checks
+def test_a_failing_engine_gives_the_blocks_back(monkeypatch):
+    from keystream._engines import engine_for
+
+    g = ks.Generator(3)
+    g.rand(7)
+    before = g.get_state()
+
+    def broken(out, spec):
+        raise RuntimeError("engine failure")
+
+    monkeypatch.setattr(engine_for(torch.device("cpu")), "fill", broken)
+    for call in (lambda: g.rand(10), lambda: g.randn(4, 5, out=torch.empty(5, 4).t()),
+                 lambda: g.normal(torch.zeros(3), 1.0), lambda: g.randperm(9)):
+        with pytest.raises(RuntimeError, match="engine failure"):
+            call()
+        assert torch.equal(g.get_state(), before)
+
+
+def test_a_failing_copy_into_out_gives_the_blocks_back(monkeypatch):
+    g = ks.Generator(3)
+    before = g.get_state()
+    out = torch.empty(5, 4).t()
+
+    class Failing(torch.Tensor):
+        pass
+
+    def copy_(*args, **kwargs):
+        raise RuntimeError("copy failure")
+
+    bad = out.as_subclass(Failing)
+    monkeypatch.setattr(Failing, "copy_", copy_)
+    with pytest.raises(RuntimeError, match="copy failure"):
+        g.rand(4, 5, out=bad)
+    assert torch.equal(g.get_state(), before)
+
+
+def test_blocks_given_back_only_when_nobody_drew_since():
+    g = ks.Generator(1)
+    key, start = g._reserve(3)
+    g._release(key, start, 3)
+    assert g.offset == 0
+    key, start = g._reserve(3)
+    g.rand(1)  # another draw came after: the 3 blocks stay consumed (never handed out twice)
+    g._release(key, start, 3)
+    assert g.offset == 4
+
+
+def test_draw_racing_set_state_pairs_key_and_offset_of_one_state():
+    """A draw that races set_state uses the whole old or the whole new state."""
+    import threading
+
+    a = ks.Generator(11)
+    b = ks.Generator(12).advance(2**40)
+    states = (a.get_state(), b.get_state())
+    # what each state gives for its first draws of one block each
+    expect = set()
+    for s in states:
+        probe = ks.Generator().set_state(s)
+        for _ in range(400):
+            expect.add(tuple(probe.bits(4).tolist()))
+    g = ks.Generator().set_state(states[0])
+    stop = threading.Event()
+
+    def flip():
+        i = 0
+        while not stop.is_set():
+            g.set_state(states[i % 2])
+            i += 1
+
+    t = threading.Thread(target=flip)
+    t.start()
+    try:
+        seen = [tuple(g.bits(4).tolist()) for _ in range(3000)]
+    finally:
+        stop.set()
+        t.join()
+    assert set(seen) <= expect
+
+
+def test_concurrent_draws_never_share_a_block():
+    import threading
+
+    g = ks.Generator(5)
+    results: list[list[tuple[int, ...]]] = [[] for _ in range(4)]
+
+    def work(i):
+        for _ in range(300):
+            results[i].append(tuple(g.bits(4).tolist()))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    drawn = [r for rs in results for r in rs]
+    assert g.offset == 1200
+    assert sorted(drawn) == sorted(tuple(r) for r in ks.Generator(5).bits(1200, 4).tolist())

@@ -27,13 +27,13 @@ from ._generator import (
     set_state,
 )
 from ._permutation import Permutation
+from ._version import __version__
 
 
 class KeystreamWarning(UserWarning):
     """Warnings issued by keystream (for example: a fast engine could not be loaded)."""
 
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ALGORITHM",

@@ -1,7 +1,10 @@
 """Layer 2 front: the public draws.  Validate, canonicalise, reserve blocks, call an engine.
 
-Every public function here checks all of its arguments *before* it reserves
-blocks from the generator, so bad input raises and leaves the state unchanged.
+Every public function here checks all of its arguments, and allocates its result,
+*before* it reserves blocks from the generator, so bad input (or an output that
+cannot be allocated) raises and leaves the state unchanged; should the engine or
+the copy into ``out`` fail after that, the blocks are given back (NOTE [ no failure
+moves the state ] in :func:`_run`).
 Scalar parameters travel to the engine inside the :class:`DrawSpec`; tensor
 parameters (``normal(mean_tensor, ...)`` and friends) are applied afterwards
 with exactly the same sequence of rounded operations, so a tensor of equal
@@ -19,8 +22,9 @@ from typing import Any, Union
 
 import torch
 
+from ._devices import usable_device
 from ._engines import engine_for
-from ._generator import Generator, default_generator
+from ._generator import Generator, resolve_generator
 from ._spec import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, DrawSpec, blocks_for, zero_signs
 
 __all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm"]
@@ -29,6 +33,8 @@ Tensor = torch.Tensor
 Number = Union[int, float]
 Region = Union[slice, Sequence[slice], None]
 _U64 = 1 << 64
+#: torch's sizes are int64.
+_MAX_DIM = (1 << 63) - 1
 
 
 # ---------------------------------------------------------------- argument checks
@@ -41,23 +47,34 @@ def _parse_size(args: Sequence[Any], name: str = "size") -> tuple[int, ...]:
             raise TypeError(f"{name} must be a sequence of ints, got an element of type {type(d).__name__}")
         if int(d) < 0:
             raise ValueError(f"{name} must be non-negative, got {tuple(args)}")
+        if int(d) > _MAX_DIM:
+            raise ValueError(f"{name} has a dimension of {int(d)}, more than torch's limit of 2**63 - 1")
         dims.append(int(d))
     return tuple(dims)
 
 
-def _generator(generator: Generator | None) -> Generator:
-    if generator is None:
-        return default_generator
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a keystream.Generator, got {type(generator).__name__}")
-    return generator
+_generator = resolve_generator
+
+
+def _sizes(positional: tuple[Any, ...], keyword: Any) -> tuple[Any, ...]:
+    """The size of a draw given as ``rand(2, 3)``, ``rand((2, 3))`` or ``rand(size=(2, 3))``."""
+    if keyword is None:
+        return positional
+    if positional:
+        raise TypeError("size was given twice (as positional dimensions and as size=)")
+    return keyword if isinstance(keyword, (tuple, list, torch.Size)) else (keyword,)
 
 
 def _region(region: Region, shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     """Normalise ``region`` (a slice or a tuple of slices, step 1) to ``(start, stop)`` per dim."""
     if region is None:
         return tuple((0, n) for n in shape)
-    items = (region,) if isinstance(region, slice) else tuple(region)
+    if isinstance(region, slice):
+        items: tuple[Any, ...] = (region,)
+    elif isinstance(region, (tuple, list)):
+        items = tuple(region)
+    else:
+        raise TypeError(f"region must be a slice or a tuple of slices, got {type(region).__name__}")
     if len(items) > len(shape):
         raise IndexError(f"region has {len(items)} slices but the draw has {len(shape)} dimensions")
     out = []
@@ -97,15 +114,12 @@ def _resolve_dtype(dtype: Any, out: Tensor | None, default: torch.dtype) -> Any:
 
 def _device(device: Any, out: Tensor | None, g: Generator) -> torch.device:
     if isinstance(out, Tensor):
-        if device is not None and torch.device(device) != out.device:
+        if device is not None and usable_device(device) != out.device:
             raise ValueError(f"device {device} differs from out's device {out.device}")
-        return out.device
+        return usable_device(out.device, "out's device")
     if device is None:
-        return g.device
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device is not a valid torch device: {device!r}") from err
+        return usable_device(g.device, "the generator's device")
+    return usable_device(device)
 
 
 def _check_out(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> None:
@@ -117,6 +131,14 @@ def _check_out(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> None:
         raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
     if out.dtype != dtype:
         raise TypeError(f"out has dtype {out.dtype}, expected {dtype}")
+    if out.requires_grad and torch.is_grad_enabled():
+        # torch's rule for out= (a draw has no gradient; writing would bypass autograd)
+        raise RuntimeError("out requires grad: functions with out=... arguments don't support automatic "
+                           "differentiation (draw under torch.no_grad(), or into a tensor that does not "
+                           "require grad)")
+    if any(n > 1 and st == 0 for n, st in zip(out.shape, out.stride())):
+        # torch refuses to write such a tensor (copy_ raises); say so before any block moves
+        raise ValueError("out has elements that share memory (an expanded tensor): clone() it first")
 
 
 def _real(value: Any, name: str) -> float:
@@ -159,7 +181,8 @@ def _run(
 ) -> Tensor:
     """Reserve the draw's blocks and have the device's engine fill the region.
 
-    Everything is validated before this point: from here on the generator moves.
+    The arguments are validated before this point; this allocates the result before
+    the generator moves.
     """
     engine = engine_for(device)
     if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
@@ -168,17 +191,37 @@ def _run(
             "keystream draws cannot be captured in a CUDA graph: every replay would repeat the "
             "same numbers. Draw outside the graph (into a static tensor) and copy it in."
         )
+    # NOTE [ no failure moves the state ]
+    # Everything that can fail comes before the generator moves: the arguments were
+    # checked by the caller, and the result is allocated here.  Only then are the
+    # blocks reserved (key and offset read together).  Should the engine or the copy
+    # into `out` still fail, the blocks are given back, unless another thread drew
+    # from the generator meanwhile (then giving them back would hand them out twice).
     blocks = blocks_for(kind, dtype, math.prod(shape))
-    spec = DrawSpec(kind, params, g.key, g._reserve(blocks), shape, region, dtype)
-    if out is not None and out.is_contiguous():
-        target = out
-    else:
-        target = torch.empty(spec.out_shape, dtype=dtype, device=device)
-    engine.fill(target, spec)
-    if out is not None and target is not out:
-        out.copy_(target)
-        return out
+    out_shape = tuple(b - a for a, b in region)
+    target = out if out is not None and out.is_contiguous() else _empty(out_shape, dtype, device)
+    key, start = g._reserve(blocks)
+    try:
+        engine.fill(target, DrawSpec(kind, params, key, start, shape, region, dtype))
+        if out is not None and target is not out:
+            out.copy_(target)
+            return out
+    except BaseException:
+        g._release(key, start, blocks)
+        raise
     return target
+
+
+def _empty(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A new tensor, or a clear error that says how many bytes it needs."""
+    try:
+        return torch.empty(shape, dtype=dtype, device=device)
+    except (RuntimeError, TypeError, ValueError, OverflowError, MemoryError) as err:
+        nbytes = math.prod(shape) * dtype.itemsize
+        raise MemoryError(
+            f"size: the result needs {nbytes} bytes ({'x'.join(map(str, shape)) or 'scalar'} {dtype}) "
+            f"on {device}, which cannot be allocated ({type(err).__name__})"
+        ) from err
 
 
 def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence[torch.dtype],
@@ -215,12 +258,13 @@ def _eager(fn: Any) -> Any:
 
 
 @_eager
-def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
-         device: Any = None, region: Region = None) -> Tensor:
+def rand(*sizes: Any, size: Any = None, generator: Generator | None = None, out: Tensor | None = None,
+         dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
     """Uniform numbers in [0, 1), like :func:`torch.rand`.
 
     Args:
-        *size: the virtual shape (ints, or one sequence of ints).
+        *sizes: the virtual shape (ints, or one sequence of ints).
+        size: the same, as a keyword (``rand(size=(2, 3))``, as torch accepts).
         generator: the generator to draw from (default: :data:`keystream.default_generator`).
         out: a tensor of the region's shape and dtype to write into.
         dtype: float16, bfloat16, float32 or float64 (default: torch's default dtype).
@@ -236,13 +280,13 @@ def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = No
         of block ``offset + e // 4`` (float64: the 64-bit word ``e % 2`` of block
         ``offset + e // 2``).  Consumes ``ceil(numel / 4)`` blocks (``/ 2`` for float64).
     """
-    return _plain("uniform", size, torch.get_default_dtype(), FLOAT_DTYPES,
+    return _plain("uniform", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
                   lambda dt: (0.0, 1.0, 1.0, _below(1.0, dt)), generator, out, dtype, device, region, "rand")
 
 
 @_eager
-def randn(*size: Any, generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
-          device: Any = None, region: Region = None) -> Tensor:
+def randn(*sizes: Any, size: Any = None, generator: Generator | None = None, out: Tensor | None = None,
+          dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
     """Standard normal numbers, like :func:`torch.randn`.  Same arguments as :func:`rand`.
 
     Reproducibility:
@@ -251,13 +295,13 @@ def randn(*size: Any, generator: Generator | None = None, out: Tensor | None = N
         64-bit words ``w0 + 2^32 w1`` (radius) and ``w2 + 2^32 w3`` (angle) for ``2j``,
         ``2j + 1``.  Tails reach 6.76 (float32) and 9.49 (float64) standard deviations.
     """
-    return _plain("normal", size, torch.get_default_dtype(), FLOAT_DTYPES, lambda dt: (0.0, 1.0),
+    return _plain("normal", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES, lambda dt: (0.0, 1.0),
                   generator, out, dtype, device, region, "randn")
 
 
 @_eager
-def bits(*size: Any, generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
-         device: Any = None, region: Region = None) -> Tensor:
+def bits(*sizes: Any, size: Any = None, generator: Generator | None = None, out: Tensor | None = None,
+         dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
     """Raw Philox words: uint32/int32 (32-bit words) or uint64/int64 (64-bit words).
 
     Reproducibility:
@@ -266,13 +310,14 @@ def bits(*size: Any, generator: Generator | None = None, out: Tensor | None = No
         64-bit: ``w[2i] + 2^32 w[2i+1]`` with ``i = e % 2`` of block ``offset + e // 2``.
         The signed dtypes hold the same bits.
     """
-    return _plain("bits", size, torch.uint32, BITS_DTYPES, lambda dt: (), generator, out, dtype, device,
+    return _plain("bits", _sizes(sizes, size), torch.uint32, BITS_DTYPES, lambda dt: (), generator, out, dtype, device,
                   region, "bits")
 
 
 @_eager
-def exponential(*size: Any, lambd: float = 1.0, generator: Generator | None = None, out: Tensor | None = None,
-                dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
+def exponential(*sizes: Any, size: Any = None, lambd: float = 1.0, generator: Generator | None = None,
+                out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+                region: Region = None) -> Tensor:
     """Exponential numbers with rate ``lambd`` (like :meth:`torch.Tensor.exponential_`).
 
     Computed as ``(-ln u) / lambd`` with ``u = (2w + 1) 2^-33`` (float32; float64:
@@ -285,7 +330,7 @@ def exponential(*size: Any, lambd: float = 1.0, generator: Generator | None = No
     lam = _real(lambd, "lambd")
     if not (lam > 0 and math.isfinite(lam)):
         raise ValueError(f"lambd must be a finite number > 0, got {lambd}")
-    return _plain("exponential", size, torch.get_default_dtype(), FLOAT_DTYPES,
+    return _plain("exponential", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
                   lambda dt: (_round(lam, _compute_dtype(dt)),), generator, out, dtype, device, region,
                   "exponential")
 
@@ -312,6 +357,8 @@ def _param(value: Any, name: str) -> Tensor | float:
     if isinstance(value, Tensor):
         if value.dtype == torch.bool or value.is_complex():
             raise TypeError(f"{name} must be a real tensor, got dtype {value.dtype}")
+        if value.device.type == "meta":
+            raise ValueError(f"{name} is on the meta device: its values are needed")
         return value
     return _real(value, name)
 
@@ -376,9 +423,9 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
     def rounded(t: Tensor) -> Tensor:
         return t.to(dtype).to(ct)
 
-    u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, dtype)), shape, dtype, g, dev, reg).to(ct)
     lo_r = rounded(_regional(low_t, shape, reg, torch.float64, dev))
     hi_r = rounded(_regional(high_t, shape, reg, torch.float64, dev))
+    u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, dtype)), shape, dtype, g, dev, reg).to(ct)
     x = rounded(lo_r + rounded(rounded(hi_r - lo_r) * u))
     below = torch.nextafter(hi_r.to(dtype), torch.tensor(-math.inf, dtype=dtype, device=dev)).to(ct)
     return _finish(torch.where(x >= hi_r, below, x).to(dtype), out)
@@ -448,8 +495,10 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     ct = _compute_dtype(dtype)
     if not isinstance(mean_v, Tensor) and not isinstance(std_v, Tensor):
         return _run("normal", (_round(mean_v, ct), _round(std_v, ct)), shape, dtype, g, dev, reg, out)
+    mean_r = _regional(_as_tensor(mean_v), shape, reg, ct, dev)
+    std_r = _regional(_as_tensor(std_v), shape, reg, ct, dev)
     z = _run("normal", (0.0, 1.0), shape, ct, g, dev, reg)  # same layout as 16-bit dtypes
-    x = _regional(_as_tensor(mean_v), shape, reg, ct, dev) + _regional(_as_tensor(std_v), shape, reg, ct, dev) * z
+    x = mean_r + std_r * z
     return _finish(x.to(dtype), out)
 
 
@@ -528,8 +577,9 @@ def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, o
     dev = _device(device, out, g)
     if not isinstance(p_v, Tensor):
         return _run("bernoulli", (math.ceil(p_v * 2.0**32),), shape, dtype, g, dev, reg, out)
+    threshold = _regional(p_v, shape, reg, torch.float64, dev) * 2.0**32
     w = _run("bits", (), shape, torch.int32, g, dev, reg).to(torch.int64) & 0xFFFFFFFF
-    x = w.to(torch.float64) < _regional(p_v, shape, reg, torch.float64, dev) * 2.0**32
+    x = w.to(torch.float64) < threshold
     return _finish(x.to(dtype), out)
 
 

@@ -53,6 +53,18 @@ class Generator:
         past them (randperm consumes 2).  Equal states give equal draws on any
         device, engine, thread count or region.
 
+    Threads:
+        One generator may be shared by threads.  Each draw takes its blocks atomically,
+        so concurrent draws never share a block (which blocks each gets follows the order
+        in which the threads reach the generator).  A draw racing :meth:`set_state`,
+        :meth:`load_state_dict` or :meth:`manual_seed` uses the whole state from before
+        or the whole state from after, never the key of one with the offset of the other;
+        :meth:`spawn`, :meth:`clone` and :meth:`get_state` likewise read one state.
+
+    Failures:
+        A draw that raises (bad arguments, an output that cannot be allocated, a failing
+        copy into ``out``) leaves the state as it was.
+
     Example:
         >>> g = Generator().manual_seed(1234)
         >>> state = g.get_state()
@@ -125,8 +137,12 @@ class Generator:
             self._offset += blocks
         return self
 
-    def _reserve(self, blocks: int) -> int:
-        """Atomically take ``blocks`` blocks; return the first one."""
+    def _reserve(self, blocks: int) -> tuple[Key, int]:
+        """Atomically take ``blocks`` blocks; return the key and the first block.
+
+        Key and offset are read under the same lock, so a draw racing :meth:`set_state`
+        pairs the key of one state with the offset of that same state.
+        """
         with self._lock:
             start = self._offset
             # offset itself must stay below 2^64, so the very last block is never handed out
@@ -135,7 +151,19 @@ class Generator:
                     f"this draw needs {blocks} blocks but offset {start} is too close to 2**64"
                 )
             self._offset = start + blocks
-        return start
+            return self._key, start
+
+    def _release(self, key: Key, start: int, blocks: int) -> None:
+        """Give back blocks taken by :meth:`_reserve` for a draw that failed.
+
+        Only when nothing has happened to the generator since (no other draw, no
+        ``set_state``): then the state is exactly what it was before the draw.  If
+        another thread has drawn after it, the blocks stay consumed (giving them back
+        would hand them out twice).
+        """
+        with self._lock:
+            if self._key == key and self._offset == start + blocks:
+                self._offset = start
 
     def _snapshot(self) -> tuple[Key, int, int]:
         with self._lock:
@@ -208,7 +236,8 @@ class Generator:
             raise ValueError(f"state_dict lacks {sorted(missing)}")
         if state_dict["algorithm"] != ALGORITHM:
             raise ValueError(f"state_dict has algorithm {state_dict['algorithm']!r}, expected {ALGORITHM!r}")
-        if state_dict["stream_version"] != STREAM_VERSION:
+        version = state_dict["stream_version"]
+        if isinstance(version, bool) or not isinstance(version, int) or version != STREAM_VERSION:
             raise ValueError(
                 f"state_dict has stream_version {state_dict['stream_version']!r}, expected {STREAM_VERSION}"
             )
@@ -260,11 +289,12 @@ class Generator:
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         with self._lock:
-            start = self._spawn_count
-            if start + n > _U64:
-                raise OverflowError("spawn count would pass 2**64")
+            start, key = self._spawn_count, self._key
+            # get_state() stores the count in 64 bits: it must stay below 2^64
+            if start + n >= _U64:
+                raise OverflowError(f"n = {n} would take spawn_count ({start}) past 2**64 - 1")
             self._spawn_count = start + n
-        return [self._child(spawn_key(self._key, start + i)) for i in range(n)]
+        return [self._child(spawn_key(key, start + i)) for i in range(n)]
 
     # ----------------------------------------------------------- python protocol
     def __getstate__(self) -> dict[str, Any]:
@@ -354,6 +384,19 @@ class Generator:
 
 #: The module-level generator used when a draw gets ``generator=None`` (like torch's).
 default_generator = Generator()
+
+
+def resolve_generator(generator: Any, name: str = "generator") -> Generator:
+    """``generator``, or :data:`default_generator` for None.
+
+    Raises:
+        TypeError: ``generator`` is neither None nor a :class:`Generator`.
+    """
+    if generator is None:
+        return default_generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{name} must be a keystream.Generator, got {type(generator).__name__}")
+    return generator
 
 
 def manual_seed(seed: int) -> Generator:

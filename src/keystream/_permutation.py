@@ -21,7 +21,8 @@ from typing import Any, overload
 import torch
 
 from ._engines import _cpu, _portable, engine_for
-from ._generator import Generator, default_generator
+from ._devices import usable_device
+from ._generator import Generator, resolve_generator
 from ._spec import PERM_KEY_BLOCKS, DrawSpec
 
 __all__ = ["Permutation"]
@@ -52,14 +53,12 @@ class Permutation:
             raise TypeError(f"n must be an int, got {type(n).__name__}")
         if not 0 <= int(n) <= 1 << 63:
             raise ValueError(f"n must be in [0, 2**63], got {n}")
-        if generator is not None and not isinstance(generator, Generator):
-            raise TypeError(f"generator must be a keystream.Generator, got {type(generator).__name__}")
-        g = default_generator if generator is None else generator
+        g = resolve_generator(generator)
         self.n: int = int(n)
-        offset = g._reserve(PERM_KEY_BLOCKS)
-        self._key: tuple[int, int] = g.key
+        key, offset = g._reserve(PERM_KEY_BLOCKS)
+        self._key: tuple[int, int] = key
         self._offset: int = offset
-        spec = DrawSpec("randperm", (self.n,), g.key, offset, (self.n,), ((0, self.n),), torch.int64)
+        spec = DrawSpec("randperm", (self.n,), key, offset, (self.n,), ((0, self.n),), torch.int64)
         self.round_keys: tuple[int, ...] = tuple(_portable.feistel_keys(spec, torch.device("cpu")))
 
     def __len__(self) -> int:
@@ -96,9 +95,13 @@ class Permutation:
         Equal to ``self[torch.arange(start, stop)]`` and to the region ``start:stop``
         of ``randperm(n)`` drawn from the same generator state.
         """
+        for name, v in (("start", start), ("stop", stop)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+        start, stop = int(start), int(stop)
         if not 0 <= start <= stop <= self.n:
             raise IndexError(f"range {start}:{stop} is out of bounds for a permutation of {self.n}")
-        dev = torch.device("cpu") if device is None else torch.device(device)
+        dev = torch.device("cpu") if device is None else usable_device(device)
         out = torch.empty(stop - start, dtype=torch.int64, device=dev)
         spec = DrawSpec("randperm", (self.n,), self._key, self._offset, (self.n,), ((start, stop),), torch.int64)
         if stop > start:

@@ -10,12 +10,13 @@ Modes (each an infinite stream; ``--bytes N`` stops after N bytes):
 * ``uniform24``: the 24 bits under each float32 uniform of ``Generator(seed).rand``
   (``u * 2^24``), packed 3 bytes each, little-endian.
 
-A reader that stops (a closed pipe) ends the stream quietly with exit status 0.
+A reader that stops (a closed pipe, ``| head -c 10``) ends the stream quietly with exit
+status 0; an output that cannot be written (standard output closed, a full disk) is one
+line on stderr and exit status 1.
 """
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from collections.abc import Iterator
 
@@ -71,9 +72,15 @@ def chunks(mode: str, seed: int, children: int = 16) -> Iterator[memoryview]:
 
 
 def run(mode: str, seed: int, children: int = 16, nbytes: int | None = None) -> int:
-    """Write the stream to stdout; return the exit status."""
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a closed pipe ends the process quietly
+    """Write the stream to stdout; return the exit status.
+
+    A reader that stops (a closed pipe) ends the stream quietly with status 0; an
+    output that cannot be written (stdout closed, a full disk) is one line on stderr
+    and status 1.
+    """
+    if sys.stdout is None:  # the process was started with its standard output closed
+        print("keystream: cannot write the stream: standard output is closed", file=sys.stderr)
+        return 1
     out = sys.stdout.buffer
     written = 0
     try:
@@ -85,8 +92,15 @@ def run(mode: str, seed: int, children: int = 16, nbytes: int | None = None) -> 
             out.write(chunk)
             written += chunk.nbytes
     except (BrokenPipeError, ConnectionResetError):
-        try:
-            sys.stdout = None  # type: ignore[assignment]  # nothing left to flush at exit
-        finally:
-            os._exit(0)
+        _exit_now(0)
+    except OSError as err:
+        print(f"keystream: cannot write the stream to standard output: {err.strerror or err}", file=sys.stderr)
+        _exit_now(1)
     return 0
+
+
+def _exit_now(status: int) -> None:
+    """End the process without flushing stdout again (its unwritten bytes would only
+    raise a second error at exit)."""
+    sys.stderr.flush()
+    os._exit(status)

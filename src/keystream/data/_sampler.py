@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterator, Sized
 from typing import Any
 
@@ -70,11 +71,14 @@ class ShuffleSampler(Sampler[int]):
     def __init__(self, data_source: Sized | int, batch_size: int | None = None, *, seed: int = 0,
                  num_replicas: int | None = None, rank: int | None = None, shuffle: bool = True,
                  drop_last: bool = False) -> None:
-        n = data_source if isinstance(data_source, numbers.Integral) and not isinstance(data_source, bool) \
-            else len(data_source)  # type: ignore[arg-type]
-        if int(n) <= 0:
-            raise ValueError(f"the dataset length must be > 0, got {n}")
-        self.n = int(n)
+        if isinstance(data_source, bool) or not (isinstance(data_source, numbers.Integral)
+                                                 or isinstance(data_source, Sized)):
+            raise TypeError(f"data_source must be a sized dataset or its length (an int), got "
+                            f"{type(data_source).__name__}")
+        n = int(data_source) if isinstance(data_source, numbers.Integral) else len(data_source)
+        if not 0 < n < 1 << 63:
+            raise ValueError(f"the dataset length (data_source) must be in [1, 2**63), got {n}")
+        self.n = n
         if num_replicas is None or rank is None:
             dist = torch.distributed
             initialised = dist.is_available() and dist.is_initialized()
@@ -93,6 +97,9 @@ class ShuffleSampler(Sampler[int]):
         self.seed = canonical_seed(seed)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
+        if self.steps * self.per_rank > sys.maxsize:  # (padding the last batch can pass 2^63 - 1)
+            raise ValueError(f"an epoch of {self.n} samples (data_source) in global batches of {self.batch_size} "
+                             "is longer than len() can report (2**63 - 1)")
         self.epoch = 0
         self._start = 0  # global position where this epoch's iteration starts (resume)
         self._done_before: int = 0  # indices yielded before the current chunk
@@ -174,6 +181,7 @@ class ShuffleSampler(Sampler[int]):
         """
         if steps_done is None:
             steps_done = self._yielded_total() // self.per_rank
+        steps_done = _int(steps_done, "steps_done", 0)
         position = min(self._start - self._start % self.batch_size + steps_done * self.batch_size,
                        self.steps * self.batch_size)
         return {"seed": self.seed, "epoch": self.epoch, "position": position, "n": self.n,
@@ -198,5 +206,9 @@ class ShuffleSampler(Sampler[int]):
         position = _int(state["position"], "position", 0)
         if position % self.batch_size:
             raise ValueError(f"position {position} is not a whole number of global batches of {self.batch_size}")
-        self.epoch = _int(state["epoch"], "epoch", 0)
+        if position > self.steps * self.batch_size:
+            raise ValueError(f"position {position} is past the end of the epoch "
+                             f"({self.steps} steps of {self.batch_size})")
+        epoch = _int(state["epoch"], "epoch", 0)
+        self.epoch = epoch
         self._start = position

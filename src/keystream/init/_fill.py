@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .. import _draws
-from .._generator import Generator, default_generator
+from .._generator import Generator, resolve_generator
 
 __all__ = ["local_region", "fill_"]
 
@@ -43,9 +43,7 @@ def local_region(tensor: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...], t
 def fill_(tensor: torch.Tensor, draw: Callable[..., torch.Tensor], generator: Generator | None,
           **kwargs: Any) -> torch.Tensor:
     """Fill ``tensor`` in place with ``draw(global_shape, region=..., generator=..., dtype=..., device=...)``."""
-    g = default_generator if generator is None else generator
-    if not isinstance(g, Generator):
-        raise TypeError(f"generator must be a keystream.Generator, got {type(g).__name__}")
+    g = resolve_generator(generator)
     local, shape, region = local_region(tensor)
     # Always float32 values, cast to the parameter's dtype: initialising in bfloat16 equals
     # initialising in float32 and casting (the "dtype path" does not matter).
@@ -59,6 +57,20 @@ def fill_(tensor: torch.Tensor, draw: Callable[..., torch.Tensor], generator: Ge
 def check_tensor(tensor: Any, name: str = "tensor") -> None:
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+
+
+def real(value: Any, name: str) -> float:
+    """A number argument as a float (ints, floats, numpy and one-element tensor scalars).
+
+    Raises:
+        TypeError: ``value`` is not a number (None, a string, a bool, ...).
+    """
+    if value is None or isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from None
 
 
 def uniform_draw(shape: tuple[int, ...], *, a: float, b: float, **kw: Any) -> torch.Tensor:

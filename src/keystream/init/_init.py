@@ -12,7 +12,7 @@ import torch
 from torch.nn.init import _calculate_fan_in_and_fan_out, calculate_gain
 
 from .._engines._portable import sqrt_f64
-from .._generator import Generator, default_generator
+from .._generator import Generator, resolve_generator
 from . import _fill
 
 __all__ = [
@@ -31,7 +31,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generato
         tensor's dtype (float32 for non-float tensors), on the tensor's device.
     """
     _fill.check_tensor(tensor)
-    return _fill.fill_(tensor, _fill.uniform_draw, generator, a=float(a), b=float(b))
+    return _fill.fill_(tensor, _fill.uniform_draw, generator, a=_fill.real(a, "a"), b=_fill.real(b, "b"))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
@@ -41,7 +41,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Gene
         ``keystream.normal(mean, std, tensor.shape)`` from ``generator``.
     """
     _fill.check_tensor(tensor)
-    return _fill.fill_(tensor, _fill.normal_draw, generator, mean=float(mean), std=float(std))
+    return _fill.fill_(tensor, _fill.normal_draw, generator, mean=_fill.real(mean, "mean"),
+                       std=_fill.real(std, "std"))
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
@@ -58,12 +59,12 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         ValueError: ``a >= b`` or ``std < 0``.
     """
     _fill.check_tensor(tensor)
+    mean, std, a, b = (_fill.real(v, name) for v, name in ((mean, "mean"), (std, "std"), (a, "a"), (b, "b")))
     if not a < b:
         raise ValueError(f"trunc_normal_ needs a < b, got a={a}, b={b}")
-    if std < 0:
+    if not std >= 0:
         raise ValueError(f"std must be >= 0, got {std}")
-    return _fill.fill_(tensor, _fill.trunc_normal_draw, generator, mean=float(mean), std=float(std),
-                       a=float(a), b=float(b))
+    return _fill.fill_(tensor, _fill.trunc_normal_draw, generator, mean=mean, std=std, a=a, b=b)
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
@@ -122,9 +123,10 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Gener
     _fill.check_tensor(tensor)
     if tensor.ndimension() != 2:
         raise ValueError("sparse_ needs a 2-dimensional tensor")
+    sparsity = _fill.real(sparsity, "sparsity")
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
-    g = default_generator if generator is None else generator
+    g = resolve_generator(generator)
     rows, cols = tensor.shape
     zeros = int(math.ceil(sparsity * rows))
     parent = g.clone()
@@ -168,9 +170,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None =
     _fill.check_tensor(tensor)
     if tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
+    g = resolve_generator(generator)
+    gain = _fill.real(gain, "gain")
     if tensor.numel() == 0:
         return tensor
-    g = default_generator if generator is None else generator
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
     a = g.normal(0.0, 1.0, (rows, cols), dtype=torch.float64, device="cpu")

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from .. import _draws
+from .._devices import usable_device
 from .._generator import Generator
 from .._keys import canonical_seed
 from ._accumulate import SCALE_BITS, exact_sums, to_fraction
@@ -129,7 +130,10 @@ def _values(fn: Callable[[Draws], torch.Tensor], draws: Draws) -> torch.Tensor:
     if tuple(v.shape) != (draws.size,):
         raise ValueError(f"fn must return shape ({draws.size},) for a chunk of {draws.size} samples, "
                          f"got {tuple(v.shape)}")
-    if v.dtype == torch.bool or not (v.dtype.is_floating_point or v.dtype.is_complex):
+    if v.is_complex():
+        raise TypeError(f"fn must return real per-sample values, got dtype {v.dtype} "
+                        "(estimate the real and imaginary parts separately)")
+    if v.dtype == torch.bool or not v.dtype.is_floating_point:
         return v  # integer values: summed exactly as integers
     return v.to(torch.float64)
 
@@ -173,7 +177,7 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
         ValueError: ``n_samples <= 0``, ``chunk_size <= 0``, ``confidence`` outside (0, 1),
             or ``fn`` returning the wrong shape, NaN or infinities.
     """
-    dev = torch.device(device) if device is not None else torch.device("cpu")
+    dev = usable_device(device) if device is not None else torch.device("cpu")
     if chunk_size is None:
         chunk_size = DEFAULT_CHUNK if dev.type == "cpu" else DEFAULT_CHUNK_DEVICE
         if dev.type != "cpu" and not antithetic:  # a fused integrand stores no draws
