@@ -30,3 +30,54 @@ def warm_fresh_pages(nbytes: int, times: int = 16) -> None:
 
     for _ in range(times):
         torch.empty(nbytes, dtype=torch.uint8).fill_(0)
+
+
+def time_stats(fn: Callable[[], object], reps: int, warmups: int = 1) -> dict[str, float]:
+    """Median, min and max seconds of ``reps`` calls of ``fn`` after ``warmups`` untimed calls."""
+    for _ in range(warmups):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+
+
+def machine() -> dict[str, object]:
+    """The machine and versions a run was measured on (CPU model by name)."""
+    import os
+    import platform
+
+    import numpy
+    import torch
+
+    import keystream
+
+    cpu = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "keystream": keystream.__version__,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+class Report:
+    """What a benchmark prints, also kept as JSON: each line with its numbers."""
+
+    def __init__(self, name: str) -> None:
+        self.data: dict[str, object] = {"benchmark": name, "machine": machine(), "lines": []}
+        print(f"{name}: {self.data['machine']}")
+
+    def line(self, text: str, **values: object) -> None:
+        print(text)
+        self.data["lines"].append({"text": text, **values})  # type: ignore[union-attr]
+
+    def save(self, path: str | None) -> None:
+        if path:
+            import json
+
+            with open(path, "w") as fh:
+                json.dump(self.data, fh, indent=1)

@@ -5,7 +5,9 @@
 For each draw: the median over ``--reps`` timed runs (after one warm-up) of a fresh
 draw of N elements, as G elements/s, with all threads and with one thread
 (torch.set_num_threads), and the ratio of keystream to each peer measured in the
-same run.  Peak memory beyond the output is measured in a fresh subprocess per
+same run.  Then the rate of fills into a preallocated ``out=`` and the per-call time of
+2^17-element draws, each with all threads and one.  Peak memory beyond the output is
+measured in a fresh subprocess per
 keystream draw (peak RSS growth minus the output's bytes).  Prints a markdown
 table and writes JSON.  This is a benchmark, not a test: numbers depend on the
 machine and on what else it is doing.
@@ -15,19 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 
 import numpy as np
 import torch
-from _timing import median_time, warm_fresh_pages
+from _timing import machine, time_stats, warm_fresh_pages
 
 import keystream as ks
-
-
-def timed(fn, reps: int) -> float:
-    return median_time(fn, reps)  # one warm-up: thread pool, allocator, page tables
 
 
 def draws(n: int):
@@ -88,6 +85,28 @@ def extra_memory(n: int, name: str) -> int:
     return int(r.stdout.strip().splitlines()[-1])
 
 
+def extra_rows(n: int, reps: int, all_threads: int) -> list[dict]:
+    """Fills into a preallocated ``out=`` (no page faults: the generator alone), and the
+    per-call time of a 2^17-element draw (where splitting over threads starts to pay)."""
+    g = ks.Generator(1)
+    out = torch.empty(n)
+    small = 1 << 17
+    rows = []
+    for threads in (all_threads, 1):
+        torch.set_num_threads(threads)
+        t = time_stats(lambda: g.rand(n, out=out), reps)
+        rows.append({"what": f"uniform f32 into out= (n = {n}), G/s", "threads": threads, "s": t,
+                     "value": f"{n / t['median'] / 1e9:.2f}",
+                     "spread": f"{n / t['max'] / 1e9:.2f} - {n / t['min'] / 1e9:.2f}"})
+    for threads in (all_threads, 1):
+        torch.set_num_threads(threads)
+        t = time_stats(lambda: g.rand(small), 5 * reps)
+        rows.append({"what": "uniform f32, 2^17 elements, us per call", "threads": threads, "s": t,
+                     "value": f"{t['median'] * 1e6:.1f}", "spread": f"{t['min'] * 1e6:.1f} - {t['max'] * 1e6:.1f}"})
+    torch.set_num_threads(all_threads)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1 << 24)
@@ -97,28 +116,27 @@ def main() -> None:
     args = ap.parse_args()
     n = args.n
     all_threads = torch.get_num_threads()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
     from keystream._engines import engine_for
 
-    meta = {"machine": f"{cpu}, {os.cpu_count()} cores", "torch": torch.__version__, "numpy": np.__version__,
-            "keystream": ks.__version__, "engine": engine_for(torch.device("cpu")).name, "n": n, "reps": args.reps,
-            "python": platform.python_version()}
-    rows = []
+    meta = {**machine(), "engine": engine_for(torch.device("cpu")).name, "n": n, "reps": args.reps}
+    meta["machine"] = f"{meta['cpu']}, {meta['cores']} cores"
     warm_fresh_pages(8 * n)  # the largest output: n float64 or int64 values
     rows = []
     for threads in (all_threads, 1):
         torch.set_num_threads(threads)
         for name, (mine, peers) in draws(n).items():
-            t_mine = timed(mine, args.reps)
-            row = {"draw": name, "threads": threads, "keystream_gps": n / t_mine / 1e9, "peers": {}}
+            t_mine = time_stats(mine, args.reps)
+            row = {"draw": name, "threads": threads, "keystream_gps": n / t_mine["median"] / 1e9,
+                   "keystream_s": t_mine, "peers": {}}
             for peer, fn in peers.items():
-                t_peer = timed(fn, max(3, args.reps // 3) if "perm" in peer else args.reps)
-                row["peers"][peer] = {"gps": n / t_peer / 1e9, "ratio": t_peer / t_mine}
+                t_peer = time_stats(fn, max(3, args.reps // 3) if "perm" in peer else args.reps)
+                row["peers"][peer] = {"gps": n / t_peer["median"] / 1e9, "ratio": t_peer["median"] / t_mine["median"],
+                                      "s": t_peer}
             rows.append(row)
     torch.set_num_threads(all_threads)
+    extra = extra_rows(n, args.reps, all_threads)
     memory = {} if args.no_memory else {name: extra_memory(n, name) for name in draws(n)}
-    result = {"meta": meta, "rows": rows, "extra_memory_bytes": memory}
+    result = {"meta": meta, "rows": rows, "extra": extra, "extra_memory_bytes": memory}
     with open(args.json, "w") as fh:
         json.dump(result, fh, indent=1)
 
@@ -131,6 +149,11 @@ def main() -> None:
         for peer, p in row["peers"].items():
             print(f"| {row['draw']} | {row['threads']} | {row['keystream_gps']:.3f} | {peer} | {p['gps']:.3f} | "
                   f"{p['ratio']:.2f}x |")
+    print()
+    print("| what | threads | median | min - max |")
+    print("|---|---|---|---|")
+    for row in extra:
+        print(f"| {row['what']} | {row['threads']} | {row['value']} | {row['spread']} |")
     if memory:
         print()
         print("| draw | extra memory beyond the output (peak RSS growth) |")

@@ -1,6 +1,6 @@
 """Data benchmark: ShuffleSampler against torch's DistributedSampler, in one run.
 
-    python benchmarks/data.py
+    python benchmarks/data.py [--json data.json]
 
 * sampler throughput (indices/s, one process) for a dataset of 10^9 samples;
 * time to the first index of a new epoch for 10^7 samples (DistributedSampler
@@ -9,10 +9,12 @@
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
 import torch
+from _timing import Report
 from torch.utils.data import DistributedSampler
 
 from keystream.data import ShuffleSampler
@@ -72,17 +74,23 @@ class _Sized:
 
 
 def main() -> None:
-    print(f"torch {torch.__version__}")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", default=None, help="also write the numbers as JSON")
+    args = ap.parse_args()
+    report = Report("data")
     for world in (1, 4):
         r = [throughput(10**9, 5_000_000, world) for _ in range(3)]
-        print(f"ShuffleSampler, n = 10^9, world size {world} (rank 0): {statistics.median(r) / 1e6:.1f} M indices/s")
+        report.line(f"ShuffleSampler, n = 10^9, world size {world} (rank 0): {statistics.median(r) / 1e6:.1f} M "
+                    f"indices/s (3 runs: {min(r) / 1e6:.1f}-{max(r) / 1e6:.1f})", world=world, indices_per_s=r)
     n = 10**7
     ks_t = first_index(lambda: ShuffleSampler(n, batch_size=256, seed=1))
     torch_t = first_index(lambda: DistributedSampler(_Sized(n), num_replicas=1, rank=0, seed=1))
-    print(f"first index of a new epoch, n = 10^7: keystream {ks_t * 1e3:.2f} ms, DistributedSampler "
-          f"{torch_t * 1e3:.0f} ms ({torch_t / ks_t:.0f}x sooner)")
+    report.line(f"first index of a new epoch, n = 10^7: keystream {ks_t * 1e3:.2f} ms, DistributedSampler "
+                f"{torch_t * 1e3:.0f} ms ({torch_t / ks_t:.0f}x sooner)", keystream_s=ks_t, torch_s=torch_t)
     for m in (10**6, 10**9):
-        print(f"peak memory growth iterating 2M indices, n = {m:.0e}: {memory(m) / 2**20:.1f} MiB")
+        b = memory(m)
+        report.line(f"peak memory growth iterating 2M indices, n = {m:.0e}: {b / 2**20:.1f} MiB", n=m, bytes=b)
+    report.save(args.json)
 
 
 if __name__ == "__main__":

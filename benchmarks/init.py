@@ -1,6 +1,6 @@
 """Initialisation benchmark: keystream.init.init_module against torch's reset_parameters.
 
-    python benchmarks/init.py [--layers 8] [--width 1024]
+    python benchmarks/init.py [--layers 8] [--width 1024] [--json init.json]
 
 A ~100 M parameter stack of transformer encoder layers on this CPU: time of torch's own
 initialisation path (every module's reset_parameters, torch's CPU generator) and of
@@ -10,9 +10,10 @@ keystream's init_module, medians of 3, plus a bitwise check in the same run
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
-from _timing import median_time
+from _timing import Report, median_time
 from torch import nn
 
 from keystream import init
@@ -38,20 +39,30 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=8)
     ap.add_argument("--width", type=int, default=1024)
+    ap.add_argument("--json", default=None, help="also write the numbers as JSON")
     args = ap.parse_args()
+    report = Report("init")
     m = model(args.layers, args.width)
     n = sum(p.numel() for p in m.parameters())
-    t_torch = timed(lambda: torch_reset(m))
-    t_ks = timed(lambda: init.init_module(m, 1234))
+    # interleaved: torch, keystream, torch, ... (a shared machine drifts)
+    t_torch_all, t_ks_all = [], []
+    for _ in range(3):
+        t_torch_all.append(timed(lambda: torch_reset(m), 1))
+        t_ks_all.append(timed(lambda: init.init_module(m, 1234), 1))
+    t_torch, t_ks = statistics.median(t_torch_all), statistics.median(t_ks_all)
     a = {k: v.clone() for k, v in init.init_module(m, 1234).state_dict().items()}
     with torch.device("meta"):
         meta = model(args.layers, args.width)
     b = init.materialize(meta, 1234, "cpu").state_dict()
     same = all(torch.equal(a[k], b[k]) for k in a)
-    print(f"{n / 1e6:.1f} M parameters, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"torch reset_parameters: {t_torch:.3f} s ({n / t_torch / 1e9:.2f} G params/s)")
-    print(f"keystream init_module:  {t_ks:.3f} s ({n / t_ks / 1e9:.2f} G params/s), {t_torch / t_ks:.2f}x torch")
-    print(f"bitwise: init_module == materialize(meta): {same}")
+    report.line(f"{n / 1e6:.1f} M parameters, torch {torch.__version__}, {torch.get_num_threads()} threads",
+                parameters=n)
+    report.line(f"torch reset_parameters: {t_torch:.3f} s ({n / t_torch / 1e9:.2f} G params/s; "
+                f"3 runs {min(t_torch_all):.3f}-{max(t_torch_all):.3f})", seconds=t_torch_all)
+    report.line(f"keystream init_module:  {t_ks:.3f} s ({n / t_ks / 1e9:.2f} G params/s; "
+                f"3 runs {min(t_ks_all):.3f}-{max(t_ks_all):.3f}), {t_torch / t_ks:.2f}x torch", seconds=t_ks_all)
+    report.line(f"bitwise: init_module == materialize(meta): {same}", bitwise=same)
+    report.save(args.json)
 
 
 if __name__ == "__main__":

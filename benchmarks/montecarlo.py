@@ -21,7 +21,7 @@ import statistics
 import time
 
 import torch
-from _timing import median_time, warm_fresh_pages
+from _timing import Report, median_time, warm_fresh_pages
 
 import keystream as ks
 from keystream.montecarlo import EXAMPLES, _estimate, estimate
@@ -67,7 +67,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=100_000_000)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json", default=None, help="also write the numbers as JSON")
     args = ap.parse_args()
+    report = Report("montecarlo")
     n, dev = args.samples, torch.device(args.device)
     chunk = 1 << 20
     g = ks.Generator(1)
@@ -83,18 +85,20 @@ def main() -> None:
     pi = EXAMPLES["pi"].fn
     t_pi = timed(lambda: estimate(pi, n, seed=1, device=dev, chunk_size=chunk))
     t_ops = timed(lambda: estimate(torch_ops(pi), n, seed=1, device=dev, chunk_size=chunk))
-    print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads, N = {n}")
-    print(f"raw rand float32: fresh draws of 2^24: {raw_big / 1e9:.2f} G/s; of {2 * chunk} (the chunk): "
-          f"{raw_chunk / 1e9:.2f} G/s")
+    report.line(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads, N = {n}")
+    report.line(f"raw rand float32: fresh draws of 2^24: {raw_big / 1e9:.2f} G/s; of {2 * chunk} (the chunk): "
+                f"{raw_chunk / 1e9:.2f} G/s", raw_2_24_per_s=raw_big, raw_chunk_per_s=raw_chunk)
     for label, t in (("pi estimator (InBall(2))", t_pi), ("pi as torch ops (no fused path)", t_ops)):
         u = 2 * n / t
-        print(f"{label}: {n / t / 1e6:.0f} M samples/s = {u / 1e9:.2f} G uniforms/s = "
-              f"{100 * u / raw_big:.0f}% of raw (2^24), {100 * u / raw_chunk:.0f}% of raw (chunk)")
+        report.line(f"{label}: {n / t / 1e6:.0f} M samples/s = {u / 1e9:.2f} G uniforms/s = "
+                    f"{100 * u / raw_big:.0f}% of raw (2^24), {100 * u / raw_chunk:.0f}% of raw (chunk)", seconds=t)
     for name, fn, m in (("european-call", EXAMPLES["european-call"].fn, n // 10),
                         ("pi as torch ops", torch_ops(pi), n)):
         exact, plain = interleaved(lambda fn=fn, m=m: estimate(fn, m, seed=1, device=dev, chunk_size=chunk))
-        print(f"{name}, N = {m}: exact sums {exact:.3f} s, plain float64 sums {plain:.3f} s: "
-              f"{100 * (exact / plain - 1):+.1f}% (medians of {PAIRS} interleaved pairs)")
+        report.line(f"{name}, N = {m}: exact sums {exact:.3f} s, plain float64 sums {plain:.3f} s: "
+                    f"{100 * (exact / plain - 1):+.1f}% (medians of {PAIRS} interleaved pairs)",
+                    exact_s=exact, plain_s=plain)
+    report.save(args.json)
 
 
 if __name__ == "__main__":

@@ -143,8 +143,11 @@ def test_cuda_graph_capture_raises(monkeypatch):
         def fill(self, out, spec):  # pragma: no cover - must not be reached
             raise AssertionError
 
+    from keystream import _devices
+
     monkeypatch.setattr(_draws, "engine_for", lambda device: FakeEngine())
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    monkeypatch.setattr(_devices, "_USABLE", {torch.device("cuda")})  # as if this machine had one
     g = ks.Generator(1)
     with pytest.raises(RuntimeError, match="CUDA graph"):
         g.rand(4, device="cuda")
