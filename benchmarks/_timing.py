@@ -81,3 +81,18 @@ class Report:
 
             with open(path, "w") as fh:
                 json.dump(self.data, fh, indent=1)
+
+
+def interleaved_stats(fns: dict[str, Callable[[], object]], reps: int, warmups: int = 1) -> dict[str, dict[str, float]]:
+    """``time_stats`` of several contenders, timed in turns (A, B, C, A, B, C, ...): a
+    shared machine's slow phase then falls on every contender alike, not on one."""
+    for fn in fns.values():
+        for _ in range(warmups):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: {"median": statistics.median(t), "min": min(t), "max": max(t)} for name, t in times.items()}

@@ -3,7 +3,7 @@
     python benchmarks/cpu.py [--n 16777216] [--reps 9] [--json benchmarks/cpu.json]
 
 For each draw: the median over ``--reps`` timed runs (after one warm-up) of a fresh
-draw of N elements, as G elements/s, with all threads and with one thread
+draw of N elements, keystream and its peers timed in turns, as G elements/s, with all threads and with one thread
 (torch.set_num_threads), and the ratio of keystream to each peer measured in the
 same run.  Then the rate of fills into a preallocated ``out=`` and the per-call time of
 2^17-element draws, each with all threads and one.  Peak memory beyond the output is
@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 import torch
-from _timing import machine, time_stats, warm_fresh_pages
+from _timing import interleaved_stats, machine, time_stats, warm_fresh_pages
 
 import keystream as ks
 
@@ -125,11 +125,12 @@ def main() -> None:
     for threads in (all_threads, 1):
         torch.set_num_threads(threads)
         for name, (mine, peers) in draws(n).items():
-            t_mine = time_stats(mine, args.reps)
+            reps = max(3, args.reps // 3) if name == "randperm" else args.reps
+            t = interleaved_stats({"keystream": mine, **peers}, reps)
+            t_mine = t.pop("keystream")
             row = {"draw": name, "threads": threads, "keystream_gps": n / t_mine["median"] / 1e9,
                    "keystream_s": t_mine, "peers": {}}
-            for peer, fn in peers.items():
-                t_peer = time_stats(fn, max(3, args.reps // 3) if "perm" in peer else args.reps)
+            for peer, t_peer in t.items():
                 row["peers"][peer] = {"gps": n / t_peer["median"] / 1e9, "ratio": t_peer["median"] / t_mine["median"],
                                       "s": t_peer}
             rows.append(row)

@@ -16,7 +16,7 @@
     device's write bandwidth (``torch.empty(N).fill_``), keystream against torch
     rand / randn / randint / bernoulli_ / exponential_ / randperm, and JAX and CuPy
     when they are importable.  Prints markdown tables and writes JSON.
-(c) Monte Carlo (issue 7 on a GPU): the pi estimator (``InBall(2)``, fused Triton
+(c) Monte Carlo on a GPU: the pi estimator (``InBall(2)``, fused Triton
     kernel) gives the same exact sum on the GPU as on the CPU and as its torch ops; its
     uniforms per second against raw ``rand`` of the estimator's chunk, and the same
     integrand as torch ops; the European call with exact sums (Triton kernel) against
@@ -229,7 +229,7 @@ def sweep(device: torch.device, engine: str, n: int, reps: int, on_row, deadline
     t = timer(device)
     g = ks.Generator(99, device=device)
     f32, f64 = torch.float32, torch.float64
-    # the draws whose bars are the closest first (issue 4: normal float32 against torch.randn)
+    # the draws closest to their peers first (normal float32 against torch.randn)
     draws = [("normal f32", "normal", f32, lambda: g.randn(n)),
              ("uniform f32", "uniform", f32, lambda: g.rand(n)),
              ("normal f64", "normal", f64, lambda: g.randn(n, dtype=f64)),

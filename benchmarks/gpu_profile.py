@@ -6,8 +6,8 @@ speed it does (issue slots busy, achieved occupancy, registers, memory throughpu
 
 Draws randn float32, rand float32 and randn float64 at N = 2^28 on the GPU engine, each
 twice (the first launch of each compiles; profile both, read the second).  ncu reads
-hardware counters only on the machines that allow it (device/KINDS.md: Firecracker,
-not gVisor); elsewhere it says so and the session goes on.
+hardware counters only on machines that allow it (not in every virtual machine or
+sandbox); elsewhere it says so and the measurement goes on without a profile.
 """
 from __future__ import annotations
 

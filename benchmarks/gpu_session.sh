@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
-# The one command for a session that has a GPU machine (run from the repository root
-# by the device tool; the machine has torch, Triton, JAX and CuPy but no network):
+# The whole GPU measurement as one command, run from the repository root on a machine with
+# an NVIDIA GPU, torch and Triton (JAX and CuPy are measured too where installed):
 #
-#   bash benchmarks/gpu_session.sh          # writes to $OUT (the device tool's folder)
+#   OUT=gpu-out bash benchmarks/gpu_session.sh      # writes env.txt, build.txt, gpu.txt, gpu.json, ncu.txt
 #   bash benchmarks/gpu_session.sh --device cpu --engine triton-interpreter --n 4096 --n-perm 512 \
 #       --reps 2 --big 600 --mc-samples 20000 --mc-chunk 4096      # smoke test without a GPU
 #
 # Records the GPU and versions, builds the C engine in place (the CPU oracle of the
 # conformance check's large draw; without it the portable engine is), runs
 # benchmarks/gpu.py with the launch-shape sweep, then profiles randn / rand with ncu
-# where the machine allows hardware counters.  Commit gpu.txt (and what ncu.txt says of
-# issue slots, occupancy and registers) to docs/benchmarks.md with the GPU model.
+# where the machine allows hardware counters.  gpu.txt (and what ncu.txt says of issue
+# slots, occupancy and registers) belongs in docs/benchmarks.md with the GPU model.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# The device image's Python with torch is `python3` (3.12; torch 2.11, Triton 3.6 as of
-# 2026-11: /work/.library/device/KINDS.md); `python` may not be it.
+# PYTHON: the interpreter that has torch (python3 by default; `python` may be another one).
 py="${PYTHON:-python3}"
 out="${OUT:-gpu-out}"
 mkdir -p "$out"
@@ -28,7 +27,7 @@ PYTHONPATH=src timeout "${GPU_BENCH_TIMEOUT:-500}" "$py" -u benchmarks/gpu.py --
   --deadline 430 "$@" 2>&1 | tee "$out/gpu.txt"
 status="${PIPESTATUS[0]}"
 # Why the draws run at their speed: hardware counters where the machine allows them
-# (a minute at most; the device tool's limit is 600 s for the whole command).
+# (a minute at most, so that the whole command stays within about ten minutes).
 ncu_bin="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)"
 if [ -n "$ncu_bin" ] && [ "${1:-}" != "--device" ]; then
   PYTHONPATH=src timeout 60 "$ncu_bin" --clock-control none --kernel-name regex:draw_contiguous \

@@ -1,4 +1,4 @@
-"""Slow distribution tests (issue 8): `python -m pytest -m slow` (needs scipy).
+"""Slow distribution tests: `python -m pytest -m slow` (needs scipy).
 
 Every test uses fixed seeds and a significance level alpha = 1e-4, so with the 25 tests
 below the suite's false-failure probability is below 0.25% for a correct generator, and

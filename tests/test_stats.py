@@ -3,7 +3,7 @@
 Each check uses a critical value whose false-failure probability is at most
 1e-6 for a correct generator, so with fixed seeds the suite is deterministic and
 an unlucky stream would have to be astronomically unlucky.  The heavy evidence
-(KS at 10^7, tails, two-level tests) lives in the slow suite (issue 8).
+(KS at 10^7, tails, two-level tests) lives in the slow suite.
 """
 from __future__ import annotations
 

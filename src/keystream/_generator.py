@@ -63,7 +63,10 @@ class Generator:
 
     Failures:
         A draw that raises (bad arguments, an output that cannot be allocated, a failing
-        copy into ``out``) leaves the state as it was.
+        engine or copy into ``out``) leaves the state as it was: its checks and its
+        allocation come before it takes its blocks, and blocks taken by a draw that fails
+        later are given back, unless another thread drew from this generator in between
+        (then they stay consumed: they are never handed out twice).
 
     Example:
         >>> g = Generator().manual_seed(1234)
