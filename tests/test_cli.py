@@ -104,3 +104,19 @@ def test_closed_stdout_is_one_line_and_exit_1():
     r = subprocess.run(f"{shlex.join(_stream_cmd('--bytes', '100'))} >&-", shell=True, executable="/bin/bash",
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "closed" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("redirect", ["> /dev/full", ">&-", "| head -c 3 > /dev/null"])
+def test_mc_output_that_fails_is_one_line(redirect):
+    if "full" in redirect and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    cmd = shlex.join([sys.executable, "-m", "keystream", "mc", "pi", "--samples", "1000"])
+    r = subprocess.run(f"{cmd} {redirect}; echo \" ${{PIPESTATUS[0]}}\" >&2", shell=True, executable="/bin/bash",
+                       capture_output=True, text=True, timeout=120)
+    *lines, status = r.stderr.strip().rsplit(" ", 1)
+    message = " ".join(lines).strip()
+    assert "Traceback" not in r.stderr
+    if "head" in redirect:
+        assert status == "0" and message == "", r.stderr
+    else:
+        assert status == "1" and message.count("\n") == 0 and "standard output" in message, r.stderr

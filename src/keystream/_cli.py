@@ -106,14 +106,46 @@ def main(argv: list[str] | None = None) -> int:
         from ._stream import run as stream
 
         return stream(args.mode, args.seed, args.children, args.nbytes)
-    if args.command == "selftest":
-        from ._selftest import run
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if sys.stdout is None:  # started with its standard output closed
+        print(f"keystream {args.command}: cannot write the results: standard output is closed", file=sys.stderr)
+        return 1
+    try:
+        if args.command == "selftest":
+            from ._selftest import run
 
-        return 1 if run() else 0
-    if args.command == "mc":
-        return _mc(args)
-    parser.print_help(sys.stderr)
-    return 2
+            status = 1 if run() else 0
+        else:
+            status = _mc(args)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a full disk shows here, not at exit
+    except BrokenPipeError:  # the reader stopped: nothing more to say
+        _quiet_stdout()
+        return 0
+    except OSError as err:
+        if not _is_stdout_error(err):
+            raise
+        _quiet_stdout()
+        print(f"keystream: cannot write to standard output: {err.strerror or err}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _is_stdout_error(err: OSError) -> bool:
+    return err.filename is None and err.errno is not None
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the flush at exit does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 def _mc(args: argparse.Namespace) -> int:

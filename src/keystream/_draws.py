@@ -62,7 +62,7 @@ def _sizes(positional: tuple[Any, ...], keyword: Any) -> tuple[Any, ...]:
         return positional
     if positional:
         raise TypeError("size was given twice (as positional dimensions and as size=)")
-    return keyword if isinstance(keyword, (tuple, list, torch.Size)) else (keyword,)
+    return tuple(keyword) if isinstance(keyword, (tuple, list, torch.Size)) else (keyword,)
 
 
 def _region(region: Region, shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
