@@ -22,9 +22,9 @@ import sys
 
 import numpy as np
 import torch
-from _timing import interleaved_stats, machine, time_stats, warm_fresh_pages
 
 import keystream as ks
+from _timing import interleaved_stats, machine, time_stats, warm_fresh_pages
 
 
 def draws(n: int):

@@ -13,10 +13,9 @@ import argparse
 import statistics
 import time
 
-import torch
-from _timing import Report
 from torch.utils.data import DistributedSampler
 
+from _timing import Report
 from keystream.data import ShuffleSampler
 
 

@@ -34,9 +34,9 @@ import statistics
 import time
 
 import torch
-from _timing import median_time
 
 import keystream as ks
+from _timing import median_time
 from keystream import _conformance as conf
 
 
@@ -204,7 +204,6 @@ def montecarlo(device: torch.device, engine: str, n: int, chunk: int, reps: int)
         fused_ups, ops_ups = run(pi), run(lambda d: pi(d))
         # exact sums (Triton kernel) against plain float64 sums on a float-valued integrand
         import montecarlo as mc_bench  # benchmarks/montecarlo.py
-
         from keystream.montecarlo import EXAMPLES
 
         call, m = EXAMPLES["european-call"].fn, max(n // 4, 1)
@@ -212,7 +211,8 @@ def montecarlo(device: torch.device, engine: str, n: int, chunk: int, reps: int)
         call_ok = (estimate(call, 300_001, seed=5, device=device, chunk_size=65_536).sum_exact
                    == estimate(call, 300_001, seed=5, chunk_size=100_000).sum_exact)
         exact_s, plain_s = mc_bench.interleaved(lambda: estimate(call, m, seed=1, device=device, chunk_size=chunk))
-    return {"ok": bool(ok and call_ok), "pi_ok": bool(ok), "call_ok": bool(call_ok), "n": n, "chunk": chunk, "raw_gps": raw / 1e9, "fused_gps": fused_ups / 1e9,
+    return {"ok": bool(ok and call_ok), "pi_ok": bool(ok), "call_ok": bool(call_ok), "n": n, "chunk": chunk,
+            "raw_gps": raw / 1e9, "fused_gps": fused_ups / 1e9,
             "torch_ops_gps": ops_ups / 1e9, "call_n": m, "call_exact_s": exact_s, "call_plain_s": plain_s,
             "call_pairs": mc_bench.PAIRS}
 

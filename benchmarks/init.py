@@ -13,9 +13,9 @@ import argparse
 import statistics
 
 import torch
-from _timing import Report, median_time
 from torch import nn
 
+from _timing import Report, median_time
 from keystream import init
 
 

@@ -21,9 +21,9 @@ import statistics
 import time
 
 import torch
-from _timing import Report, median_time, warm_fresh_pages
 
 import keystream as ks
+from _timing import Report, median_time, warm_fresh_pages
 from keystream.montecarlo import EXAMPLES, _estimate, estimate
 
 

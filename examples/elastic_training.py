@@ -79,7 +79,8 @@ def train(epochs: int, num_workers: int = 0, stop_at: tuple[int, int] | None = N
             if stop_at == (epoch, step):
                 buf = io.BytesIO()
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                            "sampler": sampler.state_dict(steps_done=step - (start_step if epoch == start_epoch else 0))},
+                            "sampler": sampler.state_dict(
+                                steps_done=step - (start_step if epoch == start_epoch else 0))},
                            buf)
                 return model, buf.getvalue()
             # dropout mask: a pure function of (epoch, step) via fold_in, no hidden RNG state

@@ -15,9 +15,9 @@ import warnings
 
 import torch
 import torch.distributed as dist
-from _gloo import leave
 from torch.utils.data import DataLoader, Dataset
 
+from _gloo import leave
 from keystream.data import PerSampleDataset, ShuffleSampler
 from keystream.distributed import check_shared, rank_generator, shared_generator
 

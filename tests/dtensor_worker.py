@@ -14,9 +14,9 @@ import warnings
 
 import torch
 import torch.distributed as dist
-from _gloo import leave
 from torch import nn
 
+from _gloo import leave
 from keystream import init
 
 SEED = 99

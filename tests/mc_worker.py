@@ -8,8 +8,8 @@ import json
 import sys
 
 import torch.distributed as dist
-from _gloo import leave
 
+from _gloo import leave
 from keystream.montecarlo import EXAMPLES, estimate
 
 

@@ -27,8 +27,9 @@ def test_uniform_float64():
 
 
 def test_uniform_float16_bfloat16():
-    assert ks.Generator(3).rand(N, dtype=torch.float16).float().tolist() == [(w >> 21) * 2.0**-11 for w in words32(3, N)]
-    assert ks.Generator(3).rand(N, dtype=torch.bfloat16).float().tolist() == [(w >> 24) * 2.0**-8 for w in words32(3, N)]
+    w32 = words32(3, N)
+    assert ks.Generator(3).rand(N, dtype=torch.float16).float().tolist() == [(w >> 21) * 2.0**-11 for w in w32]
+    assert ks.Generator(3).rand(N, dtype=torch.bfloat16).float().tolist() == [(w >> 24) * 2.0**-8 for w in w32]
 
 
 def test_randint():

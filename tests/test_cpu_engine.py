@@ -7,10 +7,11 @@ import pathlib
 import pytest
 import torch
 
+from _markers import requires_c
 from keystream import _conformance as conf
 from keystream._engines import _cpu, engine_for
 
-pytestmark = pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built here")
+pytestmark = requires_c
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -75,7 +76,6 @@ def test_generated_header_is_current():
 
 def test_fallback_warns_once(monkeypatch):
     import keystream as ks
-
     import keystream._engines as engines
 
     monkeypatch.setattr(_cpu, "_LIB", None)

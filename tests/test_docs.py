@@ -15,7 +15,7 @@ def _blocks() -> list:
     params = []
     for path in DOCS:
         text = path.read_text()
-        for i, m in enumerate(_BLOCK.finditer(text)):
+        for m in _BLOCK.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
             params.append(pytest.param(m.group(1), id=f"{path.relative_to(ROOT)}:{line}"))
     return params

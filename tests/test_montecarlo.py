@@ -5,8 +5,9 @@ import math
 
 import pytest
 import torch
-from _gloo import run_workers
 
+from _gloo import run_workers
+from _markers import requires_c, requires_triton
 from keystream._engines import _cpu
 from keystream.montecarlo import EXAMPLES, control_variate, estimate, exp
 from keystream.montecarlo._accumulate import _join, _limbs_torch, exact_sums, to_fraction
@@ -98,7 +99,7 @@ def _extreme_values() -> torch.Tensor:
     return torch.cat([x, torch.tensor([0.0, -0.0, 5e-324, -5e-324, 1.7976931348623157e308], dtype=torch.float64)])
 
 
-@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+@requires_c
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_c_exact_sums_equal_torch_limbs_on_every_exponent(threads):
     from fractions import Fraction
@@ -117,7 +118,7 @@ def test_c_exact_sums_equal_torch_limbs_on_every_exponent(threads):
     assert _join(c_sum) == 64 * sum(Fraction(v) for v in x.tolist()) * (1 << 1074)
 
 
-@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+@requires_c
 def test_c_exact_sums_of_many_equal_values_do_not_overflow():
     x = torch.full((1 << 22,), -(2.0 - 2.0**-52), dtype=torch.float64)  # every mantissa bit set
     c_sum, c_sq, bad = _cpu.exact_sum_limbs(x)
@@ -126,7 +127,7 @@ def test_c_exact_sums_of_many_equal_values_do_not_overflow():
     assert _join(c_sq) == (1 << 22) * int(x[0] * x[0] * 2.0**104) << (1074 - 104)
 
 
-@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+@requires_c
 def test_c_exact_sums_count_non_finite_values():
     x = torch.tensor([1.0, float("nan"), 2.0, float("inf"), -float("inf"), 3.0] * 10_000, dtype=torch.float64)
     c_sum, _, bad = _cpu.exact_sum_limbs(x)
@@ -201,7 +202,7 @@ def test_in_ball_fused_equals_torch_definition(dim, threads):
         torch.set_num_threads(before)
 
 
-@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+@requires_c
 @pytest.mark.parametrize("dim", [2, 5])
 def test_in_ball_kernel_matches_the_reference_at_large_offsets(dim):
     import keystream as ks
@@ -265,7 +266,7 @@ def _datasets() -> dict[str, torch.Tensor]:
     }
 
 
-@pytest.mark.skipif(_cpu._LIB is None, reason="the C engine is not built")
+@requires_c
 @pytest.mark.parametrize("name", list(_datasets()))
 @pytest.mark.parametrize("threads", [1, 2])
 def test_c_exact_sums_on_hard_data(name, threads):
@@ -287,8 +288,7 @@ def test_c_exact_sums_on_hard_data(name, threads):
     assert _join(c_sq) == _join(_limbs_torch(x * x))
 
 
-@pytest.mark.skipif(not __import__("keystream._engines._triton", fromlist=["x"]).triton_available(),
-                    reason="no usable triton (keystream._engines._triton.MIN_TRITON)")
+@requires_triton
 @pytest.mark.parametrize("name", list(_datasets()) + ["every exponent", "programs of different magnitudes"])
 def test_triton_exact_sums_on_hard_data(name):
     """The GPU's exact sums (Triton kernel, in the interpreter): the same integers as the
@@ -321,6 +321,7 @@ def test_triton_exact_sums_on_hard_data(name):
         assert res is not None, "the kernel's window holds these"
 
 
+@requires_triton
 def test_triton_exact_sums_reject_non_finite_values():
     from keystream._engines import use_engine
 

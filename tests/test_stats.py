@@ -50,8 +50,9 @@ def test_normal_ks_and_moments():
 def test_normal_tail_reach():
     # The largest radius a float32 normal can have is sqrt(-2 ln 2^-33) = 6.76.
     assert abs(float(ks.randn(8, generator=ks.Generator(1))[0])) < 6.77
-    from keystream._engines import _reference as R
     import numpy as np
+
+    from keystream._engines import _reference as R
 
     r = float(np.sqrt(2 * R.neg_log_f32(np.array([0], np.uint32))[0]))
     assert 6.75 < r < 6.77

@@ -5,20 +5,15 @@ engine is one of the `engine` fixture's engines); this file adds what is Triton'
 """
 from __future__ import annotations
 
-import platform
-
 import pytest
 import torch
 
 import keystream as ks
+from _markers import requires_triton
 from keystream import _conformance as conf
 from keystream._engines import _triton, get_engine
 
-pytestmark = [
-    pytest.mark.skipif(not _triton.triton_available(), reason=f"no usable triton: {_triton.unavailable_reason()}"),
-    pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64",
-                       reason="the Triton interpreter is tested on Linux x86-64 only"),
-]
+pytestmark = requires_triton
 
 
 @pytest.mark.parametrize("block", [32, 64, 256])
@@ -221,7 +216,8 @@ def test_the_engines_real_launches_compile_for_sm90(monkeypatch):
     span1 = conf.Case("randint(0,1)", "randint", (torch.int64,), lambda d: (0, 1))
     samples = [((1,), None, 1, (1, 1)), ((5,), None, 0, (0xFFFFFFFF, 0x80000000)),
                ((1027,), ((1, 1027),), (1 << 32) - 3, (0x12345678, 1)),
-               ((5, 7, 3), ((1, 4), (2, 7), (0, 2)), (1 << 64) - 50, (3, 5)), ((9, 1, 4), ((2, 3), (0, 1), (1, 2)), 1, (1, 2))]
+               ((5, 7, 3), ((1, 4), (2, 7), (0, 2)), (1 << 64) - 50, (3, 5)),
+               ((9, 1, 4), ((2, 3), (0, 1), (1, 2)), 1, (1, 2))]
     for case, dt in [*conf.cases(), (span1, torch.int64)]:
         for shape, region, offset, key in samples:
             if case.kind == "randperm" and len(shape) > 1:

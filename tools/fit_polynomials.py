@@ -24,11 +24,11 @@ A_MAX = mp.pi / 4
 
 
 def f32_bits(x) -> str:
-    return "0x%08X" % struct.unpack("<I", struct.pack("<f", float(x)))[0]
+    return "0x{:08X}".format(struct.unpack("<I", struct.pack("<f", float(x)))[0])
 
 
 def f64_bits(x) -> str:
-    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", float(x)))[0]
+    return "0x{:016X}".format(struct.unpack("<Q", struct.pack("<d", float(x)))[0])
 
 
 def fit(fun, zmax, degree):

@@ -120,8 +120,9 @@ def distribution_tests() -> list[tuple[str, float, str]]:
         for k in (4, 5):
             obs = int((np.abs(x) > k).sum())
             exp = n * 2 * stats.norm.sf(k)
-            out.append((f"normal {dt} beyond {k} sigma (obs {obs}, exp {exp:.1f})", stats.poisson.cdf(obs, exp) if obs < exp
-                        else stats.poisson.sf(obs - 1, exp), "two-sided Poisson tail, one side reported"))
+            tail = stats.poisson.cdf(obs, exp) if obs < exp else stats.poisson.sf(obs - 1, exp)
+            out.append((f"normal {dt} beyond {k} sigma (obs {obs}, exp {exp:.1f})", tail,
+                        "two-sided Poisson tail, one side reported"))
         x = ks.Generator(3).exponential(n, dtype=dt).double().numpy()
         out.append((f"exponential {dt} KS", stats.kstest(x, "expon").pvalue, ""))
     for lo, hi in ((0, 10), (0, 2**32 + 7), (-(2**62), 2**62 + 12345)):

@@ -28,12 +28,7 @@ from ._generator import (
 )
 from ._permutation import Permutation
 from ._version import __version__
-
-
-class KeystreamWarning(UserWarning):
-    """Warnings issued by keystream (for example: a fast engine could not be loaded)."""
-
-
+from ._warnings import KeystreamWarning
 
 __all__ = [
     "ALGORITHM",
@@ -41,6 +36,7 @@ __all__ = [
     "Generator",
     "KeystreamWarning",
     "Permutation",
+    "__version__",
     "available_engines",
     "bernoulli",
     "bits",

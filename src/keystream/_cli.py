@@ -157,7 +157,8 @@ def _mc(args: argparse.Namespace) -> int:
     print(f"mean (exact bits): {est.mean.hex()}")
     if ex.truth is not None:
         err = est.mean - ex.truth
-        print(f"true value {ex.truth:.10g}; error {err:+.3g} = {err / est.stderr if est.stderr else 0:+.2f} standard errors")
+        sigmas = err / est.stderr if est.stderr else 0
+        print(f"true value {ex.truth:.10g}; error {err:+.3g} = {sigmas:+.2f} standard errors")
     if args.plot:
         return _plot(ex, args)
     return 0

@@ -32,7 +32,8 @@ def _uniform_params(low: float, high: float) -> Callable[[torch.dtype], tuple[An
     def make(dtype: torch.dtype) -> tuple[Any, ...]:
         lo = float(torch.tensor(low, dtype=dtype))
         hi = float(torch.tensor(high, dtype=dtype))
-        span = float(torch.tensor(hi - lo, dtype=torch.float64).to(torch.float32).to(dtype)) if dtype != F64 else hi - lo
+        span = (float(torch.tensor(hi - lo, dtype=torch.float64).to(torch.float32).to(dtype)) if dtype != F64
+                else hi - lo)
         return (lo, span, hi, _below(hi, dtype))
 
     return make

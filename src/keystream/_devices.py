@@ -31,7 +31,7 @@ def parse_device(device: Any, name: str = "device") -> torch.device:
         raise ValueError(f"{name} must be a torch device (a torch.device, str or int), got {device!r}")
     try:
         return torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as err:
+    except (RuntimeError, TypeError, ValueError, OverflowError) as err:
         raise ValueError(f"{name} is not a valid torch device: {device!r}") from err
 
 

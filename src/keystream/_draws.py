@@ -18,7 +18,7 @@ import numbers
 import struct
 import sys
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
 import torch
 
@@ -30,8 +30,8 @@ from ._spec import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, DrawSpec, blocks_for, 
 __all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm"]
 
 Tensor = torch.Tensor
-Number = Union[int, float]
-Region = Union[slice, Sequence[slice], None]
+Number = int | float
+Region = slice | Sequence[slice] | None
 _U64 = 1 << 64
 #: torch's sizes are int64.
 _MAX_DIM = (1 << 63) - 1
@@ -106,10 +106,14 @@ def _check_dtype(dtype: Any, allowed: Sequence[torch.dtype], draw: str) -> torch
     return dtype
 
 
-def _resolve_dtype(dtype: Any, out: Tensor | None, default: torch.dtype) -> Any:
-    if dtype is None:
-        return out.dtype if isinstance(out, Tensor) else default
-    return dtype
+def _dtype(dtype: Any, out: Any, default: torch.dtype, allowed: Sequence[torch.dtype], draw: str) -> torch.dtype:
+    """The draw's dtype: ``dtype``, else ``out``'s, else ``default``; checked against ``allowed``."""
+    if dtype is None and isinstance(out, Tensor):
+        if out.dtype not in allowed:
+            names = ", ".join(str(d).replace("torch.", "") for d in allowed)
+            raise TypeError(f"out has dtype {out.dtype}, but {draw} draws only {names}")
+        return out.dtype
+    return _check_dtype(default if dtype is None else dtype, allowed, draw)
 
 
 def _device(device: Any, out: Tensor | None, g: Generator) -> torch.device:
@@ -219,8 +223,8 @@ def _empty(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> 
     except (RuntimeError, TypeError, ValueError, OverflowError, MemoryError) as err:
         nbytes = math.prod(shape) * dtype.itemsize
         raise MemoryError(
-            f"size: the result needs {nbytes} bytes ({'x'.join(map(str, shape)) or 'scalar'} {dtype}) "
-            f"on {device}, which cannot be allocated ({type(err).__name__})"
+            f"size: the result needs {nbytes} bytes (shape {shape}, {dtype}) on {device}, which cannot be "
+            f"allocated ({type(err).__name__})"
         ) from err
 
 
@@ -229,7 +233,7 @@ def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence
            device: Any, region: Region, draw: str) -> Tensor:
     g = _generator(generator)
     shape = _parse_size(size)
-    dtype = _check_dtype(_resolve_dtype(dtype, out, default_dtype), allowed, draw)
+    dtype = _dtype(dtype, out, default_dtype, allowed, draw)
     reg = _region(region, shape)
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
@@ -367,20 +371,26 @@ def _as_tensor(value: Tensor | float) -> Tensor:
     return value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
 
 
-def _param_shape(size: Any, *values: Any) -> tuple[int, ...]:
-    tensors = [v for v in values if isinstance(v, Tensor)]
+def _param_shape(size: Any, **params: Any) -> tuple[int, ...]:
+    """The draw's shape: ``size``, else the broadcast shape of the tensor parameters."""
+    tensors = {name: v for name, v in params.items() if isinstance(v, Tensor)}
     if size is not None:
         shape = _parse_size((size,))
-        for t in tensors:
+        for name, t in tensors.items():
             try:
                 if torch.broadcast_shapes(t.shape, shape) != torch.Size(shape):
                     raise RuntimeError
             except RuntimeError:
-                raise ValueError(f"a parameter of shape {tuple(t.shape)} does not broadcast to size {shape}") from None
+                raise ValueError(f"{name} has shape {tuple(t.shape)}, which does not broadcast to size {shape}"
+                                 ) from None
         return shape
     if not tensors:
         raise TypeError("size is required when every parameter is a number")
-    return tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
+    try:
+        return tuple(torch.broadcast_shapes(*(t.shape for t in tensors.values())))
+    except RuntimeError:
+        shapes = ", ".join(f"{name} {tuple(t.shape)}" for name, t in tensors.items())
+        raise ValueError(f"the parameters do not broadcast together: {shapes}") from None
 
 
 def _regional(t: Tensor, shape: tuple[int, ...], reg: tuple[tuple[int, int], ...], dtype: torch.dtype,
@@ -407,9 +417,8 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
     """
     g = _generator(generator)
     low_v, high_v = _param(low, "low"), _param(high, "high")
-    shape = _param_shape(size, low, high)
-    dtype = _check_dtype(_resolve_dtype(dtype, out, _float_dtype_of(low, high) or torch.get_default_dtype()),
-                         FLOAT_DTYPES, "uniform")
+    shape = _param_shape(size, low=low, high=high)
+    dtype = _dtype(dtype, out, _float_dtype_of(low, high) or torch.get_default_dtype(), FLOAT_DTYPES, "uniform")
     reg = _region(region, shape)
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
@@ -483,9 +492,8 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     """
     g = _generator(generator)
     mean_v, std_v = _param(mean, "mean"), _param(std, "std")
-    shape = _param_shape(size, mean, std)
-    dtype = _check_dtype(_resolve_dtype(dtype, out, _float_dtype_of(mean, std) or torch.get_default_dtype()),
-                         FLOAT_DTYPES, "normal")
+    shape = _param_shape(size, mean=mean, std=std)
+    dtype = _dtype(dtype, out, _float_dtype_of(mean, std) or torch.get_default_dtype(), FLOAT_DTYPES, "normal")
     if (bool(torch.isnan(std_v).any() or (std_v < 0).any()) if isinstance(std_v, Tensor)
             else math.isnan(std_v) or std_v < 0):
         raise ValueError(f"std must be >= 0, got {std}")
@@ -522,7 +530,7 @@ def randint(*args: Any, generator: Generator | None = None, out: Tensor | None =
             raise TypeError(f"{name} must be an int, got {type(v).__name__}")
     low, high = int(low), int(high)
     shape = _parse_size((size,))
-    dtype = _check_dtype(_resolve_dtype(dtype, out, torch.int64), INT_DTYPES, "randint")
+    dtype = _dtype(dtype, out, torch.int64, INT_DTYPES, "randint")
     if low >= high:
         raise ValueError(f"randint needs low < high, got low={low}, high={high}")
     info = torch.iinfo(dtype)
@@ -569,9 +577,9 @@ def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, o
     if (bool(torch.isnan(p_v).any() or ((p_v < 0) | (p_v > 1)).any()) if isinstance(p_v, Tensor)
             else not 0 <= p_v <= 1):  # (NaN fails the comparison)
         raise ValueError(f"p must be in [0, 1], got {p}")
-    shape = _param_shape(size, p)
-    dtype = _check_dtype(_resolve_dtype(dtype, out, _float_dtype_of(p) or torch.get_default_dtype()),
-                         FLOAT_DTYPES + INT_DTYPES + (torch.bool,), "bernoulli")
+    shape = _param_shape(size, p=p)
+    dtype = _dtype(dtype, out, _float_dtype_of(p) or torch.get_default_dtype(),
+                   FLOAT_DTYPES + INT_DTYPES + (torch.bool,), "bernoulli")
     reg = _region(region, shape)
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
@@ -600,7 +608,7 @@ def randperm(n: int, *, generator: Generator | None = None, out: Tensor | None =
     n = int(n)
     if not 0 <= n <= 1 << 63:
         raise ValueError(f"n must be in [0, 2**63], got {n}")
-    dtype = _check_dtype(_resolve_dtype(dtype, out, torch.int64), (torch.int16, torch.int32, torch.int64), "randperm")
+    dtype = _dtype(dtype, out, torch.int64, (torch.int16, torch.int32, torch.int64), "randperm")
     if n - 1 > torch.iinfo(dtype).max:
         raise ValueError(f"n = {n} does not fit {dtype}")
     shape = (n,)

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ._devices import parse_device
 from ._keys import Key, canonical_seed, fold_in_key, key_from_seed, spawn_key
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_state", "set_state"]
@@ -81,7 +82,7 @@ class Generator:
 
     def __init__(self, seed: int | None = None, device: torch.device | str | int | None = None) -> None:
         self._lock = threading.Lock()
-        self._device = torch.device("cpu") if device is None else torch.device(device)
+        self._device = torch.device("cpu") if device is None else parse_device(device)
         self._key: Key = key_from_seed(DEFAULT_SEED if seed is None else canonical_seed(seed))
         self._offset = 0
         self._spawn_count = 0

@@ -20,8 +20,8 @@ from typing import Any, overload
 
 import torch
 
-from ._engines import _cpu, _portable, engine_for
 from ._devices import usable_device
+from ._engines import _cpu, _portable, engine_for
 from ._generator import Generator, resolve_generator
 from ._spec import PERM_KEY_BLOCKS, DrawSpec
 

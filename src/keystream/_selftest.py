@@ -12,7 +12,7 @@ from . import _conformance as conf
 from ._engines import all_engines
 from ._philox import philox4x32
 
-__all__ = ["run", "kat_vectors", "devices"]
+__all__ = ["run", "devices"]
 
 # The Random123 known-answer vectors (kat/philox4x32.txt), R = 7 and 10.
 KAT = (
@@ -25,10 +25,6 @@ KAT = (
      (0x4DFCCABA, 0x190A87F0, 0xC47362BA, 0xB6B5242A)),
     (7, (0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x5207DDC2, 0x45165E59, 0x4D8EE751, 0x8C52F662)),
 )
-
-
-def kat_vectors() -> tuple[tuple[int, tuple[int, ...], tuple[int, int], tuple[int, ...]], ...]:
-    return KAT
 
 
 def devices() -> list[torch.device]:

@@ -24,6 +24,7 @@ __all__ = [
     "blocks_for",
     "zero_signs",
     "PERM_KEY_BLOCKS",
+    "flat_strides",
 ]
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -110,7 +111,7 @@ class DrawSpec:
         for d in range(first + 1, dims):
             if self.region[d] != (0, self.shape[d]):
                 return None
-        strides = _strides(self.shape)
+        strides = flat_strides(self.shape)
         e0 = sum(start * s for (start, _), s in zip(self.region, strides))
         return e0, e0 + self.out_numel
 
@@ -124,7 +125,7 @@ class DrawSpec:
         Engines walk regions this way (C kernels, Triton's scattered kernel).
         """
         shape, region = self.shape, self.region
-        strides = _strides(shape)
+        strides = flat_strides(shape)
         d = len(shape)
         run = 1
         while d > 0 and region[d - 1] == (0, shape[d - 1]):
@@ -154,13 +155,9 @@ def blocks_for(kind: str, dtype: torch.dtype, numel: int) -> int:
     return -(-numel // elements_per_block(kind, dtype))
 
 
-def _strides(shape: tuple[int, ...]) -> list[int]:
+def flat_strides(shape: tuple[int, ...]) -> list[int]:
+    """C-order strides, in elements, of a tensor of ``shape``."""
     strides = [1] * len(shape)
     for d in range(len(shape) - 2, -1, -1):
         strides[d] = strides[d + 1] * shape[d + 1]
     return strides
-
-
-def flat_strides(shape: tuple[int, ...]) -> list[int]:
-    """C-order strides, in elements, of a tensor of ``shape``."""
-    return _strides(shape)

@@ -38,9 +38,10 @@ static inline uint64_t bits_f64(double d) { uint64_t b; memcpy(&b, &d, 8); retur
 #define CD(name) f64_of(KS_##name##_BITS)
 
 /* ------------------------------------------------------------ block function */
-/* Words of blocks offset+b0 .. offset+b0+n-1 (counter (lo, hi, 0, 0)) into w[4][BATCH]. */
+/* Words of blocks first .. first+BATCH-1 (counter (lo, hi, 0, 0)) into w[4][BATCH]: always a
+ * whole batch (a fixed trip count vectorises); callers use the blocks they need. */
 KS_CLONES
-static void philox_batch(uint32_t k0, uint32_t k1, uint64_t first, int n, uint32_t w[4][BATCH]) {
+static void philox_batch(uint32_t k0, uint32_t k1, uint64_t first, uint32_t w[4][BATCH]) {
     uint32_t x0[BATCH], x1[BATCH], x2[BATCH], x3[BATCH];
     for (int i = 0; i < BATCH; i++) {
         uint64_t b = first + (uint64_t)i;
@@ -475,7 +476,7 @@ static void fill_run(const Draw *d, uint64_t e0, int64_t len, void *out) {
         uint64_t blk = e / (uint64_t)k;
         uint64_t last = (end - 1) / (uint64_t)k;
         int nb = (last - blk + 1) < BATCH ? (int)(last - blk + 1) : BATCH;
-        philox_batch(d->k0, d->k1, d->offset + blk, nb, w);
+        philox_batch(d->k0, d->k1, d->offset + blk, w);
         compute_batch(d, w, nb, tmp);
         int j0 = (int)(e - blk * (uint64_t)k);
         int j1 = nb * k;

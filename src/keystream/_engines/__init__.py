@@ -15,9 +15,9 @@ import torch
 
 from ._base import Engine
 from ._cpu import CpuEngine, warn_if_unavailable
-from ._triton import TritonEngine, warn_if_too_old
 from ._portable import PortableEngine
 from ._reference import ReferenceEngine
+from ._triton import TritonEngine, warn_if_too_old
 
 __all__ = ["Engine", "get_engine", "engine_for", "all_engines", "available_engines", "use_engine", "register"]
 

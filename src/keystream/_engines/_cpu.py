@@ -19,6 +19,7 @@ import warnings
 import torch
 
 from .._spec import DrawSpec, elements_per_block, zero_signs
+from .._warnings import KeystreamWarning
 from . import _reference
 from ._base import Engine
 
@@ -54,7 +55,8 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_exact_sums.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p,
                                           ctypes.c_void_p]
             lib.ks_count_in_ball.restype = ctypes.c_int64
-            lib.ks_count_in_ball.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_int, u64, u64]
+            lib.ks_count_in_ball.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_int, u64,
+                                             u64]
             lib.ks_limbs.restype = ctypes.c_int
             lib.ks_limbs.argtypes = []
             if lib.ks_limbs() != LIMBS:  # a stale build of another version
@@ -86,8 +88,6 @@ def warn_if_unavailable() -> None:
     global _warned
     if _LIB is None and not _warned:
         _warned = True
-        from .. import KeystreamWarning
-
         warnings.warn(f"keystream's compiled CPU engine is not available ({_LOAD_ERROR}); "
                       "using the slower portable engine", KeystreamWarning, stacklevel=3)
 

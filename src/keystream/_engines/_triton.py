@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from .._spec import DrawSpec, elements_per_block, zero_signs
+from .._warnings import KeystreamWarning
 from . import _reference
 from ._base import Engine
 
@@ -96,8 +97,6 @@ def warn_if_too_old() -> None:
     global _warned
     if not triton_available() and _too_old and not _warned:
         _warned = True
-        from .. import KeystreamWarning
-
         warnings.warn(f"keystream: {_IMPORT_ERROR}; CUDA draws use the portable engine (the same numbers, "
                       "slower)", KeystreamWarning, stacklevel=4)
 
