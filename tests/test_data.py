@@ -236,3 +236,31 @@ def test_elastic_training_example_resumes_bitwise():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.main()
+
+
+def _loader_draws(workers: int, context: str | None, **kwargs) -> list[tuple[float, float]]:
+    from _worker_data import DefaultGeneratorDraws
+
+    torch.manual_seed(123)
+    loader = DataLoader(DefaultGeneratorDraws(12), batch_size=None, num_workers=workers,
+                        multiprocessing_context=context, **kwargs)
+    return [tuple(x.tolist()) for x in loader]
+
+
+@pytest.mark.parametrize("workers,context", [(2, "fork"), (3, "fork"), (2, "spawn")])
+def test_default_generator_differs_between_workers(workers, context):
+    """Every worker starts from the parent's default generator (or a fresh one): it is
+    reseeded from torch's per-worker seed, so workers never repeat each other, and a run
+    is as reproducible as torch.manual_seed makes the loader."""
+    first = _loader_draws(workers, context)
+    assert len(set(first)) == len(first)  # no two samples (in any two workers) alike
+    assert _loader_draws(workers, context) == first
+
+
+def test_an_explicit_seed_in_a_worker_is_kept():
+    from _worker_data import seed_keystream
+
+    draws = _loader_draws(2, "fork", worker_init_fn=seed_keystream)
+    # items are dealt round-robin: item 0 is worker 0's first draw, item 1 worker 1's
+    assert draws[0] == tuple(ks.Generator(1000).rand(2, dtype=torch.float64).tolist())
+    assert draws[1] == tuple(ks.Generator(1001).rand(2, dtype=torch.float64).tolist())

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import torch
+from torch.utils.data import get_worker_info  # (imported by torch itself)
 
 from ._devices import parse_device
 from ._keys import Key, canonical_seed, fold_in_key, key_from_seed, spawn_key
@@ -96,27 +97,40 @@ class Generator:
     @property
     def key(self) -> Key:
         """The two 32-bit key words."""
+        self._follow_worker()
         return self._key
 
     @property
     def offset(self) -> int:
         """Blocks (of 128 bits) consumed so far; settable to jump anywhere in the stream."""
+        self._follow_worker()
         return self._offset
 
     @offset.setter
     def offset(self, value: int) -> None:
         value = _check_count(value, "offset")
+        self._follow_worker()
         with self._lock:
             self._offset = value
 
     @property
     def spawn_count(self) -> int:
         """Number of children made by :meth:`spawn` so far."""
+        self._follow_worker()
         return self._spawn_count
+
+    def _follow_worker(self) -> None:
+        """In a DataLoader worker, reseed :data:`default_generator` from torch's per-worker
+        seed the first time the worker touches it (NOTE [ DataLoader workers ])."""
+        if self is default_generator:
+            info = get_worker_info()
+            if info is not None:
+                _reseed_for_worker(info)
 
     def manual_seed(self, seed: int) -> Generator:
         """Reset to ``seed`` (offset and spawn count 0) and return ``self``."""
         key = key_from_seed(canonical_seed(seed))
+        self._follow_worker()  # (so that an explicit seed in a worker is not replaced later)
         with self._lock:
             self._key, self._offset, self._spawn_count = key, 0, 0
         return self
@@ -135,6 +149,7 @@ class Generator:
     def advance(self, blocks: int) -> Generator:
         """Skip ``blocks`` blocks, as if a draw had consumed them; return ``self``."""
         blocks = _check_count(blocks, "blocks")
+        self._follow_worker()
         with self._lock:
             if self._offset + blocks >= _U64:
                 raise OverflowError("advance would move offset past 2**64 blocks")
@@ -147,6 +162,7 @@ class Generator:
         Key and offset are read under the same lock, so a draw racing :meth:`set_state`
         pairs the key of one state with the offset of that same state.
         """
+        self._follow_worker()
         with self._lock:
             start = self._offset
             # offset itself must stay below 2^64, so the very last block is never handed out
@@ -170,6 +186,7 @@ class Generator:
                 self._offset = start
 
     def _snapshot(self) -> tuple[Key, int, int]:
+        self._follow_worker()
         with self._lock:
             return self._key, self._offset, self._spawn_count
 
@@ -211,6 +228,7 @@ class Generator:
         key = (int.from_bytes(raw[8:12], "little"), int.from_bytes(raw[12:16], "little"))
         offset = int.from_bytes(raw[16:24], "little")
         spawn = int.from_bytes(raw[24:32], "little")
+        self._follow_worker()
         with self._lock:
             self._key, self._offset, self._spawn_count = key, offset, spawn
         return self
@@ -257,6 +275,7 @@ class Generator:
             spawn = _check_count(state_dict["spawn_count"], "state_dict['spawn_count']")
         except TypeError as err:
             raise ValueError(str(err)) from None
+        self._follow_worker()
         with self._lock:
             self._key, self._offset, self._spawn_count = (int(key[0]), int(key[1])), offset, spawn
         return self
@@ -281,6 +300,7 @@ class Generator:
         ``g.fold_in(epoch)`` never collides with ``g.fold_in(epoch + 1)`` or with
         ``Generator(seed + 1)``.
         """
+        self._follow_worker()
         return self._child(fold_in_key(self._key, data))
 
     def spawn(self, n: int) -> list[Generator]:
@@ -292,6 +312,7 @@ class Generator:
             raise TypeError(f"n must be an int, got {type(n).__name__}")
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
+        self._follow_worker()
         with self._lock:
             start, key = self._spawn_count, self._key
             # get_state() stores the count in 64 bits: it must stay below 2^64
@@ -388,6 +409,27 @@ class Generator:
 
 #: The module-level generator used when a draw gets ``generator=None`` (like torch's).
 default_generator = Generator()
+
+# NOTE [ DataLoader workers ]
+# Every DataLoader worker starts with a copy of the parent's default generator (fork) or a
+# fresh one at the default seed (spawn): without care, every worker would draw the same
+# numbers.  torch reseeds its own generator in each worker (base_seed + worker id, with
+# base_seed drawn in the main process for each iteration of the loader); the default
+# generator follows it: the first time a worker touches default_generator, it is seeded
+# with that worker's torch seed (so keystream.initial_seed() == torch.initial_seed() there,
+# and a run is as reproducible as torch.manual_seed makes the loader).  An explicit seed set
+# in the worker (in worker_init_fn, say) counts as that first touch and is kept.
+_worker_seen: tuple[int, int, int] | None = None
+
+
+def _reseed_for_worker(info: Any) -> None:
+    global _worker_seen
+    tag = (os.getpid(), int(info.id), int(info.seed))
+    if tag != _worker_seen:
+        _worker_seen = tag
+        key = key_from_seed(canonical_seed(int(info.seed) % _U64))
+        with default_generator._lock:
+            default_generator._key, default_generator._offset, default_generator._spawn_count = key, 0, 0
 
 
 def resolve_generator(generator: Any, name: str = "generator") -> Generator:

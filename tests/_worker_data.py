@@ -1,0 +1,26 @@
+"""A dataset for DataLoader-worker tests, in a module of its own so that spawned workers
+can import it."""
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Dataset
+
+import keystream as ks
+
+
+class DefaultGeneratorDraws(Dataset):
+    """Item i: a draw from keystream's default generator (no generator passed)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return ks.rand(2, dtype=torch.float64)
+
+
+def seed_keystream(worker_id: int) -> None:
+    """A worker_init_fn that seeds keystream itself."""
+    ks.manual_seed(1000 + worker_id)
