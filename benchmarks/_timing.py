@@ -8,14 +8,7 @@ from collections.abc import Callable
 
 def median_time(fn: Callable[[], object], reps: int, warmups: int = 1) -> float:
     """Median seconds of ``reps`` calls of ``fn`` after ``warmups`` untimed calls."""
-    for _ in range(warmups):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return time_stats(fn, reps, warmups)["median"]
 
 
 def warm_fresh_pages(nbytes: int, times: int = 16) -> None:
@@ -34,14 +27,7 @@ def warm_fresh_pages(nbytes: int, times: int = 16) -> None:
 
 def time_stats(fn: Callable[[], object], reps: int, warmups: int = 1) -> dict[str, float]:
     """Median, min and max seconds of ``reps`` calls of ``fn`` after ``warmups`` untimed calls."""
-    for _ in range(warmups):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+    return interleaved_stats({"fn": fn}, reps, warmups)["fn"]
 
 
 def machine() -> dict[str, object]:

@@ -1,0 +1,25 @@
+"""What the installed distribution says of itself: one version, the license it ships."""
+from __future__ import annotations
+
+import importlib.metadata
+import pathlib
+import re
+
+import keystream as ks
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_one_version():
+    assert importlib.metadata.version("keystream") == ks.__version__
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^dynamic = \["version"\]', pyproject, re.M)  # read from _version.py
+    assert not re.search(r'^version = "', pyproject, re.M)
+
+
+def test_license_is_an_spdx_expression_and_ships_its_file():
+    meta = importlib.metadata.metadata("keystream")
+    assert meta["License-Expression"] == "MIT"
+    assert "LICENSE" in (meta.get_all("License-File") or [])
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert any(str(f).endswith("LICENSE") for f in importlib.metadata.files("keystream") or [])
