@@ -65,7 +65,6 @@ static void philox_batch(uint32_t k0, uint32_t k1, uint64_t first, uint32_t w[4]
         key0 += KS_PHILOX_W0;
         key1 += KS_PHILOX_W1;
     }
-    (void)n;
     memcpy(w[0], x0, sizeof x0);
     memcpy(w[1], x1, sizeof x1);
     memcpy(w[2], x2, sizeof x2);
