@@ -133,3 +133,12 @@ def test_a_triton_older_than_the_checked_ones_falls_back_with_one_warning(monkey
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _triton.warn_if_too_old()  # once only
+
+
+def test_every_kernel_kind_has_conformance_cases():
+    """The conformance table covers every row of the one table of kinds (so every engine is
+    checked against the reference for it), at dtypes that row allows."""
+    from keystream._kinds import KERNEL_KINDS, kernel_kind
+
+    covered = {kernel_kind(c.kind, d).name for c, d in conf.cases()}
+    assert covered == {k.name for k in KERNEL_KINDS}

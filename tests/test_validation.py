@@ -255,12 +255,12 @@ def test_draw_racing_set_state_pairs_key_and_offset_of_one_state():
     a = ks.Generator(11)
     b = ks.Generator(12).advance(2**40)
     states = (a.get_state(), b.get_state())
-    # what each state gives for its first draws of one block each
+    draws = 3000
+    # what each state gives for its first `draws` blocks (a draw takes one block, and
+    # however the threads interleave, no draw is further than `draws` blocks into a state)
     expect = set()
     for s in states:
-        probe = ks.Generator().set_state(s)
-        for _ in range(400):
-            expect.add(tuple(probe.bits(4).tolist()))
+        expect.update(tuple(r) for r in ks.Generator().set_state(s).bits(draws, 4).tolist())
     g = ks.Generator().set_state(states[0])
     stop = threading.Event()
 
@@ -273,7 +273,7 @@ def test_draw_racing_set_state_pairs_key_and_offset_of_one_state():
     t = threading.Thread(target=flip)
     t.start()
     try:
-        seen = [tuple(g.bits(4).tolist()) for _ in range(3000)]
+        seen = [tuple(g.bits(4).tolist()) for _ in range(draws)]
     finally:
         stop.set()
         t.join()

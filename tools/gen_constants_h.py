@@ -1,7 +1,9 @@
-"""Write src/keystream/_csrc/ks_constants.h from the one constant table.
+"""Write src/keystream/_csrc/ks_constants.h from the one constant table and the one table
+of draw kinds.
 
 The C engine includes this generated header; tests/test_cpu_engine.py checks that
-the committed header is what this script produces from ``_constants.TABLE``.
+the committed header is what this script produces from ``_constants.TABLE`` and
+``_kinds.KERNEL_KINDS`` / ``_kinds.DTYPE_CODES``.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ HERE = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE / "src"))
 
 from keystream._constants import TABLE  # noqa: E402
+from keystream._kinds import DTYPE_CODES, DTYPE_NAMES, KERNEL_KINDS  # noqa: E402
 
 PATH = HERE / "src" / "keystream" / "_csrc" / "ks_constants.h"
 
@@ -33,6 +36,10 @@ def render() -> str:
             lines.append(f"#define KS_{name}_BITS UINT32_C(0x{bits:08X})")
         else:
             lines.append(f"#define KS_{name}_BITS UINT64_C(0x{bits:016X})")
+    kinds = ", ".join(f"{k.constant} = {k.code}" for k in KERNEL_KINDS)
+    dtypes = ", ".join(f"{DTYPE_NAMES[d]} = {c}" for d, c in DTYPE_CODES.items())
+    lines += ["", "/* kernel kinds and float dtype codes (src/keystream/_kinds.py) */",
+              f"enum {{ {kinds} }};", f"enum {{ {dtypes} }};"]
     lines += ["", "#endif", ""]
     return "\n".join(lines)
 

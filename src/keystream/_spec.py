@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, KINDS, PERM_KEY_BLOCKS, elements_per_block
+
 __all__ = [
     "DrawSpec",
     "KINDS",
@@ -27,35 +29,7 @@ __all__ = [
     "flat_strides",
 ]
 
-FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
-BITS_DTYPES = (torch.uint32, torch.int32, torch.uint64, torch.int64)
-
-#: Draw kinds and the parameters each carries in ``DrawSpec.params``:
-#:   bits        ()                        raw 32- or 64-bit words
-#:   uniform     (low, span, high, below)  x = low + span*u, and x >= high -> below
-#:   normal      (mean, std)               x = mean + std*z, z from Box-Muller
-#:   exponential (lambd,)                  x = (-ln u) / lambd
-#:   randint     (low, span)               x = low + floor(word64 * span / 2^64)
-#:   bernoulli   (threshold,)              x = 1 if word32 < threshold else 0
-#:   randperm    (n,)                      x = pi(i), a keyed Feistel permutation of [0, n)
-KINDS = ("bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm")
-
-#: randperm reads its 8 Feistel round keys from two blocks, whatever n is.
-PERM_KEY_BLOCKS = 2
-
-
-def elements_per_block(kind: str, dtype: torch.dtype) -> int:
-    """Elements one 128-bit block yields for ``kind`` at ``dtype`` (spec section 4)."""
-    if kind in ("randint",):
-        return 2
-    if kind == "bernoulli":
-        return 4
-    if kind == "bits":
-        return 2 if dtype in (torch.uint64, torch.int64) else 4
-    if kind in ("uniform", "normal", "exponential"):
-        return 2 if dtype == torch.float64 else 4
-    raise ValueError(f"no element layout for kind {kind!r}")
+# The draw kinds, their dtypes and element layouts live in the one table of _kinds.py.
 
 
 @dataclass(frozen=True)
@@ -64,7 +38,7 @@ class DrawSpec:
 
     Attributes:
         kind: one of :data:`KINDS`.
-        params: the kind's canonical parameters (see :data:`KINDS`), Python numbers
+        params: the kind's canonical parameters (``_kinds.KERNEL_KINDS``), Python numbers
             already rounded to the compute dtype.
         key: the two key words.
         offset: first block of the draw, in [0, 2^64).

@@ -226,20 +226,19 @@ static inline uint16_t f32_to_bf16(float f) {
 /* float32 value rounded to dtype d and widened back (the per-operation rounding of
  * 16-bit uniform draws). */
 static inline float round_to(float x, int d) {
-    if (d == 2) { /* float16 -> float32 exactly, via bits */
+    if (d == D_F16) { /* float16 -> float32 exactly, via bits */
         uint16_t h = f32_to_f16(x);
         uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF;
         if (e == 0x1F) return f32_of(sign | 0x7F800000 | (m << 13));
         if (e == 0) { float v = (float)m * CF(TWO_M24_F32); /* m * 2^-24, exact */ return sign ? flip32(v) : v; }
         return f32_of(sign | ((e + 112) << 23) | (m << 13));
     }
-    if (d == 3) return f32_of((uint32_t)f32_to_bf16(x) << 16);
+    if (d == D_BF16) return f32_of((uint32_t)f32_to_bf16(x) << 16);
     return x;
 }
 
 /* ------------------------------------------------------------------ kernels */
-enum { K_BITS32, K_BITS64, K_UNIFORM, K_NORMAL, K_EXPONENTIAL, K_RANDINT, K_BERNOULLI, K_RANDPERM };
-enum { D_F32, D_F64, D_F16, D_BF16 };
+/* K_* (kernel kinds) and D_* (float dtypes): generated into ks_constants.h from _kinds.py */
 
 typedef struct {
     int kind, dtype, elem_size;

@@ -18,15 +18,14 @@ import warnings
 
 import torch
 
-from .._spec import DrawSpec, elements_per_block, zero_signs
+from .._kinds import DTYPE_CODES, kernel_kind
+from .._spec import DrawSpec, zero_signs
 from .._warnings import KeystreamWarning
 from . import _reference
 from ._base import Engine
 
 __all__ = ["CpuEngine"]
 
-_KIND = {"uniform": 2, "normal": 3, "exponential": 4, "randint": 5, "bernoulli": 6, "randperm": 7}
-_DTYPE = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}
 _ONE_BITS = {torch.float32: 0x3F800000, torch.float64: 0x3FF0000000000000, torch.float16: 0x3C00,
              torch.bfloat16: 0x3F80}
 #: Below this many elements per thread, splitting costs more than it saves.
@@ -152,7 +151,7 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
     ``signs`` keeps -0.0 and 0.0 apart in the cache)."""
     fp = (ctypes.c_double * 4)()
     ip = (ctypes.c_uint64 * 12)()
-    code = (0 if elements_per_block(kind, dtype) == 4 else 1) if kind == "bits" else _KIND[kind]
+    code = kernel_kind(kind, dtype).code
     if kind in ("uniform", "normal", "exponential"):
         for i, v in enumerate(params):
             fp[i] = float(v)
@@ -162,7 +161,7 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
     elif kind == "bernoulli":
         ip[0] = params[0]
         ip[1] = _ONE_BITS.get(dtype, 1)
-    return code, _DTYPE.get(dtype, 0), fp, ip
+    return code, DTYPE_CODES.get(dtype, 0), fp, ip
 
 
 class CpuEngine(Engine):
@@ -190,7 +189,7 @@ class CpuEngine(Engine):
             return
         kind, dtype = spec.kind, spec.dtype
         if kind == "randperm":
-            code, dcode, fp, ip = _KIND[kind], 0, (ctypes.c_double * 4)(), (ctypes.c_uint64 * 12)()
+            code, dcode, fp, ip = kernel_kind(kind, dtype).code, 0, (ctypes.c_double * 4)(), (ctypes.c_uint64 * 12)()
             (n,) = spec.params
             ip[0], ip[1] = n, _reference.half_bits(n)
             for i, k in enumerate(_reference.feistel_keys(spec.key, spec.offset)):

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from .._kinds import DTYPE_CODES, KERNEL_KINDS, kernel_kind
 from .._spec import DrawSpec, elements_per_block, zero_signs
 from .._warnings import KeystreamWarning
 from . import _reference
@@ -39,8 +40,9 @@ __all__ = ["CONTIGUOUS_SHAPES", "MIN_TRITON", "TritonEngine", "count_in_ball", "
 triton = None  # imported on first use: importing triton costs about a second
 _IMPORT_ERROR: str | None = None
 
-KINDS = {"bits32": 0, "bits64": 1, "uniform": 2, "normal": 3, "exponential": 4, "randint": 5, "bernoulli": 6}
-DTYPES = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}
+#: The kernel kinds and float dtype codes of the draw kernels (from the one table, _kinds.py).
+KINDS = {k.name: k.code for k in KERNEL_KINDS if k.kind != "randperm"}  # randperm has its own kernel
+DTYPES = DTYPE_CODES
 MAX_OUTER = 3
 #: Lanes per program of the kernels whose lanes hold more state (a region's run
 #: arithmetic, InBall's per-sample loop): sm_90 code (tools/gpu_sass.py) at 1024 lanes
@@ -314,7 +316,7 @@ def _params(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) -> tuple
     parameter sets recur, and converting them costs more than the launch decision;
     ``signs`` keeps -0.0 and 0.0 apart in the cache)."""
     k = elements_per_block(kind, dtype)
-    code = (KINDS["bits32"] if k == 4 else KINDS["bits64"]) if kind == "bits" else KINDS[kind]
+    code = kernel_kind(kind, dtype).code
     p = [0, 0, 0, 0]
     if kind in ("uniform", "normal", "exponential"):
         conv = _f64_bits if dtype == torch.float64 else _f32_bits

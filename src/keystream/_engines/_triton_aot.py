@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from .._kinds import DTYPE_CODES, KERNEL_KINDS
 from . import _triton
 
 __all__ = ["Variant", "compile_launch", "compile_variant", "sass", "variants"]
@@ -38,12 +41,22 @@ RANDPERM = {"out_ptr": "*i64", "start": "i64", "total": "i64", "n_minus_1": "i64
 IN_BALL = {"partial_ptr": "*i32", "k0": "i32", "k1": "i64", "off_lo": "i32", "off_hi": "i32", "s0": "i64",
            "count": "i64"}
 
-# (KIND, DTYPE, K, output pointer type) of every contiguous draw the engine launches
-# (_triton.KINDS / DTYPES codes; bfloat16 is written as int16 bits).
-DRAWS = [(0, 0, 4, "*i32"), (1, 0, 2, "*i64"), (2, 0, 4, "*fp32"), (2, 1, 2, "*fp64"), (2, 2, 4, "*fp16"),
-         (2, 3, 4, "*i16"), (3, 0, 4, "*fp32"), (3, 1, 2, "*fp64"), (3, 2, 4, "*fp16"), (3, 3, 4, "*i16"),
-         (4, 0, 4, "*fp32"), (4, 1, 2, "*fp64"), (5, 0, 2, "*i64"), (5, 0, 2, "*i8"), (6, 0, 4, "*fp32"),
-         (6, 0, 4, "*i1"), (6, 3, 4, "*i16")]
+def _draw(kind: str, dtype: torch.dtype | None, ptr: str) -> tuple[int, int, int, str]:
+    """(KIND, DTYPE, K, output pointer type) of a draw kernel variant, from the one table."""
+    row = next(k for k in KERNEL_KINDS if k.name == kind)
+    dt = torch.float32 if dtype is None else dtype
+    return row.code, DTYPE_CODES.get(dt, 0), row.elements_per_block(dt), ptr
+
+
+F32, F64, F16, BF16 = torch.float32, torch.float64, torch.float16, torch.bfloat16
+# Every contiguous draw the engine launches (bfloat16 is written as int16 bits; integer and
+# bool outputs take the float32 code).
+DRAWS = [_draw("bits32", None, "*i32"), _draw("bits64", None, "*i64"),
+         *[_draw(kind, dt, ptr) for kind in ("uniform", "normal")
+           for dt, ptr in ((F32, "*fp32"), (F64, "*fp64"), (F16, "*fp16"), (BF16, "*i16"))],
+         _draw("exponential", F32, "*fp32"), _draw("exponential", F64, "*fp64"),
+         _draw("randint", None, "*i64"), _draw("randint", None, "*i8"),
+         _draw("bernoulli", None, "*fp32"), _draw("bernoulli", None, "*i1"), _draw("bernoulli", BF16, "*i16")]
 
 
 # Kinds whose standard parameters have their own variant (``_triton._standard_params``).
@@ -82,18 +95,20 @@ def variants(block: int = 1024) -> list[Variant]:
             out.append(Variant("draw_contiguous", {**CONTIGUOUS, "out_ptr": ptr},
                                {"KIND": kind, "DTYPE": dtype, "UNIT": unit, "K": k, "HEAD": 0, "WIDE": False,
                                 "BLOCK": block}))
-    for kind, dtype, k, ptr in ((3, 0, 4, "*fp32"), (2, 1, 2, "*fp64")):  # odd start, > 2^31 elements
+    for kind, dtype, k, ptr in (_draw("normal", F32, "*fp32"), _draw("uniform", F64, "*fp64")):  # odd start, > 2^31
         out.append(Variant("draw_contiguous", {**CONTIGUOUS, "out_ptr": ptr, "total": "i64", "full_end": "i64"},
                            {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "HEAD": 1, "WIDE": True,
                             "BLOCK": block}))
-    for kind, dtype, k, ptr in ((3, 0, 4, "*fp32"), (3, 1, 2, "*fp64"), (5, 0, 2, "*i64")):
+    for kind, dtype, k, ptr in (_draw("normal", F32, "*fp32"), _draw("normal", F64, "*fp64"),
+                                _draw("randint", None, "*i64")):
         out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": ptr, "runs": "i32", "run_len": "i32",
                                               "lanes_per_run": "i32"},
                            {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "OUTER": 1, "WIDE": False,
                             "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     for outer, wide in ((2, False), (3, True)):
         out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": "*fp32"},
-                           {"KIND": 3, "DTYPE": 0, "UNIT": False, "K": 4, "OUTER": outer, "WIDE": wide,
+                           {"KIND": _triton.KINDS["normal"], "DTYPE": DTYPE_CODES[F32], "UNIT": False, "K": 4,
+                            "OUTER": outer, "WIDE": wide,
                             "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     out.append(Variant("randperm_kernel", RANDPERM, {"BLOCK": block}))
     out.append(Variant("in_ball_kernel", IN_BALL, {"DIMS": 3, "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))

@@ -3,16 +3,23 @@
 This module is imported twice by ``_triton.kernels()``: once compiled for the GPU
 and once for Triton's CPU interpreter (``TRITON_INTERPRET=1`` at import time),
 under two module names.  Every constant is a module-level ``tl.constexpr`` made
-from the one table (``_constants.TABLE``): no float literal is retyped here.
+from the one table (``_constants.TABLE``): no float literal is retyped here; the kinds
+and dtype codes (``K_*``, ``D_*``) come from ``_kinds.py``.
 """
 # ruff: noqa: F821  - the table's names are injected into globals() below
 import triton
 import triton.language as tl
 
 from keystream._constants import TABLE
+from keystream._kinds import DTYPE_CODES, DTYPE_NAMES, KERNEL_KINDS
 
 for _name, (_kind, _bits) in TABLE.items():
     globals()[_name] = tl.constexpr(_bits)
+# the kernel kinds (K_UNIFORM, ...) and float dtype codes (D_F32, ...) of the one table
+for _row in KERNEL_KINDS:
+    globals()[_row.constant] = tl.constexpr(_row.code)
+for _dtype, _code in DTYPE_CODES.items():
+    globals()[DTYPE_NAMES[_dtype]] = tl.constexpr(_code)
 
 
 def launched(fn):  # type: ignore[no-untyped-def]
@@ -200,9 +207,9 @@ def sincos_f64(x):
 @triton.jit
 def round_to(x, DTYPE: tl.constexpr):
     """float32 x rounded (nearest even) to the 16-bit output dtype and back."""
-    if DTYPE == 2:
+    if DTYPE == D_F16:
         return x.to(tl.float16).to(tl.float32)
-    elif DTYPE == 3:
+    elif DTYPE == D_BF16:
         return (bf16_bits(x).to(tl.uint32) << 16).to(tl.float32, bitcast=True)
     else:
         return x
@@ -252,14 +259,14 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
     20 (uniform) or 60 (normal) per float32 element, and the division of about 75
     (exponential).
     """
-    if KIND == 0:  # bits32
+    if KIND == K_BITS32:  # bits32
         return w0, w1, w2, w3
-    elif KIND == 1:  # bits64
+    elif KIND == K_BITS64:  # bits64
         a = word64(w0, w1)
         b = word64(w2, w3)
         return a, b, a, b
-    elif KIND == 2:  # uniform: p0..p3 = bits of low, span, high, below
-        if DTYPE == 1:
+    elif KIND == K_UNIFORM:  # uniform: p0..p3 = bits of low, span, high, below
+        if DTYPE == D_F64:
             lo = as_f64(p0)
             sp = as_f64(p1)
             hi = as_f64(p2)
@@ -278,12 +285,12 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             sp = p1.to(tl.uint32).to(tl.float32, bitcast=True)
             hi = p2.to(tl.uint32).to(tl.float32, bitcast=True)
             be = p3.to(tl.uint32).to(tl.float32, bitcast=True)
-            if DTYPE == 0:
+            if DTYPE == D_F32:
                 u0 = (w0 >> 8).to(tl.float32) * f32c(TWO_M24_F32)
                 u1 = (w1 >> 8).to(tl.float32) * f32c(TWO_M24_F32)
                 u2 = (w2 >> 8).to(tl.float32) * f32c(TWO_M24_F32)
                 u3 = (w3 >> 8).to(tl.float32) * f32c(TWO_M24_F32)
-            elif DTYPE == 2:
+            elif DTYPE == D_F16:
                 u0 = (w0 >> 21).to(tl.float32) * f32c(TWO_M11_F32)
                 u1 = (w1 >> 21).to(tl.float32) * f32c(TWO_M11_F32)
                 u2 = (w2 >> 21).to(tl.float32) * f32c(TWO_M11_F32)
@@ -301,8 +308,8 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             x3 = round_to(lo + round_to(sp * u3, DTYPE), DTYPE)
             return (tl.where(x0 >= hi, be, x0), tl.where(x1 >= hi, be, x1),
                     tl.where(x2 >= hi, be, x2), tl.where(x3 >= hi, be, x3))
-    elif KIND == 3:  # normal: p0, p1 = bits of mean, std (compute dtype)
-        if DTYPE == 1:
+    elif KIND == K_NORMAL:  # normal: p0, p1 = bits of mean, std (compute dtype)
+        if DTYPE == D_F64:
             mean = as_f64(p0)
             std = as_f64(p1)
             r = tl.sqrt(f64c(TWO_F64) * neg_log_f64(word64(w0, w1)))  # float64 sqrt is sqrt.rn.f64
@@ -322,8 +329,8 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             if UNIT:
                 return ra * ca, ra * sa, rb * cb, rb * sb
             return mean + std * (ra * ca), mean + std * (ra * sa), mean + std * (rb * cb), mean + std * (rb * sb)
-    elif KIND == 4:  # exponential: p0 = bits of lambd
-        if DTYPE == 1:
+    elif KIND == K_EXPONENTIAL:  # exponential: p0 = bits of lambd
+        if DTYPE == D_F64:
             lam = as_f64(p0)
             ea = neg_log_f64(word64(w0, w1))
             eb = neg_log_f64(word64(w2, w3))
@@ -338,7 +345,7 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             if UNIT:
                 return e0, e1, e2, e3
             return tl.div_rn(e0, lam), tl.div_rn(e1, lam), tl.div_rn(e2, lam), tl.div_rn(e3, lam)
-    elif KIND == 5:  # randint: p0 = low (mod 2^64), p1/p2 = span lo/hi words, p3 = 1 if span == 2^64
+    elif KIND == K_RANDINT:  # randint: p0 = low (mod 2^64), p1/p2 = span lo/hi words, p3 = 1 if span == 2^64
         xa = word64(w0, w1)
         xb = word64(w2, w3)
         if p3 == 0:
@@ -354,18 +361,18 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
 @triton.jit
 def store(ptr, v, mask, KIND: tl.constexpr, DTYPE: tl.constexpr):
     ety = ptr.dtype.element_ty
-    if KIND == 0:
+    if KIND == K_BITS32:
         tl.store(ptr, v.to(tl.int32, bitcast=True), mask=mask)
-    elif KIND == 1:
+    elif KIND == K_BITS64:
         tl.store(ptr, v.to(tl.int64, bitcast=True), mask=mask)
-    elif KIND == 5:
+    elif KIND == K_RANDINT:
         tl.store(ptr, v.to(tl.int64, bitcast=True).to(ety), mask=mask)
-    elif KIND == 6:
-        if DTYPE == 3:
+    elif KIND == K_BERNOULLI:
+        if DTYPE == D_BF16:
             tl.store(ptr, tl.where(v, 0x3F80, 0).to(tl.int16), mask=mask)
         else:
             tl.store(ptr, tl.where(v, 1, 0).to(ety), mask=mask)
-    elif DTYPE == 3:
+    elif DTYPE == D_BF16:
         tl.store(ptr, bf16_bits(v).to(tl.int16, bitcast=True), mask=mask)
     else:
         tl.store(ptr, v.to(ety), mask=mask)
