@@ -53,9 +53,6 @@ def _parse_size(args: Sequence[Any], name: str = "size") -> tuple[int, ...]:
     return tuple(dims)
 
 
-_generator = resolve_generator
-
-
 def _sizes(positional: tuple[Any, ...], keyword: Any) -> tuple[Any, ...]:
     """The size of a draw given as ``rand(2, 3)``, ``rand((2, 3))`` or ``rand(size=(2, 3))``."""
     if keyword is None:
@@ -231,7 +228,7 @@ def _empty(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> 
 def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence[torch.dtype],
            params_for: Any, generator: Generator | None, out: Tensor | None, dtype: Any,
            device: Any, region: Region, draw: str) -> Tensor:
-    g = _generator(generator)
+    g = resolve_generator(generator)
     shape = _parse_size(size)
     dtype = _dtype(dtype, out, default_dtype, allowed, draw)
     reg = _region(region, shape)
@@ -415,7 +412,7 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
     Reproducibility:
         The same blocks and element layout as :func:`rand` at the dtype.
     """
-    g = _generator(generator)
+    g = resolve_generator(generator)
     low_v, high_v = _param(low, "low"), _param(high, "high")
     shape = _param_shape(size, low=low, high=high)
     dtype = _dtype(dtype, out, _float_dtype_of(low, high) or torch.get_default_dtype(), FLOAT_DTYPES, "uniform")
@@ -490,7 +487,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     Reproducibility:
         The same blocks and element layout as :func:`randn` at the dtype.
     """
-    g = _generator(generator)
+    g = resolve_generator(generator)
     mean_v, std_v = _param(mean, "mean"), _param(std, "std")
     shape = _param_shape(size, mean=mean, std=std)
     dtype = _dtype(dtype, out, _float_dtype_of(mean, std) or torch.get_default_dtype(), FLOAT_DTYPES, "normal")
@@ -524,7 +521,7 @@ def randint(*args: Any, generator: Generator | None = None, out: Tensor | None =
         Element ``e`` uses the 64-bit word ``e % 2`` of block ``offset + e // 2``.
     """
     low, high, size = _randint_args(args, kwargs)
-    g = _generator(generator)
+    g = resolve_generator(generator)
     for name, v in (("low", low), ("high", high)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{name} must be an int, got {type(v).__name__}")
@@ -572,7 +569,7 @@ def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, o
     Reproducibility:
         Element ``e`` uses word ``e % 4`` of block ``offset + e // 4``.
     """
-    g = _generator(generator)
+    g = resolve_generator(generator)
     p_v = _param(p, "p")
     if (bool(torch.isnan(p_v).any() or ((p_v < 0) | (p_v > 1)).any()) if isinstance(p_v, Tensor)
             else not 0 <= p_v <= 1):  # (NaN fails the comparison)
@@ -602,7 +599,7 @@ def randperm(n: int, *, generator: Generator | None = None, out: Tensor | None =
     Reproducibility:
         Consumes 2 blocks whatever ``n`` is: their 8 words are the Feistel round keys.
     """
-    g = _generator(generator)
+    g = resolve_generator(generator)
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     n = int(n)

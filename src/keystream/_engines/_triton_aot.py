@@ -60,7 +60,7 @@ DRAWS = [_draw("bits32", None, "*i32"), _draw("bits64", None, "*i64"),
 
 
 # Kinds whose standard parameters have their own variant (``_triton._standard_params``).
-_UNIT_KINDS = {_triton.KINDS[k] for k in ("uniform", "normal", "exponential")}
+_UNIT_KINDS = {k.code for k in KERNEL_KINDS if k.unit}
 
 
 @dataclass(frozen=True)
