@@ -29,6 +29,8 @@ CASES = [pytest.param(c, d, id=f"{c.name}-{str(d).replace('torch.', '')}") for c
 def test_engine_matches_reference(engine, device, case, dtype):
     if not engine.supports(device):
         pytest.skip(f"{engine.name} does not run on {device}")
+    if not engine.implements(case.kind, dtype):
+        pytest.skip(f"{engine.name} has no kernel for {case.kind} at {dtype} (the portable engine serves it)")
     for shape, region in SHAPES:
         if case.kind == "randperm" and len(shape) != 1:
             continue
@@ -142,3 +144,26 @@ def test_every_kernel_kind_has_conformance_cases():
 
     covered = {kernel_kind(c.kind, d).name for c, d in conf.cases()}
     assert covered == {k.name for k in KERNEL_KINDS}
+
+
+def test_a_draw_without_a_fast_kernel_falls_back_to_portable(monkeypatch):
+    """A fast engine lists the kernel kinds it has; engine_for serves the others with the
+    portable engine (the same bits), and selftest says which engine served which draw."""
+    import keystream as ks
+    import keystream._engines as engines
+    from keystream import _selftest
+
+    cpu = engines.get_engine("cpu")
+    if not cpu.available():
+        pytest.skip("the C engine is not built here")
+    monkeypatch.setattr(type(cpu), "kernel_kinds", cpu.kernel_kinds - {"exponential"})
+    monkeypatch.setattr(engines, "_DEFAULT", {})
+    dev = torch.device("cpu")
+    assert engines.engine_for(dev, "exponential", torch.float32).name == "portable"
+    assert engines.engine_for(dev, "uniform", torch.float32).name == "cpu"
+    with engines.use_engine("reference"):
+        want = ks.Generator(3).exponential(1001)
+    assert conf.same_bits(ks.Generator(3).exponential(1001), want)
+    assert "exponential/float32: portable" in _selftest._served(dev)
+    with engines.use_engine("cpu"), pytest.raises(ValueError, match="does not implement exponential"):
+        ks.Generator(3).exponential(4)

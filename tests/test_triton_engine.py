@@ -140,7 +140,7 @@ def test_cuda_graph_capture_raises(monkeypatch):
 
     from keystream import _devices
 
-    monkeypatch.setattr(_draws, "engine_for", lambda device: FakeEngine())
+    monkeypatch.setattr(_draws, "engine_for", lambda device, kind=None, dtype=None: FakeEngine())
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
     monkeypatch.setattr(_devices, "_USABLE", {torch.device("cuda")})  # as if this machine had one
     g = ks.Generator(1)

@@ -185,7 +185,7 @@ def _run(
     The arguments are validated before this point; this allocates the result before
     the generator moves.
     """
-    engine = engine_for(device)
+    engine = engine_for(device, kind, dtype)
     if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
         # The offset is a kernel argument: a captured graph would replay the same numbers.
         raise RuntimeError(

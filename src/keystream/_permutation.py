@@ -105,7 +105,7 @@ class Permutation:
         out = torch.empty(stop - start, dtype=torch.int64, device=dev)
         spec = DrawSpec("randperm", (self.n,), self._key, self._offset, (self.n,), ((start, stop),), torch.int64)
         if stop > start:
-            engine_for(dev).fill(out, spec)
+            engine_for(dev, "randperm", torch.int64).fill(out, spec)
         return out
 
     def __iter__(self):  # type: ignore[no-untyped-def]

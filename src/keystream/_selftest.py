@@ -98,11 +98,21 @@ def run(print_fn: Callable[[str], None] = print) -> int:
 
     if unavailable_reason():
         print_fn(f"triton engines: {unavailable_reason()}")
-    from ._engines import engine_for
-
-    print_fn("default engine per device: " + ", ".join(f"{d}: {engine_for(d).name}" for d in devices()))
+    print_fn("default engine per device: " + ", ".join(_served(d) for d in devices()))
     print_fn(f"{len(rows)} checks, {failures} failed ({time.perf_counter() - t0:.1f} s)")
     return failures
+
+
+def _served(device: torch.device) -> str:
+    """``device: engine``, and the draws another engine serves there (those the device's
+    engine has no kernel for)."""
+    from ._engines import engine_for
+    from ._kinds import KERNEL_KINDS
+
+    main = engine_for(device)
+    others = [f"{row.kind}/{str(dt).removeprefix('torch.')}: {engine_for(device, row.kind, dt).name}"
+              for row in KERNEL_KINDS for dt in row.dtypes if engine_for(device, row.kind, dt) is not main]
+    return f"{device}: {main.name}" + (f" ({', '.join(others)})" if others else "")
 
 
 def _unfused(integrand: Callable[[Any], torch.Tensor]) -> Callable[[Any], torch.Tensor]:

@@ -35,9 +35,9 @@ def register(engine: Engine, *, preferred: bool = True) -> None:
     _DEFAULT.clear()
 
 
-#: The default engine per device type, found once (availability does not change while
-#: a process runs, and asking costs more than a small draw's arithmetic).
-_DEFAULT: dict[str, Engine] = {}
+#: The default engine per (device type, draw kind, dtype), found once (availability does
+#: not change while a process runs, and asking costs more than a small draw's arithmetic).
+_DEFAULT: dict[tuple[str, str | None, torch.dtype | None], Engine] = {}
 
 
 def get_engine(name: str) -> Engine:
@@ -61,15 +61,27 @@ def available_engines() -> list[str]:
     return [e.name for e in _ENGINES.values() if e.available()]
 
 
-def engine_for(device: torch.device) -> Engine:
-    """The engine that fills tensors on ``device`` (honouring :func:`use_engine`)."""
+def engine_for(device: torch.device, kind: str | None = None, dtype: torch.dtype | None = None) -> Engine:
+    """The engine that fills tensors on ``device`` (honouring :func:`use_engine`).
+
+    With ``kind`` and ``dtype``: the first engine of :data:`_PREFERENCE` that runs here,
+    supports ``device`` and implements that draw (``Engine.implements``), else the portable
+    engine, which implements every draw on every device.
+
+    Raises:
+        ValueError: the engine forced by :func:`use_engine` cannot fill tensors on
+            ``device`` or does not implement the draw; no engine supports ``device``.
+    """
     forced = getattr(_forced, "name", None)
     if forced is not None:
         engine = _ENGINES[forced]
         if not engine.supports(device):
             raise ValueError(f"engine {forced!r} cannot fill tensors on device {device}")
+        if kind is not None and dtype is not None and not engine.implements(kind, dtype):
+            raise ValueError(f"engine {forced!r} does not implement {kind} at {dtype}")
         return engine
-    default = _DEFAULT.get(device.type)
+    cache_key = (device.type, kind, dtype)
+    default = _DEFAULT.get(cache_key)
     if default is not None:
         return default
     if device.type == "cpu":
@@ -78,8 +90,9 @@ def engine_for(device: torch.device) -> Engine:
         warn_if_too_old()
     for name in _PREFERENCE:
         engine = _ENGINES[name]
-        if engine.supports(device) and engine.available():
-            _DEFAULT[device.type] = engine
+        if engine.supports(device) and engine.available() and (
+                kind is None or dtype is None or engine.implements(kind, dtype)):
+            _DEFAULT[cache_key] = engine
             return engine
     raise ValueError(f"no keystream engine supports device {device}")
 

@@ -5,9 +5,13 @@ import abc
 
 import torch
 
+from .._kinds import KERNEL_KINDS, kernel_kind
 from .._spec import DrawSpec
 
-__all__ = ["Engine"]
+#: Every kernel kind of the one table.
+ALL_KERNEL_KINDS = frozenset(k.name for k in KERNEL_KINDS)
+
+__all__ = ["ALL_KERNEL_KINDS", "Engine"]
 
 
 class Engine(abc.ABC):
@@ -20,6 +24,15 @@ class Engine(abc.ABC):
 
     #: Short name shown by ``keystream selftest`` and accepted by ``use_engine``.
     name: str = "?"
+
+    #: The kernel kinds (``_kinds.KERNEL_KINDS`` names) this engine computes.  The
+    #: reference and portable engines compute every row; a fast engine lists what it has
+    #: kernels for, and ``engine_for`` takes the portable engine for the rest.
+    kernel_kinds: frozenset[str] = ALL_KERNEL_KINDS
+
+    def implements(self, kind: str, dtype: torch.dtype) -> bool:
+        """Whether this engine computes draw kind ``kind`` at ``dtype``."""
+        return kernel_kind(kind, dtype).name in self.kernel_kinds
 
     def available(self) -> bool:
         """Whether the engine can run in this process (its extension or Triton loaded)."""

@@ -22,7 +22,7 @@ from .._kinds import DTYPE_CODES, kernel_kind
 from .._spec import DrawSpec, zero_signs
 from .._warnings import KeystreamWarning
 from . import _reference
-from ._base import Engine
+from ._base import ALL_KERNEL_KINDS, Engine
 
 __all__ = ["CpuEngine"]
 
@@ -168,6 +168,8 @@ class CpuEngine(Engine):
     """Compiled C11 kernels on CPU tensors; the default CPU engine when built."""
 
     name = "cpu"
+    #: ks_fill has a kernel for every kind (keystream.c, compute_batch and fill_perm).
+    kernel_kinds = ALL_KERNEL_KINDS
 
     def available(self) -> bool:
         return _LIB is not None

@@ -212,6 +212,8 @@ class TritonEngine(Engine):
     #: Draws of this many (padded) elements or more use 64-bit positions in the kernel
     #: (a class attribute so that tests can take the wide path on small sizes).
     WIDE_FROM = 1 << 31
+    #: The draw kernels' kinds, and randperm's own kernel.
+    kernel_kinds = frozenset(KINDS) | {"randperm"}
 
     def __init__(self, interpret: bool = False, block: int = 1024, num_warps: int = 4,
                  shapes: dict[tuple[str, torch.dtype], tuple[int, int]] | None = None) -> None:
