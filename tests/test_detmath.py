@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from keystream._engines import _reference as R
+from keystream._math import numpy_forms as R
 
 
 def _ulps(got, want, dtype):

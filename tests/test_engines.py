@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from keystream import _conformance as conf
-from keystream._engines import _reference
+from keystream._math import numpy_forms
 
 SHAPES = [
     ((0,), None),
@@ -76,15 +76,16 @@ def test_reference_normal_never_zero():
     import numpy as np
 
     w = np.array([0, 1 << 29, 1 << 30, 3 << 30, (1 << 32) - 1, (1 << 29) + 63], dtype=np.uint32)
-    c, s = _reference.sincos_f32(w)
+    c, s = numpy_forms.sincos_f32(w)
     assert np.all(c != 0) and np.all(s != 0)
 
 
 @pytest.mark.parametrize("width", [32, 52, 53])
-def test_portable_bit_length_by_float_and_by_search(width):
-    """The portable engine's bit length: from an exact float64 conversion (most devices)
-    and by integer binary search (MPS, no float64), on every power of two and neighbours."""
-    from keystream._engines._portable import _bit_length, _bit_length_search
+def test_torch_bit_length_by_float_and_by_search(width):
+    """The torch forms' bit length: from an exact float64 conversion (most devices) and by
+    integer binary search (MPS, no float64), on every power of two and neighbours."""
+    from keystream._math.torch_forms import _bit_length_search
+    from keystream._math.torch_forms import bit_length as _bit_length
 
     v = [0, 1, 2, 3] + [(1 << k) + d for k in range(width) for d in (-1, 0, 1)]
     z = torch.tensor([x for x in v if 0 <= x < 1 << width] + torch.randint(0, 1 << width, (1000,)).tolist())
@@ -167,3 +168,17 @@ def test_a_draw_without_a_fast_kernel_falls_back_to_portable(monkeypatch):
     assert "exponential/float32: portable" in _selftest._served(dev)
     with engines.use_engine("cpu"), pytest.raises(ValueError, match="does not implement exponential"):
         ks.Generator(3).exponential(4)
+
+
+def test_feistel_keys_are_the_words_of_their_two_blocks():
+    """The round keys every engine shares (_math.feistel), re-derived from the bits draw at
+    the same offset (another code path: the engines' own Philox)."""
+    import keystream as ks
+    from keystream._math.feistel import feistel_keys, half_bits
+
+    for offset in (0, 5, (1 << 32) - 1, (1 << 64) - 3):
+        g = ks.Generator(17)
+        g.offset = offset
+        words = (g.bits(8, dtype=torch.int32).to(torch.int64) & 0xFFFFFFFF).tolist()
+        assert feistel_keys(g.key, offset) == words
+    assert [half_bits(n) for n in (1, 2, 4, 5, 16, 17, 2**63)] == [1, 1, 1, 2, 2, 3, 32]

@@ -271,7 +271,7 @@ def test_standard_normal_values_are_never_zero():
     (sincos depends on the word only through w >> 6: every class is checked)."""
     import numpy as np
 
-    from keystream._engines import _reference as R
+    from keystream._math import numpy_forms as R
 
     for hi in range(4):
         w = ((np.arange(1 << 24, dtype=np.uint64) + (hi << 24)) << 6).astype(np.uint32)
@@ -322,7 +322,7 @@ def _log_normalisations_agree(words):
     w) and as ``neg_log_f32`` in the kernels reads them from ``w + 0.5`` as a float64."""
     import numpy as np
 
-    from keystream._engines import _reference as R
+    from keystream._math import numpy_forms as R
 
     mant, k = R.log_normalisation_f32(words.astype(np.uint32))
     zb = (words.astype(np.uint32).astype(np.float64) + 0.5).view(np.uint64)
@@ -356,7 +356,7 @@ def test_math_on_hard_words_equals_the_reference(fn):
     and random words (the conformance draws reach these only by chance)."""
     import numpy as np
 
-    from keystream._engines import _reference as R
+    from keystream._math import numpy_forms as R
 
     bits = 32 if fn in (0, 2) else 64
     words = _hard_words(bits)

@@ -51,13 +51,13 @@ def log(x: torch.Tensor) -> torch.Tensor:
     ``s = f / (2 + f)`` with ``f = m - 1``, a degree-7 polynomial in ``s^2``.
     ``log(0) = -inf``, ``log(inf) = inf``, negative or NaN arguments give NaN.
     """
-    from ._engines._portable import _bit_length, log_parts_f64
+    from ._math.torch_forms import bit_length, log_parts_f64
 
     x = x.to(torch.float64)
     b = x.view(torch.int64)
     e = (b >> 52) & 0x7FF
     frac = b & ((1 << 52) - 1)
-    n = _bit_length(frac, 52)  # subnormals: move the fraction's leading bit to bit 52
+    n = bit_length(frac, 52)  # subnormals: move the fraction's leading bit to bit 52
     sub = e == 0
     frac_sub = (frac << torch.clamp(53 - n, 0, 63)) & ((1 << 52) - 1)
     y = log_parts_f64(torch.where(sub, n - 1075, e - 1023), torch.where(sub, frac_sub, frac))

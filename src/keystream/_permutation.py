@@ -23,6 +23,7 @@ import torch
 from ._devices import usable_device
 from ._engines import _cpu, _portable, engine_for
 from ._generator import Generator, resolve_generator
+from ._math.feistel import feistel_keys
 from ._spec import PERM_KEY_BLOCKS, DrawSpec
 
 __all__ = ["Permutation"]
@@ -58,8 +59,7 @@ class Permutation:
         key, offset = g._reserve(PERM_KEY_BLOCKS)
         self._key: tuple[int, int] = key
         self._offset: int = offset
-        spec = DrawSpec("randperm", (self.n,), key, offset, (self.n,), ((0, self.n),), torch.int64)
-        self.round_keys: tuple[int, ...] = tuple(_portable.feistel_keys(spec, torch.device("cpu")))
+        self.round_keys: tuple[int, ...] = tuple(feistel_keys(key, offset))
 
     def __len__(self) -> int:
         return self.n

@@ -19,9 +19,10 @@ import warnings
 import torch
 
 from .._kinds import DTYPE_CODES, kernel_kind
+from .._math.exact import LIMBS
+from .._math.feistel import feistel_keys, half_bits
 from .._spec import DrawSpec, zero_signs
 from .._warnings import KeystreamWarning
-from . import _reference
 from ._base import ALL_KERNEL_KINDS, Engine
 
 __all__ = ["CpuEngine"]
@@ -30,8 +31,6 @@ _ONE_BITS = {torch.float32: 0x3F800000, torch.float64: 0x3FF0000000000000, torch
              torch.bfloat16: 0x3F80}
 #: Below this many elements per thread, splitting costs more than it saves.
 MIN_CHUNK = 1 << 14
-#: 32-bit limbs of the exact accumulators (limb i is worth 2^(32 i - 1074)).
-LIMBS = 68
 
 
 def _load() -> ctypes.CDLL | None:
@@ -108,7 +107,7 @@ def permute_indices(idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.T
     src = idx.to(device="cpu", dtype=torch.int64).contiguous()
     out = torch.empty_like(src)
     k = (ctypes.c_uint64 * 8)(*keys)
-    _LIB.ks_permute_indices(n, _reference.half_bits(n), k, src.data_ptr(), src.numel(), out.data_ptr(),
+    _LIB.ks_permute_indices(n, half_bits(n), k, src.data_ptr(), src.numel(), out.data_ptr(),
                             parts(src.numel() // 4))  # a Feistel index costs about 4 uniforms
     return out
 
@@ -193,8 +192,8 @@ class CpuEngine(Engine):
         if kind == "randperm":
             code, dcode, fp, ip = kernel_kind(kind, dtype).code, 0, (ctypes.c_double * 4)(), (ctypes.c_uint64 * 12)()
             (n,) = spec.params
-            ip[0], ip[1] = n, _reference.half_bits(n)
-            for i, k in enumerate(_reference.feistel_keys(spec.key, spec.offset)):
+            ip[0], ip[1] = n, half_bits(n)
+            for i, k in enumerate(feistel_keys(spec.key, spec.offset)):
                 ip[2 + i] = k
         else:
             code, dcode, fp, ip = _param_arrays(kind, dtype, spec.params, zero_signs(spec.params))

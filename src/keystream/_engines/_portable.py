@@ -14,8 +14,19 @@ from __future__ import annotations
 
 import torch
 
-from .._constants import f32, f64, u32, u64
-from .._spec import PERM_KEY_BLOCKS, DrawSpec, elements_per_block, flat_strides
+from .._constants import f32, f64, u32
+from .._math.feistel import feistel_keys
+from .._math.torch_forms import (
+    _c32,
+    _c64,
+    neg_log_f32,
+    neg_log_f64,
+    sincos_f32,
+    sincos_f64,
+    sqrt_f32,
+    sqrt_f64,
+)
+from .._spec import DrawSpec, elements_per_block, flat_strides
 from ._base import Engine
 
 __all__ = ["PortableEngine"]
@@ -58,217 +69,6 @@ def block_words(spec: DrawSpec, rel: Tensor) -> list[Tensor]:
     lo = (rel & _M32) + off_lo
     hi = ((rel >> 32) + off_hi + (lo >> 32)) & _M32
     return philox(lo & _M32, hi, spec.key)
-
-
-# ----------------------------------------------------------------- bit casting
-def _to_f32(bits: Tensor) -> Tensor:
-    """int64 holding a 32-bit pattern -> float32 with that pattern."""
-    signed = torch.where(bits >= 1 << 31, bits - (1 << 32), bits).to(torch.int32)
-    return signed.view(torch.float32)
-
-
-def _bits_f32(x: Tensor) -> Tensor:
-    return x.view(torch.int32).to(torch.int64) & _M32
-
-
-def _flip_f32(x: Tensor, flip: Tensor | None = None) -> Tensor:
-    """Negate by flipping the sign bit (where ``flip``)."""
-    sign = (1 << 31) if flip is None else flip.to(torch.int64) << 31
-    return _to_f32(_bits_f32(x) ^ sign)
-
-
-def _flip_f64(x: Tensor, flip: Tensor | None = None) -> Tensor:
-    sign = -(1 << 63) if flip is None else flip.to(torch.int64) << 63
-    return (x.view(torch.int64) ^ sign).view(torch.float64)
-
-
-def _bit_length(z: Tensor, width: int) -> Tensor:
-    """Significant bits of each ``z`` (int64, 0 <= z < 2^width, width <= 53).
-
-    Read from the exponent of z's float64 conversion, which is exact below 2^53 (so no
-    rounding can carry into the next power of two): 3 torch ops instead of a binary
-    search's 25.  Devices without float64 (MPS) take the binary search.
-    """
-    if width > 53:
-        raise ValueError(f"_bit_length: width must be at most 53, got {width}")
-    if z.device.type == "mps":
-        return _bit_length_search(z, width)
-    return ((z.to(torch.float64).view(torch.int64) >> 52) - 1022).clamp_(min=0)
-
-
-def _bit_length_search(z: Tensor, width: int) -> Tensor:
-    """_bit_length by binary search on the integers (no floating point)."""
-    n = torch.zeros_like(z)
-    x = z
-    s = 1 << (width - 1).bit_length() >> 1  # the largest power of two below width
-    while s:
-        high = (x >> s) != 0
-        n = n + high.to(torch.int64) * s
-        x = torch.where(high, x >> s, x)
-        s //= 2
-    return n + (x != 0).to(torch.int64)
-
-
-def _top_bits(z: Tensor, n: Tensor, keep: int) -> Tensor:
-    """The top ``keep`` bits of ``z`` (``n`` significant bits), leading one at bit ``keep - 1``."""
-    return torch.where(n > keep, z >> (n - keep).clamp(min=0), z << (keep - n).clamp(min=0))
-
-
-# ------------------------------------------------- correctly rounded square roots
-# NOTE [ torch.sqrt is not correctly rounded on CPU ]
-# Measured with torch 2.13 on x86-64: the vectorised CPU torch.sqrt differs from
-# the IEEE square root in 15% of float32 and 1.2% of float64 inputs (it is a
-# SLEEF-style 0.5001-ulp routine).  IEEE sqrt is what every other engine uses, so:
-# float32 takes the float64 root and rounds it once (an error of 1 float64 ulp
-# cannot cross a float32 rounding midpoint, which lies at least 4 float64 ulps
-# from any root of a float32); float64 corrects torch's root by deciding
-# exactly, with Dekker's error-free square (no FMA), on which side of the
-# neighbouring midpoints the argument lies.
-def sqrt_f32(x: Tensor) -> Tensor:
-    return torch.sqrt(x.to(torch.float64)).to(torch.float32)
-
-
-def _exact_square(y: Tensor) -> tuple[Tensor, Tensor]:
-    """``p + e == y * y`` exactly (Veltkamp split, Dekker product)."""
-    p = y * y
-    c = _c64("SPLIT_F64", y) * y
-    hi = c - (c - y)
-    lo = y - hi
-    return p, ((hi * hi - p) + (hi * lo + hi * lo)) + lo * lo
-
-
-def _above_midpoint(x: Tensor, y: Tensor, nxt: Tensor) -> Tensor:
-    """Exactly: is ``x > ((y + nxt) / 2)^2`` for neighbouring doubles ``y < nxt``?"""
-    h = (nxt - y) * _c64("HALF_F64", y)  # a power of two: every product below is exact
-    p, e = _exact_square(y)
-    a = x - p  # exact (Sterbenz)
-    b = (y * h) * _c64("TWO_F64", y)
-    s = a - b  # (s, t): Knuth's TwoSum, s + t == a - b exactly
-    bb = s - a
-    t = (a - (s - bb)) - (b + bb)
-    # x - mid^2 = s + (t - e) - h^2 and the h^2 term is finer than all others, so the
-    # sign of the rounded s + (t - e) decides (a zero means x < mid^2).
-    return (s + (t - e)) > 0
-
-
-def sqrt_f64(x: Tensor) -> Tensor:
-    y = torch.sqrt(x)  # within one ulp
-    inf = torch.tensor(float("inf"), dtype=torch.float64, device=x.device)
-    up = torch.nextafter(y, inf)
-    y = torch.where(_above_midpoint(x, y, up), up, y)
-    down = torch.nextafter(y, -inf)
-    return torch.where(_above_midpoint(x, down, y), y, down)
-
-
-# ------------------------------------------------------------- deterministic log
-def _c32(name: str, like: Tensor) -> Tensor:
-    return torch.tensor(f32(name), dtype=torch.float32, device=like.device)
-
-
-def _c64(name: str, like: Tensor) -> Tensor:
-    return torch.tensor(f64(name), dtype=torch.float64, device=like.device)
-
-
-def neg_log_f32(w: Tensor) -> Tensor:
-    """``-ln((2w+1) * 2^-33)`` in float32: see the reference engine for the derivation."""
-    small = w < (1 << 23)
-    z = torch.where(small, 2 * w + 1, w)
-    n = _bit_length(z, 32)
-    mant = _top_bits(z, n, 24) & 0x7FFFFF
-    k = n - 1 + torch.where(small, -33, -32)
-    big = mant >= u32("SQRT2_MANT_F32")
-    x = _to_f32(torch.where(big, 0x3F000000, 0x3F800000) | mant)
-    k = k + big.to(torch.int64)
-    f = x - _c32("ONE_F32", x)
-    s = f / (_c32("TWO_F32", x) + f)
-    z2 = s * s
-    p = _c32("LOG_L4_F32", x)
-    for name in ("LOG_L3_F32", "LOG_L2_F32", "LOG_L1_F32"):
-        p = _c32(name, x) + z2 * p
-    r = z2 * p
-    hfsq = (_c32("HALF_F32", x) * f) * f
-    dk = k.to(torch.float32)
-    ln = dk * _c32("LN2_HI_F32", x) - ((hfsq - (s * (hfsq + r) + dk * _c32("LN2_LO_F32", x))) - f)
-    return _flip_f32(ln)
-
-
-def neg_log_f64(xh: Tensor, xl: Tensor) -> Tensor:
-    """``-ln((2x+1) * 2^-65)`` in float64, ``x = xh * 2^32 + xl``."""
-    small = xh < (1 << 20)  # x < 2^52: 2x+1 fits 53 bits exactly
-    zs = ((xh << 32) | xl) * 2 + 1  # only used where small (no overflow there)
-    ns = _bit_length(torch.where(small, zs, 0), 53)
-    top_s = zs << (53 - ns).clamp(min=0)
-    nb = 32 + _bit_length(xh, 32)  # x >= 2^52: its own top 53 bits, n in [53, 64]
-    d = (nb - 53).clamp(min=0, max=11)
-    top_b = (xh << (32 - d)) | (xl >> d)
-    mant = torch.where(small, top_s, top_b) & ((1 << 52) - 1)
-    return _flip_f64(log_parts_f64(torch.where(small, ns - 66, nb - 65), mant))
-
-
-def log_parts_f64(k: Tensor, mant: Tensor) -> Tensor:
-    """``ln(2^k * 1.mant)`` (mant: the 52 fraction bits as int64), the stream's float64 log;
-    also ``keystream._detmath.log``."""
-    big = mant >= u64("SQRT2_MANT_F64")
-    x = torch.where(big, 0x3FE0000000000000, 0x3FF0000000000000).bitwise_or_(mant).view(torch.float64)
-    dk = (k + big.to(torch.int64)).to(torch.float64)
-    # The same operations and roundings as the reference, mostly in place: a fresh
-    # large tensor costs more in page faults than the arithmetic (measured on CPU).
-    # Each in-place step computes exactly the out-of-place expression named beside it.
-    f = x.sub_(_c64("ONE_F64", x))  # f = x - 1
-    s = f + _c64("TWO_F64", x)
-    s = torch.div(f, s, out=s)  # s = f / (2 + f)
-    z2 = s * s
-    p = _c64("LOG_L7_F64", x).expand_as(z2).clone()
-    for name in ("LOG_L6_F64", "LOG_L5_F64", "LOG_L4_F64", "LOG_L3_F64", "LOG_L2_F64", "LOG_L1_F64"):
-        p.mul_(z2).add_(_c64(name, x))  # c + z2 * p
-    r = p.mul_(z2)  # r = z2 * p
-    hfsq = (f * _c64("HALF_F64", x)).mul_(f)  # hfsq = (0.5 * f) * f
-    t = r.add_(hfsq).mul_(s)  # s * (hfsq + r)
-    t.add_(dk * _c64("LN2_LO_F64", x))  # s * (hfsq + r) + dk * ln2_lo
-    t = torch.sub(hfsq, t, out=t).sub_(f)  # (hfsq - (...)) - f
-    return torch.sub(dk.mul_(_c64("LN2_HI_F64", x)), t, out=t)  # dk * ln2_hi - (...)
-
-
-# --------------------------------------------------------- deterministic sin / cos
-def _rotate(sa: Tensor, ca: Tensor, q: Tensor, flip) -> tuple[Tensor, Tensor]:  # type: ignore[no-untyped-def]
-    even = (q & 1) == 0
-    cos_t = flip(torch.where(even, ca, sa), (q == 1) | (q == 2))
-    sin_t = flip(torch.where(even, sa, ca), q >= 2)
-    return cos_t, sin_t
-
-
-def sincos_f32(w: Tensor) -> tuple[Tensor, Tensor]:
-    t = (w + (1 << 29)) & _M32
-    q = t >> 30
-    rr = 2 * (((t & 0x3FFFFFFF) >> 6) - (1 << 23)) + 1
-    a = rr.to(torch.float32) * _c32("ANGLE_UNIT_F32", rr)
-    z = a * a
-    p = _c32("SIN_S3_F32", a)
-    for name in ("SIN_S2_F32", "SIN_S1_F32"):
-        p = _c32(name, a) + z * p
-    sa = a + (a * z) * p
-    c = _c32("COS_C4_F32", a)
-    for name in ("COS_C3_F32", "COS_C2_F32", "COS_C1_F32"):
-        c = _c32(name, a) + z * c
-    ca = _c32("ONE_F32", a) + z * c
-    return _rotate(sa, ca, q, _flip_f32)
-
-
-def sincos_f64(xh: Tensor, xl: Tensor) -> tuple[Tensor, Tensor]:
-    th = (xh + (1 << 29)) & _M32  # t = x + 2^61 (mod 2^64), high word
-    q = th >> 30
-    rr = 2 * (((((th & 0x3FFFFFFF) << 32) | xl) >> 9) - (1 << 52)) + 1
-    a = rr.to(torch.float64) * _c64("ANGLE_UNIT_F64", rr)
-    z = a * a
-    p = _c64("SIN_S6_F64", a)
-    for name in ("SIN_S5_F64", "SIN_S4_F64", "SIN_S3_F64", "SIN_S2_F64", "SIN_S1_F64"):
-        p = _c64(name, a) + z * p
-    sa = a + (a * z) * p
-    c = _c64("COS_C7_F64", a)
-    for name in ("COS_C6_F64", "COS_C5_F64", "COS_C4_F64", "COS_C3_F64", "COS_C2_F64", "COS_C1_F64"):
-        c = _c64(name, a) + z * c
-    ca = _c64("ONE_F64", a) + z * c
-    return _rotate(sa, ca, q, _flip_f64)
 
 
 # ------------------------------------------------------------------ distributions
@@ -372,11 +172,6 @@ def _fmix32(v: Tensor) -> Tensor:
     return v ^ (v >> 16)
 
 
-def feistel_keys(spec: DrawSpec, device: torch.device) -> list[int]:
-    w = block_words(spec, torch.arange(PERM_KEY_BLOCKS, device=device))
-    return [int(w[i][b]) for b in range(PERM_KEY_BLOCKS) for i in range(4)]
-
-
 def _rounds(left: Tensor, right: Tensor, keys: list[int], mask: int) -> tuple[Tensor, Tensor]:
     for k in keys:
         left, right = right, left ^ (_fmix32(right ^ k) & mask)
@@ -417,7 +212,7 @@ class PortableEngine(Engine):
         if spec.kind == "randperm":
             (n,) = spec.params
             i = _region_indices(spec, dev)
-            out.copy_(permute(i, n, feistel_keys(spec, dev)).reshape(spec.out_shape))
+            out.copy_(permute(i, n, feistel_keys(spec.key, spec.offset)).reshape(spec.out_shape))
             return
         k = elements_per_block(spec.kind, spec.dtype)
         run = spec.contiguous_range()

@@ -29,9 +29,9 @@ from typing import Any
 import torch
 
 from .._kinds import DTYPE_CODES, KERNEL_KINDS, kernel_kind
+from .._math.feistel import feistel_keys, half_bits
 from .._spec import DrawSpec, elements_per_block, zero_signs
 from .._warnings import KeystreamWarning
-from . import _reference
 from ._base import Engine
 
 __all__ = ["CONTIGUOUS_SHAPES", "MIN_TRITON", "TritonEngine", "count_in_ball", "exact_sum_limbs",
@@ -293,11 +293,11 @@ class TritonEngine(Engine):
 
     def _randperm(self, out, spec):  # type: ignore[no-untyped-def]
         (n,) = spec.params
-        keys = _reference.feistel_keys(spec.key, spec.offset)
+        keys = feistel_keys(spec.key, spec.offset)
         total = spec.out_numel
         grid = (_cdiv(total, self.block),)
         self._launch(kernels(self.interpret)["randperm_kernel"], grid, out, spec.region[0][0], total, n - 1,
-                     _reference.half_bits(n), *keys, BLOCK=self.block)
+                     half_bits(n), *keys, BLOCK=self.block)
 
 
 def _draw_args(out: torch.Tensor, spec: DrawSpec) -> tuple[torch.Tensor, tuple[int, ...], dict[str, Any]]:

@@ -41,8 +41,8 @@ import torch
 
 from .._constants import u32
 from .._detmath import exp
-from .._engines._reference import log_f64, neg_log_f64, sincos_f64
 from .._keys import hash_bytes
+from .._math.numpy_forms import log_f64, neg_log_f64, sincos_f64
 from .._philox import philox4x32
 from ._sampler import epoch_generator
 

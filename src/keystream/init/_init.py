@@ -11,8 +11,8 @@ import math
 import torch
 from torch.nn.init import _calculate_fan_in_and_fan_out, calculate_gain
 
-from .._engines._portable import sqrt_f64
 from .._generator import Generator, resolve_generator
+from .._math.torch_forms import sqrt_f64
 from . import _fill
 
 __all__ = [

@@ -13,7 +13,8 @@ from fractions import Fraction
 
 import torch
 
-from .._engines import _cpu, engine_for
+from .._engines import engine_for
+from .._math.exact import LIMBS
 
 __all__ = ["exact_sum", "exact_sums", "to_fraction"]
 
@@ -34,10 +35,10 @@ def _limbs_torch(x: torch.Tensor) -> list[int]:
     limb, r = p >> 5, p & 31
     v0 = (m & _MASK) << r
     v1 = (m >> 32) << r
-    limbs = torch.zeros(_cpu.LIMBS + 1, dtype=torch.int64, device=x.device)
+    limbs = torch.zeros(LIMBS + 1, dtype=torch.int64, device=x.device)
     for offset, part in ((0, v0 & _MASK), (1, (v0 >> 32) + (v1 & _MASK)), (2, v1 >> 32)):
         limbs.scatter_add_(0, (limb + offset)[nonzero], (sign * part)[nonzero])
-    return limbs[: _cpu.LIMBS].tolist()
+    return limbs[: LIMBS].tolist()
 
 
 def _join(limbs: list[int]) -> int:
