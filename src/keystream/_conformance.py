@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ._draws import _below
 from ._engines import Engine, get_engine
 from ._spec import DrawSpec
 
@@ -23,12 +24,10 @@ F16, BF16, F32, F64 = torch.float16, torch.bfloat16, torch.float32, torch.float6
 FLOATS = (F16, BF16, F32, F64)
 
 
-def _below(high: float, dtype: torch.dtype) -> float:
-    h = torch.tensor(high, dtype=dtype)
-    return float(torch.nextafter(h, torch.tensor(-math.inf, dtype=dtype)).item())
-
-
 def _uniform_params(low: float, high: float) -> Callable[[torch.dtype], tuple[Any, ...]]:
+    """The kernel parameters of uniform(low, high), also where the bounds round to one value
+    (which the public draw refuses: the kernels must still compute it)."""
+
     def make(dtype: torch.dtype) -> tuple[Any, ...]:
         lo = float(torch.tensor(low, dtype=dtype))
         hi = float(torch.tensor(high, dtype=dtype))

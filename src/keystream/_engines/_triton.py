@@ -40,8 +40,11 @@ __all__ = ["CONTIGUOUS_SHAPES", "MIN_TRITON", "TritonEngine", "count_in_ball", "
 triton = None  # imported on first use: importing triton costs about a second
 _IMPORT_ERROR: str | None = None
 
-#: The kernel kinds and float dtype codes of the draw kernels (from the one table, _kinds.py).
-KINDS = {k.name: k.code for k in KERNEL_KINDS if k.kind != "randperm"}  # randperm has its own kernel
+#: The kernel kinds the draw kernels compute (``values`` and ``store`` in _triton_kernels.py),
+#: with their codes from the one table (_kinds.py); randperm has a kernel of its own.  A new
+#: row of the table is not here until the kernels compute it: the portable engine serves it.
+KINDS = {k.name: k.code for k in KERNEL_KINDS
+         if k.name in ("bits32", "bits64", "uniform", "normal", "exponential", "randint", "bernoulli")}
 DTYPES = DTYPE_CODES
 MAX_OUTER = 3
 #: Lanes per program of the kernels whose lanes hold more state (a region's run
