@@ -57,3 +57,22 @@ def test_cpu_kat(rounds, ctr, key, expected):
     if _cpu._LIB is None:
         pytest.skip("the C engine is not built here")
     assert _cpu.philox(ctr, key, rounds) == expected
+
+
+@pytest.mark.parametrize("rounds,ctr,key,expected", KAT)
+def test_scalar_kat(rounds, ctr, key, expected):
+    from keystream._philox import philox4x32_scalar
+
+    assert philox4x32_scalar(ctr, key, rounds=rounds) == expected
+
+
+def test_scalar_equals_the_array_form():
+    """Key derivation's Python-int Philox is the numpy definition, on random counters and keys."""
+    import numpy as np
+
+    from keystream._philox import philox4x32_scalar
+
+    rng = np.random.default_rng(7)
+    for ctr, key in zip(rng.integers(0, 2**32, (300, 4)).tolist(), rng.integers(0, 2**32, (300, 2)).tolist()):
+        want = tuple(int(w) for w in philox4x32(*ctr, key[0], key[1]))
+        assert philox4x32_scalar(tuple(ctr), tuple(key)) == want

@@ -16,6 +16,8 @@ __all__ = ["philox4x32", "philox4x32_scalar"]
 
 _M0 = np.uint64(u32("PHILOX_M0"))
 _M1 = np.uint64(u32("PHILOX_M1"))
+_M0_INT = u32("PHILOX_M0")
+_M1_INT = u32("PHILOX_M1")
 _W0 = u32("PHILOX_W0")
 _W1 = u32("PHILOX_W1")
 _ROUNDS = u32("PHILOX_ROUNDS")
@@ -61,6 +63,18 @@ def philox4x32(
 def philox4x32_scalar(
     counter: tuple[int, int, int, int], key: tuple[int, int], rounds: int = _ROUNDS
 ) -> tuple[int, int, int, int]:
-    """Philox4x32-R on one counter, with Python ints (used for key derivation)."""
-    out = philox4x32(*counter, key[0], key[1], rounds=rounds)
-    return tuple(int(w) for w in out)  # type: ignore[return-value]
+    """Philox4x32-R on one counter, with Python ints (key derivation: ``fold_in``, ``spawn``).
+
+    The same function as :func:`philox4x32`, written on Python ints because one block
+    through numpy costs about 25 us in array overheads and this about 3 (tests compare
+    the two on the known answers and on random counters and keys)."""
+    x0, x1, x2, x3 = counter
+    k0, k1 = key
+    m0, m1, w0, w1, mask = _M0_INT, _M1_INT, _W0, _W1, 0xFFFFFFFF
+    for _ in range(rounds):
+        p0 = m0 * x0
+        p1 = m1 * x2
+        x0, x1, x2, x3 = (p1 >> 32) ^ x1 ^ k0, p1 & mask, (p0 >> 32) ^ x3 ^ k1, p0 & mask
+        k0 = (k0 + w0) & mask
+        k1 = (k1 + w1) & mask
+    return x0, x1, x2, x3
