@@ -21,7 +21,7 @@ from typing import Any, overload
 import torch
 
 from ._devices import usable_device
-from ._engines import _cpu, _portable, engine_for
+from ._engines import engine_for, get_engine
 from ._generator import Generator, resolve_generator
 from ._math.feistel import feistel_keys
 from ._spec import PERM_KEY_BLOCKS, DrawSpec
@@ -79,10 +79,11 @@ class Permutation:
             if i.numel() and (bool((i < 0).any()) or bool((i >= self.n).any())):
                 raise IndexError(f"index out of range for a permutation of {self.n}")
             flat = i.reshape(-1)
-            fast = _cpu.permute_indices(flat, self.n, self.round_keys) if i.device.type == "cpu" else None
-            if fast is None:
-                fast = _portable.permute(flat, self.n, list(self.round_keys))
-            return fast.reshape(index.shape)
+            out = engine_for(i.device).permute_indices(flat, self.n, self.round_keys)
+            if out is None:  # the device's engine has no lookup kernel: the portable one
+                out = get_engine("portable").permute_indices(flat, self.n, self.round_keys)
+            assert out is not None
+            return out.reshape(index.shape)
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise TypeError(f"index must be an int or an integer tensor, got {type(index).__name__}")
         if not 0 <= int(index) < self.n:

@@ -67,5 +67,11 @@ class Engine(abc.ABC):
         as a 0-d int64 tensor on ``device`` (not synchronised), or None."""
         return None
 
+    def permute_indices(self, idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.Tensor | None:
+        """``Permutation``'s lookups: ``pi(idx)`` for int64 indices in [0, n) under the 8
+        round ``keys`` (``_math.feistel``), on ``idx``'s device, or None (no kernel here:
+        the caller uses the portable engine's)."""
+        return None
+
     def __repr__(self) -> str:
         return f"<keystream engine {self.name!r}>"

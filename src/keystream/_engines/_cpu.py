@@ -181,6 +181,9 @@ class CpuEngine(Engine):
     def exact_sum_limbs(self, x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
         return exact_sum_limbs(x)
 
+    def permute_indices(self, idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.Tensor | None:
+        return permute_indices(idx, n, keys)
+
     def count_in_ball(self, key: tuple[int, int], offset: int, dims: int, s0: int, s1: int,
                       device: torch.device) -> torch.Tensor | None:
         count = count_in_ball(key, offset, dims, s0, s1)

@@ -205,6 +205,9 @@ class PortableEngine(Engine):
     def supports(self, device: torch.device) -> bool:
         return device.type != "meta"
 
+    def permute_indices(self, idx: Tensor, n: int, keys: tuple[int, ...]) -> Tensor | None:
+        return permute(idx, n, list(keys))
+
     def fill(self, out: Tensor, spec: DrawSpec) -> None:
         if spec.out_numel == 0:
             return
