@@ -17,8 +17,8 @@ import torch
 from .._constants import f32, f64, u32
 from .._math.feistel import feistel_keys
 from .._math.torch_forms import (
-    _c32,
-    _c64,
+    c32,
+    c64,
     neg_log_f32,
     neg_log_f64,
     sincos_f32,
@@ -115,13 +115,13 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
     if kind == "normal":
         mean, std = spec.params
         if f64_out:
-            r = sqrt_f64(_c64("TWO_F64", w[0]) * neg_log_f64(w[1], w[0]))
+            r = sqrt_f64(c64("TWO_F64", w[0]) * neg_log_f64(w[1], w[0]))
             c, s = sincos_f64(w[3], w[2])
             z = torch.stack([r * c, r * s], 1)
             ft = torch.float64
         else:
-            r0 = sqrt_f32(_c32("TWO_F32", w[0]) * neg_log_f32(w[0]))
-            r1 = sqrt_f32(_c32("TWO_F32", w[0]) * neg_log_f32(w[2]))
+            r0 = sqrt_f32(c32("TWO_F32", w[0]) * neg_log_f32(w[0]))
+            r1 = sqrt_f32(c32("TWO_F32", w[0]) * neg_log_f32(w[2]))
             c0, s0 = sincos_f32(w[1])
             c1, s1 = sincos_f32(w[3])
             z = torch.stack([r0 * c0, r0 * s0, r1 * c1, r1 * s1], 1)

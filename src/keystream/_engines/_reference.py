@@ -14,8 +14,8 @@ import torch
 from .._constants import u32
 from .._math.feistel import feistel_keys, half_bits
 from .._math.numpy_forms import (
-    _c32,
-    _c64,
+    c32,
+    c64,
     neg_log_f32,
     neg_log_f64,
     sincos_f32,
@@ -74,11 +74,11 @@ def _round_to(x: npt.NDArray[np.float32], dtype: torch.dtype) -> npt.NDArray[np.
 def uniform01(spec: DrawSpec, e: U64) -> npt.NDArray[np.floating]:
     """The exact [0, 1) value of element ``e`` (float64 storage for float64, else float32)."""
     if spec.dtype == torch.float64:
-        return (word64(spec, e) >> _u(11)).astype(np.float64) * _c64("TWO_M53_F64")
+        return (word64(spec, e) >> _u(11)).astype(np.float64) * c64("TWO_M53_F64")
     w = word32(spec, e)
     drop, unit = {torch.float32: (8, "TWO_M24_F32"), torch.float16: (21, "TWO_M11_F32"),
                   torch.bfloat16: (24, "TWO_M8_F32")}[spec.dtype]
-    return (w >> np.uint32(drop)).astype(np.float32) * _c32(unit)
+    return (w >> np.uint32(drop)).astype(np.float32) * c32(unit)
 
 
 def uniform(spec: DrawSpec, e: U64) -> np.ndarray:
@@ -101,14 +101,14 @@ def standard_normal(spec: DrawSpec, e: U64) -> np.ndarray:
         w = block_words(spec.key, _u(spec.offset) + j)
         xa = w[0].astype(np.uint64) | (w[1].astype(np.uint64) << _u(32))
         xb = w[2].astype(np.uint64) | (w[3].astype(np.uint64) << _u(32))
-        r64 = np.sqrt(_c64("TWO_F64") * neg_log_f64(xa))
-        c64, s64 = sincos_f64(xb)
-        return r64 * np.where(i == 0, c64, s64)
+        r64 = np.sqrt(c64("TWO_F64") * neg_log_f64(xa))
+        cos64, sin64 = sincos_f64(xb)
+        return r64 * np.where(i == 0, cos64, sin64)
     j, p = e // _u(4), e % _u(4)
     w = block_words(spec.key, _u(spec.offset) + j)
     wr = np.where(p < 2, w[0], w[2]).astype(np.uint32)  # pair (w0, w1) -> elements 4j, 4j+1
     wa = np.where(p < 2, w[1], w[3]).astype(np.uint32)
-    r = np.sqrt(_c32("TWO_F32") * neg_log_f32(wr))
+    r = np.sqrt(c32("TWO_F32") * neg_log_f32(wr))
     c, s = sincos_f32(wa)
     return r * np.where(p % _u(2) == 0, c, s)
 

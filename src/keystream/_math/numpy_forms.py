@@ -14,7 +14,8 @@ import numpy.typing as npt
 
 from .._constants import f32, f64, u32, u64
 
-__all__ = ["bit_length", "log_f64", "log_normalisation_f32", "neg_log_f32", "neg_log_f64", "sincos_f32", "sincos_f64"]
+__all__ = ["bit_length", "c32", "c64", "log_f64", "log_normalisation_f32", "neg_log_f32", "neg_log_f64", "sincos_f32",
+           "sincos_f64"]
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -46,11 +47,13 @@ def bit_length(z: U64, width: int) -> npt.NDArray[np.int64]:
     return n + (x != 0)
 
 
-def _c32(name: str) -> np.float32:
+def c32(name: str) -> np.float32:
+    """The table's float32 constant ``name``."""
     return np.float32(f32(name))
 
 
-def _c64(name: str) -> np.float64:
+def c64(name: str) -> np.float64:
+    """The table's float64 constant ``name``."""
     return np.float64(f64(name))
 
 
@@ -79,17 +82,17 @@ def neg_log_f32(w: U32) -> npt.NDArray[np.float32]:
     big = mant >= _u(u32("SQRT2_MANT_F32"))  # x >= sqrt(2): use x/2, k+1 (x in [sqrt(1/2), sqrt(2)))
     x = (np.where(big, _u(0x3F000000), _u(0x3F800000)) | mant).astype(np.uint32).view(np.float32)
     k = k + big
-    f = x - _c32("ONE_F32")  # exact (Sterbenz)
-    s = f / (_c32("TWO_F32") + f)
+    f = x - c32("ONE_F32")  # exact (Sterbenz)
+    s = f / (c32("TWO_F32") + f)
     z2 = s * s
-    p: Any = _c32("LOG_L4_F32")
-    p = _c32("LOG_L3_F32") + z2 * p
-    p = _c32("LOG_L2_F32") + z2 * p
-    p = _c32("LOG_L1_F32") + z2 * p
+    p: Any = c32("LOG_L4_F32")
+    p = c32("LOG_L3_F32") + z2 * p
+    p = c32("LOG_L2_F32") + z2 * p
+    p = c32("LOG_L1_F32") + z2 * p
     r = z2 * p
-    hfsq = (_c32("HALF_F32") * f) * f
+    hfsq = (c32("HALF_F32") * f) * f
     dk = k.astype(np.float32)
-    ln = dk * _c32("LN2_HI_F32") - ((hfsq - (s * (hfsq + r) + dk * _c32("LN2_LO_F32"))) - f)
+    ln = dk * c32("LN2_HI_F32") - ((hfsq - (s * (hfsq + r) + dk * c32("LN2_LO_F32"))) - f)
     return _flip_f32(ln.astype(np.float32), np.ones(ln.shape, bool))
 
 
@@ -111,16 +114,16 @@ def _log_parts_f64(k: npt.NDArray[np.int64], mant: U64) -> npt.NDArray[np.float6
     big = mant >= _u(u64("SQRT2_MANT_F64"))
     xf = (np.where(big, _u(0x3FE0000000000000), _u(0x3FF0000000000000)) | mant).view(np.float64)
     k = k + big
-    f = xf - _c64("ONE_F64")
-    s = f / (_c64("TWO_F64") + f)
+    f = xf - c64("ONE_F64")
+    s = f / (c64("TWO_F64") + f)
     z2 = s * s
-    p: Any = _c64("LOG_L7_F64")
+    p: Any = c64("LOG_L7_F64")
     for name in ("LOG_L6_F64", "LOG_L5_F64", "LOG_L4_F64", "LOG_L3_F64", "LOG_L2_F64", "LOG_L1_F64"):
-        p = _c64(name) + z2 * p
+        p = c64(name) + z2 * p
     r = z2 * p
-    hfsq = (_c64("HALF_F64") * f) * f
+    hfsq = (c64("HALF_F64") * f) * f
     dk = k.astype(np.float64)
-    return dk * _c64("LN2_HI_F64") - ((hfsq - (s * (hfsq + r) + dk * _c64("LN2_LO_F64"))) - f)
+    return dk * c64("LN2_HI_F64") - ((hfsq - (s * (hfsq + r) + dk * c64("LN2_LO_F64"))) - f)
 
 
 def log_f64(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -157,17 +160,17 @@ def sincos_f32(w: U32) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]
     t = (w.astype(np.uint64) + _u(1 << 29)) & _u(0xFFFFFFFF)
     q = (t >> _u(30)).astype(np.int64)
     rr = 2 * (((t & _u(0x3FFFFFFF)) >> _u(6)).astype(np.int64) - (1 << 23)) + 1
-    a = rr.astype(np.float32) * _c32("ANGLE_UNIT_F32")
+    a = rr.astype(np.float32) * c32("ANGLE_UNIT_F32")
     z = a * a
-    p: Any = _c32("SIN_S3_F32")
-    p = _c32("SIN_S2_F32") + z * p
-    p = _c32("SIN_S1_F32") + z * p
+    p: Any = c32("SIN_S3_F32")
+    p = c32("SIN_S2_F32") + z * p
+    p = c32("SIN_S1_F32") + z * p
     sa = a + (a * z) * p
-    c: Any = _c32("COS_C4_F32")
-    c = _c32("COS_C3_F32") + z * c
-    c = _c32("COS_C2_F32") + z * c
-    c = _c32("COS_C1_F32") + z * c
-    ca = _c32("ONE_F32") + z * c
+    c: Any = c32("COS_C4_F32")
+    c = c32("COS_C3_F32") + z * c
+    c = c32("COS_C2_F32") + z * c
+    c = c32("COS_C1_F32") + z * c
+    ca = c32("ONE_F32") + z * c
     return _quadrant_rotate(sa, ca, q, _flip_f32)  # type: ignore[no-any-return]
 
 
@@ -178,14 +181,14 @@ def sincos_f64(x: U64) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]
         t = x + _u(1 << 61)  # wraps modulo 2^64, as intended
     q = (t >> _u(62)).astype(np.int64)
     rr = 2 * (((t & _u((1 << 62) - 1)) >> _u(9)).astype(np.int64) - (1 << 52)) + 1
-    a = rr.astype(np.float64) * _c64("ANGLE_UNIT_F64")
+    a = rr.astype(np.float64) * c64("ANGLE_UNIT_F64")
     z = a * a
-    p: Any = _c64("SIN_S6_F64")
+    p: Any = c64("SIN_S6_F64")
     for name in ("SIN_S5_F64", "SIN_S4_F64", "SIN_S3_F64", "SIN_S2_F64", "SIN_S1_F64"):
-        p = _c64(name) + z * p
+        p = c64(name) + z * p
     sa = a + (a * z) * p
-    c: Any = _c64("COS_C7_F64")
+    c: Any = c64("COS_C7_F64")
     for name in ("COS_C6_F64", "COS_C5_F64", "COS_C4_F64", "COS_C3_F64", "COS_C2_F64", "COS_C1_F64"):
-        c = _c64(name) + z * c
-    ca = _c64("ONE_F64") + z * c
+        c = c64(name) + z * c
+    ca = c64("ONE_F64") + z * c
     return _quadrant_rotate(sa, ca, q, _flip_f64)  # type: ignore[no-any-return]

@@ -12,8 +12,8 @@ import torch
 
 from .._constants import f32, f64, u32, u64
 
-__all__ = ["bit_length", "log_parts_f64", "neg_log_f32", "neg_log_f64", "sincos_f32", "sincos_f64", "sqrt_f32",
-           "sqrt_f64"]
+__all__ = ["bit_length", "c32", "c64", "log_parts_f64", "neg_log_f32", "neg_log_f64", "sincos_f32", "sincos_f64",
+           "sqrt_f32", "sqrt_f64"]
 
 _M32 = 0xFFFFFFFF
 Tensor = torch.Tensor
@@ -90,7 +90,7 @@ def sqrt_f32(x: Tensor) -> Tensor:
 def _exact_square(y: Tensor) -> tuple[Tensor, Tensor]:
     """``p + e == y * y`` exactly (Veltkamp split, Dekker product)."""
     p = y * y
-    c = _c64("SPLIT_F64", y) * y
+    c = c64("SPLIT_F64", y) * y
     hi = c - (c - y)
     lo = y - hi
     return p, ((hi * hi - p) + (hi * lo + hi * lo)) + lo * lo
@@ -98,10 +98,10 @@ def _exact_square(y: Tensor) -> tuple[Tensor, Tensor]:
 
 def _above_midpoint(x: Tensor, y: Tensor, nxt: Tensor) -> Tensor:
     """Exactly: is ``x > ((y + nxt) / 2)^2`` for neighbouring doubles ``y < nxt``?"""
-    h = (nxt - y) * _c64("HALF_F64", y)  # a power of two: every product below is exact
+    h = (nxt - y) * c64("HALF_F64", y)  # a power of two: every product below is exact
     p, e = _exact_square(y)
     a = x - p  # exact (Sterbenz)
-    b = (y * h) * _c64("TWO_F64", y)
+    b = (y * h) * c64("TWO_F64", y)
     s = a - b  # (s, t): Knuth's TwoSum, s + t == a - b exactly
     bb = s - a
     t = (a - (s - bb)) - (b + bb)
@@ -120,11 +120,13 @@ def sqrt_f64(x: Tensor) -> Tensor:
 
 
 # ------------------------------------------------------------- deterministic log
-def _c32(name: str, like: Tensor) -> Tensor:
+def c32(name: str, like: Tensor) -> Tensor:
+    """The table's float32 constant ``name`` as a 0-d tensor on ``like``'s device."""
     return torch.tensor(f32(name), dtype=torch.float32, device=like.device)
 
 
-def _c64(name: str, like: Tensor) -> Tensor:
+def c64(name: str, like: Tensor) -> Tensor:
+    """The table's float64 constant ``name`` as a 0-d tensor on ``like``'s device."""
     return torch.tensor(f64(name), dtype=torch.float64, device=like.device)
 
 
@@ -138,16 +140,16 @@ def neg_log_f32(w: Tensor) -> Tensor:
     big = mant >= u32("SQRT2_MANT_F32")
     x = _to_f32(torch.where(big, 0x3F000000, 0x3F800000) | mant)
     k = k + big.to(torch.int64)
-    f = x - _c32("ONE_F32", x)
-    s = f / (_c32("TWO_F32", x) + f)
+    f = x - c32("ONE_F32", x)
+    s = f / (c32("TWO_F32", x) + f)
     z2 = s * s
-    p = _c32("LOG_L4_F32", x)
+    p = c32("LOG_L4_F32", x)
     for name in ("LOG_L3_F32", "LOG_L2_F32", "LOG_L1_F32"):
-        p = _c32(name, x) + z2 * p
+        p = c32(name, x) + z2 * p
     r = z2 * p
-    hfsq = (_c32("HALF_F32", x) * f) * f
+    hfsq = (c32("HALF_F32", x) * f) * f
     dk = k.to(torch.float32)
-    ln = dk * _c32("LN2_HI_F32", x) - ((hfsq - (s * (hfsq + r) + dk * _c32("LN2_LO_F32", x))) - f)
+    ln = dk * c32("LN2_HI_F32", x) - ((hfsq - (s * (hfsq + r) + dk * c32("LN2_LO_F32", x))) - f)
     return _flip_f32(ln)
 
 
@@ -173,19 +175,19 @@ def log_parts_f64(k: Tensor, mant: Tensor) -> Tensor:
     # The same operations and roundings as the reference, mostly in place: a fresh
     # large tensor costs more in page faults than the arithmetic (measured on CPU).
     # Each in-place step computes exactly the out-of-place expression named beside it.
-    f = x.sub_(_c64("ONE_F64", x))  # f = x - 1
-    s = f + _c64("TWO_F64", x)
+    f = x.sub_(c64("ONE_F64", x))  # f = x - 1
+    s = f + c64("TWO_F64", x)
     s = torch.div(f, s, out=s)  # s = f / (2 + f)
     z2 = s * s
-    p = _c64("LOG_L7_F64", x).expand_as(z2).clone()
+    p = c64("LOG_L7_F64", x).expand_as(z2).clone()
     for name in ("LOG_L6_F64", "LOG_L5_F64", "LOG_L4_F64", "LOG_L3_F64", "LOG_L2_F64", "LOG_L1_F64"):
-        p.mul_(z2).add_(_c64(name, x))  # c + z2 * p
+        p.mul_(z2).add_(c64(name, x))  # c + z2 * p
     r = p.mul_(z2)  # r = z2 * p
-    hfsq = (f * _c64("HALF_F64", x)).mul_(f)  # hfsq = (0.5 * f) * f
+    hfsq = (f * c64("HALF_F64", x)).mul_(f)  # hfsq = (0.5 * f) * f
     t = r.add_(hfsq).mul_(s)  # s * (hfsq + r)
-    t.add_(dk * _c64("LN2_LO_F64", x))  # s * (hfsq + r) + dk * ln2_lo
+    t.add_(dk * c64("LN2_LO_F64", x))  # s * (hfsq + r) + dk * ln2_lo
     t = torch.sub(hfsq, t, out=t).sub_(f)  # (hfsq - (...)) - f
-    return torch.sub(dk.mul_(_c64("LN2_HI_F64", x)), t, out=t)  # dk * ln2_hi - (...)
+    return torch.sub(dk.mul_(c64("LN2_HI_F64", x)), t, out=t)  # dk * ln2_hi - (...)
 
 
 # --------------------------------------------------------- deterministic sin / cos
@@ -200,16 +202,16 @@ def sincos_f32(w: Tensor) -> tuple[Tensor, Tensor]:
     t = (w + (1 << 29)) & _M32
     q = t >> 30
     rr = 2 * (((t & 0x3FFFFFFF) >> 6) - (1 << 23)) + 1
-    a = rr.to(torch.float32) * _c32("ANGLE_UNIT_F32", rr)
+    a = rr.to(torch.float32) * c32("ANGLE_UNIT_F32", rr)
     z = a * a
-    p = _c32("SIN_S3_F32", a)
+    p = c32("SIN_S3_F32", a)
     for name in ("SIN_S2_F32", "SIN_S1_F32"):
-        p = _c32(name, a) + z * p
+        p = c32(name, a) + z * p
     sa = a + (a * z) * p
-    c = _c32("COS_C4_F32", a)
+    c = c32("COS_C4_F32", a)
     for name in ("COS_C3_F32", "COS_C2_F32", "COS_C1_F32"):
-        c = _c32(name, a) + z * c
-    ca = _c32("ONE_F32", a) + z * c
+        c = c32(name, a) + z * c
+    ca = c32("ONE_F32", a) + z * c
     return _rotate(sa, ca, q, _flip_f32)
 
 
@@ -217,14 +219,14 @@ def sincos_f64(xh: Tensor, xl: Tensor) -> tuple[Tensor, Tensor]:
     th = (xh + (1 << 29)) & _M32  # t = x + 2^61 (mod 2^64), high word
     q = th >> 30
     rr = 2 * (((((th & 0x3FFFFFFF) << 32) | xl) >> 9) - (1 << 52)) + 1
-    a = rr.to(torch.float64) * _c64("ANGLE_UNIT_F64", rr)
+    a = rr.to(torch.float64) * c64("ANGLE_UNIT_F64", rr)
     z = a * a
-    p = _c64("SIN_S6_F64", a)
+    p = c64("SIN_S6_F64", a)
     for name in ("SIN_S5_F64", "SIN_S4_F64", "SIN_S3_F64", "SIN_S2_F64", "SIN_S1_F64"):
-        p = _c64(name, a) + z * p
+        p = c64(name, a) + z * p
     sa = a + (a * z) * p
-    c = _c64("COS_C7_F64", a)
+    c = c64("COS_C7_F64", a)
     for name in ("COS_C6_F64", "COS_C5_F64", "COS_C4_F64", "COS_C3_F64", "COS_C2_F64", "COS_C1_F64"):
-        c = _c64(name, a) + z * c
-    ca = _c64("ONE_F64", a) + z * c
+        c = c64(name, a) + z * c
+    ca = c64("ONE_F64", a) + z * c
     return _rotate(sa, ca, q, _flip_f64)
