@@ -8,8 +8,8 @@ import pathlib
 import pytest
 
 import keystream as ks
-from keystream import _draws
-from keystream._conformance import PUBLIC_DRAWS
+from keystream import _draws, init
+from keystream._conformance import INIT_FILLS, PUBLIC_DRAWS
 
 HERE = pathlib.Path(__file__).parent
 GOLDENS = json.loads((HERE / "goldens.json").read_text())
@@ -24,17 +24,27 @@ def _tool():
 
 @pytest.mark.parametrize("name", sorted(GOLDENS["draws"]))
 def test_golden(engine, name):
-    assert _tool().golden(name, engine.name) == GOLDENS["draws"][name]
+    try:
+        got = _tool().golden(name, engine.name)
+    except ValueError as err:  # a draw this engine has no kernel for (the portable engine serves it)
+        if "does not implement" not in str(err):
+            raise
+        pytest.skip(str(err))
+    assert got == GOLDENS["draws"][name]
 
 
 def test_every_public_draw_has_a_golden():
-    """The draws are what keystream._draws exports (no hand-kept list here): each is public
-    and has at least one golden, and every golden case is a public draw's."""
+    """The draws are what keystream._draws exports (no hand-kept list here), and the random
+    initialisers of keystream.init: each is public and has at least one golden, and every
+    golden case is one of theirs."""
     assert set(PUBLIC_DRAWS) == set(GOLDENS["draws"])
     draws = set(_draws.__all__)
     assert draws <= set(ks.__all__)
+    fills = {name for name in init.__all__ if name.endswith("_")}
+    assert fills == set(INIT_FILLS)
     covered = {name.split("/")[0] for name in PUBLIC_DRAWS}
-    assert covered == draws, (sorted(draws - covered), sorted(covered - draws))
+    want = draws | {f"init.{name}" for name in fills}
+    assert covered == want, (sorted(want - covered), sorted(covered - want))
 
 
 def test_golden_script_reproduces_file():

@@ -18,7 +18,7 @@ from ._draws import _below
 from ._engines import Engine, get_engine
 from ._spec import DrawSpec
 
-__all__ = ["Case", "CASES", "PUBLIC_DRAWS", "cases", "make_spec", "reference", "run_case", "same_bits"]
+__all__ = ["Case", "CASES", "INIT_FILLS", "PUBLIC_DRAWS", "cases", "make_spec", "reference", "run_case", "same_bits"]
 
 F16, BF16, F32, F64 = torch.float16, torch.bfloat16, torch.float32, torch.float64
 FLOATS = (F16, BF16, F32, F64)
@@ -69,6 +69,9 @@ CASES: tuple[Case, ...] = (
     Case("bernoulli(0.3)", "bernoulli", (F32, torch.bool, torch.int64), lambda d: (math.ceil(0.3 * 2**32),)),
     Case("bernoulli(1)", "bernoulli", (F32,), lambda d: (2**32,)),
     Case("randperm", "randperm", (torch.int64,), lambda d: ()),
+    Case("trunc_normal(0,1,-2,2)", "trunc_normal", FLOATS, lambda d: (0.0, 1.0, -2.0, 2.0)),
+    # most elements clamp or take a late candidate
+    Case("trunc_normal(0.5,2,1,1.25)", "trunc_normal", FLOATS, lambda d: (0.5, 2.0, 1.0, 1.25)),
 )
 
 #: Every public draw, as the golden files and the coverage test know it:
@@ -99,6 +102,19 @@ def _public_draws() -> None:
     PUBLIC_DRAWS["randint/int64-full"] = lambda g: ks.randint(-(2**63), 2**63, (n,), generator=g)
     PUBLIC_DRAWS["bernoulli/float32"] = lambda g: ks.bernoulli(0.25, (n,), generator=g, dtype=F32)
     PUBLIC_DRAWS["randperm/int64"] = lambda g: ks.randperm(n, generator=g)
+    from . import init
+
+    def filled(fill: Callable[..., torch.Tensor], *args: Any) -> Callable[[Any], torch.Tensor]:
+        return lambda g: fill(torch.empty(37, 29), *args, generator=g)
+
+    for name in INIT_FILLS:  # the weight initialisers' values are a promise too
+        args = (0.25,) if name == "sparse_" else ()
+        PUBLIC_DRAWS[f"init.{name}/float32"] = filled(getattr(init, name), *args)
+
+
+#: The random initialisers of ``keystream.init`` (each has a golden).
+INIT_FILLS = ("uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+              "kaiming_normal_", "orthogonal_", "sparse_")
 
 
 def cases() -> Iterator[tuple[Case, torch.dtype]]:

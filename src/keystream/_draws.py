@@ -507,6 +507,31 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     return _finish(x.to(dtype), out)
 
 
+def trunc_normal(mean: float, std: float, a: float, b: float, size: Any, *, generator: Generator | None = None,
+                 dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
+    """Normal numbers truncated to ``[a, b]`` (absolute bounds): ``init.trunc_normal_``'s draw.
+
+    Each element takes the first of 16 candidates ``mean + std * z`` (compute dtype)
+    that lies in ``[a, b]``; if none does, the last candidate clamped to ``[a, b]``.
+    The caller checks ``a < b``.
+
+    Reproducibility:
+        Element ``e`` uses blocks ``offset + 4e .. offset + 4e + 3`` (float64: ``8e ..
+        8e + 7``); its candidates are the normals those blocks give in the :func:`randn`
+        layout.  Consumes ``4 numel`` blocks (``8 numel`` for float64).
+    """
+    g = resolve_generator(generator)
+    shape = _parse_size((size,))
+    dtype = _dtype(dtype, None, torch.get_default_dtype(), FLOAT_DTYPES, "trunc_normal")
+    mean_v, std_v, a_v, b_v = (_real(v, name) for v, name in ((mean, "mean"), (std, "std"), (a, "a"), (b, "b")))
+    if math.isnan(std_v) or std_v < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    ct = _compute_dtype(dtype)
+    params = tuple(_round(v, ct) for v in (mean_v, std_v, a_v, b_v))
+    reg = _region(region, shape)
+    return _run("trunc_normal", params, shape, dtype, g, _device(device, None, g), reg)
+
+
 @_eager
 def randint(*args: Any, generator: Generator | None = None, out: Tensor | None = None,
             dtype: torch.dtype | None = None, device: Any = None, region: Region = None,

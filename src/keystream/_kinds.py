@@ -6,8 +6,9 @@ is two kernel kinds (32- and 64-bit words), every other draw kind is one.  Each 
 below is a kernel kind: its code (the C engine's ``K_*`` enum, generated into
 ``_csrc/ks_constants.h`` by ``tools/gen_constants_h.py``, and the Triton kernels'
 ``KIND`` constexpr), the draw kind it serves, the dtypes it allows, how many elements
-one 128-bit block gives, how ``DrawSpec.params`` is packed, and which parameters
-are the standard ones (for which kernels skip the arithmetic: the same bits).
+one 128-bit block gives (or how many blocks one element uses), how
+``DrawSpec.params`` is packed, and which parameters are the standard ones (for which
+kernels skip the arithmetic: the same bits).
 
 Float kernels take the 16-bit floats through float32; float dtypes have codes too
 (:data:`DTYPE_CODES`, the C engine's ``D_*`` enum and the kernels' ``DTYPE``).
@@ -30,6 +31,7 @@ __all__ = [
     "KernelKind",
     "elements_per_block",
     "kernel_kind",
+    "layout",
 ]
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -58,10 +60,13 @@ class KernelKind:
         dtypes: the output dtypes it allows.
         per_block: elements one block gives; 0 for a draw that consumes a fixed number
             of blocks (randperm).
+        blocks: blocks one element uses (then ``per_block`` is 1): draws with a fixed
+            number of candidates or of words per element (docs/spec.md section 4).
         params: how ``DrawSpec.params`` is packed.
         unit: the standard ``params`` (for which a kernel may skip the arithmetic), as
             ``docs/spec.md`` section 5 defines them; "" if the kind has none.
-        wide_f64: float64 outputs are made from 64-bit words: half as many per block.
+        wide_f64: float64 outputs are made from 64-bit words: half as many elements per
+            block, or twice as many blocks per element.
     """
 
     name: str
@@ -72,14 +77,24 @@ class KernelKind:
     params: str
     unit: str = ""
     wide_f64: bool = False
+    blocks: int = 1
 
     @property
     def constant(self) -> str:
         """Its name in the kernels (``K_UNIFORM``, ...)."""
         return f"K_{self.name.upper()}"
 
+    def layout(self, dtype: torch.dtype) -> tuple[int, int]:
+        """``(k, b)``: elements ``k g .. k g + k - 1`` come from blocks ``b g .. b g + b - 1``
+        of the draw (one of ``k``, ``b`` is 1).  A draw of n elements consumes
+        ``ceil(n / k) * b`` blocks."""
+        k, b = self.per_block, self.blocks
+        if self.wide_f64 and dtype == torch.float64:
+            return (k, 2 * b) if b > 1 else (k // 2, b)
+        return k, b
+
     def elements_per_block(self, dtype: torch.dtype) -> int:
-        return self.per_block // 2 if self.wide_f64 and dtype == torch.float64 else self.per_block
+        return self.layout(dtype)[0]
 
 
 #: Every kernel kind, in code order.
@@ -98,6 +113,9 @@ KERNEL_KINDS: tuple[KernelKind, ...] = (
                "(threshold,): x = 1 if word32 < threshold else 0"),
     KernelKind("randperm", 7, "randperm", (torch.int16, torch.int32, torch.int64), 0,
                "(n,): x = pi(i), a keyed Feistel permutation of [0, n)"),
+    KernelKind("trunc_normal", 8, "trunc_normal", FLOAT_DTYPES, 1,
+               "(mean, std, a, b): the first of 16 candidates mean + std*z in [a, b], else the last "
+               "clamped to [a, b]", wide_f64=True, blocks=4),
 )
 assert [k.code for k in KERNEL_KINDS] == list(range(len(KERNEL_KINDS)))
 
@@ -119,9 +137,20 @@ def kernel_kind(kind: str, dtype: torch.dtype) -> KernelKind:
         raise ValueError(f"no kernel kind computes {kind!r} at {dtype}") from None
 
 
-def elements_per_block(kind: str, dtype: torch.dtype) -> int:
-    """Elements one 128-bit block yields for ``kind`` at ``dtype`` (spec section 4)."""
+def layout(kind: str, dtype: torch.dtype) -> tuple[int, int]:
+    """``(k, b)`` of ``kind`` at ``dtype``: ``k`` elements per group of ``b`` blocks
+    (:meth:`KernelKind.layout`, spec section 4).
+
+    Raises:
+        ValueError: the kind has no element layout (randperm).
+    """
     row = kernel_kind(kind, dtype)
     if not row.per_block:
         raise ValueError(f"no element layout for kind {kind!r}")
-    return row.elements_per_block(dtype)
+    return row.layout(dtype)
+
+
+def elements_per_block(kind: str, dtype: torch.dtype) -> int:
+    """Elements one 128-bit block yields for ``kind`` at ``dtype`` (spec section 4); 1 for
+    a kind whose elements use several blocks."""
+    return layout(kind, dtype)[0]

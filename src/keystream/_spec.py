@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, KINDS, PERM_KEY_BLOCKS, elements_per_block
+from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, KINDS, PERM_KEY_BLOCKS, elements_per_block, layout
 
 __all__ = [
     "DrawSpec",
@@ -23,6 +23,7 @@ __all__ = [
     "INT_DTYPES",
     "BITS_DTYPES",
     "elements_per_block",
+    "layout",
     "blocks_for",
     "zero_signs",
     "PERM_KEY_BLOCKS",
@@ -112,7 +113,7 @@ class DrawSpec:
         return outer, a * strides[d - 1], run * (b - a)
 
     def blocks(self) -> int:
-        """Blocks this draw consumes: ceil(numel / per-block), or the fixed randperm keys."""
+        """Blocks this draw consumes: ``ceil(numel / k) * b`` (``layout``), or randperm's keys."""
         return blocks_for(self.kind, self.dtype, self.numel)
 
 
@@ -126,7 +127,8 @@ def blocks_for(kind: str, dtype: torch.dtype, numel: int) -> int:
     """``DrawSpec.blocks`` of a draw of ``numel`` elements, before its spec exists."""
     if kind == "randperm":
         return PERM_KEY_BLOCKS
-    return -(-numel // elements_per_block(kind, dtype))
+    k, b = layout(kind, dtype)
+    return -(-numel // k) * b
 
 
 def flat_strides(shape: tuple[int, ...]) -> list[int]:

@@ -464,8 +464,53 @@ static void compute_batch(const Draw *d, uint32_t w[4][BATCH], int nb, void *tmp
     for (int j = 0; j < nb * k; j++) emit(d, w, j, tmp, j);
 }
 
+/* Kinds whose element e uses blocks offset + B e .. offset + B e + B - 1 (docs/spec.md
+ * section 4); 1 for the others. */
+static inline int blocks_per_element(const Draw *d) {
+    return d->kind == K_TRUNC_NORMAL ? (d->dtype == D_F64 ? 8 : 4) : 1;
+}
+
+/* Truncated normal: the first of the element's candidates (its blocks in the randn
+ * layout, fp[0], fp[1] = mean, std) inside [fp[2], fp[3]], else the last one clamped. */
+static void fill_run_trunc_normal(const Draw *d, uint64_t e0, int64_t len, void *out) {
+    uint32_t w[4][BATCH];
+    int nblk = blocks_per_element(d), per = BATCH / nblk, count = 16;
+    if (d->dtype == D_F64) {
+        double z[2 * BATCH], lo = d->fp[2], hi = d->fp[3];
+        for (int64_t i = 0; i < len; i += per) {
+            int n = len - i < per ? (int)(len - i) : per;
+            philox_batch(d->k0, d->k1, d->offset + (e0 + (uint64_t)i) * (uint64_t)nblk, w);
+            batch_normal_f64(d, w, z);
+            for (int j = 0; j < n; j++) {
+                const double *c = z + j * count;
+                double v = c[count - 1];
+                v = v < lo ? lo : v > hi ? hi : v;
+                for (int q = 0; q < count; q++)
+                    if (c[q] >= lo && c[q] <= hi) { v = c[q]; break; }
+                ((double *)out)[i + j] = v;
+            }
+        }
+        return;
+    }
+    float z[4 * BATCH], lo = (float)d->fp[2], hi = (float)d->fp[3];
+    for (int64_t i = 0; i < len; i += per) {
+        int n = len - i < per ? (int)(len - i) : per;
+        philox_batch(d->k0, d->k1, d->offset + (e0 + (uint64_t)i) * (uint64_t)nblk, w);
+        batch_normal_f32(d, w, z);
+        for (int j = 0; j < n; j++) {
+            const float *c = z + j * count;
+            float v = c[count - 1];
+            v = v < lo ? lo : v > hi ? hi : v;
+            for (int q = 0; q < count; q++)
+                if (c[q] >= lo && c[q] <= hi) { v = c[q]; break; }
+            store_float(out, i + j, v, d->dtype);
+        }
+    }
+}
+
 /* One run of consecutive elements [e0, e0 + len) to out[0 .. len). */
 static void fill_run(const Draw *d, uint64_t e0, int64_t len, void *out) {
+    if (d->kind == K_TRUNC_NORMAL) { fill_run_trunc_normal(d, e0, len, out); return; }
     uint32_t w[4][BATCH];
     uint64_t tmp[4 * BATCH]; /* room for 4*BATCH elements of up to 8 bytes */
     int k = per_block(d), size = d->elem_size;

@@ -139,6 +139,10 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
     return count
 
 
+#: Work per element, in uniforms, where it is more than one (it sets the thread count): a
+#: Feistel index costs about 4, a truncated normal 16 normals.
+_COST = {"randperm": 4, "trunc_normal": 16}
+
 #: The outer-dimension arrays of a draw without outer dimensions (read only by C).
 _NO_OUTER = (ctypes.c_uint64 * 1)()
 
@@ -151,7 +155,7 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
     fp = (ctypes.c_double * 4)()
     ip = (ctypes.c_uint64 * 12)()
     code = kernel_kind(kind, dtype).code
-    if kind in ("uniform", "normal", "exponential"):
+    if kind in ("uniform", "normal", "exponential", "trunc_normal"):
         for i, v in enumerate(params):
             fp[i] = float(v)
     elif kind == "randint":
@@ -170,7 +174,7 @@ class CpuEngine(Engine):
     #: The kinds ks_fill has kernels for (keystream.c: compute_batch and fill_perm).  A new
     #: row of the table is not here until the C code computes it: the portable engine serves it.
     kernel_kinds = frozenset({"bits32", "bits64", "uniform", "normal", "exponential", "randint", "bernoulli",
-                              "randperm"})
+                              "randperm", "trunc_normal"})
 
     def available(self) -> bool:
         return _LIB is not None
@@ -214,6 +218,6 @@ class CpuEngine(Engine):
         total = spec.out_numel
         if total * size >= 4 << 20:
             _LIB.ks_advise_hugepages(out.data_ptr(), total * size)
-        work = total * (4 if kind == "randperm" else 1)  # a Feistel index costs about 4 uniforms
+        work = total * _COST.get(kind, 1)
         _LIB.ks_fill(parts(work), code, dcode, size, spec.key[0], spec.key[1], spec.offset, fp, ip, n_outer,
                      ostart, ocount, ostride, run_offset, run, total, out.data_ptr())

@@ -5,12 +5,15 @@ faster engine exists.  Words are held in int64 tensors (values in [0, 2^32)),
 so nothing relies on unsigned tensor support, and every 32x32-bit product is
 split into 16-bit halves so that no intermediate overflows int64.
 
-Work is done per *block*: the blocks the region touches are computed once each
-(``torch.unique`` of ``e // k`` for a scattered region), then elements are
-gathered.  Float arithmetic is one torch op per IEEE operation, so every
+Work is done per *group* (``_kinds.KernelKind.layout``: k elements from b blocks,
+one of them 1): the groups the region touches are computed once each (``torch.unique``
+of ``e // k`` for a scattered region, at most ``_CHUNK`` blocks at a time for a
+contiguous one), then elements are gathered.  Float arithmetic is one torch op per IEEE operation, so every
 operation is rounded on its own (no fused multiply-add).
 """
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 
@@ -26,13 +29,16 @@ from .._math.torch_forms import (
     sqrt_f32,
     sqrt_f64,
 )
-from .._spec import DrawSpec, elements_per_block, flat_strides
+from .._spec import DrawSpec, elements_per_block, flat_strides, layout
 from ._base import Engine
 
 __all__ = ["PortableEngine"]
 
 _M32 = 0xFFFFFFFF
 Tensor = torch.Tensor
+#: Blocks computed at once for a contiguous run: bounds the int64 intermediates (tens of
+#: bytes per word) whatever the draw's size.
+_CHUNK = 1 << 20
 
 
 def _mulhilo(a: Tensor, m: int) -> tuple[Tensor, Tensor]:
@@ -151,6 +157,33 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
     raise ValueError(f"unknown draw kind {kind!r}")
 
 
+def _group_values(spec: DrawSpec, groups: Tensor) -> Tensor:
+    """Values of every element of groups ``groups``: shape [ng, k] (``layout``)."""
+    if spec.kind == "trunc_normal":
+        return _trunc_normal(spec, groups)
+    return _block_values(spec, groups)
+
+
+def _trunc_normal(spec: DrawSpec, groups: Tensor) -> Tensor:
+    """The first of each element's 16 candidates in [a, b], else the last one clamped
+    (the reference's ``trunc_normal``): candidates from the element's blocks, randn layout."""
+    mean, std, a, b = spec.params
+    ct = torch.float64 if spec.dtype == torch.float64 else torch.float32
+    _, blocks = layout(spec.kind, spec.dtype)
+    rel = (groups.unsqueeze(1) * blocks + torch.arange(blocks, device=groups.device)).reshape(-1)
+    normals = dataclasses.replace(spec, kind="normal", params=(mean, std), dtype=ct)
+    z = _block_values(normals, rel).reshape(groups.numel(), -1)
+    lo, hi = torch.tensor(a, dtype=ct, device=z.device), torch.tensor(b, dtype=ct, device=z.device)
+    count = z.shape[1]
+    inside = (z >= lo) & (z <= hi)
+    first = torch.where(inside, torch.arange(count, device=z.device), count).amin(1, keepdim=True)
+    picked = z.gather(1, first.clamp(max=count - 1))
+    last = z[:, -1:]
+    clamped = torch.where(last < lo, lo, torch.where(last > hi, hi, last))
+    x = torch.where(first < count, picked, clamped)
+    return x if ct == torch.float64 else _round_to(x, spec.dtype)
+
+
 def _mulhi64(xh: Tensor, xl: Tensor, span: int) -> tuple[Tensor, Tensor]:
     """``floor(x * span / 2^64)`` as (hi, lo) words, ``span < 2^64``."""
     rh, rl = span >> 32, span & _M32
@@ -217,17 +250,19 @@ class PortableEngine(Engine):
             i = _region_indices(spec, dev)
             out.copy_(permute(i, n, feistel_keys(spec.key, spec.offset)).reshape(spec.out_shape))
             return
-        k = elements_per_block(spec.kind, spec.dtype)
+        k, b = layout(spec.kind, spec.dtype)
         run = spec.contiguous_range()
         if run is not None:
             e0, e1 = run
-            b0 = e0 // k
-            rel = torch.arange(b0, (e1 - 1) // k + 1, device=dev)
-            vals = _block_values(spec, rel).reshape(-1)[e0 - b0 * k : e1 - b0 * k]
+            g0, g_end = e0 // k, (e1 - 1) // k + 1
+            step = max(1, _CHUNK // b)
+            parts = [_group_values(spec, torch.arange(g, min(g + step, g_end), device=dev)).reshape(-1)
+                     for g in range(g0, g_end, step)]
+            vals = (parts[0] if len(parts) == 1 else torch.cat(parts))[e0 - g0 * k : e1 - g0 * k]
         else:
             e = _region_indices(spec, dev).reshape(-1)
-            blocks, pos = torch.unique(e // k, sorted=True, return_inverse=True)
-            vals = _block_values(spec, blocks).reshape(-1)[pos * k + e % k]
+            groups, pos = torch.unique(e // k, sorted=True, return_inverse=True)
+            vals = _group_values(spec, groups).reshape(-1)[pos * k + e % k]
         vals = vals.reshape(spec.out_shape)
         if spec.kind == "bits":
             out.view(torch.int32 if k == 4 else torch.int64).copy_(vals)

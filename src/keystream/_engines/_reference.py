@@ -7,6 +7,8 @@ steps follow docs/spec.md sections 4 to 7 in order.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import numpy.typing as npt
 import torch
@@ -22,7 +24,7 @@ from .._math.numpy_forms import (
     sincos_f64,
 )
 from .._philox import philox4x32
-from .._spec import DrawSpec, elements_per_block, flat_strides
+from .._spec import DrawSpec, elements_per_block, flat_strides, layout
 from ._base import Engine
 
 __all__ = ["ReferenceEngine", "permute"]
@@ -151,6 +153,26 @@ def randint(spec: DrawSpec, e: U64) -> np.ndarray:
     return v.view(np.int64)
 
 
+def trunc_normal(spec: DrawSpec, e: U64) -> np.ndarray:
+    """The first of the element's 16 candidates ``mean + std*z`` (compute dtype) inside
+    ``[a, b]``, else the last one clamped to ``[a, b]``; then rounded once to the dtype.
+
+    Candidate ``c`` of element ``e`` is element ``16e + c`` of a normal draw of the
+    compute dtype at the same offset: the element's ``b`` blocks in the randn layout."""
+    mean, std, a, b = spec.params
+    ct = torch.float64 if spec.dtype == torch.float64 else torch.float32
+    _, blocks = layout(spec.kind, spec.dtype)
+    count = blocks * elements_per_block("normal", ct)
+    normals = dataclasses.replace(spec, kind="normal", params=(mean, std), dtype=ct)
+    lo, hi = (np.float64(a), np.float64(b)) if ct == torch.float64 else (np.float32(a), np.float32(b))
+    last = normal(normals, e * _u(count) + _u(count - 1))  # none inside: the last one, clamped
+    value = np.where(last < lo, lo, np.where(last > hi, hi, last))
+    for c in range(count - 2, -1, -1):  # from the last to the first: the first inside wins
+        z = normal(normals, e * _u(count) + _u(c))
+        value = np.where((z >= lo) & (z <= hi), z, value)
+    return value if ct == torch.float64 else _round_to(value, spec.dtype)
+
+
 def bernoulli(spec: DrawSpec, e: U64) -> np.ndarray:
     """1 where the element's word is below ``threshold = ceil(p * 2^32)``, else 0."""
     (threshold,) = spec.params
@@ -191,6 +213,7 @@ _DRAWS = {
     "exponential": exponential,
     "randint": randint,
     "bernoulli": bernoulli,
+    "trunc_normal": trunc_normal,
 }
 
 

@@ -6,7 +6,6 @@ sharding gives exactly the slices of the single-device values.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -81,51 +80,6 @@ def normal_draw(shape: tuple[int, ...], *, mean: float, std: float, **kw: Any) -
     return _draws.normal(mean, std, shape, **kw)
 
 
-#: trunc_normal_: candidates per element (see init.trunc_normal_).
-TRUNC_CANDIDATES = 16
-
-
 def trunc_normal_draw(shape: tuple[int, ...], *, mean: float, std: float, a: float, b: float,
-                      region: tuple[slice, ...], generator: Generator, dtype: torch.dtype,
-                      device: torch.device) -> torch.Tensor:
-    """First of 16 normal candidates per element inside [a, b] (virtual shape (*shape, 16)).
-
-    Rows of the region are drawn a chunk at a time, so the candidates never take more
-    than about 16 MiB at once.
-    """
-    ct = torch.float64 if dtype == torch.float64 else torch.float32
-    k = TRUNC_CANDIDATES
-    ext = shape + (k,)
-    out_shape = tuple(s.stop - s.start for s in region)
-    out = torch.empty(out_shape, dtype=ct, device=device)
-    if out.numel() == 0 or not shape:
-        if not shape:  # a 0-d tensor: one element of a (16,) draw
-            z = _draws.normal(mean, std, (k,), generator=generator, dtype=ct, device=device)
-            return _first_inside(z.unsqueeze(0), a, b).reshape(())
-        generator.advance(_normal_blocks(math.prod(ext), ct))
-        return out
-    rows = max(1, (1 << 20) // max(1, math.prod(out_shape[1:]) * k))
-    start = generator.offset
-    r0, r1 = region[0].start, region[0].stop
-    for lo in range(r0, r1, rows):
-        hi = min(r1, lo + rows)
-        g = generator.clone()
-        g.offset = start
-        z = _draws.normal(mean, std, ext, generator=g, dtype=ct, device=device,
-                          region=(slice(lo, hi),) + tuple(region[1:]) + (slice(0, k),))
-        out[lo - r0 : hi - r0] = _first_inside(z, a, b)
-    generator.advance(_normal_blocks(math.prod(ext), ct))
-    return out
-
-
-def _normal_blocks(numel: int, ct: torch.dtype) -> int:
-    return -(-numel // (2 if ct == torch.float64 else 4))
-
-
-def _first_inside(z: torch.Tensor, a: float, b: float) -> torch.Tensor:
-    inside = (z >= a) & (z <= b)
-    k = z.shape[-1]
-    # index of the first candidate inside, else the last one (then clamped)
-    first = torch.where(inside, torch.arange(k, device=z.device), k).min(-1).values.clamp(max=k - 1)
-    pick = z.gather(-1, first.unsqueeze(-1)).squeeze(-1)
-    return pick.clamp(a, b)
+                      **kw: Any) -> torch.Tensor:
+    return _draws.trunc_normal(mean, std, a, b, shape, **kw)

@@ -49,11 +49,15 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
                   generator: Generator | None = None) -> Tensor:
     """Fill with N(mean, std^2) truncated to [a, b] (absolute bounds, as in torch).
 
-    Each element takes the first of 16 candidate normals (a virtual draw of shape
-    ``(*tensor.shape, 16)``) that lies in [a, b]; if none does, the last candidate is
-    clamped to [a, b].  That is the exact truncated normal except with probability
-    ``(1 - P)^16`` per element, ``P = Phi(b') - Phi(a')``: 1e-21 for the default
-    [-2, 2] std.  Consumption is fixed (16 normals per element); no rejection loop.
+    Each element takes the first of 16 candidate normals that lies in [a, b]; if none
+    does, the last candidate is clamped to [a, b].  That is the exact truncated normal
+    except with probability ``(1 - P)^16`` per element, ``P = Phi(b') - Phi(a')``: 1e-21
+    for the default [-2, 2] std.  No rejection loop.
+
+    Reproducibility:
+        Element ``e`` of the (global) tensor takes its candidates from its own 4 blocks
+        (docs/spec.md section 4: the normals of elements ``16e .. 16e + 15`` of a float32
+        normal draw at the same offset); the fill consumes 4 blocks per element.
 
     Raises:
         ValueError: ``a >= b`` or ``std < 0``.
