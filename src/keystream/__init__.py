@@ -13,7 +13,8 @@ Example:
 """
 from __future__ import annotations
 
-from ._draws import bernoulli, bits, exponential, normal, rand, randint, randn, randperm, uniform
+from . import _draws
+from ._draws import *  # noqa: F403 - the public draws are _draws.__all__
 from ._engines import available_engines, use_engine
 from ._generator import (
     ALGORITHM,
@@ -38,20 +39,12 @@ __all__ = [
     "Permutation",
     "__version__",
     "available_engines",
-    "bernoulli",
-    "bits",
     "default_generator",
-    "exponential",
     "get_state",
     "initial_seed",
     "manual_seed",
-    "normal",
-    "rand",
-    "randint",
-    "randn",
-    "randperm",
     "seed",
     "set_state",
-    "uniform",
     "use_engine",
 ]
+__all__ += _draws.__all__

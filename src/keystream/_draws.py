@@ -13,12 +13,13 @@ values gives equal bits.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import numbers
 import struct
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import torch
 
@@ -32,6 +33,7 @@ __all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint
 Tensor = torch.Tensor
 Number = int | float
 Region = slice | Sequence[slice] | None
+_F = TypeVar("_F", bound=Callable[..., Any])
 _U64 = 1 << 64
 #: torch's sizes are int64.
 _MAX_DIM = (1 << 63) - 1
@@ -244,7 +246,7 @@ def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence
 # and the arithmetic of tensor parameters must not be fused into FMAs by a compiler.
 # torch.compiler.disable imports torch._dynamo (about a second), so it is applied lazily:
 # without dynamo imported nothing can be compiling, and the plain function runs.
-def _eager(fn: Any) -> Any:
+def _eager(fn: _F) -> _F:
     disabled: list[Any] = []
 
     @functools.wraps(fn)
@@ -255,7 +257,7 @@ def _eager(fn: Any) -> Any:
             disabled.append(torch.compiler.disable(fn))
         return disabled[0](*args, **kwargs)
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 @_eager
@@ -638,3 +640,28 @@ def randperm(n: int, *, generator: Generator | None = None, out: Tensor | None =
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
     return _run("randperm", (n,), shape, dtype, g, dev, reg, out)
+
+
+# ------------------------------------------------------------ Generator methods
+def _generator_method(fn: Any) -> Any:
+    """``Generator.<name>(self, ...)``: ``fn(..., generator=self)``, with ``fn``'s signature
+    (less ``generator``) and docstring."""
+
+    def method(self: Generator, *args: Any, **kwargs: Any) -> Tensor:
+        return fn(*args, generator=self, **kwargs)  # type: ignore[no-any-return]
+
+    signature = inspect.signature(fn)
+    params = [p for name, p in signature.parameters.items() if name != "generator"]
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    method.__signature__ = signature.replace(parameters=[self_param, *params])  # type: ignore[attr-defined]
+    method.__name__ = fn.__name__
+    method.__qualname__ = f"Generator.{fn.__name__}"
+    method.__module__ = Generator.__module__
+    method.__doc__ = f"``keystream.{fn.__name__}(..., generator=self)``.\n\n{inspect.getdoc(fn) or ''}"
+    return method
+
+
+# Every public draw is also a Generator method: g.rand(3) is rand(3, generator=g).
+for _name in __all__:
+    setattr(Generator, _name, _generator_method(globals()[_name]))
+del _name

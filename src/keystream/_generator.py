@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import get_worker_info  # (imported by torch itself)
@@ -351,60 +352,10 @@ class Generator:
             f"spawn_count={spawn}, device='{self._device}')"
         )
 
-    # ------------------------------------------------------------------ draws
-    def rand(self, *size: Any, **kwargs: Any) -> torch.Tensor:
-        """See :func:`keystream.rand`."""
-        from . import _draws
-
-        return _draws.rand(*size, generator=self, **kwargs)
-
-    def randn(self, *size: Any, **kwargs: Any) -> torch.Tensor:
-        """See :func:`keystream.randn`."""
-        from . import _draws
-
-        return _draws.randn(*size, generator=self, **kwargs)
-
-    def bits(self, *size: Any, **kwargs: Any) -> torch.Tensor:
-        """See :func:`keystream.bits`."""
-        from . import _draws
-
-        return _draws.bits(*size, generator=self, **kwargs)
-
-    def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, **kwargs: Any) -> torch.Tensor:
-        """See :func:`keystream.uniform`."""
-        from . import _draws
-
-        return _draws.uniform(low, high, size, generator=self, **kwargs)
-
-    def normal(self, mean: Any = 0.0, std: Any = 1.0, size: Any = None, **kwargs: Any) -> torch.Tensor:
-        """See :func:`keystream.normal`."""
-        from . import _draws
-
-        return _draws.normal(mean, std, size, generator=self, **kwargs)
-
-    def exponential(self, *size: Any, **kwargs: Any) -> torch.Tensor:
-        """See :func:`keystream.exponential`."""
-        from . import _draws
-
-        return _draws.exponential(*size, generator=self, **kwargs)
-
-    def randint(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        """See :func:`keystream.randint`."""
-        from . import _draws
-
-        return _draws.randint(*args, generator=self, **kwargs)
-
-    def bernoulli(self, p: Any, size: Any = None, **kwargs: Any) -> torch.Tensor:
-        """See :func:`keystream.bernoulli`."""
-        from . import _draws
-
-        return _draws.bernoulli(p, size, generator=self, **kwargs)
-
-    def randperm(self, n: int, **kwargs: Any) -> torch.Tensor:
-        """See :func:`keystream.randperm`."""
-        from . import _draws
-
-        return _draws.randperm(n, generator=self, **kwargs)
+    if TYPE_CHECKING:
+        # The draw methods (g.rand(...) is keystream.rand(..., generator=g)) are made from
+        # the public draws by keystream._draws, which imports this module, not the reverse.
+        def __getattr__(self, name: str) -> Callable[..., torch.Tensor]: ...
 
 
 #: The module-level generator used when a draw gets ``generator=None`` (like torch's).

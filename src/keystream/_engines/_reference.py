@@ -55,6 +55,14 @@ def word64(spec: DrawSpec, e: U64) -> U64:
     return lo | (hi << _u(32))
 
 
+def element_words(spec: DrawSpec, e: U64) -> list[U32]:
+    """The ``4b`` words of element ``e`` of a kind of layout ``(1, b)``: words 0-3 of block
+    ``offset + b e``, then of block ``offset + b e + 1``, ... (spec section 4)."""
+    _, b = layout(spec.kind, spec.dtype)
+    first = _u(spec.offset) + e * _u(b)
+    return [w for j in range(b) for w in block_words(spec.key, first + _u(j))]
+
+
 # ---------------------------------------------------------------- distributions
 def _round_bf16(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Round float32 to the nearest bfloat16 (ties to even), kept in float32 storage."""
