@@ -26,7 +26,8 @@ import torch
 from ._devices import usable_device
 from ._engines import engine_for
 from ._generator import Generator, resolve_generator
-from ._spec import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, DrawSpec, blocks_for, zero_signs
+from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES
+from ._spec import DrawSpec, blocks_for, zero_signs
 
 __all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm"]
 

@@ -23,8 +23,9 @@ import torch
 from ._devices import usable_device
 from ._engines import engine_for, get_engine
 from ._generator import Generator, resolve_generator
+from ._kinds import PERM_KEY_BLOCKS
 from ._math.feistel import feistel_keys
-from ._spec import PERM_KEY_BLOCKS, DrawSpec
+from ._spec import DrawSpec
 
 __all__ = ["Permutation"]
 

@@ -14,21 +14,9 @@ from typing import Any
 
 import torch
 
-from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, KINDS, PERM_KEY_BLOCKS, elements_per_block, layout
+from ._kinds import PERM_KEY_BLOCKS, layout
 
-__all__ = [
-    "DrawSpec",
-    "KINDS",
-    "FLOAT_DTYPES",
-    "INT_DTYPES",
-    "BITS_DTYPES",
-    "elements_per_block",
-    "layout",
-    "blocks_for",
-    "zero_signs",
-    "PERM_KEY_BLOCKS",
-    "flat_strides",
-]
+__all__ = ["DrawSpec", "blocks_for", "flat_strides", "zero_signs"]
 
 # The draw kinds, their dtypes and element layouts live in the one table of _kinds.py.
 
@@ -38,7 +26,7 @@ class DrawSpec:
     """One draw, described independently of any engine or device.
 
     Attributes:
-        kind: one of :data:`KINDS`.
+        kind: one of ``_kinds.KINDS``.
         params: the kind's canonical parameters (``_kinds.KERNEL_KINDS``), Python numbers
             already rounded to the compute dtype.
         key: the two key words.

@@ -18,6 +18,7 @@ import dataclasses
 import torch
 
 from .._constants import f32, f64, u32
+from .._kinds import elements_per_block, layout
 from .._math.feistel import feistel_keys
 from .._math.torch_forms import (
     c32,
@@ -29,7 +30,7 @@ from .._math.torch_forms import (
     sqrt_f32,
     sqrt_f64,
 )
-from .._spec import DrawSpec, elements_per_block, flat_strides, layout
+from .._spec import DrawSpec, flat_strides
 from ._base import Engine
 
 __all__ = ["PortableEngine"]

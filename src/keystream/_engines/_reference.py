@@ -14,6 +14,7 @@ import numpy.typing as npt
 import torch
 
 from .._constants import u32
+from .._kinds import elements_per_block, layout
 from .._math.feistel import feistel_keys, half_bits
 from .._math.numpy_forms import (
     c32,
@@ -24,7 +25,7 @@ from .._math.numpy_forms import (
     sincos_f64,
 )
 from .._philox import philox4x32
-from .._spec import DrawSpec, elements_per_block, flat_strides, layout
+from .._spec import DrawSpec, flat_strides
 from ._base import Engine
 
 __all__ = ["ReferenceEngine", "permute"]
@@ -35,21 +36,24 @@ _u = np.uint64
 
 
 # --------------------------------------------------------------------------- raw words
-def block_words(key: tuple[int, int], blocks: U64) -> tuple[U32, U32, U32, U32]:
-    """The four words of draw blocks ``blocks``: counter ``(b lo, b hi, 0, 0)``."""
-    return philox4x32(blocks & _u(0xFFFFFFFF), blocks >> _u(32), 0, 0, key[0], key[1])
+def block_words(spec: DrawSpec, rel: U64) -> tuple[U32, U32, U32, U32]:
+    """The four words of the draw's blocks ``rel`` (block ``offset + rel`` mod 2^64: counter
+    ``(c lo, c hi, 0, 0)``)."""
+    with np.errstate(over="ignore"):
+        blocks = _u(spec.offset) + rel
+    return philox4x32(blocks & _u(0xFFFFFFFF), blocks >> _u(32), 0, 0, spec.key[0], spec.key[1])
 
 
 def word32(spec: DrawSpec, e: U64) -> U32:
     """Element ``e`` of a 32-bit draw: word ``e % 4`` of block ``offset + e // 4``."""
-    w = block_words(spec.key, _u(spec.offset) + e // _u(4))
+    w = block_words(spec, e // _u(4))
     i = (e % _u(4)).astype(np.intp)
     return np.choose(i, w).astype(np.uint32)
 
 
 def word64(spec: DrawSpec, e: U64) -> U64:
     """Element ``e`` of a 64-bit draw: ``w[2i] + 2^32 w[2i+1]``, ``i = e % 2``, block ``e // 2``."""
-    w = block_words(spec.key, _u(spec.offset) + e // _u(2))
+    w = block_words(spec, e // _u(2))
     lo = np.where(e % _u(2) == 0, w[0], w[2]).astype(np.uint64)
     hi = np.where(e % _u(2) == 0, w[1], w[3]).astype(np.uint64)
     return lo | (hi << _u(32))
@@ -59,8 +63,7 @@ def element_words(spec: DrawSpec, e: U64) -> list[U32]:
     """The ``4b`` words of element ``e`` of a kind of layout ``(1, b)``: words 0-3 of block
     ``offset + b e``, then of block ``offset + b e + 1``, ... (spec section 4)."""
     _, b = layout(spec.kind, spec.dtype)
-    first = _u(spec.offset) + e * _u(b)
-    return [w for j in range(b) for w in block_words(spec.key, first + _u(j))]
+    return [w for j in range(b) for w in block_words(spec, e * _u(b) + _u(j))]
 
 
 # ---------------------------------------------------------------- distributions
@@ -108,14 +111,14 @@ def standard_normal(spec: DrawSpec, e: U64) -> np.ndarray:
     """Box-Muller: radius from the first word (pair), angle from the second; cos then sin."""
     if spec.dtype == torch.float64:
         j, i = e // _u(2), e % _u(2)
-        w = block_words(spec.key, _u(spec.offset) + j)
+        w = block_words(spec, j)
         xa = w[0].astype(np.uint64) | (w[1].astype(np.uint64) << _u(32))
         xb = w[2].astype(np.uint64) | (w[3].astype(np.uint64) << _u(32))
         r64 = np.sqrt(c64("TWO_F64") * neg_log_f64(xa))
         cos64, sin64 = sincos_f64(xb)
         return r64 * np.where(i == 0, cos64, sin64)
     j, p = e // _u(4), e % _u(4)
-    w = block_words(spec.key, _u(spec.offset) + j)
+    w = block_words(spec, j)
     wr = np.where(p < 2, w[0], w[2]).astype(np.uint32)  # pair (w0, w1) -> elements 4j, 4j+1
     wa = np.where(p < 2, w[1], w[3]).astype(np.uint32)
     r = np.sqrt(c32("TWO_F32") * neg_log_f32(wr))

@@ -28,9 +28,9 @@ from typing import Any
 
 import torch
 
-from .._kinds import DTYPE_CODES, KERNEL_KINDS, kernel_kind
+from .._kinds import DTYPE_CODES, KERNEL_KINDS, elements_per_block, kernel_kind
 from .._math.feistel import feistel_keys, half_bits
-from .._spec import DrawSpec, elements_per_block, zero_signs
+from .._spec import DrawSpec, zero_signs
 from .._warnings import KeystreamWarning
 from ._base import Engine
 
