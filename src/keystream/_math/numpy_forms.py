@@ -2,7 +2,7 @@
 
 The reference engine computes every draw with these, and ``keystream.data`` computes its
 host-side augmentation parameters with them: the stream's log, sin/cos and bit length,
-each IEEE operation rounded on its own, constants from the one table.  The torch forms
+exp, each IEEE operation rounded on its own, constants from the one table.  The torch forms
 (``torch_forms``) compute the same bits on any device.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy.typing as npt
 
 from .._constants import f32, f64, u32, u64
 
-__all__ = ["bit_length", "c32", "c64", "log_f64", "log_normalisation_f32", "neg_log_f32", "neg_log_f64", "sincos_f32",
-           "sincos_f64"]
+__all__ = ["bit_length", "c32", "c64", "exp_f64", "log_f64", "log_normalisation_f32", "neg_log_f32", "neg_log_f64",
+           "sincos_f32", "sincos_f64"]
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -137,6 +137,29 @@ def log_f64(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     frac_sub = (frac << (_u(53) - n.astype(np.uint64))) & _u((1 << 52) - 1)
     k = np.where(sub, n - 1075, e - 1023)
     return _log_parts_f64(k, np.where(sub, frac_sub, frac))
+
+
+_EXP_C = [f64(f"EXP_C{i}_F64") for i in range(13)]
+
+
+def exp_f64(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``e^x`` for finite float64 ``x``: the torch form's steps (``torch_forms.exp_f64``) in
+    numpy. ``k = round(x / ln 2)`` (ties to even), ``r = (x - k*LN2_HI) - k*LN2_LO``, a
+    degree-12 Horner polynomial, times ``2^(k//2)`` and ``2^(k - k//2)`` built from bits;
+    beyond +-708 the result saturates to ``inf`` / ``0``."""
+    x = np.asarray(x, dtype=np.float64)
+    xc = np.clip(x, -708.0, 709.0)
+    k = np.round(xc * np.float64(f64("INV_LN2_F64")))
+    r = (xc - k * np.float64(f64("LN2_HI_F64"))) - k * np.float64(f64("LN2_LO_F64"))
+    p = np.full_like(r, _EXP_C[12])
+    for c in reversed(_EXP_C[:12]):
+        p = p * r + np.float64(c)
+    ki = k.astype(np.int64)
+    half = ki // 2
+    s1 = ((half + 1023) << 52).view(np.float64)
+    s2 = ((ki - half + 1023) << 52).view(np.float64)
+    y = (p * s1) * s2
+    return np.where(x > 709.0, np.inf, np.where(x < -708.0, 0.0, y))
 
 
 # --------------------------------------------------------- deterministic sin / cos
