@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 import keystream as ks
@@ -107,3 +108,25 @@ def test_permutation_random_access():
     idx = torch.arange(10**15 - 50, 10**15)
     vals = big[idx]
     assert len(set(vals.tolist())) == 50 and bool((vals < 10**15).all())
+
+
+def ks_distance(x: torch.Tensor, cdf) -> float:  # type: ignore[no-untyped-def]
+    """Kolmogorov-Smirnov distance of the sample ``x`` from the exact ``cdf`` (float64)."""
+    x = x.double().sort().values
+    n = x.numel()
+    c = cdf(x)
+    i = torch.arange(1, n + 1, dtype=torch.float64)
+    return max(float((i / n - c).max()), float((c - (i - 1) / n).max()))
+
+
+CONTINUOUS = {
+    "cauchy": (lambda g, dt: g.cauchy(N, median=1.0, sigma=2.0, dtype=dt),
+               lambda x: 0.5 + torch.atan((x - 1.0) / 2.0) / math.pi),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTINUOUS))
+def test_continuous_draws_ks(name):
+    draw, cdf = CONTINUOUS[name]
+    for dtype in (torch.float32, torch.float64):
+        assert ks_distance(draw(ks.Generator(sum(map(ord, name))), dtype), cdf) < ks_critical(N)

@@ -72,6 +72,8 @@ CASES: tuple[Case, ...] = (
     Case("trunc_normal(0,1,-2,2)", "trunc_normal", FLOATS, lambda d: (0.0, 1.0, -2.0, 2.0)),
     # most elements clamp or take a late candidate
     Case("trunc_normal(0.5,2,1,1.25)", "trunc_normal", FLOATS, lambda d: (0.5, 2.0, 1.0, 1.25)),
+    Case("cauchy", "cauchy", FLOATS, lambda d: (0.0, 1.0)),
+    Case("cauchy(-1.5,0.3)", "cauchy", FLOATS, lambda d: (-1.5, float(torch.tensor(0.3, dtype=_ct(d))))),
 )
 
 #: Every public draw, as the golden files and the coverage test know it:
@@ -95,6 +97,7 @@ def _public_draws() -> None:
         PUBLIC_DRAWS[f"uniform/{tag}"] = _given_generator(ks.uniform, -2.0, 3.0, n, dtype=dt)
         PUBLIC_DRAWS[f"normal/{tag}"] = _given_generator(ks.normal, 1.5, 2.0, n, dtype=dt)
         PUBLIC_DRAWS[f"exponential/{tag}"] = _given_generator(ks.exponential, n, lambd=0.5, dtype=dt)
+        PUBLIC_DRAWS[f"cauchy/{tag}"] = _given_generator(ks.cauchy, n, median=1.0, sigma=2.0, dtype=dt)
     for dt in (torch.uint32, torch.uint64):
         tag = str(dt).replace("torch.", "")
         PUBLIC_DRAWS[f"bits/{tag}"] = _given_generator(ks.bits, n, dtype=dt)

@@ -29,7 +29,7 @@ from ._generator import Generator, resolve_generator
 from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES
 from ._spec import DrawSpec, blocks_for, zero_signs
 
-__all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm"]
+__all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm", "cauchy"]
 
 Tensor = torch.Tensor
 Number = int | float
@@ -337,6 +337,44 @@ def exponential(*sizes: Any, size: Any = None, lambd: float = 1.0, generator: Ge
     return _plain("exponential", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
                   lambda dt: (_round(lam, _compute_dtype(dt)),), generator, out, dtype, device, region,
                   "exponential")
+
+
+def _finite(value: Any, name: str) -> float:
+    v = _real(value, name)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return v
+
+
+def _positive(value: Any, name: str) -> float:
+    v = _real(value, name)
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return v
+
+
+@_eager
+def cauchy(*sizes: Any, size: Any = None, median: float = 0.0, sigma: float = 1.0, generator: Generator | None = None,
+           out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+           region: Region = None) -> Tensor:
+    """Cauchy numbers with location ``median`` and scale ``sigma`` (like
+    :meth:`torch.Tensor.cauchy_`).
+
+    ``x = median + sigma * tan t`` with ``t`` uniform over a full turn: the stream's sin
+    and cos of the element's angle word (as :func:`randn` uses them), ``tan t = sin t /
+    cos t``, in float32 (float64 for float64), 16-bit results rounded once.
+
+    Raises:
+        ValueError: ``median`` not finite, ``sigma`` not a finite number > 0.
+
+    Reproducibility:
+        The same element layout as :func:`rand` for the dtype: one word (float64: one
+        64-bit word) per element.
+    """
+    med, sig = _finite(median, "median"), _positive(sigma, "sigma")
+    return _plain("cauchy", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
+                  lambda dt: (_round(med, _compute_dtype(dt)), _round(sig, _compute_dtype(dt))), generator, out,
+                  dtype, device, region, "cauchy")
 
 
 @functools.lru_cache(maxsize=256)  # 5 us a call, and rand asks for _below(1.0, dtype) every time

@@ -116,6 +116,8 @@ KERNEL_KINDS: tuple[KernelKind, ...] = (
     KernelKind("trunc_normal", 8, "trunc_normal", FLOAT_DTYPES, 1,
                "(mean, std, a, b): the first of 16 candidates mean + std*z in [a, b], else the last "
                "clamped to [a, b]", wide_f64=True, blocks=4),
+    KernelKind("cauchy", 9, "cauchy", FLOAT_DTYPES, 4, "(median, sigma): x = median + sigma * (sin t / cos t)",
+               wide_f64=True),
 )
 assert [k.code for k in KERNEL_KINDS] == list(range(len(KERNEL_KINDS)))
 

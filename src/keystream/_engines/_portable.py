@@ -155,6 +155,16 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
     if kind == "bernoulli":
         (threshold,) = spec.params
         return _words32(w) < threshold
+    if kind == "cauchy":
+        median, sigma = spec.params
+        if f64_out:
+            c, s = sincos_f64(*_pairs64(w))
+            ft = torch.float64
+        else:
+            c, s = sincos_f32(_words32(w))
+            ft = torch.float32
+        x = torch.tensor(median, dtype=ft, device=c.device) + torch.tensor(sigma, dtype=ft, device=c.device) * (s / c)
+        return x if f64_out else _round_to(x, dtype)
     raise ValueError(f"unknown draw kind {kind!r}")
 
 

@@ -144,6 +144,17 @@ def exponential(spec: DrawSpec, e: U64) -> np.ndarray:
     return _round_to(neg_log_f32(word32(spec, e)) / np.float32(lambd), spec.dtype)
 
 
+def cauchy(spec: DrawSpec, e: U64) -> np.ndarray:
+    """``median + sigma * tan t``, ``tan t = sin t / cos t`` of the element's angle word (the
+    normal's sin/cos; ``cos t`` is never 0), in the compute dtype, then rounded once."""
+    median, sigma = spec.params
+    if spec.dtype == torch.float64:
+        c, s = sincos_f64(word64(spec, e))
+        return np.float64(median) + np.float64(sigma) * (s / c)
+    c32_, s32_ = sincos_f32(word32(spec, e))
+    return _round_to(np.float32(median) + np.float32(sigma) * (s32_ / c32_), spec.dtype)
+
+
 def _mulhi64(x: U64, span: int) -> U64:
     """``floor(x * span / 2^64)`` for ``span`` in [1, 2^64], from 32-bit limb products."""
     if span == 1 << 64:
@@ -225,6 +236,7 @@ _DRAWS = {
     "randint": randint,
     "bernoulli": bernoulli,
     "trunc_normal": trunc_normal,
+    "cauchy": cauchy,
 }
 
 
