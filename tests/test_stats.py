@@ -122,6 +122,9 @@ def ks_distance(x: torch.Tensor, cdf) -> float:  # type: ignore[no-untyped-def]
 CONTINUOUS = {
     "cauchy": (lambda g, dt: g.cauchy(N, median=1.0, sigma=2.0, dtype=dt),
                lambda x: 0.5 + torch.atan((x - 1.0) / 2.0) / math.pi),
+    "laplace": (lambda g, dt: g.laplace(N, loc=1.0, scale=2.0, dtype=dt),
+                lambda x: torch.where(x < 1.0, 0.5 * torch.exp((x - 1.0) / 2.0),
+                                      1 - 0.5 * torch.exp(-(x - 1.0) / 2.0))),
 }
 
 

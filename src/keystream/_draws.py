@@ -29,7 +29,19 @@ from ._generator import Generator, resolve_generator
 from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES
 from ._spec import DrawSpec, blocks_for, zero_signs
 
-__all__ = ["rand", "randn", "bits", "uniform", "normal", "exponential", "randint", "bernoulli", "randperm", "cauchy"]
+__all__ = [
+    "rand",
+    "randn",
+    "bits",
+    "uniform",
+    "normal",
+    "exponential",
+    "randint",
+    "bernoulli",
+    "randperm",
+    "cauchy",
+    "laplace",
+]
 
 Tensor = torch.Tensor
 Number = int | float
@@ -375,6 +387,31 @@ def cauchy(*sizes: Any, size: Any = None, median: float = 0.0, sigma: float = 1.
     return _plain("cauchy", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
                   lambda dt: (_round(med, _compute_dtype(dt)), _round(sig, _compute_dtype(dt))), generator, out,
                   dtype, device, region, "cauchy")
+
+
+@_eager
+def laplace(*sizes: Any, size: Any = None, loc: float = 0.0, scale: float = 1.0, generator: Generator | None = None,
+            out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+            region: Region = None) -> Tensor:
+    """Laplace numbers with location ``loc`` and scale ``scale`` (the distribution of
+    :class:`torch.distributions.Laplace`).
+
+    ``x = loc + scale * (E_a - E_b)``: the difference of two standard exponentials (the
+    stream's ``-ln u`` of two words) is standard Laplace.  Computed in float32 (float64
+    for float64), 16-bit results rounded once.
+
+    Raises:
+        ValueError: ``loc`` not finite, ``scale`` not a finite number > 0.
+
+    Reproducibility:
+        Element ``e`` uses two words: ``(w0, w1)`` of block ``e // 2`` for even ``e``,
+        ``(w2, w3)`` for odd; float64 uses the two 64-bit words of block ``e``.
+        Consumes ``ceil(numel / 2)`` blocks (``numel`` for float64).
+    """
+    lo, sc = _finite(loc, "loc"), _positive(scale, "scale")
+    return _plain("laplace", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
+                  lambda dt: (_round(lo, _compute_dtype(dt)), _round(sc, _compute_dtype(dt))), generator, out,
+                  dtype, device, region, "laplace")
 
 
 @functools.lru_cache(maxsize=256)  # 5 us a call, and rand asks for _below(1.0, dtype) every time

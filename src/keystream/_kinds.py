@@ -118,6 +118,8 @@ KERNEL_KINDS: tuple[KernelKind, ...] = (
                "clamped to [a, b]", wide_f64=True, blocks=4),
     KernelKind("cauchy", 9, "cauchy", FLOAT_DTYPES, 4, "(median, sigma): x = median + sigma * (sin t / cos t)",
                wide_f64=True),
+    KernelKind("laplace", 10, "laplace", FLOAT_DTYPES, 2, "(loc, scale): x = loc + scale * ((-ln u_a) - (-ln u_b))",
+               wide_f64=True),
 )
 assert [k.code for k in KERNEL_KINDS] == list(range(len(KERNEL_KINDS)))
 

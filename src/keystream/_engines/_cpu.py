@@ -154,7 +154,10 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
     ``signs`` keeps -0.0 and 0.0 apart in the cache)."""
     fp = (ctypes.c_double * 4)()
     ip = (ctypes.c_uint64 * 12)()
-    code = kernel_kind(kind, dtype).code
+    row = kernel_kind(kind, dtype)
+    if row.name not in CpuEngine.kernel_kinds:
+        raise ValueError(f"the C engine has no kernel for {kind} at {dtype}")
+    code = row.code
     if kind in ("uniform", "normal", "exponential", "trunc_normal"):
         for i, v in enumerate(params):
             fp[i] = float(v)

@@ -165,6 +165,16 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
             ft = torch.float32
         x = torch.tensor(median, dtype=ft, device=c.device) + torch.tensor(sigma, dtype=ft, device=c.device) * (s / c)
         return x if f64_out else _round_to(x, dtype)
+    if kind == "laplace":
+        loc, scale = spec.params
+        if f64_out:
+            diff = (neg_log_f64(w[1], w[0]) - neg_log_f64(w[3], w[2])).unsqueeze(1)
+            ft = torch.float64
+        else:
+            diff = torch.stack([neg_log_f32(w[0]) - neg_log_f32(w[1]), neg_log_f32(w[2]) - neg_log_f32(w[3])], 1)
+            ft = torch.float32
+        x = torch.tensor(loc, dtype=ft, device=diff.device) + torch.tensor(scale, dtype=ft, device=diff.device) * diff
+        return x if f64_out else _round_to(x, dtype)
     raise ValueError(f"unknown draw kind {kind!r}")
 
 

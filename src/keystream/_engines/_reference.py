@@ -155,6 +155,23 @@ def cauchy(spec: DrawSpec, e: U64) -> np.ndarray:
     return _round_to(np.float32(median) + np.float32(sigma) * (s32_ / c32_), spec.dtype)
 
 
+def laplace(spec: DrawSpec, e: U64) -> np.ndarray:
+    """``loc + scale * (E_a - E_b)``, two exponentials ``E = -ln u`` from the element's two
+    words (float64: two 64-bit words), in the compute dtype, then rounded once."""
+    loc, scale = spec.params
+    if spec.dtype == torch.float64:
+        w = block_words(spec, e)
+        xa = w[0].astype(np.uint64) | (w[1].astype(np.uint64) << _u(32))
+        xb = w[2].astype(np.uint64) | (w[3].astype(np.uint64) << _u(32))
+        return np.float64(loc) + np.float64(scale) * (neg_log_f64(xa) - neg_log_f64(xb))
+    w = block_words(spec, e // _u(2))
+    first = e % _u(2) == 0
+    wa = np.where(first, w[0], w[2]).astype(np.uint32)  # (w0, w1) -> element 2j, (w2, w3) -> 2j + 1
+    wb = np.where(first, w[1], w[3]).astype(np.uint32)
+    diff = neg_log_f32(wa) - neg_log_f32(wb)
+    return _round_to(np.float32(loc) + np.float32(scale) * diff, spec.dtype)
+
+
 def _mulhi64(x: U64, span: int) -> U64:
     """``floor(x * span / 2^64)`` for ``span`` in [1, 2^64], from 32-bit limb products."""
     if span == 1 << 64:
@@ -237,6 +254,7 @@ _DRAWS = {
     "bernoulli": bernoulli,
     "trunc_normal": trunc_normal,
     "cauchy": cauchy,
+    "laplace": laplace,
 }
 
 
