@@ -125,6 +125,8 @@ CONTINUOUS = {
     "laplace": (lambda g, dt: g.laplace(N, loc=1.0, scale=2.0, dtype=dt),
                 lambda x: torch.where(x < 1.0, 0.5 * torch.exp((x - 1.0) / 2.0),
                                       1 - 0.5 * torch.exp(-(x - 1.0) / 2.0))),
+    "gumbel": (lambda g, dt: g.gumbel(N, loc=1.0, scale=2.0, dtype=dt),
+               lambda x: torch.exp(-torch.exp(-(x - 1.0) / 2.0))),
 }
 
 

@@ -76,6 +76,8 @@ CASES: tuple[Case, ...] = (
     Case("cauchy(-1.5,0.3)", "cauchy", FLOATS, lambda d: (-1.5, float(torch.tensor(0.3, dtype=_ct(d))))),
     Case("laplace", "laplace", FLOATS, lambda d: (0.0, 1.0)),
     Case("laplace(2,0.7)", "laplace", FLOATS, lambda d: (2.0, float(torch.tensor(0.7, dtype=_ct(d))))),
+    Case("gumbel", "gumbel", FLOATS, lambda d: (0.0, 1.0)),
+    Case("gumbel(-3,0.1)", "gumbel", FLOATS, lambda d: (-3.0, 0.1)),
 )
 
 #: Every public draw, as the golden files and the coverage test know it:
@@ -100,6 +102,7 @@ def _public_draws() -> None:
         PUBLIC_DRAWS[f"normal/{tag}"] = _given_generator(ks.normal, 1.5, 2.0, n, dtype=dt)
         PUBLIC_DRAWS[f"exponential/{tag}"] = _given_generator(ks.exponential, n, lambd=0.5, dtype=dt)
         PUBLIC_DRAWS[f"laplace/{tag}"] = _given_generator(ks.laplace, n, loc=-1.0, scale=0.5, dtype=dt)
+        PUBLIC_DRAWS[f"gumbel/{tag}"] = _given_generator(ks.gumbel, n, loc=0.5, scale=1.5, dtype=dt)
         PUBLIC_DRAWS[f"cauchy/{tag}"] = _given_generator(ks.cauchy, n, median=1.0, sigma=2.0, dtype=dt)
     for dt in (torch.uint32, torch.uint64):
         tag = str(dt).replace("torch.", "")

@@ -41,6 +41,7 @@ __all__ = [
     "randperm",
     "cauchy",
     "laplace",
+    "gumbel",
 ]
 
 Tensor = torch.Tensor
@@ -412,6 +413,28 @@ def laplace(*sizes: Any, size: Any = None, loc: float = 0.0, scale: float = 1.0,
     return _plain("laplace", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
                   lambda dt: (_round(lo, _compute_dtype(dt)), _round(sc, _compute_dtype(dt))), generator, out,
                   dtype, device, region, "laplace")
+
+
+@_eager
+def gumbel(*sizes: Any, size: Any = None, loc: float = 0.0, scale: float = 1.0, generator: Generator | None = None,
+           out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+           region: Region = None) -> Tensor:
+    """Gumbel numbers with location ``loc`` and scale ``scale`` (the distribution of
+    :class:`torch.distributions.Gumbel`).
+
+    ``x = loc - scale * ln(-ln u)``, computed in float64 for every dtype from the element's
+    64-bit word (``-ln u`` as in :func:`exponential`, then the stream's float64 log), and
+    rounded once to float32 (16-bit: from that float32).
+
+    Raises:
+        ValueError: ``loc`` not finite, ``scale`` not a finite number > 0.
+
+    Reproducibility:
+        Element ``e`` uses the 64-bit word ``e % 2`` of block ``e // 2``, for every dtype.
+    """
+    lo, sc = _finite(loc, "loc"), _positive(scale, "scale")
+    return _plain("gumbel", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES, lambda dt: (lo, sc),
+                  generator, out, dtype, device, region, "gumbel")
 
 
 @functools.lru_cache(maxsize=256)  # 5 us a call, and rand asks for _below(1.0, dtype) every time

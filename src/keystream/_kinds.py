@@ -120,6 +120,8 @@ KERNEL_KINDS: tuple[KernelKind, ...] = (
                wide_f64=True),
     KernelKind("laplace", 10, "laplace", FLOAT_DTYPES, 2, "(loc, scale): x = loc + scale * ((-ln u_a) - (-ln u_b))",
                wide_f64=True),
+    KernelKind("gumbel", 11, "gumbel", FLOAT_DTYPES, 2,
+               "(loc, scale) as float64: x = loc - scale * ln(-ln u) in float64, then rounded to the dtype"),
 )
 assert [k.code for k in KERNEL_KINDS] == list(range(len(KERNEL_KINDS)))
 

@@ -23,6 +23,7 @@ from .._math.feistel import feistel_keys
 from .._math.torch_forms import (
     c32,
     c64,
+    log_f64,
     neg_log_f32,
     neg_log_f64,
     sincos_f32,
@@ -175,6 +176,12 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
             ft = torch.float32
         x = torch.tensor(loc, dtype=ft, device=diff.device) + torch.tensor(scale, dtype=ft, device=diff.device) * diff
         return x if f64_out else _round_to(x, dtype)
+    if kind == "gumbel":
+        loc, scale = spec.params
+        hi, lo = _pairs64(w)
+        y = torch.tensor(loc, dtype=torch.float64, device=hi.device) - torch.tensor(
+            scale, dtype=torch.float64, device=hi.device) * log_f64(neg_log_f64(hi, lo))
+        return y if f64_out else _round_to(y.to(torch.float32), dtype)
     raise ValueError(f"unknown draw kind {kind!r}")
 
 

@@ -19,6 +19,7 @@ from .._math.feistel import feistel_keys, half_bits
 from .._math.numpy_forms import (
     c32,
     c64,
+    log_f64,
     neg_log_f32,
     neg_log_f64,
     sincos_f32,
@@ -172,6 +173,14 @@ def laplace(spec: DrawSpec, e: U64) -> np.ndarray:
     return _round_to(np.float32(loc) + np.float32(scale) * diff, spec.dtype)
 
 
+def gumbel(spec: DrawSpec, e: U64) -> np.ndarray:
+    """``loc - scale * ln(-ln u)`` in float64 from the element's 64-bit word, for every dtype
+    (the log of a float is the stream's float64 log); float32 rounded once, 16-bit from that."""
+    loc, scale = spec.params
+    y = np.float64(loc) - np.float64(scale) * log_f64(neg_log_f64(word64(spec, e)))
+    return y if spec.dtype == torch.float64 else _round_to(y.astype(np.float32), spec.dtype)
+
+
 def _mulhi64(x: U64, span: int) -> U64:
     """``floor(x * span / 2^64)`` for ``span`` in [1, 2^64], from 32-bit limb products."""
     if span == 1 << 64:
@@ -255,6 +264,7 @@ _DRAWS = {
     "trunc_normal": trunc_normal,
     "cauchy": cauchy,
     "laplace": laplace,
+    "gumbel": gumbel,
 }
 
 
