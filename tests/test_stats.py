@@ -127,6 +127,8 @@ CONTINUOUS = {
                                       1 - 0.5 * torch.exp(-(x - 1.0) / 2.0))),
     "gumbel": (lambda g, dt: g.gumbel(N, loc=1.0, scale=2.0, dtype=dt),
                lambda x: torch.exp(-torch.exp(-(x - 1.0) / 2.0))),
+    "log_normal": (lambda g, dt: g.log_normal(N, mean=0.5, std=0.75, dtype=dt),
+                   lambda x: 0.5 * (1 + torch.erf((torch.log(x) - 0.5) / (0.75 * math.sqrt(2))))),
 }
 
 

@@ -78,6 +78,9 @@ CASES: tuple[Case, ...] = (
     Case("laplace(2,0.7)", "laplace", FLOATS, lambda d: (2.0, float(torch.tensor(0.7, dtype=_ct(d))))),
     Case("gumbel", "gumbel", FLOATS, lambda d: (0.0, 1.0)),
     Case("gumbel(-3,0.1)", "gumbel", FLOATS, lambda d: (-3.0, 0.1)),
+    Case("log_normal", "log_normal", FLOATS, lambda d: (0.0, 1.0)),
+    Case("log_normal(1,2)", "log_normal", FLOATS, lambda d: (1.0, 2.0)),
+    Case("log_normal(-0.3,0.25)", "log_normal", FLOATS, lambda d: (float(torch.tensor(-0.3, dtype=_ct(d))), 0.25)),
 )
 
 #: Every public draw, as the golden files and the coverage test know it:
@@ -103,6 +106,7 @@ def _public_draws() -> None:
         PUBLIC_DRAWS[f"exponential/{tag}"] = _given_generator(ks.exponential, n, lambd=0.5, dtype=dt)
         PUBLIC_DRAWS[f"laplace/{tag}"] = _given_generator(ks.laplace, n, loc=-1.0, scale=0.5, dtype=dt)
         PUBLIC_DRAWS[f"gumbel/{tag}"] = _given_generator(ks.gumbel, n, loc=0.5, scale=1.5, dtype=dt)
+        PUBLIC_DRAWS[f"log_normal/{tag}"] = _given_generator(ks.log_normal, n, mean=0.5, std=0.75, dtype=dt)
         PUBLIC_DRAWS[f"cauchy/{tag}"] = _given_generator(ks.cauchy, n, median=1.0, sigma=2.0, dtype=dt)
     for dt in (torch.uint32, torch.uint64):
         tag = str(dt).replace("torch.", "")

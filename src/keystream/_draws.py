@@ -42,6 +42,7 @@ __all__ = [
     "cauchy",
     "laplace",
     "gumbel",
+    "log_normal",
 ]
 
 Tensor = torch.Tensor
@@ -435,6 +436,30 @@ def gumbel(*sizes: Any, size: Any = None, loc: float = 0.0, scale: float = 1.0, 
     lo, sc = _finite(loc, "loc"), _positive(scale, "scale")
     return _plain("gumbel", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES, lambda dt: (lo, sc),
                   generator, out, dtype, device, region, "gumbel")
+
+
+@_eager
+def log_normal(*sizes: Any, size: Any = None, mean: float = 1.0, std: float = 2.0, generator: Generator | None = None,
+               out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+               region: Region = None) -> Tensor:
+    """Log-normal numbers ``exp(N(mean, std^2))`` (like :meth:`torch.Tensor.log_normal_`, with
+    its defaults ``mean=1``, ``std=2``).
+
+    ``v = mean + std * z`` exactly as :func:`normal` computes it (float32, float64 for
+    float64), then the stream's float64 ``exp`` (IEEE operations only), rounded once to
+    float32 (16-bit: from that float32).
+
+    Raises:
+        ValueError: ``mean`` not finite, ``std`` not a finite number > 0.
+
+    Reproducibility:
+        The same blocks and element layout as :func:`randn` at the dtype: ``log`` of the
+        result is (up to exp's rounding) ``normal(mean, std)`` of the same generator state.
+    """
+    mu, sd = _finite(mean, "mean"), _positive(std, "std")
+    return _plain("log_normal", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
+                  lambda dt: (_round(mu, _compute_dtype(dt)), _round(sd, _compute_dtype(dt))), generator, out,
+                  dtype, device, region, "log_normal")
 
 
 @functools.lru_cache(maxsize=256)  # 5 us a call, and rand asks for _below(1.0, dtype) every time

@@ -122,6 +122,8 @@ KERNEL_KINDS: tuple[KernelKind, ...] = (
                wide_f64=True),
     KernelKind("gumbel", 11, "gumbel", FLOAT_DTYPES, 2,
                "(loc, scale) as float64: x = loc - scale * ln(-ln u) in float64, then rounded to the dtype"),
+    KernelKind("log_normal", 12, "log_normal", FLOAT_DTYPES, 4,
+               "(mean, std): x = exp(mean + std*z), z and the sum as for normal, exp in float64", wide_f64=True),
 )
 assert [k.code for k in KERNEL_KINDS] == list(range(len(KERNEL_KINDS)))
 

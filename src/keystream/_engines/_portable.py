@@ -23,6 +23,7 @@ from .._math.feistel import feistel_keys
 from .._math.torch_forms import (
     c32,
     c64,
+    exp_f64,
     log_f64,
     neg_log_f32,
     neg_log_f64,
@@ -181,6 +182,11 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
         hi, lo = _pairs64(w)
         y = torch.tensor(loc, dtype=torch.float64, device=hi.device) - torch.tensor(
             scale, dtype=torch.float64, device=hi.device) * log_f64(neg_log_f64(hi, lo))
+        return y if f64_out else _round_to(y.to(torch.float32), dtype)
+    if kind == "log_normal":
+        ct = torch.float64 if f64_out else torch.float32
+        v = _block_values(dataclasses.replace(spec, kind="normal", dtype=ct), rel)
+        y = exp_f64(v)
         return y if f64_out else _round_to(y.to(torch.float32), dtype)
     raise ValueError(f"unknown draw kind {kind!r}")
 

@@ -19,6 +19,7 @@ from .._math.feistel import feistel_keys, half_bits
 from .._math.numpy_forms import (
     c32,
     c64,
+    exp_f64,
     log_f64,
     neg_log_f32,
     neg_log_f64,
@@ -181,6 +182,15 @@ def gumbel(spec: DrawSpec, e: U64) -> np.ndarray:
     return y if spec.dtype == torch.float64 else _round_to(y.astype(np.float32), spec.dtype)
 
 
+def log_normal(spec: DrawSpec, e: U64) -> np.ndarray:
+    """``exp(v)``, ``v = mean + std*z`` the element's normal in the compute dtype, with the
+    stream's float64 exp; float32 rounded once from float64, 16-bit from that float32."""
+    ct = torch.float64 if spec.dtype == torch.float64 else torch.float32
+    v = normal(dataclasses.replace(spec, kind="normal", dtype=ct), e)
+    y = exp_f64(v.astype(np.float64))
+    return y if ct == torch.float64 else _round_to(y.astype(np.float32), spec.dtype)
+
+
 def _mulhi64(x: U64, span: int) -> U64:
     """``floor(x * span / 2^64)`` for ``span`` in [1, 2^64], from 32-bit limb products."""
     if span == 1 << 64:
@@ -265,6 +275,7 @@ _DRAWS = {
     "cauchy": cauchy,
     "laplace": laplace,
     "gumbel": gumbel,
+    "log_normal": log_normal,
 }
 
 
