@@ -129,6 +129,7 @@ CONTINUOUS = {
                lambda x: torch.exp(-torch.exp(-(x - 1.0) / 2.0))),
     "log_normal": (lambda g, dt: g.log_normal(N, mean=0.5, std=0.75, dtype=dt),
                    lambda x: 0.5 * (1 + torch.erf((torch.log(x) - 0.5) / (0.75 * math.sqrt(2))))),
+
 }
 
 
@@ -137,3 +138,18 @@ def test_continuous_draws_ks(name):
     draw, cdf = CONTINUOUS[name]
     for dtype in (torch.float32, torch.float64):
         assert ks_distance(draw(ks.Generator(sum(map(ord, name))), dtype), cdf) < ks_critical(N)
+
+
+def test_geometric_chi_square_and_small_p():
+    """P(X = k) = (1 - p)^(k - 1) p for k = 1 .. 30 and the tail beyond; and the mean for a
+    tiny p, where -ln(1 - p) must not lose p's digits."""
+    p = 0.2
+    for dtype in (torch.float32, torch.float64):
+        x = ks.Generator(107).geometric(N, p=p, dtype=dtype).long()
+        assert int(x.min()) >= 1
+        counts = torch.bincount(x.clamp(max=31), minlength=32)[1:].double()
+        k = torch.arange(1, 31, dtype=torch.float64)
+        probs = torch.cat([(1 - p) ** (k - 1) * p, torch.tensor([(1 - p) ** 30])])
+        assert chi2(counts, N * probs) < chi2_critical(30)
+    small = ks.Generator(108).geometric(N, p=1e-9, dtype=torch.float64)
+    assert abs(float(small.mean()) * 1e-9 - 1) < 6 / math.sqrt(N)

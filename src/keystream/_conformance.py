@@ -81,6 +81,8 @@ CASES: tuple[Case, ...] = (
     Case("log_normal", "log_normal", FLOATS, lambda d: (0.0, 1.0)),
     Case("log_normal(1,2)", "log_normal", FLOATS, lambda d: (1.0, 2.0)),
     Case("log_normal(-0.3,0.25)", "log_normal", FLOATS, lambda d: (float(torch.tensor(-0.3, dtype=_ct(d))), 0.25)),
+    Case("geometric(0.3)", "geometric", FLOATS, lambda d: (float(torch.tensor(0.35667494393873245, dtype=_ct(d))),)),
+    Case("geometric(1e-6)", "geometric", FLOATS, lambda d: (float(torch.tensor(1.0000005e-06, dtype=_ct(d))),)),
 )
 
 #: Every public draw, as the golden files and the coverage test know it:
@@ -107,6 +109,7 @@ def _public_draws() -> None:
         PUBLIC_DRAWS[f"laplace/{tag}"] = _given_generator(ks.laplace, n, loc=-1.0, scale=0.5, dtype=dt)
         PUBLIC_DRAWS[f"gumbel/{tag}"] = _given_generator(ks.gumbel, n, loc=0.5, scale=1.5, dtype=dt)
         PUBLIC_DRAWS[f"log_normal/{tag}"] = _given_generator(ks.log_normal, n, mean=0.5, std=0.75, dtype=dt)
+        PUBLIC_DRAWS[f"geometric/{tag}"] = _given_generator(ks.geometric, n, p=0.2, dtype=dt)
         PUBLIC_DRAWS[f"cauchy/{tag}"] = _given_generator(ks.cauchy, n, median=1.0, sigma=2.0, dtype=dt)
     for dt in (torch.uint32, torch.uint64):
         tag = str(dt).replace("torch.", "")

@@ -21,12 +21,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 
 from ._devices import usable_device
 from ._engines import engine_for
 from ._generator import Generator, resolve_generator
 from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES
+from ._math.numpy_forms import log_f64
 from ._spec import DrawSpec, blocks_for, zero_signs
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "laplace",
     "gumbel",
     "log_normal",
+    "geometric",
 ]
 
 Tensor = torch.Tensor
@@ -460,6 +463,41 @@ def log_normal(*sizes: Any, size: Any = None, mean: float = 1.0, std: float = 2.
     return _plain("log_normal", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
                   lambda dt: (_round(mu, _compute_dtype(dt)), _round(sd, _compute_dtype(dt))), generator, out,
                   dtype, device, region, "log_normal")
+
+
+def _geometric_rate(p: float) -> float:
+    """``-ln(1 - p)`` for 0 < p < 1, accurate for small p, with the stream's float64 log:
+    ``u = 1 - p``, then ``ln(u) * p / (u - 1)`` (``p`` itself when ``u`` rounds to 1)."""
+    u = 1.0 - p
+    if u == 1.0:
+        return p
+    return float(log_f64(np.array([u]))[0]) * p / (u - 1.0)
+
+
+@_eager
+def geometric(*sizes: Any, p: float, size: Any = None, generator: Generator | None = None,
+              out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+              region: Region = None) -> Tensor:
+    """The number of Bernoulli(``p``) trials up to and including the first success: 1, 2, ...
+    (like :meth:`torch.Tensor.geometric_`; :class:`torch.distributions.Geometric` counts the
+    failures, one less).
+
+    ``x = 1 + floor((-ln u) / lam)`` with ``lam = -ln(1 - p)`` (computed once on the host
+    with the stream's log), in float32 (float64 for float64), 16-bit results rounded once.
+
+    Raises:
+        ValueError: ``p`` not in (0, 1), as torch.
+
+    Reproducibility:
+        The same element layout as :func:`rand` for the dtype (one word, float64: one 64-bit
+        word per element).
+    """
+    pv = _real(p, "p")
+    if not 0.0 < pv < 1.0:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    lam = _geometric_rate(pv)
+    return _plain("geometric", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
+                  lambda dt: (_round(lam, _compute_dtype(dt)),), generator, out, dtype, device, region, "geometric")
 
 
 @functools.lru_cache(maxsize=256)  # 5 us a call, and rand asks for _below(1.0, dtype) every time

@@ -124,6 +124,8 @@ KERNEL_KINDS: tuple[KernelKind, ...] = (
                "(loc, scale) as float64: x = loc - scale * ln(-ln u) in float64, then rounded to the dtype"),
     KernelKind("log_normal", 12, "log_normal", FLOAT_DTYPES, 4,
                "(mean, std): x = exp(mean + std*z), z and the sum as for normal, exp in float64", wide_f64=True),
+    KernelKind("geometric", 13, "geometric", FLOAT_DTYPES, 4,
+               "(lam,): x = 1 + floor((-ln u) / lam), lam = -ln(1 - p) in the compute dtype", wide_f64=True),
 )
 assert [k.code for k in KERNEL_KINDS] == list(range(len(KERNEL_KINDS)))
 

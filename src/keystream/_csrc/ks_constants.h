@@ -81,7 +81,7 @@
 #define KS_FMIX_M1 UINT32_C(0xC2B2AE35)
 
 /* kernel kinds and float dtype codes (src/keystream/_kinds.py) */
-enum { K_BITS32 = 0, K_BITS64 = 1, K_UNIFORM = 2, K_NORMAL = 3, K_EXPONENTIAL = 4, K_RANDINT = 5, K_BERNOULLI = 6, K_RANDPERM = 7, K_TRUNC_NORMAL = 8, K_CAUCHY = 9, K_LAPLACE = 10, K_GUMBEL = 11, K_LOG_NORMAL = 12 };
+enum { K_BITS32 = 0, K_BITS64 = 1, K_UNIFORM = 2, K_NORMAL = 3, K_EXPONENTIAL = 4, K_RANDINT = 5, K_BERNOULLI = 6, K_RANDPERM = 7, K_TRUNC_NORMAL = 8, K_CAUCHY = 9, K_LAPLACE = 10, K_GUMBEL = 11, K_LOG_NORMAL = 12, K_GEOMETRIC = 13 };
 enum { D_F32 = 0, D_F64 = 1, D_F16 = 2, D_BF16 = 3 };
 
 #endif

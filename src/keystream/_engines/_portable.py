@@ -188,6 +188,13 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
         v = _block_values(dataclasses.replace(spec, kind="normal", dtype=ct), rel)
         y = exp_f64(v)
         return y if f64_out else _round_to(y.to(torch.float32), dtype)
+    if kind == "geometric":
+        (lam,) = spec.params
+        if f64_out:
+            hi, lo = _pairs64(w)
+            return torch.floor(neg_log_f64(hi, lo) / torch.tensor(lam, dtype=torch.float64, device=hi.device)) + 1.0
+        lam32 = torch.tensor(lam, dtype=torch.float32, device=w[0].device)
+        return _round_to(torch.floor(neg_log_f32(_words32(w)) / lam32) + 1.0, dtype)
     raise ValueError(f"unknown draw kind {kind!r}")
 
 

@@ -80,7 +80,8 @@ def _round_bf16(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 def _round_to(x: npt.NDArray[np.float32], dtype: torch.dtype) -> npt.NDArray[np.float32]:
     """Round float32 values to ``dtype`` (ties to even); identity for float32."""
     if dtype == torch.float16:
-        return x.astype(np.float16).astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond 65504 is inf, as torch rounds
+            return x.astype(np.float16).astype(np.float32)
     if dtype == torch.bfloat16:
         return _round_bf16(x)
     return x
@@ -191,6 +192,16 @@ def log_normal(spec: DrawSpec, e: U64) -> np.ndarray:
     return y if ct == torch.float64 else _round_to(y.astype(np.float32), spec.dtype)
 
 
+def geometric(spec: DrawSpec, e: U64) -> np.ndarray:
+    """Trials up to the first success: ``1 + floor((-ln u) / lam)``, ``lam = -ln(1 - p)``,
+    in the compute dtype, then rounded once."""
+    (lam,) = spec.params
+    if spec.dtype == torch.float64:
+        return np.floor(neg_log_f64(word64(spec, e)) / np.float64(lam)) + np.float64(1.0)
+    q = np.floor(neg_log_f32(word32(spec, e)) / np.float32(lam)) + np.float32(1.0)
+    return _round_to(q, spec.dtype)
+
+
 def _mulhi64(x: U64, span: int) -> U64:
     """``floor(x * span / 2^64)`` for ``span`` in [1, 2^64], from 32-bit limb products."""
     if span == 1 << 64:
@@ -276,6 +287,7 @@ _DRAWS = {
     "laplace": laplace,
     "gumbel": gumbel,
     "log_normal": log_normal,
+    "geometric": geometric,
 }
 
 
