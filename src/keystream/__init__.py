@@ -13,7 +13,7 @@ Example:
 """
 from __future__ import annotations
 
-from . import _draws
+from . import _draws, _inplace
 from ._draws import *  # noqa: F403 - the public draws are _draws.__all__
 from ._engines import available_engines, use_engine
 from ._generator import (
@@ -27,6 +27,7 @@ from ._generator import (
     seed,
     set_state,
 )
+from ._inplace import *  # noqa: F403 - their in-place and *_like forms
 from ._permutation import Permutation
 from ._version import __version__
 from ._warnings import KeystreamWarning
@@ -48,3 +49,4 @@ __all__ = [
     "use_engine",
 ]
 __all__ += _draws.__all__
+__all__ += _inplace.__all__

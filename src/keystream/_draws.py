@@ -705,6 +705,8 @@ def randint(*args: Any, generator: Generator | None = None, out: Tensor | None =
 
     ``x = low + floor(w * R / 2^64)`` with ``R = high - low`` (at most 2^64) and ``w``
     the element's 64-bit word: no rejection, fixed consumption, bias at most R / 2^64.
+    Float dtypes (as torch allows) get the int64 value, converted (nearest even: exact up
+    to 2^24 for float32, 2^53 for float64).
 
     Reproducibility:
         Element ``e`` uses the 64-bit word ``e % 2`` of block ``offset + e // 2``.
@@ -716,16 +718,27 @@ def randint(*args: Any, generator: Generator | None = None, out: Tensor | None =
             raise TypeError(f"{name} must be an int, got {type(v).__name__}")
     low, high = int(low), int(high)
     shape = _parse_size((size,))
-    dtype = _dtype(dtype, out, torch.int64, INT_DTYPES, "randint")
+    dtype = _dtype(dtype, out, torch.int64, INT_DTYPES + FLOAT_DTYPES, "randint")
     if low >= high:
         raise ValueError(f"randint needs low < high, got low={low}, high={high}")
-    info = torch.iinfo(dtype)
+    info = torch.iinfo(torch.int64 if dtype.is_floating_point else dtype)
     if low < info.min or high - 1 > info.max:
         raise ValueError(f"[low, high) = [{low}, {high}) does not fit {dtype}")
     reg = _region(region, shape)
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
+    if dtype.is_floating_point:
+        return _converted("randint", (low, high - low), shape, torch.int64, dtype, g, dev, reg, out)
     return _run("randint", (low, high - low), shape, dtype, g, dev, reg, out)
+
+
+def _converted(kind: str, params: tuple[Any, ...], shape: tuple[int, ...], compute: torch.dtype,
+               dtype: torch.dtype, g: Generator, device: torch.device, region: tuple[tuple[int, int], ...],
+               out: Tensor | None) -> Tensor:
+    """A draw of ``compute`` values converted to ``dtype`` (nearest even).  The result is
+    allocated before the generator moves, like every draw's."""
+    target = out if out is not None else _empty(tuple(b - a for a, b in region), dtype, device)
+    return target.copy_(_run(kind, params, shape, compute, g, device, region))
 
 
 def _randint_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -785,6 +798,9 @@ def randperm(n: int, *, generator: Generator | None = None, out: Tensor | None =
     Element ``i`` is ``pi(i)`` of a keyed Feistel permutation (see
     :class:`keystream.Permutation`), computable alone, so regions cost only their size.
 
+    Float dtypes (as torch allows, for ``n`` up to ``2**digits + 1``) get the same
+    permutation as exact floats.
+
     Reproducibility:
         Consumes 2 blocks whatever ``n`` is: their 8 words are the Feistel round keys.
     """
@@ -794,14 +810,23 @@ def randperm(n: int, *, generator: Generator | None = None, out: Tensor | None =
     n = int(n)
     if not 0 <= n <= 1 << 63:
         raise ValueError(f"n must be in [0, 2**63], got {n}")
-    dtype = _dtype(dtype, out, torch.int64, (torch.int16, torch.int32, torch.int64), "randperm")
-    if n - 1 > torch.iinfo(dtype).max:
+    dtype = _dtype(dtype, out, torch.int64, (torch.int16, torch.int32, torch.int64) + FLOAT_DTYPES, "randperm")
+    if dtype.is_floating_point:
+        if n - 1 > 2 ** _DIGITS[dtype]:
+            raise ValueError(f"n = {n} does not fit {dtype} exactly (at most 2**{_DIGITS[dtype]} + 1)")
+    elif n - 1 > torch.iinfo(dtype).max:
         raise ValueError(f"n = {n} does not fit {dtype}")
     shape = (n,)
     reg = _region(region, shape)
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
+    if dtype.is_floating_point:
+        return _converted("randperm", (n,), shape, torch.int64, dtype, g, dev, reg, out)
     return _run("randperm", (n,), shape, dtype, g, dev, reg, out)
+
+
+#: Significand bits of the float dtypes: every integer up to 2**digits is exact.
+_DIGITS = {torch.float16: 11, torch.bfloat16: 8, torch.float32: 24, torch.float64: 53}
 
 
 # ------------------------------------------------------------ Generator methods

@@ -1,0 +1,90 @@
+"""The in-place and *_like forms equal the out-of-place draws they name."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import keystream as ks
+from keystream._conformance import same_bits
+
+FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+#: (in-place call, the out-of-place draw it equals), for a tensor t of some shape and dtype.
+FORMS = {
+    "uniform_": (lambda t, g: ks.uniform_(t, -2.0, 3.0, generator=g),
+                 lambda t, g: ks.uniform(-2.0, 3.0, t.shape, generator=g, dtype=t.dtype)),
+    "normal_": (lambda t, g: ks.normal_(t, 1.5, 0.5, generator=g),
+                lambda t, g: ks.normal(1.5, 0.5, t.shape, generator=g, dtype=t.dtype)),
+    "exponential_": (lambda t, g: ks.exponential_(t, 2.0, generator=g),
+                     lambda t, g: ks.exponential(t.shape, lambd=2.0, generator=g, dtype=t.dtype)),
+    "geometric_": (lambda t, g: ks.geometric_(t, 0.3, generator=g),
+                   lambda t, g: ks.geometric(t.shape, p=0.3, generator=g, dtype=t.dtype)),
+    "log_normal_": (lambda t, g: ks.log_normal_(t, generator=g),
+                    lambda t, g: ks.log_normal(t.shape, generator=g, dtype=t.dtype)),
+    "cauchy_": (lambda t, g: ks.cauchy_(t, 1.0, 2.0, generator=g),
+                lambda t, g: ks.cauchy(t.shape, median=1.0, sigma=2.0, generator=g, dtype=t.dtype)),
+    "bernoulli_": (lambda t, g: ks.bernoulli_(t, 0.25, generator=g),
+                   lambda t, g: ks.bernoulli(0.25, t.shape, generator=g, dtype=t.dtype)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+def test_in_place_equals_out_of_place(name, dtype):
+    fill, draw = FORMS[name]
+    for t in (torch.empty(37, 5, dtype=dtype), torch.empty(5, 37, dtype=dtype).t()):  # and non-contiguous
+        g1, g2 = ks.Generator(3), ks.Generator(3)
+        result = fill(t, g1)
+        assert result is t
+        assert same_bits(t.contiguous(), draw(t, g2)) and g1.offset == g2.offset
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool,
+                                   torch.float16, torch.bfloat16, torch.float32, torch.float64], ids=str)
+def test_random_ranges_as_torch(dtype):
+    """random_(t) spans [0, max] (floats: [0, 2**digits]), random_(t, to) [0, to), and
+    random_(t, from_, to) [from_, to); each equals randint's values."""
+    digits = {torch.float16: 11, torch.bfloat16: 8, torch.float32: 24, torch.float64: 53}
+    if dtype == torch.bool:
+        top = 1
+    elif dtype.is_floating_point:
+        top = 2 ** digits[dtype]
+    else:
+        top = torch.iinfo(dtype).max
+    t = torch.empty(4099, dtype=dtype)
+    ks.random_(t, generator=ks.Generator(1))
+    values = t.to(torch.float64) if dtype.is_floating_point else t.to(torch.int64)
+    assert float(values.min()) >= 0 and float(values.max()) <= top
+    if dtype != torch.bool:
+        assert same_bits(t, ks.randint(0, top + 1, (4099,), generator=ks.Generator(1), dtype=dtype))
+        ks.random_(t, 7, generator=ks.Generator(2))
+        assert same_bits(t, ks.randint(0, 7, (4099,), generator=ks.Generator(2), dtype=dtype))
+        ks.random_(t, 3, 9, generator=ks.Generator(2))
+        assert same_bits(t, ks.randint(3, 9, (4099,), generator=ks.Generator(2), dtype=dtype))
+        ks.random_(t, **{"from": 5}, generator=ks.Generator(2))
+        assert int(t.min()) >= 5
+    else:
+        assert bool(t.any()) and not bool(t.all())
+
+
+def test_like_forms_keep_the_layout_and_equal_the_draws():
+    x = torch.empty(2, 3, 5, 7).to(memory_format=torch.channels_last)
+    a = ks.rand_like(x, generator=ks.Generator(4))
+    assert a.is_contiguous(memory_format=torch.channels_last) and a.shape == x.shape
+    assert same_bits(a.contiguous(), ks.rand(x.shape, generator=ks.Generator(4)))
+    b = ks.randn_like(x, generator=ks.Generator(4), dtype=torch.float64, memory_format=torch.contiguous_format)
+    assert b.is_contiguous() and same_bits(b, ks.randn(x.shape, generator=ks.Generator(4), dtype=torch.float64))
+    c = ks.randint_like(x, 10, generator=ks.Generator(5))
+    assert same_bits(c.contiguous(), ks.randint(0, 10, x.shape, generator=ks.Generator(5), dtype=x.dtype))
+    d = ks.randint_like(x, 3, 10, dtype=torch.int16, generator=ks.Generator(5))
+    assert d.dtype == torch.int16 and int(d.min()) >= 3 and int(d.max()) < 10
+    assert ks.rand_like(x, requires_grad=True).requires_grad
+
+
+def test_randint_and_randperm_into_floats_equal_the_integers():
+    for dtype in FLOATS:
+        a = ks.randint(-50, 50, (1001,), generator=ks.Generator(6), dtype=dtype)
+        b = ks.randint(-50, 50, (1001,), generator=ks.Generator(6))
+        assert a.dtype == dtype and torch.equal(a.to(torch.int64), b)
+        p = ks.randperm(200, generator=ks.Generator(7), dtype=dtype)
+        assert torch.equal(p.to(torch.int64), ks.randperm(200, generator=ks.Generator(7)))
