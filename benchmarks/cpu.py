@@ -3,14 +3,15 @@
     python benchmarks/cpu.py [--n 16777216] [--reps 9] [--json benchmarks/cpu.json]
 
 For each draw: the median over ``--reps`` timed runs (after one warm-up) of a fresh
-draw of N elements, keystream and its peers timed in turns, as G elements/s, with all threads and with one thread
-(torch.set_num_threads), and the ratio of keystream to each peer measured in the
-same run.  Then the rate of fills into a preallocated ``out=`` and the per-call time of
-2^17-element draws, each with all threads and one.  Peak memory beyond the output is
-measured in a fresh subprocess per
-keystream draw (peak RSS growth minus the output's bytes).  Prints a markdown
-table and writes JSON.  This is a benchmark, not a test: numbers depend on the
-machine and on what else it is doing.
+draw of N elements (the draws added with torch's whole random surface: 2^22; multinomial:
+2^12 rows of 1000 weights, 8 samples a row), keystream and its peers timed in turns, as
+G elements/s, with all threads and with one thread (torch.set_num_threads), and the ratio
+of keystream to each peer measured in the same run.  Then the rate of fills into a
+preallocated ``out=`` and the per-call time of 2^17-element draws, each with all threads
+and one.  Peak memory beyond the output is measured in a fresh subprocess per keystream
+draw (peak RSS growth minus the output's bytes).  Prints a markdown table and writes
+JSON.  This is a benchmark, not a test: numbers depend on the machine and on what else it
+is doing.
 """
 from __future__ import annotations
 
@@ -26,12 +27,21 @@ import torch
 import keystream as ks
 from _timing import interleaved_stats, machine, time_stats, warm_fresh_pages
 
+#: The size of the draws added with torch's whole random surface (and multinomial's
+#: weights: rows x categories, and samples per row).
+NEW_N = 1 << 22
+MULTINOMIAL = (1 << 12, 1000, 8)
+
 
 def draws(n: int):
     g = ks.Generator(1234)
     rng = np.random.default_rng(1234)
     f32, f64 = torch.float32, torch.float64
-    # name: (keystream, {peer name: peer})
+    m = min(n, NEW_N)
+    rows, cats, samples = MULTINOMIAL
+    weights = torch.rand(rows, cats, generator=torch.Generator().manual_seed(0))
+    laplace, gumbel = torch.distributions.Laplace(0.0, 1.0), torch.distributions.Gumbel(0.0, 1.0)
+    # name: (keystream, {peer name: peer}) for n elements, or (keystream, peers, elements)
     return {
         "uniform f32": (lambda: g.rand(n), {"torch.rand": lambda: torch.rand(n),
                                             "numpy random(f32)": lambda: rng.random(n, dtype=np.float32)}),
@@ -52,6 +62,23 @@ def draws(n: int):
                             {"torch exponential_": lambda: torch.empty(n).exponential_(),
                              "numpy standard_exponential(f32)":
                                  lambda: rng.standard_exponential(n, dtype=np.float32)}),
+        "cauchy f32": (lambda: g.cauchy(m), {"torch cauchy_": lambda: torch.empty(m).cauchy_(),
+                                             "numpy standard_cauchy": lambda: rng.standard_cauchy(m)}, m),
+        "log_normal f32": (lambda: g.log_normal(m), {"torch log_normal_": lambda: torch.empty(m).log_normal_(),
+                                                     "numpy lognormal": lambda: rng.lognormal(1.0, 2.0, m)}, m),
+        "geometric f32": (lambda: g.geometric(m, p=0.3),
+                          {"torch geometric_": lambda: torch.empty(m).geometric_(0.3),
+                           "numpy geometric": lambda: rng.geometric(0.3, m)}, m),
+        "laplace f32": (lambda: g.laplace(m), {"torch Laplace.sample": lambda: laplace.sample((m,)),
+                                               "numpy laplace": lambda: rng.laplace(size=m)}, m),
+        "gumbel f32": (lambda: g.gumbel(m), {"torch Gumbel.sample": lambda: gumbel.sample((m,)),
+                                             "numpy gumbel": lambda: rng.gumbel(size=m)}, m),
+        "multinomial 4096x1000, 8 without replacement":
+            (lambda: g.multinomial(weights, samples),
+             {"torch.multinomial": lambda: torch.multinomial(weights, samples)}, rows * cats),
+        "multinomial 4096x1000, 8 with replacement":
+            (lambda: g.multinomial(weights, samples, True),
+             {"torch.multinomial": lambda: torch.multinomial(weights, samples, True)}, rows * cats),
     }
 
 
@@ -78,6 +105,11 @@ before = rss("VmRSS:")
 out = calls[name](n)
 print(rss("VmHWM:") - before - out.numel() * out.element_size())
 """
+
+
+#: The draws whose extra memory is measured (those of MEMORY_CHILD).
+MEMORY_DRAWS = ("uniform f32", "uniform f64", "normal f32", "normal f64", "randint int64", "randperm", "bernoulli f32",
+                "exponential f32")
 
 
 def extra_memory(n: int, name: str) -> int:
@@ -124,19 +156,20 @@ def main() -> None:
     rows = []
     for threads in (all_threads, 1):
         torch.set_num_threads(threads)
-        for name, (mine, peers) in draws(n).items():
+        for name, (mine, peers, *count) in draws(n).items():
+            size = count[0] if count else n
             reps = max(3, args.reps // 3) if name == "randperm" else args.reps
             t = interleaved_stats({"keystream": mine, **peers}, reps)
             t_mine = t.pop("keystream")
-            row = {"draw": name, "threads": threads, "keystream_gps": n / t_mine["median"] / 1e9,
+            row = {"draw": name, "threads": threads, "elements": size, "keystream_gps": size / t_mine["median"] / 1e9,
                    "keystream_s": t_mine, "peers": {}}
             for peer, t_peer in t.items():
-                row["peers"][peer] = {"gps": n / t_peer["median"] / 1e9, "ratio": t_peer["median"] / t_mine["median"],
-                                      "s": t_peer}
+                row["peers"][peer] = {"gps": size / t_peer["median"] / 1e9,
+                                      "ratio": t_peer["median"] / t_mine["median"], "s": t_peer}
             rows.append(row)
     torch.set_num_threads(all_threads)
     extra = extra_rows(n, args.reps, all_threads)
-    memory = {} if args.no_memory else {name: extra_memory(n, name) for name in draws(n)}
+    memory = {} if args.no_memory else {name: extra_memory(n, name) for name in MEMORY_DRAWS}
     result = {"meta": meta, "rows": rows, "extra": extra, "extra_memory_bytes": memory}
     with open(args.json, "w") as fh:
         json.dump(result, fh, indent=1)
@@ -144,12 +177,12 @@ def main() -> None:
     print(f"keystream {meta['keystream']} ({meta['engine']} engine), torch {meta['torch']}, numpy {meta['numpy']}, "
           f"N = {n}, median of {args.reps}; {meta['machine']}")
     print()
-    print("| draw | threads | keystream G/s | peer | peer G/s | keystream / peer |")
-    print("|---|---|---|---|---|---|")
+    print("| draw | elements | threads | keystream G/s | peer | peer G/s | keystream / peer |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         for peer, p in row["peers"].items():
-            print(f"| {row['draw']} | {row['threads']} | {row['keystream_gps']:.3f} | {peer} | {p['gps']:.3f} | "
-                  f"{p['ratio']:.2f}x |")
+            print(f"| {row['draw']} | {row['elements']} | {row['threads']} | {row['keystream_gps']:.3f} | {peer} | "
+                  f"{p['gps']:.3f} | {p['ratio']:.2f}x |")
     print()
     print("| what | threads | median | min - max |")
     print("|---|---|---|---|")

@@ -13,7 +13,8 @@ Example:
 """
 from __future__ import annotations
 
-from . import _draws, _inplace
+from . import _composite, _draws, _inplace
+from ._composite import *  # noqa: F403 - and the draws made of them
 from ._draws import *  # noqa: F403 - the public draws are _draws.__all__
 from ._engines import available_engines, use_engine
 from ._generator import (
@@ -49,4 +50,5 @@ __all__ = [
     "use_engine",
 ]
 __all__ += _draws.__all__
+__all__ += _composite.__all__
 __all__ += _inplace.__all__

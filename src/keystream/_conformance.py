@@ -118,6 +118,9 @@ def _public_draws() -> None:
     PUBLIC_DRAWS["randint/int64-full"] = lambda g: ks.randint(-(2**63), 2**63, (n,), generator=g)
     PUBLIC_DRAWS["bernoulli/float32"] = lambda g: ks.bernoulli(0.25, (n,), generator=g, dtype=F32)
     PUBLIC_DRAWS["randperm/int64"] = lambda g: ks.randperm(n, generator=g)
+    weights = torch.arange(1, 1 + 3 * 37, dtype=F32).reshape(3, 37) % 7  # zeros among them
+    PUBLIC_DRAWS["multinomial/with-replacement"] = lambda g: ks.multinomial(weights, 101, True, generator=g)
+    PUBLIC_DRAWS["multinomial/without-replacement"] = lambda g: ks.multinomial(weights, 20, generator=g)
     from . import init
 
     def filled(fill: Callable[..., torch.Tensor], *args: Any) -> Callable[[Any], torch.Tensor]:

@@ -830,7 +830,7 @@ _DIGITS = {torch.float16: 11, torch.bfloat16: 8, torch.float32: 24, torch.float6
 
 
 # ------------------------------------------------------------ Generator methods
-def _generator_method(fn: Any) -> Any:
+def generator_method(fn: Any) -> Any:
     """``Generator.<name>(self, ...)``: ``fn(..., generator=self)``, with ``fn``'s signature
     (less ``generator``) and docstring."""
 
@@ -850,5 +850,5 @@ def _generator_method(fn: Any) -> Any:
 
 # Every public draw is also a Generator method: g.rand(3) is rand(3, generator=g).
 for _name in __all__:
-    setattr(Generator, _name, _generator_method(globals()[_name]))
+    setattr(Generator, _name, generator_method(globals()[_name]))
 del _name

@@ -14,6 +14,7 @@
  * run time.
  */
 #define _DEFAULT_SOURCE /* madvise */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -117,6 +118,8 @@ static inline float neg_log_f32(uint32_t w) {
     return flip32(ln);
 }
 
+static inline double log_parts_f64(int64_t k, uint64_t mant);
+
 static inline double neg_log_f64(uint64_t x) {
     uint64_t small = (uint64_t)0 - (uint64_t)(x < (UINT64_C(1) << 52));
     uint64_t z = (x & ~small) | ((2 * x + 1) & small);
@@ -127,6 +130,11 @@ static inline double neg_log_f64(uint64_t x) {
     uint64_t norm = z << ((64 - n) & 63);
     uint64_t mant = (norm >> 11) & ((UINT64_C(1) << 52) - 1);
     int64_t k = n - 1 - 64 - (int64_t)(small & 1);
+    return flip64(log_parts_f64(k, mant));
+}
+
+/* ln(2^k * 1.mant), mant the 52 fraction bits: the stream's float64 log (spec section 5). */
+static inline double log_parts_f64(int64_t k, uint64_t mant) {
     uint64_t big = (uint64_t)(mant >= KS_SQRT2_MANT_F64);
     double xf = f64_of((UINT64_C(0x3FF0000000000000) - (big << 52)) | mant);
     k += (int64_t)big;
@@ -143,8 +151,30 @@ static inline double neg_log_f64(uint64_t x) {
     double r = z2 * p;
     double hfsq = (CD(HALF_F64) * f) * f;
     double dk = (double)k;
-    double ln = dk * CD(LN2_HI_F64) - ((hfsq - (s * (hfsq + r) + dk * CD(LN2_LO_F64))) - f);
-    return flip64(ln);
+    return dk * CD(LN2_HI_F64) - ((hfsq - (s * (hfsq + r) + dk * CD(LN2_LO_F64))) - f);
+}
+
+/* ln y for a normal float64 y > 0 (the gumbel draw's log of an exponential). */
+static inline double log_f64(double y) {
+    uint64_t b = bits_f64(y);
+    return log_parts_f64((int64_t)((b >> 52) & 0x7FF) - 1023, b & ((UINT64_C(1) << 52) - 1));
+}
+
+/* e^x, the stream's float64 exp (_math.torch_forms.exp_f64): k = round(x / ln 2), ties to
+ * even; r = (x - k LN2_HI) - k LN2_LO; a degree-12 Horner polynomial; 2^k as two factors. */
+static inline double exp_f64(double x) {
+    if (x > 709.0) return INFINITY;
+    if (x < -708.0) return 0.0;
+    double k = nearbyint(x * CD(INV_LN2_F64));
+    double r = (x - k * CD(LN2_HI_F64)) - k * CD(LN2_LO_F64);
+    static const uint64_t c[13] = {KS_EXP_C0_F64_BITS, KS_EXP_C1_F64_BITS, KS_EXP_C2_F64_BITS, KS_EXP_C3_F64_BITS,
+                                   KS_EXP_C4_F64_BITS, KS_EXP_C5_F64_BITS, KS_EXP_C6_F64_BITS, KS_EXP_C7_F64_BITS,
+                                   KS_EXP_C8_F64_BITS, KS_EXP_C9_F64_BITS, KS_EXP_C10_F64_BITS, KS_EXP_C11_F64_BITS,
+                                   KS_EXP_C12_F64_BITS};
+    double p = f64_of(c[12]);
+    for (int i = 11; i >= 0; i--) p = p * r + f64_of(c[i]);
+    int64_t ki = (int64_t)k, half = ki >> 1; /* floor(k / 2), as torch's // */
+    return (p * f64_of((uint64_t)(half + 1023) << 52)) * f64_of((uint64_t)(ki - half + 1023) << 52);
 }
 
 /* cos and sin of the angle word: quadrant q, then cos = (ca, -sa, -ca, sa)[q] and
@@ -250,8 +280,10 @@ typedef struct {
 
 static inline int per_block(const Draw *d) {
     switch (d->kind) {
-    case K_BITS64: case K_RANDINT: return 2;
-    case K_UNIFORM: case K_NORMAL: case K_EXPONENTIAL: return d->dtype == D_F64 ? 2 : 4;
+    case K_BITS64: case K_RANDINT: case K_GUMBEL: return 2;
+    case K_LAPLACE: return d->dtype == D_F64 ? 1 : 2;
+    case K_UNIFORM: case K_NORMAL: case K_EXPONENTIAL: case K_CAUCHY: case K_LOG_NORMAL: case K_GEOMETRIC:
+        return d->dtype == D_F64 ? 2 : 4;
     default: return 4;
     }
 }
@@ -313,6 +345,52 @@ static void emit(const Draw *d, uint32_t w[4][BATCH], int j, void *out, int64_t 
     case K_EXPONENTIAL:
         if (d->dtype == D_F64) ((double *)out)[o] = neg_log_f64(w64) / d->fp[0];
         else store_float(out, o, neg_log_f32(w32) / (float)d->fp[0], d->dtype);
+        return;
+    case K_CAUCHY: /* fp: median, sigma */
+        if (d->dtype == D_F64) {
+            double c, s;
+            sincos_f64(w64, &c, &s);
+            ((double *)out)[o] = d->fp[0] + d->fp[1] * (s / c);
+        } else {
+            float c, s;
+            sincos_f32(w32, &c, &s);
+            store_float(out, o, (float)d->fp[0] + (float)d->fp[1] * (s / c), d->dtype);
+        }
+        return;
+    case K_LAPLACE: /* fp: loc, scale; two words (two 64-bit words for float64) per element */
+        if (d->dtype == D_F64) {
+            uint64_t xa = (uint64_t)w[0][b] | ((uint64_t)w[1][b] << 32);
+            uint64_t xb = (uint64_t)w[2][b] | ((uint64_t)w[3][b] << 32);
+            ((double *)out)[o] = d->fp[0] + d->fp[1] * (neg_log_f64(xa) - neg_log_f64(xb));
+        } else {
+            float diff = neg_log_f32(w[2 * p][b]) - neg_log_f32(w[2 * p + 1][b]);
+            store_float(out, o, (float)d->fp[0] + (float)d->fp[1] * diff, d->dtype);
+        }
+        return;
+    case K_GUMBEL: { /* fp: loc, scale (float64 for every dtype) */
+        double y = d->fp[0] - d->fp[1] * log_f64(neg_log_f64(w64));
+        if (d->dtype == D_F64) ((double *)out)[o] = y;
+        else store_float(out, o, (float)y, d->dtype);
+        return;
+    }
+    case K_LOG_NORMAL: /* fp: mean, std; the normal of this position, then exp in float64 */
+        if (d->dtype == D_F64) {
+            uint64_t xa = (uint64_t)w[0][b] | ((uint64_t)w[1][b] << 32);
+            uint64_t xb = (uint64_t)w[2][b] | ((uint64_t)w[3][b] << 32);
+            double r = sqrt(CD(TWO_F64) * neg_log_f64(xa)), c, s;
+            sincos_f64(xb, &c, &s);
+            ((double *)out)[o] = exp_f64(d->fp[0] + d->fp[1] * (r * (p == 0 ? c : s)));
+        } else {
+            int pair = p >> 1;
+            float r = sqrtf(CF(TWO_F32) * neg_log_f32(w[2 * pair][b])), c, s;
+            sincos_f32(w[2 * pair + 1][b], &c, &s);
+            float v = (float)d->fp[0] + (float)d->fp[1] * (r * ((p & 1) == 0 ? c : s));
+            store_float(out, o, (float)exp_f64((double)v), d->dtype);
+        }
+        return;
+    case K_GEOMETRIC: /* fp[0] = lam = -ln(1 - p) in the compute dtype */
+        if (d->dtype == D_F64) ((double *)out)[o] = floor(neg_log_f64(w64) / d->fp[0]) + 1.0;
+        else store_float(out, o, floorf(neg_log_f32(w32) / (float)d->fp[0]) + 1.0f, d->dtype);
         return;
     case K_RANDINT: {
         /* ip[0] = low (mod 2^64), ip[1] = span - 1 (span in [1, 2^64]) */
@@ -414,6 +492,44 @@ static void batch_exponential_f32(const Draw *d, uint32_t w[4][BATCH], float *o)
         for (int p = 0; p < 4; p++) o[4 * i + p] = v[p][i];
 }
 
+KS_CLONES
+static void batch_exponential_f64(const Draw *d, uint32_t w[4][BATCH], double *o) {
+    double lambd = d->fp[0], v[2][BATCH];
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < BATCH; i++)
+            v[h][i] = neg_log_f64((uint64_t)w[2 * h][i] | ((uint64_t)w[2 * h + 1][i] << 32)) / lambd;
+    for (int i = 0; i < BATCH; i++) {
+        o[2 * i] = v[0][i];
+        o[2 * i + 1] = v[1][i];
+    }
+}
+
+KS_CLONES
+static void batch_laplace_f32(const Draw *d, uint32_t w[4][BATCH], float *o) {
+    float loc = (float)d->fp[0], scale = (float)d->fp[1], v[4][BATCH];
+    for (int p = 0; p < 4; p++)
+        for (int i = 0; i < BATCH; i++) v[p][i] = neg_log_f32(w[p][i]);
+    for (int i = 0; i < BATCH; i++) {
+        o[2 * i] = loc + scale * (v[0][i] - v[1][i]);
+        o[2 * i + 1] = loc + scale * (v[2][i] - v[3][i]);
+    }
+}
+
+/* gumbel in float64 for every dtype: into `o` as float64 (the caller rounds). */
+KS_CLONES
+static void batch_gumbel(const Draw *d, uint32_t w[4][BATCH], double *o) {
+    double loc = d->fp[0], scale = d->fp[1], v[2][BATCH];
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t x = (uint64_t)w[2 * h][i] | ((uint64_t)w[2 * h + 1][i] << 32);
+            v[h][i] = loc - scale * log_f64(neg_log_f64(x));
+        }
+    for (int i = 0; i < BATCH; i++) {
+        o[2 * i] = v[0][i];
+        o[2 * i + 1] = v[1][i];
+    }
+}
+
 static void batch_randint_i64(const Draw *d, uint32_t w[4][BATCH], uint64_t *o) {
     uint64_t low = d->ip[0], span = d->ip[1] + 1; /* span == 0 encodes 2^64 */
     for (int i = 0; i < BATCH; i++) {
@@ -455,11 +571,24 @@ static void compute_batch(const Draw *d, uint32_t w[4][BATCH], int nb, void *tmp
         break;
     case K_EXPONENTIAL:
         if (d->dtype == D_F32) { batch_exponential_f32(d, w, tmp); return; }
+        if (d->dtype == D_F64) { batch_exponential_f64(d, w, tmp); return; }
         break;
     case K_RANDINT:
         if (d->elem_size == 8) { batch_randint_i64(d, w, tmp); return; }
         break;
     case K_BERNOULLI: batch_bernoulli(d, w, tmp); return;
+    case K_LAPLACE:
+        if (d->dtype == D_F32) { batch_laplace_f32(d, w, tmp); return; }
+        break;
+    case K_GUMBEL:
+        if (d->dtype == D_F64) { batch_gumbel(d, w, tmp); return; }
+        if (d->dtype == D_F32) {
+            double y[2 * BATCH];
+            batch_gumbel(d, w, y);
+            for (int i = 0; i < 2 * BATCH; i++) ((float *)tmp)[i] = (float)y[i];
+            return;
+        }
+        break;
     }
     for (int j = 0; j < nb * k; j++) emit(d, w, j, tmp, j);
 }
@@ -822,6 +951,153 @@ void ks_permute_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *
                         int nthreads) {
     PermJob j = {n, h, keys, idx, count, out};
     ks_parallel(perm_part, &j, parts_for(nthreads), nthreads);
+}
+
+/* ------------------------------------------------------------ multinomial */
+/* keystream.multinomial's definitions (docs/spec.md section 8), per row on `nthreads`
+ * threads: without replacement, the n smallest keys E / w (E: the float64 exponential
+ * draw of the (rows, cats) virtual tensor; equal keys in column order); with
+ * replacement, the prefix sums of q = floor(w * 2^(K - e)), max w = m 2^e, searched for
+ * floor(x * Q / 2^64), x the 64-bit words of the (rows, n) bits draw.  Each row's
+ * weights are checked as it is read: the call returns 1 (a negative, NaN or inf weight),
+ * 2 (a row with fewer weights > 0 than it needs) or 0, with `out` complete only for 0. */
+#define KS_MULT_MAX_N 64
+#define KS_MAX_PARTS 256
+
+typedef struct {
+    Draw d; /* the draw whose elements the samples read */
+    const void *w;
+    int w_f32, replacement;
+    int64_t rows, cats, n;
+    int k; /* K */
+    int64_t *out;
+    int failed;
+    int status[KS_MAX_PARTS]; /* per part: 0, or 1 (a bad weight), 2 (a row short of weights > 0) */
+    int64_t need;             /* weights > 0 a row needs */
+} MultJob;
+
+/* Check one row of weights (converted to double): 1 for a negative, NaN or inf weight, 2 for
+ * fewer than `need` weights > 0, else 0; and the largest weight (the patterns of weights
+ * >= 0, sign bit cleared for -0.0, order as the weights do: an integer maximum, which
+ * vectorises). */
+static inline int row_status(const double *row, int64_t cats, int64_t need, double *top_out) {
+    int64_t positive = 0, ok = 1;
+    for (int64_t c = 0; c < cats; c++) {
+        ok &= (int64_t)(row[c] >= 0.0) & (int64_t)(row[c] <= DBL_MAX); /* no branch: it vectorises */
+        positive += (int64_t)(row[c] > 0.0);
+    }
+    int64_t bad = !ok;
+    uint64_t top = 0;
+    const uint64_t *bits = (const uint64_t *)(const void *)row;
+    for (int64_t c = 0; c < cats; c++) {
+        uint64_t b = bits[c] & UINT64_C(0x7FFFFFFFFFFFFFFF);
+        top = b > top ? b : top;
+    }
+    *top_out = f64_of(top);
+    return bad ? 1 : positive < need ? 2 : 0;
+}
+
+static inline void load_row(const MultJob *j, int64_t r, double *row) {
+    if (j->w_f32) {
+        const float *src = (const float *)j->w + r * j->cats;
+        for (int64_t c = 0; c < j->cats; c++) row[c] = (double)src[c];
+    } else {
+        memcpy(row, (const double *)j->w + r * j->cats, (size_t)j->cats * sizeof *row);
+    }
+}
+
+
+KS_CLONES
+static void mult_part(void *ctx, int part, int nparts) {
+    MultJob *j = ctx;
+    int64_t r0 = j->rows * part / nparts, r1 = j->rows * (part + 1) / nparts, cats = j->cats, n = j->n;
+    if (r0 >= r1) return;
+    if (j->replacement) {
+        int64_t *prefix = malloc((size_t)cats * sizeof *prefix);
+        double *row = malloc((size_t)cats * sizeof *row);
+        uint64_t *x = malloc((size_t)n * sizeof *x);
+        if (!prefix || !row || !x) { j->failed = 1; free(prefix); free(row); free(x); return; }
+        for (int64_t r = r0; r < r1; r++) {
+            load_row(j, r, row);
+            double top;
+            int bad = row_status(row, cats, j->need, &top);
+            if (bad) { /* keep looking for a bad weight: it wins over a short row, whatever the split */
+                if (bad == 1) { j->status[part] = 1; break; }
+                j->status[part] = 2;
+                continue;
+            }
+            int e, shift, a;
+            (void)frexp(top, &e); /* top = m 2^e, m in [0.5, 1) */
+            shift = j->k - e;
+            a = shift < 1000 ? shift : 1000;
+            double sa = ldexp(1.0, a), sb = ldexp(1.0, shift - a); /* 2^(K - e), exactly, in two steps */
+            int64_t acc = 0;
+            for (int64_t c = 0; c < cats; c++) {
+                acc += (int64_t)floor((row[c] * sa) * sb);
+                prefix[c] = acc;
+            }
+            uint64_t total = (uint64_t)prefix[cats - 1];
+            fill_run(&j->d, (uint64_t)(r * n), n, x);
+            for (int64_t s = 0; s < n; s++) {
+                int64_t t = (int64_t)(((unsigned __int128)x[s] * total) >> 64);
+                /* the first c with prefix[c] > t (one exists: t < Q), without branches */
+                int64_t lo = 0, len = cats;
+                while (len > 1) {
+                    int64_t half = len / 2;
+                    lo = prefix[lo + half - 1] <= t ? lo + half : lo;
+                    len -= half;
+                }
+                j->out[r * n + s] = lo + (prefix[lo] <= t);
+            }
+        }
+        free(prefix); free(row); free(x);
+        return;
+    }
+    double *e = malloc((size_t)cats * sizeof *e), *row = malloc((size_t)cats * sizeof *row), best[KS_MULT_MAX_N];
+    int64_t at[KS_MULT_MAX_N];
+    if (!e || !row) { j->failed = 1; free(e); free(row); return; }
+    for (int64_t r = r0; r < r1; r++) {
+        load_row(j, r, row);
+        double top;
+        int bad = row_status(row, cats, j->need, &top);
+        if (bad) {
+            if (bad == 1) { j->status[part] = 1; break; }
+            j->status[part] = 2;
+            continue;
+        }
+        fill_run(&j->d, (uint64_t)(r * cats), cats, e);
+        int64_t m = 0;
+        for (int64_t c = 0; c < cats; c++) {
+            double key = e[c] / row[c];
+            if (m == n && !(key < best[n - 1])) continue; /* an equal key: the earlier column stays */
+            int64_t p = m < n ? m++ : n - 1;
+            while (p > 0 && best[p - 1] > key) { best[p] = best[p - 1]; at[p] = at[p - 1]; p--; }
+            best[p] = key; at[p] = c;
+        }
+        for (int64_t s = 0; s < n; s++) j->out[r * n + s] = at[s];
+    }
+    free(e); free(row);
+}
+
+int ks_multinomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *w, int w_f32,
+                   int64_t rows, int64_t cats, int64_t n, int replacement, int k, int64_t *out) {
+    MultJob j;
+    memset(&j, 0, sizeof j);
+    j.d.k0 = k0; j.d.k1 = k1; j.d.offset = offset;
+    if (replacement) { j.d.kind = K_BITS64; j.d.dtype = D_F32; j.d.elem_size = 8; }
+    else { j.d.kind = K_EXPONENTIAL; j.d.dtype = D_F64; j.d.elem_size = 8; j.d.fp[0] = 1.0; }
+    if (!replacement && n > KS_MULT_MAX_N) return -2;
+    j.w = w; j.w_f32 = w_f32; j.replacement = replacement;
+    j.rows = rows; j.cats = cats; j.n = n; j.out = out;
+    j.k = k;
+    j.need = replacement ? 1 : n;
+    int nparts = parts_for(nthreads) < KS_MAX_PARTS ? parts_for(nthreads) : KS_MAX_PARTS;
+    ks_parallel(mult_part, &j, nparts, nthreads < nparts ? nthreads : nparts);
+    if (j.failed) return -1;
+    int status = 0; /* a bad weight anywhere wins over a short row */
+    for (int p = 0; p < nparts; p++)
+        if (j.status[p] == 1 || (j.status[p] == 2 && status == 0)) status = j.status[p];
+    return status;
 }
 
 /* Entry point.  The output is a sequence of runs of `run_len` consecutive flat indices

@@ -73,5 +73,19 @@ class Engine(abc.ABC):
         the caller uses the portable engine's)."""
         return None
 
+    def has_multinomial(self, n: int, replacement: bool) -> bool:
+        """Whether :meth:`multinomial` has a kernel for ``n`` samples per row."""
+        return False
+
+    def multinomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, weights: torch.Tensor, n: int,
+                    replacement: bool, k: int) -> int:
+        """``keystream.multinomial``'s definition (docs/spec.md section 8) into int64 ``out``
+        [rows, n] from ``weights`` [rows, cats] (contiguous float32 or float64) and the draw
+        at (key, offset), checking the weights as it reads them: returns 0, or 1 (a
+        negative, NaN or inf weight), 2 (a row with too few weights > 0), and then ``out`` is
+        incomplete.  Called only where :meth:`has_multinomial`; elsewhere the caller
+        computes the definition with torch ops."""
+        raise NotImplementedError(f"engine {self.name!r} has no multinomial kernel")
+
     def __repr__(self) -> str:
         return f"<keystream engine {self.name!r}>"

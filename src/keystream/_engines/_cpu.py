@@ -55,6 +55,10 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_count_in_ball.restype = ctypes.c_int64
             lib.ks_count_in_ball.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_int, u64,
                                              u64]
+            lib.ks_multinomial.restype = ctypes.c_int
+            lib.ks_multinomial.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_void_p,
+                                           ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
+                                           ctypes.c_int, ctypes.c_void_p]
             lib.ks_limbs.restype = ctypes.c_int
             lib.ks_limbs.argtypes = []
             if lib.ks_limbs() != LIMBS:  # a stale build of another version
@@ -127,6 +131,25 @@ def exact_sum_limbs(x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
     return list(limbs[:LIMBS]), list(limbs[LIMBS:]), bad
 
 
+#: Samples per row the C kernel keeps without replacement (KS_MULT_MAX_N in keystream.c).
+MULTINOMIAL_MAX_N = 64
+
+
+def multinomial(out: torch.Tensor, key: tuple[int, int], offset: int, weights: torch.Tensor, n: int,
+                replacement: bool, k: int) -> int:
+    """``keystream.multinomial`` with the C kernel (any n with replacement, at most
+    MULTINOMIAL_MAX_N without), checking the weights as it reads them: 0, or 1 (a negative,
+    NaN or inf weight), 2 (a row with too few weights > 0; then ``out`` is incomplete)."""
+    assert _LIB is not None and (replacement or n <= MULTINOMIAL_MAX_N)
+    rows, cats = weights.shape
+    status = int(_LIB.ks_multinomial(parts(rows * (cats + n)), key[0], key[1], offset, weights.data_ptr(),
+                                     int(weights.dtype == torch.float32), rows, cats, n, int(replacement), k,
+                                     out.data_ptr()))
+    if status < 0:
+        raise MemoryError("keystream: no memory for multinomial's row buffers")
+    return status
+
+
 def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int) -> int | None:
     """Samples ``[s0, s1)`` of ``rand((n, dims), float32)`` from (key, offset) whose
     squared norm, summed left to right in float32, is below 1 (``montecarlo.InBall``);
@@ -158,7 +181,8 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
     if row.name not in CpuEngine.kernel_kinds:
         raise ValueError(f"the C engine has no kernel for {kind} at {dtype}")
     code = row.code
-    if kind in ("uniform", "normal", "exponential", "trunc_normal"):
+    if kind in ("uniform", "normal", "exponential", "trunc_normal", "cauchy", "laplace", "gumbel", "log_normal",
+                "geometric"):
         for i, v in enumerate(params):
             fp[i] = float(v)
     elif kind == "randint":
@@ -177,7 +201,7 @@ class CpuEngine(Engine):
     #: The kinds ks_fill has kernels for (keystream.c: compute_batch and fill_perm).  A new
     #: row of the table is not here until the C code computes it: the portable engine serves it.
     kernel_kinds = frozenset({"bits32", "bits64", "uniform", "normal", "exponential", "randint", "bernoulli",
-                              "randperm", "trunc_normal"})
+                              "randperm", "trunc_normal", "cauchy", "laplace", "gumbel", "log_normal", "geometric"})
 
     def available(self) -> bool:
         return _LIB is not None
@@ -190,6 +214,13 @@ class CpuEngine(Engine):
 
     def permute_indices(self, idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.Tensor | None:
         return permute_indices(idx, n, keys)
+
+    def has_multinomial(self, n: int, replacement: bool) -> bool:
+        return _LIB is not None and (replacement or n <= MULTINOMIAL_MAX_N)
+
+    def multinomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, weights: torch.Tensor, n: int,
+                    replacement: bool, k: int) -> int:
+        return multinomial(out, key, offset, weights, n, replacement, k)
 
     def count_in_ball(self, key: tuple[int, int], offset: int, dims: int, s0: int, s1: int,
                       device: torch.device) -> torch.Tensor | None:

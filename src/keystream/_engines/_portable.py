@@ -25,6 +25,8 @@ from .._math.torch_forms import (
     c64,
     exp_f64,
     log_f64,
+    mulhi64,
+    mulhilo32,
     neg_log_f32,
     neg_log_f64,
     sincos_f32,
@@ -44,16 +46,8 @@ Tensor = torch.Tensor
 _CHUNK = 1 << 20
 
 
-def _mulhilo(a: Tensor, m: int) -> tuple[Tensor, Tensor]:
-    """``(a * m) >> 32`` and ``(a * m) & 0xFFFFFFFF`` for ``a`` in [0, 2^32) and a constant ``m``."""
-    big = a * (m >> 16)  # < 2^48
-    small = a * (m & 0xFFFF)  # < 2^48
-    mid = big + (small >> 16)  # a*m = mid*2^16 + (small & 0xFFFF)
-    return mid >> 16, ((mid & 0xFFFF) << 16) | (small & 0xFFFF)
-
-
 def _mullo(a: Tensor, m: int) -> Tensor:
-    return _mulhilo(a, m)[1]
+    return mulhilo32(a, m)[1]
 
 
 def philox(c0: Tensor, c1: Tensor, key: tuple[int, int], c2: Tensor | None = None,
@@ -66,8 +60,8 @@ def philox(c0: Tensor, c1: Tensor, key: tuple[int, int], c2: Tensor | None = Non
     x3 = zero if c3 is None else c3
     for r in range(rounds):
         k0, k1 = (key[0] + r * w0) & _M32, (key[1] + r * w1) & _M32
-        hi0, lo0 = _mulhilo(x0, m0)
-        hi1, lo1 = _mulhilo(x2, m1)
+        hi0, lo0 = mulhilo32(x0, m0)
+        hi1, lo1 = mulhilo32(x2, m1)
         x0, x1, x2, x3 = hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
     return [x0, x1, x2, x3]
 
@@ -148,7 +142,7 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
         low, span = spec.params
         hi, lo = _pairs64(w)
         if span < 1 << 64:
-            hi, lo = _mulhi64(hi, lo, span)
+            hi, lo = mulhi64(hi, lo, span)
         low %= 1 << 64
         lo = lo + (low & _M32)
         hi = (hi + (low >> 32) + (lo >> 32)) & _M32
@@ -223,18 +217,6 @@ def _trunc_normal(spec: DrawSpec, groups: Tensor) -> Tensor:
     clamped = torch.where(last < lo, lo, torch.where(last > hi, hi, last))
     x = torch.where(first < count, picked, clamped)
     return x if ct == torch.float64 else _round_to(x, spec.dtype)
-
-
-def _mulhi64(xh: Tensor, xl: Tensor, span: int) -> tuple[Tensor, Tensor]:
-    """``floor(x * span / 2^64)`` as (hi, lo) words, ``span < 2^64``."""
-    rh, rl = span >> 32, span & _M32
-    ll_hi, _ = _mulhilo(xl, rl)
-    lh_hi, lh_lo = _mulhilo(xl, rh)
-    hl_hi, hl_lo = _mulhilo(xh, rl)
-    hh_hi, hh_lo = _mulhilo(xh, rh)
-    mid = ll_hi + lh_lo + hl_lo
-    lo = hh_lo + lh_hi + hl_hi + (mid >> 32)
-    return hh_hi + (lo >> 32), lo & _M32
 
 
 # ------------------------------------------------------------------- permutation

@@ -12,11 +12,34 @@ import torch
 
 from .._constants import f32, f64, u32, u64
 
-__all__ = ["bit_length", "c32", "c64", "exp_f64", "log_f64", "log_parts_f64", "neg_log_f32", "neg_log_f64",
-           "sincos_f32", "sincos_f64", "sqrt_f32", "sqrt_f64"]
+__all__ = ["bit_length", "c32", "c64", "exp_f64", "log_f64", "log_parts_f64", "mulhi64", "mulhilo32", "neg_log_f32",
+           "neg_log_f64", "sincos_f32", "sincos_f64", "sqrt_f32", "sqrt_f64"]
 
 _M32 = 0xFFFFFFFF
 Tensor = torch.Tensor
+
+
+# -------------------------------------------------------- integer products
+def mulhilo32(a: Tensor, m: Tensor | int) -> tuple[Tensor, Tensor]:
+    """``(a * m) >> 32`` and ``(a * m) & 0xFFFFFFFF`` for ``a``, ``m`` in [0, 2^32) (a number
+    or a tensor), from 16-bit halves of ``m`` so that no int64 intermediate overflows."""
+    big = a * (m >> 16)  # < 2^48
+    small = a * (m & 0xFFFF)  # < 2^48
+    mid = big + (small >> 16)  # a*m = mid*2^16 + (small & 0xFFFF)
+    return mid >> 16, ((mid & 0xFFFF) << 16) | (small & 0xFFFF)
+
+
+def mulhi64(xh: Tensor, xl: Tensor, span: Tensor | int) -> tuple[Tensor, Tensor]:
+    """``floor(x * span / 2^64)`` as (hi, lo) 32-bit words, ``x = xh * 2^32 + xl``, for
+    ``span`` in [1, 2^64) (a number or an int64 tensor; randint's product, spec section 5)."""
+    rh, rl = span >> 32, span & _M32
+    ll_hi, _ = mulhilo32(xl, rl)
+    lh_hi, lh_lo = mulhilo32(xl, rh)
+    hl_hi, hl_lo = mulhilo32(xh, rl)
+    hh_hi, hh_lo = mulhilo32(xh, rh)
+    mid = ll_hi + lh_lo + hl_lo
+    lo = hh_lo + lh_hi + hl_hi + (mid >> 32)
+    return hh_hi + (lo >> 32), lo & _M32
 
 
 # ----------------------------------------------------------------- bit casting

@@ -1,0 +1,109 @@
+"""Draws made of other draws: multinomial."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+import keystream as ks
+from keystream import _composite
+from keystream._conformance import same_bits
+from keystream._engines import use_engine
+from test_stats import chi2, chi2_critical
+
+
+def test_without_replacement_has_the_exact_ordered_pair_probabilities():
+    """P(first = i, second = j) = w_i / W * w_j / (W - w_i): chi-square over all 12 pairs."""
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    n = 200_000
+    picks = ks.multinomial(w.repeat(n, 1), 2, generator=ks.Generator(11))
+    counts = torch.bincount(picks[:, 0] * 4 + picks[:, 1], minlength=16).double()
+    total = float(w.sum())
+    pairs = [(i, j) for i, j in itertools.permutations(range(4), 2)]
+    expected = torch.tensor([n * float(w[i]) / total * float(w[j]) / (total - float(w[i])) for i, j in pairs])
+    observed = torch.stack([counts[i * 4 + j] for i, j in pairs])
+    assert counts.sum() == n and all(counts[i * 5] == 0 for i in range(4))  # never the same twice
+    assert chi2(observed, expected) < chi2_critical(len(pairs) - 1)
+
+
+def test_with_replacement_frequencies():
+    w = torch.tensor([[0.0, 1.0, 2.0, 3.0, 0.5], [7.0, 0.0, 0.0, 1.0, 2.0]], dtype=torch.float64)
+    n = 300_000
+    picks = ks.multinomial(w, n, replacement=True, generator=ks.Generator(12))
+    for row in range(2):
+        counts = torch.bincount(picks[row], minlength=5).double()
+        keep = w[row] > 0
+        assert counts[~keep].sum() == 0
+        expected = n * w[row][keep] / w[row].sum()
+        assert chi2(counts[keep], expected) < chi2_critical(int(keep.sum()) - 1)
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+def test_every_engine_gives_the_same_indices(replacement):
+    w = torch.rand(7, 1031, generator=torch.Generator().manual_seed(0)) ** 3
+    w[2, ::3] = 0.0
+    want = None
+    for engine in ("reference", "portable", "cpu"):
+        if engine not in ks.available_engines():
+            continue
+        with use_engine(engine):
+            got = ks.multinomial(w, 40, replacement, generator=ks.Generator(13))
+        want = got if want is None else want
+        assert same_bits(got, want), engine
+    assert want is not None and want.shape == (7, 40)
+
+
+def test_a_1d_input_is_one_row_and_the_dtype_does_not_matter():
+    w = torch.tensor([0.5, 0.0, 2.0, 1.0, 1.0])
+    for replacement in (False, True):
+        a = ks.multinomial(w, 3, replacement, generator=ks.Generator(14))
+        b = ks.multinomial(w.unsqueeze(0).double(), 3, replacement, generator=ks.Generator(14))
+        assert a.shape == (3,) and torch.equal(a, b[0])
+    out = torch.empty(3, dtype=torch.int64)
+    assert ks.multinomial(w, 3, generator=ks.Generator(14), out=out) is out
+
+
+def test_consumption_is_the_words_it_uses():
+    g = ks.Generator(15)
+    ks.multinomial(torch.ones(3, 10), 4, generator=g)
+    assert g.offset == 15  # ceil(30 / 2) float64 exponentials
+    ks.multinomial(torch.ones(3, 10), 5, True, generator=g)
+    assert g.offset == 15 + 8  # ceil(15 / 2) 64-bit words
+
+
+def test_equal_keys_keep_index_order():
+    keys = torch.tensor([[3.0, 1.0, 1.0, 0.5, 1.0], [2.0, 1.0, 0.0, 5.0, 4.0], [1.0, 1.0, 1.0, 1.0, 1.0]],
+                        dtype=torch.float64)
+    for n in (1, 2, 3, 5):
+        assert torch.equal(_composite._smallest(keys, n), torch.sort(keys, dim=1, stable=True).indices[:, :n])
+
+
+def test_generator_method_and_errors_leave_the_state():
+    g = ks.Generator(16)
+    assert torch.equal(g.multinomial(torch.ones(4), 2), ks.multinomial(torch.ones(4), 2, generator=ks.Generator(16)))
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+def test_a_draw_between_the_check_and_the_reservation_is_served_at_the_new_offset(replacement, monkeypatch):
+    """The C kernel runs before the blocks are reserved (it checks the weights as it reads
+    them); if another draw moves the generator in between, the samples follow the blocks
+    actually reserved."""
+    w = torch.rand(5, 50, generator=torch.Generator().manual_seed(1))
+    g = ks.Generator(17)
+    reserve = ks.Generator._reserve
+    moved = []
+
+    def racing(self, blocks):  # type: ignore[no-untyped-def]
+        if not moved:
+            moved.append(True)
+            self.offset += 3  # another thread's draw
+        return reserve(self, blocks)
+
+    monkeypatch.setattr(ks.Generator, "_reserve", racing)
+    got = ks.multinomial(w, 4, replacement, generator=g)
+    monkeypatch.setattr(ks.Generator, "_reserve", reserve)
+    want_g = ks.Generator(17)
+    want_g.offset = 3
+    assert torch.equal(got, ks.multinomial(w, 4, replacement, generator=want_g))
+    assert g.offset == want_g.offset
