@@ -1,8 +1,9 @@
-"""Draws made of other draws: multinomial."""
+"""Draws made of other draws: multinomial and the gamma family."""
 from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -107,3 +108,83 @@ def test_a_draw_between_the_check_and_the_reservation_is_served_at_the_new_offse
     want_g.offset = 3
     assert torch.equal(got, ks.multinomial(w, 4, replacement, generator=want_g))
     assert g.offset == want_g.offset
+
+
+# ------------------------------------------------------------------ gamma family
+def _ks(x: torch.Tensor, cdf) -> float:  # type: ignore[no-untyped-def]
+    v = np.sort(x.double().numpy())
+    c = cdf(v)
+    i = np.arange(1, v.size + 1)
+    return float(max((i / v.size - c).max(), (c - (i - 1) / v.size).max()))
+
+
+def _ks_critical(n: int) -> float:
+    return float((-np.log(1e-6 / 2) / 2) ** 0.5 / n ** 0.5)
+
+
+N = 1 << 17
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.3, 1.0, 2.5, 40.0])
+def test_standard_gamma_ks(alpha):
+    stats = pytest.importorskip("scipy.stats")
+    x = ks.standard_gamma(alpha, (N,), generator=ks.Generator(21), dtype=torch.float64)
+    assert float(x.min()) >= 0
+    assert _ks(x, stats.gamma(alpha).cdf) < _ks_critical(N)
+
+
+def test_gamma_beta_chi2_student_t_ks():
+    stats = pytest.importorskip("scipy.stats")
+    g = ks.Generator(22)
+    f64 = torch.float64
+    cases = [
+        (ks.gamma(3.0, 2.0, (N,), generator=g, dtype=f64), stats.gamma(3.0, scale=0.5).cdf),
+        (ks.beta(0.4, 2.0, (N,), generator=g, dtype=f64), stats.beta(0.4, 2.0).cdf),
+        (ks.chi2(3.0, (N,), generator=g, dtype=f64), stats.chi2(3.0).cdf),
+        (ks.student_t(4.0, (N,), generator=g, dtype=f64), stats.t(4.0).cdf),
+        (ks.dirichlet(torch.tensor([0.5, 1.5, 2.0], dtype=f64).expand(N, 3).contiguous(), generator=g)[:, 1],
+         stats.beta(1.5, 2.5).cdf),  # a Dirichlet marginal is a Beta
+    ]
+    for x, cdf in cases:
+        assert _ks(x, cdf) < _ks_critical(N)
+
+
+def test_gamma_family_is_the_same_on_every_engine_and_for_tensor_parameters():
+    alpha = torch.tensor([[0.2, 1.0, 7.5], [3.0, 0.9, 1e-3]])
+    results = {}
+    for engine in ("reference", "portable", "cpu"):
+        if engine not in ks.available_engines():
+            continue
+        with use_engine(engine):
+            results[engine] = [ks.standard_gamma(alpha, generator=ks.Generator(23)),
+                               ks.beta(alpha, 2.0, generator=ks.Generator(23)),
+                               ks.dirichlet(alpha, generator=ks.Generator(23)),
+                               ks.student_t(alpha * 10, generator=ks.Generator(23))]
+    first = next(iter(results.values()))
+    for got in results.values():
+        assert all(same_bits(a, b) for a, b in zip(got, first))
+    # a tensor of equal values gives the bits of the number
+    assert same_bits(ks.standard_gamma(torch.full((5,), 2.0), generator=ks.Generator(24)),
+                     ks.standard_gamma(2.0, (5,), generator=ks.Generator(24), dtype=torch.float32))
+
+
+def test_gamma_consumption_is_fixed():
+    g = ks.Generator(25)
+    ks.standard_gamma(torch.full((10,), 0.5), generator=g)
+    assert g.offset == 6 * 10 + 65  # 120 float64 normals, 130 float64 exponentials
+    g2 = ks.Generator(25)
+    ks.standard_gamma(torch.full((10,), 50.0), generator=g2)
+    assert g2.offset == g.offset
+
+
+def test_the_cpu_square_root_is_the_stream_maths():
+    """The composite draws' CPU square root (numpy's IEEE sqrt) equals the torch form the
+    other devices use, on random values, near squares and at the ends of the range."""
+    from keystream._math.torch_forms import sqrt_f64
+
+    rng = np.random.default_rng(3)
+    squares = (np.arange(1, 5000, dtype=np.float64) ** 2)
+    x = np.concatenate([rng.uniform(0, 10, 20000), np.exp(rng.uniform(-700, 700, 20000)), squares,
+                        np.nextafter(squares, 0), np.nextafter(squares, np.inf), [5e-324, 1e-310, 1.7e308, 0.0]])
+    t = torch.from_numpy(x)
+    assert same_bits(_composite._sqrt(t), sqrt_f64(t))

@@ -9,9 +9,11 @@ Like ``_draws``, every function of ``__all__`` is also a :class:`Generator` meth
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
+import numpy as np
 import torch
 
 from . import _draws
@@ -19,10 +21,10 @@ from ._draws import generator_method
 from ._engines import engine_for
 from ._generator import Generator, resolve_generator
 from ._kinds import FLOAT_DTYPES
-from ._math.torch_forms import mulhi64
+from ._math.torch_forms import c64, exp_f64, log_f64, mulhi64, sqrt_f64
 from ._spec import blocks_for
 
-__all__ = ["multinomial"]
+__all__ = ["multinomial", "standard_gamma", "gamma", "chi2", "beta", "dirichlet", "student_t"]
 
 Tensor = torch.Tensor
 _M32 = 0xFFFFFFFF
@@ -170,6 +172,245 @@ def _smallest(keys: Tensor, n: int) -> Tensor:
         rows = tied.nonzero().squeeze(1)
         picks[rows] = torch.sort(keys[rows], dim=1, stable=True).indices[:, :n]
     return picks
+
+
+# ------------------------------------------------------------------ gamma family
+# NOTE [ Gamma with a fixed number of candidates ]
+# Marsaglia and Tsang's method, in float64 for every dtype, with 12 candidates per element
+# and no loop: s = alpha (alpha + 1 when alpha < 1), d = s - 1/3, c = 1 / sqrt(9 d);
+# candidate i takes the normal z_i and the exponential E_i (= -ln u_i) of the element,
+# v = (1 + c z)^3, and is accepted when v > 0 and -E_i < ((z^2 / 2 + d) - d v) + d ln v;
+# the value is d v of the first accepted candidate (d if none is: each is accepted with
+# probability above 0.95, so all 12 fail with probability below 3e-16), times
+# exp(-E_12 / alpha) when alpha < 1.  Every element reads the same words whatever happens:
+# 12 normals and 13 exponentials, so neighbours never shift.  The same method (with its
+# own word layout) makes data's Beta draws.
+GAMMA_CANDIDATES = 12
+
+
+def _gamma_f64(alpha: Tensor, g: Generator) -> Tensor:
+    """Standard Gamma(alpha) for a float64 tensor of alphas > 0 (any shape, on its device):
+    the normals of ``randn((numel, 12), float64)``, then the exponentials of
+    ``exponential((numel, 13), float64)``, from the generator's next blocks."""
+    n, k = alpha.numel(), GAMMA_CANDIDATES
+    dev = alpha.device
+    value = torch.empty(alpha.shape, dtype=torch.float64, device=dev)
+    z_blocks = blocks_for("normal", torch.float64, n * k)
+    blocks = z_blocks + blocks_for("exponential", torch.float64, n * (k + 1))
+    engine = engine_for(dev, "normal", torch.float64)
+    key, start = g._reserve(blocks)
+    try:
+        flat = alpha.reshape(-1)
+        out = value.view(-1)
+        if engine.has_standard_gamma():
+            engine.standard_gamma(out, key, start, start + z_blocks, flat.contiguous())
+            return value
+        rows = max(1, (1 << 20) // (k + 1))  # candidates a chunk at a time: bounded memory
+        for lo in range(0, n, rows):
+            hi = min(n, lo + rows)
+            z = _draws.normal(0.0, 1.0, (n, k), generator=_at(g, key, start), dtype=torch.float64, device=dev,
+                              region=(slice(lo, hi),))
+            e = _draws.exponential((n, k + 1), generator=_at(g, key, start + z_blocks), dtype=torch.float64,
+                                   device=dev, region=(slice(lo, hi),))
+            out[lo:hi] = _marsaglia_tsang(flat[lo:hi], z, e)
+    except BaseException:
+        g._release(key, start, blocks)
+        raise
+    return value
+
+
+def _at(g: Generator, key: tuple[int, int], offset: int) -> Generator:
+    """A generator at (key, offset): the blocks a composite draw reserved."""
+    h = g.clone()
+    h._key, h.offset = key, offset
+    return h
+
+
+def _marsaglia_tsang(alpha: Tensor, z: Tensor, e: Tensor) -> Tensor:
+    """NOTE [ Gamma with a fixed number of candidates ], one IEEE operation per torch op."""
+    boost = alpha < 1.0
+    one = c64("ONE_F64", alpha)
+    s = torch.where(boost, alpha + one, alpha).unsqueeze(1)
+    d = s - c64("THIRD_F64", alpha)
+    c = one / _sqrt(c64("NINE_F64", alpha) * d)
+    t = one + c * z
+    v = (t * t) * t
+    positive = v > 0.0
+    log_v = log_f64(torch.where(positive, v, one))
+    rhs = (((c64("HALF_F64", alpha) * z) * z + d) - d * v) + d * log_v
+    accept = positive & (-e[:, :GAMMA_CANDIDATES] < rhs)
+    first = torch.where(accept, torch.arange(GAMMA_CANDIDATES, device=alpha.device), GAMMA_CANDIDATES).amin(1)
+    chosen = (d * v).gather(1, first.clamp(max=GAMMA_CANDIDATES - 1).unsqueeze(1)).squeeze(1)
+    value = torch.where(first < GAMMA_CANDIDATES, chosen, d.squeeze(1))
+    power = exp_f64(-e[:, GAMMA_CANDIDATES] / alpha)  # U^(1/alpha) = exp(-E / alpha)
+    return torch.where(boost, value * power, value)
+
+
+def _sqrt(x: Tensor) -> Tensor:
+    """The correctly rounded float64 square root: numpy's (IEEE sqrt) on the CPU, where torch's
+    vectorised one is not correctly rounded; the stream math's torch form elsewhere (the
+    portable engine's, checked against numpy by the conformance suite)."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(np.sqrt(x.detach().contiguous().numpy()))
+    return sqrt_f64(x)
+
+
+def _positive_param(value: Any, name: str) -> Tensor | float:
+    """A parameter that must be finite and > 0: a number or a real tensor (checked)."""
+    v = _draws._param(value, name)
+    if isinstance(v, Tensor):
+        ok = bool((torch.isfinite(v) & (v > 0)).all()) if v.numel() else True
+    else:
+        ok = math.isfinite(v) and v > 0
+    if not ok:
+        raise ValueError(f"{name} must be finite and > 0, got {value}")
+    return v
+
+
+def _gamma_like(params: dict[str, Any], size: Any, g: Generator, dtype: Any, device: Any, out: Tensor | None,
+                draw: str) -> tuple[dict[str, Tensor], tuple[int, ...], torch.dtype, torch.device]:
+    """The checked parameters as float64 tensors of the draw's shape, the shape, dtype and device."""
+    values = {name: _positive_param(v, name) for name, v in params.items()}
+    shape = _draws._param_shape(size, **values)
+    dtype = _draws._dtype(dtype, out, _draws._float_dtype_of(*values.values()) or torch.get_default_dtype(),
+                          FLOAT_DTYPES, draw)
+    _draws._check_out(out, shape, dtype)
+    dev = _draws._device(device, out, g)
+    full = tuple((0, n) for n in shape)
+    tensors = {name: _draws._regional(_draws._as_tensor(v), shape, full, torch.float64, dev).contiguous()
+               for name, v in values.items()}
+    return tensors, shape, dtype, dev
+
+
+def _finish(x: Tensor, dtype: torch.dtype, out: Tensor | None) -> Tensor:
+    """float64 values rounded once to ``dtype`` (into ``out``)."""
+    return _draws._finish(x.to(dtype), out)
+
+
+@_draws._eager
+def standard_gamma(alpha: Tensor | float, size: Any = None, *, generator: Generator | None = None,
+                   out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+    """Gamma(``alpha``, 1) numbers (torch's ``_standard_gamma``); ``alpha`` a number or a tensor.
+
+    Marsaglia and Tsang's method in float64 with 12 candidates per element and no loop
+    (``alpha < 1``: Gamma(alpha + 1) * U^(1/alpha)); all 12 are rejected with probability
+    below 3e-16, and then the value is ``alpha - 1/3`` (``alpha + 2/3`` boosted).  Rounded once
+    to the dtype (``alpha``'s float dtype, or torch's default).
+
+    Raises:
+        ValueError: ``alpha`` not finite and > 0.
+
+    Reproducibility:
+        Element ``e`` (C order) takes the normals ``12e .. 12e + 11`` of ``randn((n, 12),
+        dtype=float64)`` and then the exponentials ``13e .. 13e + 12`` of
+        ``exponential((n, 13), dtype=float64)`` from the next blocks (``n`` elements:
+        ``6n + ceil(13n / 2)`` blocks).  Everything after the draws is elementwise IEEE
+        arithmetic and the stream's log, exp and sqrt: the same on every device.
+    """
+    g = resolve_generator(generator)
+    p, _, dtype, _ = _gamma_like({"alpha": alpha}, size, g, dtype, device, out, "standard_gamma")
+    return _finish(_gamma_f64(p["alpha"], g), dtype, out)
+
+
+@_draws._eager
+def gamma(concentration: Tensor | float, rate: Tensor | float = 1.0, size: Any = None, *,
+          generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
+          device: Any = None) -> Tensor:
+    """Gamma(``concentration``, ``rate``) numbers (:class:`torch.distributions.Gamma`):
+    :func:`standard_gamma` of ``concentration`` divided by ``rate`` in float64, rounded once.
+
+    Reproducibility:
+        The blocks of :func:`standard_gamma` for the broadcast shape.
+    """
+    g = resolve_generator(generator)
+    p, _, dtype, _ = _gamma_like({"concentration": concentration, "rate": rate}, size, g, dtype, device, out, "gamma")
+    return _finish(_gamma_f64(p["concentration"], g) / p["rate"], dtype, out)
+
+
+@_draws._eager
+def chi2(df: Tensor | float, size: Any = None, *, generator: Generator | None = None, out: Tensor | None = None,
+         dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+    """Chi-square numbers with ``df`` degrees of freedom (:class:`torch.distributions.Chi2`):
+    ``2 * standard_gamma(df / 2)`` in float64, rounded once.
+
+    Reproducibility:
+        The blocks of :func:`standard_gamma` for the broadcast shape.
+    """
+    g = resolve_generator(generator)
+    p, _, dtype, _ = _gamma_like({"df": df}, size, g, dtype, device, out, "chi2")
+    half = c64("HALF_F64", p["df"])
+    return _finish(c64("TWO_F64", p["df"]) * _gamma_f64(p["df"] * half, g), dtype, out)
+
+
+@_draws._eager
+def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: Generator | None = None,
+         out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+    """Beta(``a``, ``b``) numbers (:class:`torch.distributions.Beta`): ``X / (X + Y)`` with
+    ``X``, ``Y`` the standard Gamma draws of ``a`` and ``b`` (as ``dirichlet`` of ``[a, b]``);
+    0.5 if both are 0 (tiny a and b).
+
+    Reproducibility:
+        The blocks of :func:`standard_gamma` of the ``(*shape, 2)`` tensor ``[a, b]``.
+    """
+    g = resolve_generator(generator)
+    p, _, dtype, _ = _gamma_like({"a": a, "b": b}, size, g, dtype, device, out, "beta")
+    x = _gamma_f64(torch.stack([p["a"], p["b"]], -1), g)
+    return _finish(_ratio(x[..., 0], x[..., 0] + x[..., 1]), dtype, out)
+
+
+def _ratio(x: Tensor, total: Tensor) -> Tensor:
+    """``x / total``, or 0.5 where ``total`` is 0."""
+    safe = torch.where(total > 0.0, total, c64("ONE_F64", total))
+    return torch.where(total > 0.0, x / safe, c64("HALF_F64", total))
+
+
+@_draws._eager
+def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor | None = None) -> Tensor:
+    """Dirichlet(``alpha``) vectors over the last dimension of ``alpha`` (torch's
+    ``_sample_dirichlet``, :class:`torch.distributions.Dirichlet`): standard Gamma draws of
+    ``alpha`` divided by their sum, summed left to right in float64 (the uniform vector
+    where every Gamma is 0); ``alpha``'s dtype.
+
+    Raises:
+        TypeError: ``alpha`` not a float tensor.
+        ValueError: ``alpha`` 0-d, or not finite and > 0.
+
+    Reproducibility:
+        The blocks of :func:`standard_gamma` of ``alpha``.
+    """
+    g = resolve_generator(generator)
+    if not isinstance(alpha, Tensor) or alpha.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"alpha must be a float tensor, got {type(alpha).__name__}"
+                        + (f" of dtype {alpha.dtype}" if isinstance(alpha, Tensor) else ""))
+    if alpha.dim() == 0:
+        raise ValueError("alpha must have at least one dimension (the categories)")
+    p, shape, dtype, _ = _gamma_like({"alpha": alpha}, None, g, None, None, out, "dirichlet")
+    x = _gamma_f64(p["alpha"], g)
+    total = x[..., 0]
+    for i in range(1, shape[-1]):  # left to right: the order the spec fixes
+        total = total + x[..., i]
+    total = total.unsqueeze(-1)
+    uniform = torch.full_like(x, 1.0) / float(shape[-1])
+    values = torch.where(total > 0.0, x / torch.where(total > 0.0, total, c64("ONE_F64", x)), uniform)
+    return _finish(values, dtype, out)
+
+
+@_draws._eager
+def student_t(df: Tensor | float, size: Any = None, *, generator: Generator | None = None,
+              out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+    """Student's t numbers with ``df`` degrees of freedom (:class:`torch.distributions.StudentT`
+    with loc 0, scale 1): ``X / sqrt(Z / df)``, ``X`` standard normal, ``Z`` chi-square(df),
+    in float64 (correctly rounded square root), rounded once.
+
+    Reproducibility:
+        ``X`` from ``randn(n, dtype=float64)`` (``ceil(n / 2)`` blocks), then ``Z`` as
+        :func:`chi2` from the next blocks.
+    """
+    g = resolve_generator(generator)
+    p, shape, dtype, dev = _gamma_like({"df": df}, size, g, dtype, device, out, "student_t")
+    x = _draws.normal(0.0, 1.0, shape, generator=g, dtype=torch.float64, device=dev)
+    z = c64("TWO_F64", x) * _gamma_f64(p["df"] * c64("HALF_F64", x), g)
+    return _finish(x / _sqrt(z / p["df"]), dtype, out)
 
 
 # Every composite draw is also a Generator method.

@@ -121,6 +121,16 @@ def _public_draws() -> None:
     weights = torch.arange(1, 1 + 3 * 37, dtype=F32).reshape(3, 37) % 7  # zeros among them
     PUBLIC_DRAWS["multinomial/with-replacement"] = lambda g: ks.multinomial(weights, 101, True, generator=g)
     PUBLIC_DRAWS["multinomial/without-replacement"] = lambda g: ks.multinomial(weights, 20, generator=g)
+    shapes = torch.tensor([0.01, 0.3, 0.999, 1.0, 2.5, 30.0]).repeat(172)[:n]  # boosted and not
+    for dt in FLOATS:
+        tag = str(dt).replace("torch.", "")
+        PUBLIC_DRAWS[f"standard_gamma/{tag}"] = _given_generator(ks.standard_gamma, shapes.to(dt))
+    PUBLIC_DRAWS["gamma/float64"] = _given_generator(ks.gamma, 2.5, 3.0, (n,), dtype=F64)
+    PUBLIC_DRAWS["chi2/float32"] = _given_generator(ks.chi2, 3.0, (n,), dtype=F32)
+    PUBLIC_DRAWS["beta/float32"] = _given_generator(ks.beta, shapes, 0.7)
+    PUBLIC_DRAWS["dirichlet/float64"] = _given_generator(ks.dirichlet, shapes.to(F64).reshape(-1, 1).expand(n, 3)
+                                                         * torch.tensor([1.0, 0.5, 2.0], dtype=F64))
+    PUBLIC_DRAWS["student_t/float32"] = _given_generator(ks.student_t, shapes * 3, (n,))
     from . import init
 
     def filled(fill: Callable[..., torch.Tensor], *args: Any) -> Callable[[Any], torch.Tensor]:

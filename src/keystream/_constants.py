@@ -84,6 +84,8 @@ TABLE: Final[dict[str, tuple[str, int]]] = {
     "ONE_F64": ("f64", 0x3FF0000000000000),
     "TWO_F64": ("f64", 0x4000000000000000),
     "HALF_F64": ("f64", 0x3FE0000000000000),
+    "THIRD_F64": ("f64", 0x3FD5555555555555),  # 1/3 (gamma: d = s - 1/3)
+    "NINE_F64": ("f64", 0x4022000000000000),  # 9 (gamma: c = 1 / sqrt(9 d))
     # exact powers of two of the uniform conversions (spec section 5)
     "TWO_M24_F32": ("f32", 0x33800000),  # 2^-24: float32 uniform unit
     "TWO_M11_F32": ("f32", 0x3A000000),  # 2^-11: float16 uniform unit

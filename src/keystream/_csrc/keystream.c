@@ -154,27 +154,39 @@ static inline double log_parts_f64(int64_t k, uint64_t mant) {
     return dk * CD(LN2_HI_F64) - ((hfsq - (s * (hfsq + r) + dk * CD(LN2_LO_F64))) - f);
 }
 
-/* ln y for a normal float64 y > 0 (the gumbel draw's log of an exponential). */
+/* ln y for a finite float64 y > 0, subnormals included (_math.torch_forms.log_f64). */
 static inline double log_f64(double y) {
-    uint64_t b = bits_f64(y);
-    return log_parts_f64((int64_t)((b >> 52) & 0x7FF) - 1023, b & ((UINT64_C(1) << 52) - 1));
+    uint64_t b = bits_f64(y), mask = (UINT64_C(1) << 52) - 1, frac = b & mask;
+    int64_t e = (int64_t)((b >> 52) & 0x7FF);
+    /* subnormal: move the fraction's leading one to bit 52 (selects, no branch: it vectorises) */
+    int64_t n = 64 - __builtin_clzll(frac | 1);
+    int64_t k = e == 0 ? n - 1075 : e - 1023;
+    uint64_t mant = e == 0 ? (frac << ((53 - n) & 63)) & mask : frac;
+    return log_parts_f64(k, mant);
 }
 
 /* e^x, the stream's float64 exp (_math.torch_forms.exp_f64): k = round(x / ln 2), ties to
  * even; r = (x - k LN2_HI) - k LN2_LO; a degree-12 Horner polynomial; 2^k as two factors. */
-static inline double exp_f64(double x) {
-    if (x > 709.0) return INFINITY;
-    if (x < -708.0) return 0.0;
-    double k = nearbyint(x * CD(INV_LN2_F64));
+static inline double exp_f64(double x_in) {
+    double x = x_in > 709.0 ? 709.0 : x_in < -708.0 ? -708.0 : x_in; /* selects: it vectorises */
+    double k = rint(x * CD(INV_LN2_F64)); /* ties to even (the default rounding mode), as torch.round */
     double r = (x - k * CD(LN2_HI_F64)) - k * CD(LN2_LO_F64);
-    static const uint64_t c[13] = {KS_EXP_C0_F64_BITS, KS_EXP_C1_F64_BITS, KS_EXP_C2_F64_BITS, KS_EXP_C3_F64_BITS,
-                                   KS_EXP_C4_F64_BITS, KS_EXP_C5_F64_BITS, KS_EXP_C6_F64_BITS, KS_EXP_C7_F64_BITS,
-                                   KS_EXP_C8_F64_BITS, KS_EXP_C9_F64_BITS, KS_EXP_C10_F64_BITS, KS_EXP_C11_F64_BITS,
-                                   KS_EXP_C12_F64_BITS};
-    double p = f64_of(c[12]);
-    for (int i = 11; i >= 0; i--) p = p * r + f64_of(c[i]);
+    double p = CD(EXP_C12_F64); /* Horner, written out (a loop here stops the callers' vectorisation) */
+    p = p * r + CD(EXP_C11_F64);
+    p = p * r + CD(EXP_C10_F64);
+    p = p * r + CD(EXP_C9_F64);
+    p = p * r + CD(EXP_C8_F64);
+    p = p * r + CD(EXP_C7_F64);
+    p = p * r + CD(EXP_C6_F64);
+    p = p * r + CD(EXP_C5_F64);
+    p = p * r + CD(EXP_C4_F64);
+    p = p * r + CD(EXP_C3_F64);
+    p = p * r + CD(EXP_C2_F64);
+    p = p * r + CD(EXP_C1_F64);
+    p = p * r + CD(EXP_C0_F64);
     int64_t ki = (int64_t)k, half = ki >> 1; /* floor(k / 2), as torch's // */
-    return (p * f64_of((uint64_t)(half + 1023) << 52)) * f64_of((uint64_t)(ki - half + 1023) << 52);
+    double y = (p * f64_of((uint64_t)(half + 1023) << 52)) * f64_of((uint64_t)(ki - half + 1023) << 52);
+    return x_in > 709.0 ? INFINITY : x_in < -708.0 ? 0.0 : y;
 }
 
 /* cos and sin of the angle word: quadrant q, then cos = (ca, -sa, -ca, sa)[q] and
@@ -1098,6 +1110,153 @@ int ks_multinomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, cons
     for (int p = 0; p < nparts; p++)
         if (j.status[p] == 1 || (j.status[p] == 2 && status == 0)) status = j.status[p];
     return status;
+}
+
+/* ---------------------------------------------------------------- gamma */
+/* keystream.standard_gamma (NOTE [ Gamma with a fixed number of candidates ] in
+ * _composite.py): element e reads normal 12e + i of the float64 normal draw at z_offset
+ * and exponential 13e + i of the float64 exponential draw at e_offset; the candidates
+ * after the first accepted one are never computed (the value does not depend on them). */
+typedef struct {
+    uint32_t k0, k1;
+    uint64_t z_offset, e_offset;
+    const double *alpha;
+    double *out;
+    int64_t n;
+} GammaJob;
+
+static inline void block_at(const GammaJob *j, uint64_t b, uint32_t w[4]) {
+    const uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), 0, 0}, key[2] = {j->k0, j->k1};
+    ks_philox(ctr, key, (int)KS_PHILOX_ROUNDS, w);
+}
+
+static double gamma_element(const GammaJob *j, uint64_t e) {
+    double a = j->alpha[e];
+    int boost = a < 1.0;
+    double s = boost ? a + CD(ONE_F64) : a, d = s - CD(THIRD_F64);
+    double c = CD(ONE_F64) / sqrt(CD(NINE_F64) * d), value = d;
+    uint32_t zw[4], ew[4];
+    uint64_t zb = UINT64_MAX, eb = UINT64_MAX;
+    double zc = 0.0, zs = 0.0;
+    for (uint64_t i = 0; i < 12; i++) {
+        uint64_t zi = 12 * e + i, ei = 13 * e + i;
+        if (j->z_offset + zi / 2 != zb) { /* a float64 normal block: the pair (cos, sin) */
+            zb = j->z_offset + zi / 2;
+            block_at(j, zb, zw);
+            double r = sqrt(CD(TWO_F64) * neg_log_f64((uint64_t)zw[0] | ((uint64_t)zw[1] << 32)));
+            sincos_f64((uint64_t)zw[2] | ((uint64_t)zw[3] << 32), &zc, &zs);
+            zc = r * zc;
+            zs = r * zs;
+        }
+        double z = zi % 2 == 0 ? zc : zs;
+        if (j->e_offset + ei / 2 != eb) { eb = j->e_offset + ei / 2; block_at(j, eb, ew); }
+        int h = (int)(ei % 2);
+        double E = neg_log_f64((uint64_t)ew[2 * h] | ((uint64_t)ew[2 * h + 1] << 32));
+        double t = CD(ONE_F64) + c * z, v = (t * t) * t;
+        if (v > 0.0) {
+            double rhs = (((CD(HALF_F64) * z) * z + d) - d * v) + d * log_f64(v);
+            if (flip64(E) < rhs) { value = d * v; break; }
+        }
+    }
+    if (boost) {
+        uint64_t ei = 13 * e + 12;
+        block_at(j, j->e_offset + ei / 2, ew);
+        int h = (int)(ei % 2);
+        double E = neg_log_f64((uint64_t)ew[2 * h] | ((uint64_t)ew[2 * h + 1] << 32));
+        value = value * exp_f64(flip64(E) / a);
+    }
+    return value;
+}
+
+/* Philox4x32-10 of BATCH arbitrary counters (c, 0, 0, 0): the lanes of a batch of gamma
+ * elements' first candidates, which are not consecutive blocks. */
+static inline void philox_at(uint32_t k0, uint32_t k1, const uint64_t *ctr, uint32_t w[4][BATCH]) {
+    uint32_t x0[BATCH], x1[BATCH], x2[BATCH], x3[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        x0[i] = (uint32_t)ctr[i];
+        x1[i] = (uint32_t)(ctr[i] >> 32);
+        x2[i] = 0;
+        x3[i] = 0;
+    }
+    for (int r = 0; r < (int)KS_PHILOX_ROUNDS; r++) {
+        uint32_t key0 = k0 + (uint32_t)r * KS_PHILOX_W0, key1 = k1 + (uint32_t)r * KS_PHILOX_W1;
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t p0 = (uint64_t)KS_PHILOX_M0 * x0[i];
+            uint64_t p1 = (uint64_t)KS_PHILOX_M1 * x2[i];
+            uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1[i] ^ key0;
+            uint32_t y2 = (uint32_t)(p0 >> 32) ^ x3[i] ^ key1;
+            x1[i] = (uint32_t)p1;
+            x3[i] = (uint32_t)p0;
+            x0[i] = y0;
+            x2[i] = y2;
+        }
+    }
+    memcpy(w[0], x0, sizeof x0);
+    memcpy(w[1], x1, sizeof x1);
+    memcpy(w[2], x2, sizeof x2);
+    memcpy(w[3], x3, sizeof x3);
+}
+
+/* A batch of elements: every element's first candidate in vector lanes (its normal is the
+ * cos of block z_offset + 6e, its exponential the first word pair of block e_offset +
+ * 13e / 2 for even e, the second for odd e); the rare element whose first candidate is
+ * rejected, and the boost, one element at a time. */
+KS_CLONES
+static void gamma_part(void *ctx, int part, int nparts) {
+    const GammaJob *j = ctx;
+    int64_t lo = j->n * part / nparts, hi = j->n * (part + 1) / nparts;
+    uint64_t zc[BATCH], ec[BATCH], bc[BATCH];
+    uint32_t zw[4][BATCH], ew[4][BATCH], bw[4][BATCH];
+    double value[BATCH];
+    int accepted[BATCH];
+    for (int64_t e0 = lo; e0 < hi; e0 += BATCH) {
+        int m = hi - e0 < BATCH ? (int)(hi - e0) : BATCH;
+        int boosted = 0;
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t e = (uint64_t)(e0 + (i < m ? i : 0));
+            zc[i] = j->z_offset + 6 * e;
+            ec[i] = j->e_offset + (13 * e) / 2;
+            bc[i] = j->e_offset + (13 * e + 12) / 2;
+            boosted |= j->alpha[e] < 1.0;
+        }
+        philox_at(j->k0, j->k1, zc, zw);
+        philox_at(j->k0, j->k1, ec, ew);
+        if (boosted) philox_at(j->k0, j->k1, bc, bw); /* the boost's exponential (where alpha < 1) */
+        else memset(bw, 0, sizeof bw);
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t e = (uint64_t)(e0 + (i < m ? i : 0));
+            double a = j->alpha[e];
+            double s = a < 1.0 ? a + CD(ONE_F64) : a, d = s - CD(THIRD_F64);
+            double c = CD(ONE_F64) / sqrt(CD(NINE_F64) * d);
+            double r = sqrt(CD(TWO_F64) * neg_log_f64((uint64_t)zw[0][i] | ((uint64_t)zw[1][i] << 32))), co, si;
+            sincos_f64((uint64_t)zw[2][i] | ((uint64_t)zw[3][i] << 32), &co, &si);
+            double z = r * co;
+            /* 13e (and 13e + 12) is odd for odd e: the second word pair (a mask, not a branch) */
+            uint64_t odd = (uint64_t)0 - (e & 1);
+            uint64_t e_lo = ((uint64_t)ew[0][i] | ((uint64_t)ew[1][i] << 32));
+            uint64_t e_hi = ((uint64_t)ew[2][i] | ((uint64_t)ew[3][i] << 32));
+            double E = neg_log_f64((e_lo & ~odd) | (e_hi & odd));
+            double t = CD(ONE_F64) + c * z, v = (t * t) * t;
+            uint64_t pos = (uint64_t)0 - (uint64_t)(v > 0.0); /* log of v where v > 0, else of 1 */
+            double log_v = log_f64(f64_of((bits_f64(v) & pos) | (bits_f64(CD(ONE_F64)) & ~pos)));
+            double rhs = (((CD(HALF_F64) * z) * z + d) - d * v) + d * log_v;
+            accepted[i] = (v > 0.0) & (flip64(E) < rhs);
+            uint64_t b_lo = ((uint64_t)bw[0][i] | ((uint64_t)bw[1][i] << 32));
+            uint64_t b_hi = ((uint64_t)bw[2][i] | ((uint64_t)bw[3][i] << 32));
+            double power = exp_f64(flip64(neg_log_f64((b_lo & ~odd) | (b_hi & odd))) / a);
+            value[i] = a < 1.0 ? (d * v) * power : d * v;
+        }
+        for (int i = 0; i < m; i++) {
+            uint64_t e = (uint64_t)(e0 + i);
+            j->out[e] = accepted[i] ? value[i] : gamma_element(j, e);
+        }
+    }
+}
+
+void ks_gamma(int nthreads, uint32_t k0, uint32_t k1, uint64_t z_offset, uint64_t e_offset, const double *alpha,
+              int64_t n, double *out) {
+    GammaJob j = {k0, k1, z_offset, e_offset, alpha, out, n};
+    ks_parallel(gamma_part, &j, parts_for(nthreads), nthreads);
 }
 
 /* Entry point.  The output is a sequence of runs of `run_len` consecutive flat indices

@@ -73,6 +73,18 @@ class Engine(abc.ABC):
         the caller uses the portable engine's)."""
         return None
 
+    def has_standard_gamma(self) -> bool:
+        """Whether :meth:`standard_gamma` has a kernel."""
+        return False
+
+    def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
+                       alpha: torch.Tensor) -> None:
+        """``keystream.standard_gamma``'s definition (NOTE [ Gamma with a fixed number of
+        candidates ]) into float64 ``out`` from contiguous float64 ``alpha`` (> 0, finite)
+        and the float64 normal and exponential draws at ``z_offset`` and ``e_offset``.
+        Called only where :meth:`has_standard_gamma`."""
+        raise NotImplementedError(f"engine {self.name!r} has no standard_gamma kernel")
+
     def has_multinomial(self, n: int, replacement: bool) -> bool:
         """Whether :meth:`multinomial` has a kernel for ``n`` samples per row."""
         return False

@@ -59,6 +59,9 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_multinomial.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_void_p,
                                            ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
                                            ctypes.c_int, ctypes.c_void_p]
+            lib.ks_gamma.restype = None
+            lib.ks_gamma.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, ctypes.c_void_p,
+                                     ctypes.c_int64, ctypes.c_void_p]
             lib.ks_limbs.restype = ctypes.c_int
             lib.ks_limbs.argtypes = []
             if lib.ks_limbs() != LIMBS:  # a stale build of another version
@@ -150,6 +153,15 @@ def multinomial(out: torch.Tensor, key: tuple[int, int], offset: int, weights: t
     return status
 
 
+def standard_gamma(out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
+                   alpha: torch.Tensor) -> None:
+    """``keystream.standard_gamma`` with the C kernel: float64 ``out`` from contiguous float64
+    ``alpha`` (the same numel) and the normal and exponential draws at the two offsets."""
+    assert _LIB is not None
+    n = alpha.numel()
+    _LIB.ks_gamma(parts(n * 8), key[0], key[1], z_offset, e_offset, alpha.data_ptr(), n, out.data_ptr())
+
+
 def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int) -> int | None:
     """Samples ``[s0, s1)`` of ``rand((n, dims), float32)`` from (key, offset) whose
     squared norm, summed left to right in float32, is below 1 (``montecarlo.InBall``);
@@ -214,6 +226,13 @@ class CpuEngine(Engine):
 
     def permute_indices(self, idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.Tensor | None:
         return permute_indices(idx, n, keys)
+
+    def has_standard_gamma(self) -> bool:
+        return _LIB is not None
+
+    def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
+                       alpha: torch.Tensor) -> None:
+        standard_gamma(out, key, z_offset, e_offset, alpha)
 
     def has_multinomial(self, n: int, replacement: bool) -> bool:
         return _LIB is not None and (replacement or n <= MULTINOMIAL_MAX_N)

@@ -8,6 +8,8 @@ root) and the Monte Carlo math (``_detmath``) use them too.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .._constants import f32, f64, u32, u64
@@ -134,12 +136,20 @@ def _above_midpoint(x: Tensor, y: Tensor, nxt: Tensor) -> Tensor:
 
 
 def sqrt_f64(x: Tensor) -> Tensor:
-    y = torch.sqrt(x)  # within one ulp
+    """The correctly rounded float64 square root (0, inf and NaN as IEEE's).
+
+    Arguments below 2^-900 are scaled by 2^108 first (and the root by 2^-54 after: both
+    exact), so the error-free products of the correction never underflow."""
+    tiny = x < math.ldexp(1.0, -900)
+    xs = torch.where(tiny, x * math.ldexp(1.0, 108), x)
+    y0 = torch.sqrt(xs)  # within one ulp
     inf = torch.tensor(float("inf"), dtype=torch.float64, device=x.device)
-    up = torch.nextafter(y, inf)
-    y = torch.where(_above_midpoint(x, y, up), up, y)
+    up = torch.nextafter(y0, inf)
+    y = torch.where(_above_midpoint(xs, y0, up), up, y0)
     down = torch.nextafter(y, -inf)
-    return torch.where(_above_midpoint(x, down, y), y, down)
+    y = torch.where(_above_midpoint(xs, down, y), y, down)
+    y = torch.where(tiny, y * math.ldexp(1.0, -54), y)
+    return torch.where((x == 0.0) | ~torch.isfinite(x), torch.sqrt(x), y)  # exact there
 
 
 # ------------------------------------------------------------- deterministic log
