@@ -41,6 +41,7 @@ def draws(n: int):
     rows, cats, samples = MULTINOMIAL
     weights = torch.rand(rows, cats, generator=torch.Generator().manual_seed(0))
     laplace, gumbel = torch.distributions.Laplace(0.0, 1.0), torch.distributions.Gumbel(0.0, 1.0)
+    alphas, alphas_small, ones4 = torch.full((m,), 2.5), torch.full((m,), 0.5), torch.ones(m // 4, 4)
     # name: (keystream, {peer name: peer}) for n elements, or (keystream, peers, elements)
     return {
         "uniform f32": (lambda: g.rand(n), {"torch.rand": lambda: torch.rand(n),
@@ -73,6 +74,24 @@ def draws(n: int):
                                                "numpy laplace": lambda: rng.laplace(size=m)}, m),
         "gumbel f32": (lambda: g.gumbel(m), {"torch Gumbel.sample": lambda: gumbel.sample((m,)),
                                              "numpy gumbel": lambda: rng.gumbel(size=m)}, m),
+        "standard_gamma(2.5) f32": (lambda: g.standard_gamma(alphas),
+                                    {"torch._standard_gamma": lambda: torch._standard_gamma(alphas),
+                                     "numpy standard_gamma": lambda: rng.standard_gamma(2.5, m)}, m),
+        "standard_gamma(0.5) f32": (lambda: g.standard_gamma(alphas_small),
+                                    {"torch._standard_gamma": lambda: torch._standard_gamma(alphas_small),
+                                     "numpy standard_gamma": lambda: rng.standard_gamma(0.5, m)}, m),
+        "beta(2, 3) f32": (lambda: g.beta(2.0, 3.0, (m,)),
+                           {"torch Beta.sample": lambda: torch.distributions.Beta(2.0, 3.0).sample((m,)),
+                            "numpy beta": lambda: rng.beta(2.0, 3.0, m)}, m),
+        "dirichlet(1, 1, 1, 1) f32": (lambda: g.dirichlet(ones4),
+                                      {"torch Dirichlet.sample": lambda: torch.distributions.Dirichlet(ones4).sample(),
+                                       "numpy dirichlet": lambda: rng.dirichlet(np.ones(4), m // 4)}, m),
+        "chi2(3) f32": (lambda: g.chi2(3.0, (m,)),
+                        {"torch Chi2.sample": lambda: torch.distributions.Chi2(3.0).sample((m,)),
+                         "numpy chisquare": lambda: rng.chisquare(3.0, m)}, m),
+        "student_t(5) f32": (lambda: g.student_t(5.0, (m,)),
+                             {"torch StudentT.sample": lambda: torch.distributions.StudentT(5.0).sample((m,)),
+                              "numpy standard_t": lambda: rng.standard_t(5.0, m)}, m),
         "multinomial 4096x1000, 8 without replacement":
             (lambda: g.multinomial(weights, samples),
              {"torch.multinomial": lambda: torch.multinomial(weights, samples)}, rows * cats),
