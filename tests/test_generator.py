@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keystream as ks
+import keystream.init
 from keystream._conformance import same_bits
 
 
@@ -259,3 +260,61 @@ def test_draws_inside_torch_compile_fall_back_cleanly():
     ref = ks.Generator(5)
     assert same_bits(a, ref.randn(4)) and same_bits(b, ref.randn(4))  # fresh numbers every call
     assert g.offset == 2
+
+
+def test_meta_draws_give_meta_tensors_and_take_the_real_draws_blocks():
+    """Model code run under torch.device("meta") draws meta tensors; the generator moves as
+    the real draws would move it, so what follows is drawn as if the model were real."""
+    draws = [
+        lambda g, d: g.rand(5, 7, device=d),
+        lambda g, d: g.randn(1001, dtype=torch.float64, device=d),
+        lambda g, d: g.normal(torch.zeros(3), 2.0, device=d),
+        lambda g, d: g.randint(0, 10, (9,), device=d),
+        lambda g, d: g.randperm(100, device=d),
+        lambda g, d: g.cauchy(11, device=d),
+        lambda g, d: g.standard_gamma(2.0, (13,), device=d),
+        lambda g, d: ks.init.trunc_normal_(torch.empty(4, 6, device=d), generator=g),
+    ]
+    for draw in draws:
+        real, meta = ks.Generator(5), ks.Generator(5)
+        a, b = draw(real, "cpu"), draw(meta, "meta")
+        assert b.device.type == "meta" and b.shape == a.shape and b.dtype == a.dtype
+        assert meta.offset == real.offset
+    with torch.device("meta"):
+        assert ks.rand(3, out=torch.empty(3)).device.type == "meta"
+
+
+def test_torch_spellings_of_the_generator():
+    """Generator("cpu") / Generator(device=...) as torch.Generator (a positional int stays a
+    seed); clone_state; fork_rng restores the states."""
+    assert ks.Generator("cpu").device == torch.device("cpu")
+    assert ks.Generator(torch.device("cpu")).key == ks.Generator().key
+    assert ks.Generator(5, device="cpu").key == ks.Generator(5).key
+    with pytest.raises(TypeError, match="device twice"):
+        ks.Generator("cpu", device="cpu")
+    g = ks.Generator(6)
+    g.rand(5)
+    twin = g.clone_state()
+    assert twin == g and twin is not g
+    with ks.fork_rng([g]):
+        inside = g.rand(4)
+    assert g == twin and torch.equal(g.rand(4), inside)
+    before = ks.default_generator.get_state()
+    with ks.fork_rng():
+        ks.rand(3)
+    assert torch.equal(ks.default_generator.get_state(), before)
+    with ks.fork_rng([g], enabled=False):
+        g.rand(1)
+    assert g != twin
+    with pytest.raises(TypeError, match="generators"):
+        with ks.fork_rng([torch.Generator()]):
+            pass
+
+
+def test_keystream_init_stands_in_for_torch_nn_init():
+    import keystream.init as init
+
+    names = {n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")}
+    assert not {n for n in names if not hasattr(init, n)}
+    t = torch.empty(3, 3)
+    assert torch.equal(init.eye_(t), torch.eye(3)) and torch.equal(init.zeros_(t), torch.zeros(3, 3))

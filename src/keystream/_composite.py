@@ -197,6 +197,9 @@ def _gamma_f64(alpha: Tensor, g: Generator) -> Tensor:
     value = torch.empty(alpha.shape, dtype=torch.float64, device=dev)
     z_blocks = blocks_for("normal", torch.float64, n * k)
     blocks = z_blocks + blocks_for("exponential", torch.float64, n * (k + 1))
+    if dev.type == "meta":  # NOTE [ meta ] in _draws: the blocks, no values
+        g._reserve(blocks)
+        return value
     engine = engine_for(dev, "normal", torch.float64)
     key, start = g._reserve(blocks)
     try:

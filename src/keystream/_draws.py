@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from ._devices import usable_device
+from ._devices import parse_device, usable_device
 from ._engines import engine_for
 from ._generator import Generator, resolve_generator
 from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES
@@ -134,13 +134,20 @@ def _dtype(dtype: Any, out: Any, default: torch.dtype, allowed: Sequence[torch.d
 
 
 def _device(device: Any, out: Tensor | None, g: Generator) -> torch.device:
+    """The draw's device: ``out``'s, else ``device``, else the generator's; the meta device
+    too (a meta result advances the generator as the real draw would: NOTE [ meta ])."""
     if isinstance(out, Tensor):
-        if device is not None and usable_device(device) != out.device:
+        if device is not None and _usable(device) != out.device:
             raise ValueError(f"device {device} differs from out's device {out.device}")
-        return usable_device(out.device, "out's device")
+        return _usable(out.device, "out's device")
     if device is None:
-        return usable_device(g.device, "the generator's device")
-    return usable_device(device)
+        return _usable(g.device, "the generator's device")
+    return _usable(device)
+
+
+def _usable(device: Any, name: str = "device") -> torch.device:
+    dev = parse_device(device, name)
+    return dev if dev.type == "meta" else usable_device(dev, name)
 
 
 def _check_out(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> None:
@@ -205,6 +212,14 @@ def _run(
     The arguments are validated before this point; this allocates the result before
     the generator moves.
     """
+    if device.type == "meta":
+        # NOTE [ meta ]
+        # A draw on the meta device (model code run under torch.device("meta")) gives a
+        # meta tensor of the result's shape and takes the blocks the real draw would, so
+        # what is drawn afterwards is the same as if the model had been built for real.
+        target = out if out is not None else torch.empty(tuple(b - a for a, b in region), dtype=dtype, device=device)
+        g._reserve(blocks_for(kind, dtype, math.prod(shape)))
+        return target
     engine = engine_for(device, kind, dtype)
     if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
         # The offset is a kernel argument: a captured graph would replay the same numbers.

@@ -6,9 +6,10 @@ normals or leftover words: the state below is the whole state.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -17,7 +18,8 @@ from torch.utils.data import get_worker_info  # (imported by torch itself)
 from ._devices import parse_device
 from ._keys import Key, canonical_seed, fold_in_key, key_from_seed, spawn_key
 
-__all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_state", "set_state"]
+__all__ = ["Generator", "default_generator", "fork_rng", "manual_seed", "seed", "initial_seed", "get_state",
+           "set_state"]
 
 ALGORITHM = "philox4x32-10"
 STREAM_VERSION = 1
@@ -82,7 +84,12 @@ class Generator:
 
     __slots__ = ("_key", "_offset", "_spawn_count", "_device", "_lock")
 
-    def __init__(self, seed: int | None = None, device: torch.device | str | int | None = None) -> None:
+    def __init__(self, seed: int | str | torch.device | None = None,
+                 device: torch.device | str | int | None = None) -> None:
+        if isinstance(seed, (str, torch.device)):  # Generator("cuda"), as torch.Generator("cuda")
+            if device is not None:
+                raise TypeError("Generator() got a device twice (positionally and as device=)")
+            seed, device = None, seed
         self._lock = threading.Lock()
         self._device = torch.device("cpu") if device is None else parse_device(device)
         self._key: Key = key_from_seed(DEFAULT_SEED if seed is None else canonical_seed(seed))
@@ -294,6 +301,10 @@ class Generator:
         twin._offset, twin._spawn_count = offset, spawn
         return twin
 
+    def clone_state(self) -> Generator:
+        """torch's name for :meth:`clone`."""
+        return self.clone()
+
     def fold_in(self, data: int | str | bytes) -> Generator:
         """A new generator keyed by ``fold_in(key, data)`` at offset 0; ``self`` is unchanged.
 
@@ -394,6 +405,34 @@ def resolve_generator(generator: Any, name: str = "generator") -> Generator:
     if not isinstance(generator, Generator):
         raise TypeError(f"{name} must be a keystream.Generator, got {type(generator).__name__}")
     return generator
+
+
+@contextlib.contextmanager
+def fork_rng(generators: Iterable[Generator] | None = None, enabled: bool = True) -> Iterator[None]:
+    """Restore the generators' states when the block exits, as :func:`torch.random.fork_rng`
+    does for torch's (default: :data:`default_generator`).
+
+    Example:
+        >>> g = Generator(3)
+        >>> with fork_rng([g]):
+        ...     _ = g.rand(10)
+        >>> g.offset
+        0
+    """
+    if not enabled:
+        yield
+        return
+    gens = [default_generator] if generators is None else list(generators)
+    for gen in gens:
+        if not isinstance(gen, Generator):
+            raise TypeError(f"generators must hold keystream.Generator objects, got {type(gen).__name__}")
+    states = [gen._snapshot() for gen in gens]
+    try:
+        yield
+    finally:
+        for gen, (key, offset, spawn) in zip(gens, states):
+            with gen._lock:
+                gen._key, gen._offset, gen._spawn_count = key, offset, spawn
 
 
 def manual_seed(seed: int) -> Generator:
