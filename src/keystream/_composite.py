@@ -363,6 +363,8 @@ def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: G
 
 def _ratio(x: Tensor, total: Tensor) -> Tensor:
     """``x / total``, or 0.5 where ``total`` is 0."""
+    if bool((total > 0.0).all()):  # the usual case: no selects needed
+        return x / total
     safe = torch.where(total > 0.0, total, c64("ONE_F64", total))
     return torch.where(total > 0.0, x / safe, c64("HALF_F64", total))
 
@@ -393,6 +395,8 @@ def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor 
     for i in range(1, shape[-1]):  # left to right: the order the spec fixes
         total = total + x[..., i]
     total = total.unsqueeze(-1)
+    if bool((total > 0.0).all()):  # the usual case: no selects needed
+        return _finish(x / total, dtype, out)
     uniform = torch.full_like(x, 1.0) / float(shape[-1])
     values = torch.where(total > 0.0, x / torch.where(total > 0.0, total, c64("ONE_F64", x)), uniform)
     return _finish(values, dtype, out)
