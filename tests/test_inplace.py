@@ -88,3 +88,20 @@ def test_randint_and_randperm_into_floats_equal_the_integers():
         assert a.dtype == dtype and torch.equal(a.to(torch.int64), b)
         p = ks.randperm(200, generator=ks.Generator(7), dtype=dtype)
         assert torch.equal(p.to(torch.int64), ks.randperm(200, generator=ks.Generator(7)))
+
+
+def test_torch_factory_options():
+    """layout=torch.strided, requires_grad= and pin_memory= as torch's factories take them
+    (pin_memory needs CUDA: a clear error before anything is drawn without it)."""
+    x = ks.rand(3, generator=ks.Generator(1), requires_grad=True, layout=torch.strided)
+    assert x.requires_grad and x.is_leaf and same_bits(x.detach(), ks.rand(3, generator=ks.Generator(1)))
+    assert ks.randn(2, 2, generator=ks.Generator(1), requires_grad=False).requires_grad is False
+    assert ks.standard_gamma(2.0, (3,), generator=ks.Generator(1), requires_grad=True).requires_grad
+    import inspect
+
+    assert "requires_grad" in inspect.signature(ks.Generator(1).rand).parameters
+    if not torch.cuda.is_available():
+        g = ks.Generator(2)
+        with pytest.raises(ValueError, match="pin_memory"):
+            g.rand(3, pin_memory=True)
+        assert g.offset == 0

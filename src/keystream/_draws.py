@@ -284,13 +284,59 @@ def _eager(fn: _F) -> _F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        extra = _factory_options(fn.__name__, kwargs) if kwargs and not _FACTORY.isdisjoint(kwargs) else None
         if "torch._dynamo" not in sys.modules:
-            return fn(*args, **kwargs)
-        if not disabled:
-            disabled.append(torch.compiler.disable(fn))
-        return disabled[0](*args, **kwargs)
+            result = fn(*args, **kwargs)
+        else:
+            if not disabled:
+                disabled.append(torch.compiler.disable(fn))
+            result = disabled[0](*args, **kwargs)
+        return result if extra is None else _apply_factory_options(result, *extra)
 
+    signature = inspect.signature(fn)
+    if "dtype" in signature.parameters:  # the draws that make a tensor take torch's factory options
+        options = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+                   for name, default in (("layout", None), ("pin_memory", False), ("requires_grad", False))]
+        params = list(signature.parameters.values())
+        var_kw = [p for p in params if p.kind == inspect.Parameter.VAR_KEYWORD]
+        rest = [p for p in params if p.kind != inspect.Parameter.VAR_KEYWORD]
+        wrapper.__signature__ = signature.replace(parameters=rest + options + var_kw)  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+# torch's factory options (torch.rand(..., layout=, pin_memory=, requires_grad=)), taken by
+# every draw that makes a tensor: checked before the draw, applied to its result.
+_FACTORY = frozenset({"layout", "pin_memory", "requires_grad"})
+#: The draws whose default result is an integer tensor (requires_grad needs a float dtype).
+_INTEGER_DEFAULT = frozenset({"randint", "randperm", "bits", "multinomial"})
+
+
+def _factory_options(name: str, kwargs: dict[str, Any]) -> tuple[bool, bool]:
+    """Pop and check ``layout``, ``pin_memory`` and ``requires_grad`` from ``kwargs``.
+
+    Raises:
+        ValueError: a layout other than torch.strided; ``pin_memory`` without CUDA.
+        RuntimeError: ``requires_grad`` for an integer result (as torch).
+    """
+    layout = kwargs.pop("layout", None)
+    pin = bool(kwargs.pop("pin_memory", False))
+    grad = bool(kwargs.pop("requires_grad", False))
+    if layout not in (None, torch.strided):
+        raise ValueError(f"layout must be torch.strided, got {layout}")
+    if pin and not torch.cuda.is_available():
+        raise ValueError("pin_memory=True needs CUDA, and this torch or machine has none")
+    dtype = kwargs.get("dtype")
+    integer = (dtype is None and name in _INTEGER_DEFAULT) or (isinstance(dtype, torch.dtype)
+                                                               and not dtype.is_floating_point)
+    if grad and integer:
+        raise RuntimeError("requires_grad: only tensors of floating point dtype can require gradients")
+    return pin, grad
+
+
+def _apply_factory_options(result: Tensor, pin: bool, grad: bool) -> Tensor:
+    if pin:
+        result = result.pin_memory()
+    return result.requires_grad_(True) if grad else result
 
 
 @_eager
