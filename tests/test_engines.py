@@ -182,3 +182,15 @@ def test_feistel_keys_are_the_words_of_their_two_blocks():
         words = (g.bits(8, dtype=torch.int32).to(torch.int64) & 0xFFFFFFFF).tolist()
         assert feistel_keys(g.key, offset) == words
     assert [half_bits(n) for n in (1, 2, 4, 5, 16, 17, 2**63)] == [1, 1, 1, 2, 2, 3, 32]
+
+
+@pytest.mark.parametrize("case,dtype", CASES)
+def test_every_draw_is_prefix_stable(case, dtype):
+    """The first k elements of a draw of n are the draw of k, for every kernel kind (its
+    layout decides which blocks an element reads, never n)."""
+    if case.kind == "randperm":
+        pytest.skip("a permutation of k is not a prefix of one of n")
+    full = conf.run_case("portable", conf.make_spec(case, dtype, (103,), offset=(1 << 64) - 900))
+    for k in (1, 3, 4, 5, 66):
+        part = conf.run_case("portable", conf.make_spec(case, dtype, (k,), offset=(1 << 64) - 900))
+        assert conf.same_bits(part, full[:k]), k

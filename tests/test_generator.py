@@ -140,7 +140,8 @@ def test_region_is_slice_of_full(data):
         a = data.draw(st.integers(0, n))
         region.append(slice(a, data.draw(st.integers(a, n))))
     region = tuple(region)
-    draw = data.draw(st.sampled_from(["rand", "randn", "bits", "exponential", "randint"]))
+    draw = data.draw(st.sampled_from(["rand", "randn", "bits", "exponential", "randint", "cauchy", "laplace", "gumbel",
+                                      "log_normal"]))
     dtype = data.draw(st.sampled_from([torch.float32, torch.float64, torch.float16]))
     kwargs = {} if draw in ("bits", "randint") else {"dtype": dtype}
     args = (-5, 50, shape) if draw == "randint" else shape

@@ -105,3 +105,10 @@ def test_torch_factory_options():
         with pytest.raises(ValueError, match="pin_memory"):
             g.rand(3, pin_memory=True)
         assert g.offset == 0
+
+
+def test_bernoulli_input_and_p_as_torch():
+    x = torch.empty(4, 5, dtype=torch.float64)
+    a = ks.bernoulli(x, 0.25, generator=ks.Generator(3))
+    assert a.shape == x.shape and a.dtype == x.dtype
+    assert same_bits(a, ks.bernoulli(0.25, (4, 5), generator=ks.Generator(3), dtype=torch.float64))

@@ -829,10 +829,15 @@ def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, o
     Raises:
         ValueError: ``p`` outside [0, 1] or NaN.
 
+    torch's ``bernoulli(input, p)`` (a tensor, then a float probability) is served too: the
+    shape and dtype of ``input``, probability ``p``.
+
     Reproducibility:
         Element ``e`` uses word ``e % 4`` of block ``offset + e // 4``.
     """
     g = resolve_generator(generator)
+    if isinstance(p, Tensor) and isinstance(size, float):  # torch.bernoulli(input, p)
+        p, size, dtype = size, tuple(p.shape), p.dtype if dtype is None else dtype
     p_v = _param(p, "p")
     if (bool(torch.isnan(p_v).any() or ((p_v < 0) | (p_v > 1)).any()) if isinstance(p_v, Tensor)
             else not 0 <= p_v <= 1):  # (NaN fails the comparison)
