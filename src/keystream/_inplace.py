@@ -183,8 +183,7 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: torch
     Reproducibility:
         ``keystream.rand(input.shape, dtype=...)``'s values, whatever the memory format.
     """
-    out = _like(input, dtype, device, memory_format)
-    return _draws.rand(tuple(out.shape), generator=generator, out=out, dtype=out.dtype).requires_grad_(requires_grad)
+    return _float_like(_draws.rand, input, generator, dtype, device, memory_format, requires_grad)
 
 
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: torch.dtype | None = None,
@@ -195,8 +194,14 @@ def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: torc
     Reproducibility:
         ``keystream.randn(input.shape, dtype=...)``'s values, whatever the memory format.
     """
+    return _float_like(_draws.randn, input, generator, dtype, device, memory_format, requires_grad)
+
+
+def _float_like(draw: Any, input: Any, generator: Generator | None, dtype: torch.dtype | None, device: Any,
+                memory_format: torch.memory_format, requires_grad: bool) -> Tensor:
     out = _like(input, dtype, device, memory_format)
-    return _draws.randn(tuple(out.shape), generator=generator, out=out, dtype=out.dtype).requires_grad_(requires_grad)
+    result: Tensor = draw(tuple(out.shape), generator=generator, out=out, dtype=out.dtype)
+    return result.requires_grad_(requires_grad)
 
 
 def randint_like(input: Tensor, *args: Any, generator: Generator | None = None, dtype: torch.dtype | None = None,

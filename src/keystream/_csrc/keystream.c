@@ -611,40 +611,39 @@ static inline int blocks_per_element(const Draw *d) {
     return d->kind == K_TRUNC_NORMAL ? (d->dtype == D_F64 ? 8 : 4) : 1;
 }
 
+/* v = the first of the `count` candidates c[0 ..] inside [lo, hi], else the last one clamped. */
+#define FIRST_INSIDE(v, c, count, lo, hi)                                  \
+    do {                                                                   \
+        (v) = (c)[(count) - 1];                                            \
+        (v) = (v) < (lo) ? (lo) : (v) > (hi) ? (hi) : (v);                 \
+        for (int q_ = 0; q_ < (count); q_++)                               \
+            if ((c)[q_] >= (lo) && (c)[q_] <= (hi)) { (v) = (c)[q_]; break; } \
+    } while (0)
+
 /* Truncated normal: the first of the element's candidates (its blocks in the randn
  * layout, fp[0], fp[1] = mean, std) inside [fp[2], fp[3]], else the last one clamped. */
 static void fill_run_trunc_normal(const Draw *d, uint64_t e0, int64_t len, void *out) {
     uint32_t w[4][BATCH];
     int nblk = blocks_per_element(d), per = BATCH / nblk, count = 16;
-    if (d->dtype == D_F64) {
-        double z[2 * BATCH], lo = d->fp[2], hi = d->fp[3];
-        for (int64_t i = 0; i < len; i += per) {
-            int n = len - i < per ? (int)(len - i) : per;
-            philox_batch(d->k0, d->k1, d->offset + (e0 + (uint64_t)i) * (uint64_t)nblk, w);
-            batch_normal_f64(d, w, z);
-            for (int j = 0; j < n; j++) {
-                const double *c = z + j * count;
-                double v = c[count - 1];
-                v = v < lo ? lo : v > hi ? hi : v;
-                for (int q = 0; q < count; q++)
-                    if (c[q] >= lo && c[q] <= hi) { v = c[q]; break; }
-                ((double *)out)[i + j] = v;
-            }
-        }
-        return;
-    }
-    float z[4 * BATCH], lo = (float)d->fp[2], hi = (float)d->fp[3];
+    double z64[2 * BATCH], lo64 = d->fp[2], hi64 = d->fp[3];
+    float z32[4 * BATCH], lo32 = (float)d->fp[2], hi32 = (float)d->fp[3];
     for (int64_t i = 0; i < len; i += per) {
         int n = len - i < per ? (int)(len - i) : per;
         philox_batch(d->k0, d->k1, d->offset + (e0 + (uint64_t)i) * (uint64_t)nblk, w);
-        batch_normal_f32(d, w, z);
-        for (int j = 0; j < n; j++) {
-            const float *c = z + j * count;
-            float v = c[count - 1];
-            v = v < lo ? lo : v > hi ? hi : v;
-            for (int q = 0; q < count; q++)
-                if (c[q] >= lo && c[q] <= hi) { v = c[q]; break; }
-            store_float(out, i + j, v, d->dtype);
+        if (d->dtype == D_F64) {
+            batch_normal_f64(d, w, z64);
+            for (int j = 0; j < n; j++) {
+                double v;
+                FIRST_INSIDE(v, z64 + j * count, count, lo64, hi64);
+                ((double *)out)[i + j] = v;
+            }
+        } else {
+            batch_normal_f32(d, w, z32);
+            for (int j = 0; j < n; j++) {
+                float v;
+                FIRST_INSIDE(v, z32 + j * count, count, lo32, hi32);
+                store_float(out, i + j, v, d->dtype);
+            }
         }
     }
 }
