@@ -39,6 +39,32 @@ static inline uint64_t bits_f64(double d) { uint64_t b; memcpy(&b, &d, 8); retur
 #define CD(name) f64_of(KS_##name##_BITS)
 
 /* ------------------------------------------------------------ block function */
+/* The ten rounds of Philox4x32-10 on the BATCH lanes x0..x3 (counter words), then the words
+ * into w: written once, expanded in each function that fills lanes (so each vectorises). */
+#define PHILOX_LANES(k0, k1, x0, x1, x2, x3, w)                                    \
+    do {                                                                           \
+        uint32_t key0_ = (k0), key1_ = (k1);                                       \
+        for (int r_ = 0; r_ < (int)KS_PHILOX_ROUNDS; r_++) {                       \
+            for (int i_ = 0; i_ < BATCH; i_++) {                                   \
+                uint64_t p0_ = (uint64_t)KS_PHILOX_M0 * (x0)[i_];                  \
+                uint64_t p1_ = (uint64_t)KS_PHILOX_M1 * (x2)[i_];                  \
+                uint32_t y0_ = (uint32_t)(p1_ >> 32) ^ (x1)[i_] ^ key0_;           \
+                uint32_t y2_ = (uint32_t)(p0_ >> 32) ^ (x3)[i_] ^ key1_;           \
+                (x1)[i_] = (uint32_t)p1_;                                          \
+                (x3)[i_] = (uint32_t)p0_;                                          \
+                (x0)[i_] = y0_;                                                    \
+                (x2)[i_] = y2_;                                                    \
+            }                                                                      \
+            key0_ += KS_PHILOX_W0;                                                 \
+            key1_ += KS_PHILOX_W1;                                                 \
+        }                                                                          \
+        memcpy((w)[0], (x0), sizeof(uint32_t) * BATCH);                            \
+        memcpy((w)[1], (x1), sizeof(uint32_t) * BATCH);                            \
+        memcpy((w)[2], (x2), sizeof(uint32_t) * BATCH);                            \
+        memcpy((w)[3], (x3), sizeof(uint32_t) * BATCH);                            \
+    } while (0)
+
+
 /* Words of blocks first .. first+BATCH-1 (counter (lo, hi, 0, 0)) into w[4][BATCH]: always a
  * whole batch (a fixed trip count vectorises); callers use the blocks they need. */
 KS_CLONES
@@ -51,25 +77,7 @@ static void philox_batch(uint32_t k0, uint32_t k1, uint64_t first, uint32_t w[4]
         x2[i] = 0;
         x3[i] = 0;
     }
-    uint32_t key0 = k0, key1 = k1;
-    for (int r = 0; r < (int)KS_PHILOX_ROUNDS; r++) {
-        for (int i = 0; i < BATCH; i++) {
-            uint64_t p0 = (uint64_t)KS_PHILOX_M0 * x0[i];
-            uint64_t p1 = (uint64_t)KS_PHILOX_M1 * x2[i];
-            uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1[i] ^ key0;
-            uint32_t y2 = (uint32_t)(p0 >> 32) ^ x3[i] ^ key1;
-            x1[i] = (uint32_t)p1;
-            x3[i] = (uint32_t)p0;
-            x0[i] = y0;
-            x2[i] = y2;
-        }
-        key0 += KS_PHILOX_W0;
-        key1 += KS_PHILOX_W1;
-    }
-    memcpy(w[0], x0, sizeof x0);
-    memcpy(w[1], x1, sizeof x1);
-    memcpy(w[2], x2, sizeof x2);
-    memcpy(w[3], x3, sizeof x3);
+    PHILOX_LANES(k0, k1, x0, x1, x2, x3, w);
 }
 
 /* Philox4x32-R on one arbitrary counter (for the known-answer tests). */
@@ -1177,23 +1185,7 @@ static inline void philox_at(uint32_t k0, uint32_t k1, const uint64_t *ctr, uint
         x2[i] = 0;
         x3[i] = 0;
     }
-    for (int r = 0; r < (int)KS_PHILOX_ROUNDS; r++) {
-        uint32_t key0 = k0 + (uint32_t)r * KS_PHILOX_W0, key1 = k1 + (uint32_t)r * KS_PHILOX_W1;
-        for (int i = 0; i < BATCH; i++) {
-            uint64_t p0 = (uint64_t)KS_PHILOX_M0 * x0[i];
-            uint64_t p1 = (uint64_t)KS_PHILOX_M1 * x2[i];
-            uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1[i] ^ key0;
-            uint32_t y2 = (uint32_t)(p0 >> 32) ^ x3[i] ^ key1;
-            x1[i] = (uint32_t)p1;
-            x3[i] = (uint32_t)p0;
-            x0[i] = y0;
-            x2[i] = y2;
-        }
-    }
-    memcpy(w[0], x0, sizeof x0);
-    memcpy(w[1], x1, sizeof x1);
-    memcpy(w[2], x2, sizeof x2);
-    memcpy(w[3], x3, sizeof x3);
+    PHILOX_LANES(k0, k1, x0, x1, x2, x3, w);
 }
 
 /* A batch of elements: every element's first candidate in vector lanes (its normal is the
