@@ -194,3 +194,22 @@ def test_every_draw_is_prefix_stable(case, dtype):
     for k in (1, 3, 4, 5, 66):
         part = conf.run_case("portable", conf.make_spec(case, dtype, (k,), offset=(1 << 64) - 900))
         assert conf.same_bits(part, full[:k]), k
+
+
+def test_element_words_are_the_elements_blocks():
+    """The reference's reader for kinds of several blocks per element (the guide's step 2):
+    element e of a (1, b) layout reads blocks b e .. b e + b - 1, word by word, re-derived
+    here from the bits draw at the same offset."""
+    import numpy as np
+
+    import keystream as ks
+    from keystream._engines._reference import element_words
+
+    offset = (1 << 64) - 41  # the last blocks a draw may use
+    for dtype, b in ((torch.float32, 4), (torch.float64, 8)):
+        spec = conf.make_spec(next(c for c in conf.CASES if c.kind == "trunc_normal"), dtype, (5,), offset=offset)
+        g = ks.Generator(0)
+        g._key, g.offset = spec.key, offset
+        words = (g.bits(5 * 4 * b, dtype=torch.int32).to(torch.int64) & 0xFFFFFFFF).numpy().reshape(5, 4 * b)
+        got = np.stack(element_words(spec, np.arange(5, dtype=np.uint64)), axis=1).astype(np.int64)
+        assert np.array_equal(got, words)
