@@ -42,6 +42,8 @@ def draws(n: int):
     weights = torch.rand(rows, cats, generator=torch.Generator().manual_seed(0))
     laplace, gumbel = torch.distributions.Laplace(0.0, 1.0), torch.distributions.Gumbel(0.0, 1.0)
     alphas, alphas_small, ones4 = torch.full((m,), 2.5), torch.full((m,), 0.5), torch.ones(m // 4, 4)
+    rates = {lam: torch.full((m,), lam) for lam in (0.5, 4.0, 30.0, 1000.0)}
+    trials, p_small, p_big = torch.full((m,), 100.0), torch.full((m,), 0.02), torch.full((m,), 0.3)
     # name: (keystream, {peer name: peer}) for n elements, or (keystream, peers, elements)
     return {
         "uniform f32": (lambda: g.rand(n), {"torch.rand": lambda: torch.rand(n),
@@ -92,6 +94,16 @@ def draws(n: int):
         "student_t(5) f32": (lambda: g.student_t(5.0, (m,)),
                              {"torch StudentT.sample": lambda: torch.distributions.StudentT(5.0).sample((m,)),
                               "numpy standard_t": lambda: rng.standard_t(5.0, m)}, m),
+        **{f"poisson({lam:g}) f32": (lambda r=r: g.poisson(r),
+                                     {"torch.poisson": lambda r=r: torch.poisson(r),
+                                      "numpy poisson": lambda lam=lam: rng.poisson(lam, m)}, m)
+           for lam, r in rates.items()},
+        "binomial(100, 0.02) f32": (lambda: g.binomial(trials, p_small),
+                                    {"torch.binomial": lambda: torch.binomial(trials, p_small),
+                                     "numpy binomial": lambda: rng.binomial(100, 0.02, m)}, m),
+        "binomial(100, 0.3) f32": (lambda: g.binomial(trials, p_big),
+                                   {"torch.binomial": lambda: torch.binomial(trials, p_big),
+                                    "numpy binomial": lambda: rng.binomial(100, 0.3, m)}, m),
         "multinomial 4096x1000, 8 without replacement":
             (lambda: g.multinomial(weights, samples),
              {"torch.multinomial": lambda: torch.multinomial(weights, samples)}, rows * cats),
@@ -164,7 +176,10 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "cpu.json"))
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated parts of draw names: only those rows "
+                    "(and no extra rows or memory); the JSON then holds those rows alone")
     args = ap.parse_args()
+    only = [part for part in args.only.split(",") if part]
     n = args.n
     all_threads = torch.get_num_threads()
     from keystream._engines import engine_for
@@ -176,6 +191,8 @@ def main() -> None:
     for threads in (all_threads, 1):
         torch.set_num_threads(threads)
         for name, (mine, peers, *count) in draws(n).items():
+            if only and not any(part in name for part in only):
+                continue
             size = count[0] if count else n
             reps = max(3, args.reps // 3) if name == "randperm" else args.reps
             t = interleaved_stats({"keystream": mine, **peers}, reps)
@@ -187,8 +204,8 @@ def main() -> None:
                                       "ratio": t_peer["median"] / t_mine["median"], "s": t_peer}
             rows.append(row)
     torch.set_num_threads(all_threads)
-    extra = extra_rows(n, args.reps, all_threads)
-    memory = {} if args.no_memory else {name: extra_memory(n, name) for name in MEMORY_DRAWS}
+    extra = [] if only else extra_rows(n, args.reps, all_threads)
+    memory = {} if args.no_memory or only else {name: extra_memory(n, name) for name in MEMORY_DRAWS}
     result = {"meta": meta, "rows": rows, "extra": extra, "extra_memory_bytes": memory}
     with open(args.json, "w") as fh:
         json.dump(result, fh, indent=1)

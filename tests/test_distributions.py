@@ -25,6 +25,9 @@ def _dists():
         "Gumbel": D.Gumbel(1.0, 2.0),
         "Bernoulli": D.Bernoulli(p),
         "Geometric": D.Geometric(p),
+        "Poisson": D.Poisson(torch.tensor([0.5, 30.0])),
+        "Binomial": D.Binomial(torch.tensor([10.0, 100.0]), torch.tensor([0.2, 0.7])),
+        "NegativeBinomial": D.NegativeBinomial(5.0, probs=torch.tensor([0.4, 0.9])),
         "Categorical": D.Categorical(torch.stack([p, p.flip(0)])),
         "OneHotCategorical": D.OneHotCategorical(p),
         "Gamma": D.Gamma(torch.tensor([0.5, 3.0]), 2.0),
@@ -70,6 +73,12 @@ def test_distributions_follow_their_laws():
     k = torch.arange(20, dtype=torch.float64)
     probs = torch.cat([0.75 ** k * 0.25, torch.tensor([0.75 ** 20])])
     assert chi2(counts, n * probs) < chi2_critical(20)
+    nb = kd.sample(D.NegativeBinomial(4.0, probs=torch.tensor(0.3)), (n,), generator=g).long()
+    stats = pytest.importorskip("scipy.stats")
+    law = stats.nbinom(4.0, 0.7)  # scipy counts failures before 4 successes of probability 0.7
+    counts = torch.bincount(nb.clamp(max=10), minlength=11).double()
+    probs = torch.tensor(list(law.pmf(range(10))) + [float(law.sf(9))], dtype=torch.float64)
+    assert chi2(counts, n * probs) < chi2_critical(10)
     cat = kd.sample(D.Categorical(torch.tensor([0.1, 0.6, 0.3])), (n,), generator=g)
     counts = torch.bincount(cat, minlength=3).double()
     assert chi2(counts, n * torch.tensor([0.1, 0.6, 0.3], dtype=torch.float64)) < chi2_critical(2)
@@ -105,14 +114,14 @@ def test_rsample_has_torchs_gradients():
 
 
 def test_what_cannot_be_served_says_so():
-    with pytest.raises(NotImplementedError, match="Poisson"):
-        kd.sample(D.Poisson(3.0), generator=ks.Generator(9))
+    with pytest.raises(NotImplementedError, match="VonMises"):
+        kd.sample(D.VonMises(0.0, 3.0), generator=ks.Generator(9))
     with pytest.raises(NotImplementedError, match="reparameterised"):
         kd.rsample(D.Bernoulli(0.5), generator=ks.Generator(9))
     with pytest.raises(TypeError, match="dist"):
         kd.sample(torch.zeros(3), generator=ks.Generator(9))
-    assert not kd.supported(D.Poisson(3.0))
+    assert not kd.supported(D.VonMises(0.0, 3.0))
     g = ks.Generator(9)
     with pytest.raises(NotImplementedError):
-        kd.sample(D.Poisson(3.0), generator=g)
+        kd.sample(D.VonMises(0.0, 3.0), generator=g)
     assert g.offset == 0

@@ -13,8 +13,9 @@ Example:
 """
 from __future__ import annotations
 
-from . import _composite, _draws, _inplace
+from . import _composite, _counts, _draws, _inplace
 from ._composite import *  # noqa: F403 - and the draws made of them
+from ._counts import *  # noqa: F403 - poisson and binomial
 from ._draws import *  # noqa: F403 - the public draws are _draws.__all__
 from ._engines import available_engines, use_engine
 from ._generator import (
@@ -51,6 +52,8 @@ __all__ = [
     "set_state",
     "use_engine",
 ]
-__all__ += _draws.__all__
-__all__ += _composite.__all__
-__all__ += _inplace.__all__
+#: The modules of the public draws (each has a golden; their in-place forms are _inplace's).
+_DRAW_MODULES = (_draws, _composite, _counts)
+for _module in (*_DRAW_MODULES, _inplace):
+    __all__ += _module.__all__
+del _module

@@ -131,6 +131,14 @@ def _public_draws() -> None:
     PUBLIC_DRAWS["dirichlet/float64"] = _given_generator(ks.dirichlet, shapes.to(F64).reshape(-1, 1).expand(n, 3)
                                                          * torch.tensor([1.0, 0.5, 2.0], dtype=F64))
     PUBLIC_DRAWS["student_t/float32"] = _given_generator(ks.student_t, shapes * 3, (n,))
+    rates = torch.tensor([0.0, 0.3, 4.0, 9.99, 10.0, 30.0, 1000.0, 1e6]).repeat(129)[:n]  # both methods
+    for dt in FLOATS:
+        tag = str(dt).replace("torch.", "")
+        PUBLIC_DRAWS[f"poisson/{tag}"] = _given_generator(ks.poisson, rates.clamp(max=1000.0).to(dt))
+    counts = torch.tensor([0.0, 1.0, 20.0, 100.0, 1000.0, 1e6], dtype=F64).repeat(172)[:n]
+    probs = torch.tensor([0.0, 0.01, 0.3, 0.5, 0.75, 1.0], dtype=F64).repeat(172)[:n].flip(0)
+    PUBLIC_DRAWS["binomial/float64"] = _given_generator(ks.binomial, counts, probs)
+    PUBLIC_DRAWS["binomial/float32"] = _given_generator(ks.binomial, 400.0, 0.125, (n,), dtype=F32)
     from . import init
 
     def filled(fill: Callable[..., torch.Tensor], *args: Any) -> Callable[[Any], torch.Tensor]:

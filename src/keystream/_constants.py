@@ -86,6 +86,36 @@ TABLE: Final[dict[str, tuple[str, int]]] = {
     "HALF_F64": ("f64", 0x3FE0000000000000),
     "THIRD_F64": ("f64", 0x3FD5555555555555),  # 1/3 (gamma: d = s - 1/3)
     "NINE_F64": ("f64", 0x4022000000000000),  # 9 (gamma: c = 1 / sqrt(9 d))
+    # --- Poisson (Hoermann's PTRS) and binomial (BTRS), docs/spec.md section 8 --------
+    # The papers' decimal constants, as the nearest float64.
+    "COUNT_CANDIDATES": ("u32", 32),  # candidates (blocks) per Poisson or binomial element
+    "TEN_F64": ("f64", 0x4024000000000000),  # 10: below it (lam, n p) the counts are inverted
+    "PTRS_B0_F64": ("f64", 0x3FEDCAC083126E98),  # 0.931 (b = 0.931 + 2.53 sqrt(lam))
+    "PTRS_B1_F64": ("f64", 0x40043D70A3D70A3D),  # 2.53 (also BTRS: b = 1.15 + 2.53 spq)
+    "PTRS_A0_F64": ("f64", 0x3FAE353F7CED9168),  # 0.059 (a = 0.02483 b - 0.059)
+    "PTRS_A1_F64": ("f64", 0x3F996D0917D6B65B),  # 0.02483
+    "PTRS_IA0_F64": ("f64", 0x3FF1FB7E90FF9724),  # 1.1239 (1/alpha = 1.1239 + 1.1328 / (b - 3.4))
+    "PTRS_IA1_F64": ("f64", 0x3FF21FF2E48E8A72),  # 1.1328
+    "PTRS_IA2_F64": ("f64", 0x400B333333333333),  # 3.4
+    "PTRS_VR0_F64": ("f64", 0x3FEDAFB7E90FF972),  # 0.9277 (v_r = 0.9277 - 3.6224 / (b - 2))
+    "PTRS_VR1_F64": ("f64", 0x400CFAACD9E83E42),  # 3.6224
+    "PTRS_SHIFT_F64": ("f64", 0x3FDB851EB851EB85),  # 0.43 (k = floor((2a/us + b) U + lam + 0.43))
+    "TRS_US_ACCEPT_F64": ("f64", 0x3FB1EB851EB851EC),  # 0.07 (quick acceptance: us >= 0.07)
+    "PTRS_US_REJECT_F64": ("f64", 0x3F8A9FBE76C8B439),  # 0.013 (quick rejection: us < 0.013)
+    "BTRS_B0_F64": ("f64", 0x3FF2666666666666),  # 1.15
+    "BTRS_A0_F64": ("f64", 0x3FB6594AF4F0D845),  # 0.0873 (a = (0.0248 b - 0.0873) + 0.01 p)
+    "BTRS_A1_F64": ("f64", 0x3F99652BD3C36113),  # 0.0248
+    "BTRS_A2_F64": ("f64", 0x3F847AE147AE147B),  # 0.01
+    "BTRS_AL0_F64": ("f64", 0x4006A3D70A3D70A4),  # 2.83 (alpha = (2.83 + 5.1 / b) spq)
+    "BTRS_AL1_F64": ("f64", 0x4014666666666666),  # 5.1
+    "BTRS_VR0_F64": ("f64", 0x3FED70A3D70A3D71),  # 0.92 (v_r = 0.92 - 4.2 / b)
+    "BTRS_VR1_F64": ("f64", 0x4010CCCCCCCCCCCD),  # 4.2
+    # ln k! for k > 18: Stirling's series at x = k + 1,
+    # (x - 1/2) ln x - x + ln sqrt(2 pi) + 1/(12x) - 1/(360x^3) + 1/(1260x^5)
+    "HALF_LN_2PI_F64": ("f64", 0x3FED67F1C864BEB4),  # 0.9189385332046727
+    "INV_12_F64": ("f64", 0x3FB5555555555555),  # 1/12
+    "INV_360_F64": ("f64", 0x3F66C16C16C16C17),  # 1/360
+    "INV_1260_F64": ("f64", 0x3F4A01A01A01A01A),  # 1/1260
     # exact powers of two of the uniform conversions (spec section 5)
     "TWO_M24_F32": ("f32", 0x33800000),  # 2^-24: float32 uniform unit
     "TWO_M11_F32": ("f32", 0x3A000000),  # 2^-11: float16 uniform unit

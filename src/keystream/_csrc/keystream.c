@@ -1250,6 +1250,212 @@ void ks_gamma(int nthreads, uint32_t k0, uint32_t k1, uint64_t z_offset, uint64_
     ks_parallel(gamma_part, &j, parts_for(nthreads), nthreads);
 }
 
+/* --------------------------------------------------------- poisson, binomial */
+/* keystream.poisson and keystream.binomial (NOTE [ Counts with a fixed number of
+ * candidates ] in _counts.py, the definition): element e owns the blocks offset + 32e + c,
+ * c < 32, candidate c being (u, v), the two float64 uniforms of its block.  Every step is
+ * one of _counts.py's, in its order; the per-element constants are computed again only
+ * when the parameters change (a broadcast parameter: once per part). */
+#define CANDS ((int)KS_COUNT_CANDIDATES)
+
+/* A parameter: float32 or float64 values, one per element (step 1) or one for all (step 0). */
+typedef struct {
+    const void *p;
+    int f32;
+    uint64_t step;
+} Param;
+
+static inline double param_at(const Param *p, uint64_t e) {
+    uint64_t i = e * p->step;
+    return p->f32 ? (double)((const float *)p->p)[i] : ((const double *)p->p)[i];
+}
+
+typedef struct {
+    uint32_t k0, k1;
+    uint64_t offset;
+    Param a, b; /* the rates; or the counts and the probabilities */
+    void *out;
+    int out_f32;
+    int64_t n;
+} CountJob;
+
+static inline void candidate(const CountJob *j, uint64_t e, int c, double *u, double *v) {
+    uint64_t b = j->offset + (uint64_t)CANDS * e + (uint64_t)c;
+    const uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), 0, 0}, key[2] = {j->k0, j->k1};
+    uint32_t w[4];
+    ks_philox(ctr, key, (int)KS_PHILOX_ROUNDS, w);
+    *u = u53((uint64_t)w[0] | ((uint64_t)w[1] << 32));
+    *v = u53((uint64_t)w[2] | ((uint64_t)w[3] << 32));
+}
+
+/* ln k! for whole k >= 0 (_math.torch_forms.log_factorial_f64): the exact product up to
+ * 18!, Stirling's series above. */
+static inline double log_factorial_f64(double k) {
+    if (k <= 18.0) {
+        double f = 1.0;
+        for (double i = 2.0; i <= k; i += 1.0) f = f * i; /* exact: below 2^53 */
+        return log_f64(f);
+    }
+    double x = k + 1.0, r = 1.0 / x, r2 = r * r;
+    double series = r * (CD(INV_12_F64) - r2 * (CD(INV_360_F64) - r2 * CD(INV_1260_F64)));
+    return (((x - CD(HALF_F64)) * log_f64(x) - x) + CD(HALF_LN_2PI_F64)) + series;
+}
+
+/* -ln(1 - p) (_math.torch_forms.neg_log1m_f64). */
+static inline double neg_log1m_f64(double p) {
+    double u = 1.0 - p;
+    return u == 1.0 ? p : (log_f64(u) * p) / (u - 1.0);
+}
+
+/* The transformed rejection's us = 1/2 - |u - 1/2| and k = floor((2a / us + b)(u - 1/2) + shift). */
+static inline double transformed(double u, double a, double b, double shift, double *us) {
+    double centred = u - CD(HALF_F64);
+    *us = CD(HALF_F64) - fabs(centred);
+    return floor(((CD(TWO_F64) * a) / *us + b) * centred + shift);
+}
+
+typedef struct { double lam, first, loglam, b, a, inv_alpha, vr, shift; } PoissonParams;
+
+static void poisson_params(double lam, PoissonParams *P) {
+    P->lam = lam;
+    if (lam < CD(TEN_F64)) { P->first = exp_f64(flip64(lam)); return; }
+    P->loglam = log_f64(lam);
+    P->b = CD(PTRS_B0_F64) + CD(PTRS_B1_F64) * sqrt(lam);
+    P->a = CD(PTRS_A1_F64) * P->b - CD(PTRS_A0_F64);
+    P->inv_alpha = CD(PTRS_IA0_F64) + CD(PTRS_IA1_F64) / (P->b - CD(PTRS_IA2_F64));
+    P->vr = CD(PTRS_VR0_F64) - CD(PTRS_VR1_F64) / (P->b - CD(TWO_F64));
+    P->shift = lam + CD(PTRS_SHIFT_F64);
+}
+
+static double poisson_element(const CountJob *j, uint64_t e, double u, double v, const PoissonParams *P) {
+    if (P->lam < CD(TEN_F64)) { /* inversion of the first u */
+        double k = 0.0, p = P->first, f = p;
+        while (!(u < f)) {
+            k = k + 1.0;
+            p = (p * P->lam) / k;
+            double fn = f + p;
+            if (fn == f) break;
+            f = fn;
+        }
+        return k;
+    }
+    for (int c = 0; c < CANDS; c++) { /* PTRS */
+        if (c > 0) candidate(j, e, c, &u, &v);
+        double us, k = transformed(u, P->a, P->b, P->shift, &us);
+        if (us >= CD(TRS_US_ACCEPT_F64) && v <= P->vr) return k;
+        if (k < 0.0 || (us < CD(PTRS_US_REJECT_F64) && v > us)) continue;
+        double t = (v * P->inv_alpha) / (P->a / (us * us) + P->b);
+        if (t == 0.0 || log_f64(t) <= (k * P->loglam - P->lam) - log_factorial_f64(k)) return k;
+    }
+    return floor(P->lam);
+}
+
+typedef struct { double n, prob, p, first, s, b, a, alpha, vr, m, h, lpq, shift; int flip, small; } BinomialParams;
+
+static void binomial_params(double n, double prob, BinomialParams *B) {
+    B->n = n;
+    B->prob = prob;
+    B->flip = prob > CD(HALF_F64);
+    double p = B->flip ? CD(ONE_F64) - prob : prob, mean = n * p;
+    B->p = p;
+    B->small = mean < CD(TEN_F64);
+    if (B->small) {
+        B->s = p / (CD(ONE_F64) - p);
+        B->first = exp_f64(flip64(n * neg_log1m_f64(p))); /* (1 - p)^n */
+        return;
+    }
+    double q = CD(ONE_F64) - p, spq = sqrt(mean * q);
+    B->b = CD(BTRS_B0_F64) + CD(PTRS_B1_F64) * spq;
+    B->a = (CD(BTRS_A1_F64) * B->b - CD(BTRS_A0_F64)) + CD(BTRS_A2_F64) * p;
+    B->alpha = (CD(BTRS_AL0_F64) + CD(BTRS_AL1_F64) / B->b) * spq;
+    B->vr = CD(BTRS_VR0_F64) - CD(BTRS_VR1_F64) / B->b;
+    B->m = floor((n + CD(ONE_F64)) * p);
+    B->h = log_factorial_f64(B->m) + log_factorial_f64(n - B->m);
+    B->lpq = log_f64(p / q);
+    B->shift = mean + CD(HALF_F64);
+}
+
+static double binomial_count(const CountJob *j, uint64_t e, double u, double v, const BinomialParams *B) {
+    double n = B->n;
+    if (B->small) { /* inversion of the first u */
+        double k = 0.0, pk = B->first, f = pk;
+        while (!(u < f) && k < n) {
+            k = k + 1.0;
+            pk = (pk * (B->s * ((n - k) + 1.0))) / k;
+            double fn = f + pk;
+            if (fn == f) break;
+            f = fn;
+        }
+        return k;
+    }
+    for (int c = 0; c < CANDS; c++) { /* BTRS */
+        if (c > 0) candidate(j, e, c, &u, &v);
+        double us, k = transformed(u, B->a, B->b, B->shift, &us);
+        if (k < 0.0 || k > n) continue;
+        if (us >= CD(TRS_US_ACCEPT_F64) && v <= B->vr) return k;
+        double t = (v * B->alpha) / (B->a / (us * us) + B->b);
+        if (t == 0.0 || log_f64(t) <= (B->h - (log_factorial_f64(k) + log_factorial_f64(n - k)))
+                                      + (k - B->m) * B->lpq)
+            return k;
+    }
+    return B->m;
+}
+
+/* A part's elements a batch at a time: the first candidates' blocks in vector lanes, the
+ * rest of each element in scalar code. */
+KS_CLONES
+static void count_part(void *ctx, int part, int nparts, int binomial) {
+    const CountJob *j = ctx;
+    int64_t lo = j->n * part / nparts, hi = j->n * (part + 1) / nparts;
+    if (lo >= hi) return;
+    uint64_t ctr[BATCH];
+    uint32_t w[4][BATCH];
+    PoissonParams P;
+    BinomialParams B;
+    if (binomial) binomial_params(param_at(&j->a, (uint64_t)lo), param_at(&j->b, (uint64_t)lo), &B);
+    else poisson_params(param_at(&j->a, (uint64_t)lo), &P);
+    for (int64_t e0 = lo; e0 < hi; e0 += BATCH) {
+        int m = hi - e0 < BATCH ? (int)(hi - e0) : BATCH;
+        for (int i = 0; i < BATCH; i++) ctr[i] = j->offset + (uint64_t)CANDS * (uint64_t)(e0 + (i < m ? i : 0));
+        philox_at(j->k0, j->k1, ctr, w);
+        for (int i = 0; i < m; i++) {
+            uint64_t e = (uint64_t)(e0 + i);
+            double u = u53((uint64_t)w[0][i] | ((uint64_t)w[1][i] << 32));
+            double v = u53((uint64_t)w[2][i] | ((uint64_t)w[3][i] << 32));
+            double value;
+            if (binomial) {
+                double n = param_at(&j->a, e), prob = param_at(&j->b, e);
+                if (bits_f64(n) != bits_f64(B.n) || bits_f64(prob) != bits_f64(B.prob)) binomial_params(n, prob, &B);
+                double k = binomial_count(j, e, u, v, &B);
+                value = B.flip ? n - k : k;
+            } else {
+                double lam = param_at(&j->a, e);
+                if (bits_f64(lam) != bits_f64(P.lam)) poisson_params(lam, &P);
+                value = poisson_element(j, e, u, v, &P);
+            }
+            if (j->out_f32) ((float *)j->out)[e] = (float)value; /* rounded once */
+            else ((double *)j->out)[e] = value;
+        }
+    }
+}
+
+static void poisson_part(void *ctx, int part, int nparts) { count_part(ctx, part, nparts, 0); }
+static void binomial_part(void *ctx, int part, int nparts) { count_part(ctx, part, nparts, 1); }
+
+/* The parameters: pointers, float32 flags and steps (0 or 1); out float32 or float64. */
+void ks_poisson(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *rate, int rate_f32,
+                uint64_t rate_step, int64_t n, void *out, int out_f32) {
+    CountJob j = {k0, k1, offset, {rate, rate_f32, rate_step}, {NULL, 0, 0}, out, out_f32, n};
+    ks_parallel(poisson_part, &j, parts_for(nthreads), nthreads);
+}
+
+void ks_binomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *count, int count_f32,
+                 uint64_t count_step, const void *prob, int prob_f32, uint64_t prob_step, int64_t n, void *out,
+                 int out_f32) {
+    CountJob j = {k0, k1, offset, {count, count_f32, count_step}, {prob, prob_f32, prob_step}, out, out_f32, n};
+    ks_parallel(binomial_part, &j, parts_for(nthreads), nthreads);
+}
+
 /* Entry point.  The output is a sequence of runs of `run_len` consecutive flat indices
  * of the virtual tensor; run r starts at
  *     run_offset + sum_d (ostart[d] + i_d) * ostride[d]

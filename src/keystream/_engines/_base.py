@@ -85,6 +85,23 @@ class Engine(abc.ABC):
         Called only where :meth:`has_standard_gamma`."""
         raise NotImplementedError(f"engine {self.name!r} has no standard_gamma kernel")
 
+    def has_counts(self) -> bool:
+        """Whether :meth:`poisson` and :meth:`binomial` have kernels."""
+        return False
+
+    def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
+        """``keystream.poisson``'s definition (NOTE [ Counts with a fixed number of candidates ])
+        into contiguous float32 or float64 ``out`` (rounded once) from contiguous float32 or
+        float64 ``rate`` (finite, >= 0; ``out``'s numel, or one value for all) and the blocks
+        at (key, offset).  Called only where :meth:`has_counts`."""
+        raise NotImplementedError(f"engine {self.name!r} has no poisson kernel")
+
+    def binomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.Tensor,
+                 prob: torch.Tensor) -> None:
+        """``keystream.binomial``'s definition into ``out`` from ``count`` (whole, >= 0) and
+        ``prob`` (in [0, 1]), as :meth:`poisson`.  Called only where :meth:`has_counts`."""
+        raise NotImplementedError(f"engine {self.name!r} has no binomial kernel")
+
     def has_multinomial(self, n: int, replacement: bool) -> bool:
         """Whether :meth:`multinomial` has a kernel for ``n`` samples per row."""
         return False

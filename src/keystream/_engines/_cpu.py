@@ -15,6 +15,7 @@ import functools
 import importlib.machinery
 import pathlib
 import warnings
+from typing import Any
 
 import torch
 
@@ -62,6 +63,13 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_gamma.restype = None
             lib.ks_gamma.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, ctypes.c_void_p,
                                      ctypes.c_int64, ctypes.c_void_p]
+            lib.ks_poisson.restype = None
+            param: list[Any] = [ctypes.c_void_p, ctypes.c_int, u64]  # values, float32?, step
+            lib.ks_poisson.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, *param, ctypes.c_int64,
+                                       ctypes.c_void_p, ctypes.c_int]
+            lib.ks_binomial.restype = None
+            lib.ks_binomial.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, *param, *param,
+                                        ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
             lib.ks_limbs.restype = ctypes.c_int
             lib.ks_limbs.argtypes = []
             if lib.ks_limbs() != LIMBS:  # a stale build of another version
@@ -162,6 +170,28 @@ def standard_gamma(out: torch.Tensor, key: tuple[int, int], z_offset: int, e_off
     _LIB.ks_gamma(parts(n * 8), key[0], key[1], z_offset, e_offset, alpha.data_ptr(), n, out.data_ptr())
 
 
+def _param(p: torch.Tensor) -> tuple[int, int, int]:
+    """A count kernel's parameter: pointer, float32 flag, step (0: one value for all)."""
+    return p.data_ptr(), int(p.dtype == torch.float32), int(p.numel() > 1)
+
+
+def poisson(out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
+    """``keystream.poisson`` with the C kernel into contiguous float32 or float64 ``out`` from
+    contiguous float32 or float64 ``rate`` (``out``'s numel, or one value)."""
+    assert _LIB is not None
+    n = out.numel()
+    _LIB.ks_poisson(parts(n * _COUNT_COST), key[0], key[1], offset, *_param(rate), n, out.data_ptr(),
+                    int(out.dtype == torch.float32))
+
+
+def binomial(out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.Tensor, prob: torch.Tensor) -> None:
+    """``keystream.binomial`` with the C kernel, as :func:`poisson`."""
+    assert _LIB is not None
+    n = out.numel()
+    _LIB.ks_binomial(parts(n * _COUNT_COST), key[0], key[1], offset, *_param(count), *_param(prob), n,
+                     out.data_ptr(), int(out.dtype == torch.float32))
+
+
 def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int) -> int | None:
     """Samples ``[s0, s1)`` of ``rand((n, dims), float32)`` from (key, offset) whose
     squared norm, summed left to right in float32, is below 1 (``montecarlo.InBall``);
@@ -177,6 +207,9 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
 #: Work per element, in uniforms, where it is more than one (it sets the thread count): a
 #: Feistel index costs about 4, a truncated normal 16 normals.
 _COST = {"randperm": 4, "trunc_normal": 16}
+#: A Poisson or binomial element costs about as many uniforms as this (a block and a log or
+#: two, or a short inversion loop).
+_COUNT_COST = 16
 
 #: The outer-dimension arrays of a draw without outer dimensions (read only by C).
 _NO_OUTER = (ctypes.c_uint64 * 1)()
@@ -233,6 +266,16 @@ class CpuEngine(Engine):
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
                        alpha: torch.Tensor) -> None:
         standard_gamma(out, key, z_offset, e_offset, alpha)
+
+    def has_counts(self) -> bool:
+        return _LIB is not None
+
+    def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
+        poisson(out, key, offset, rate)
+
+    def binomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.Tensor,
+                 prob: torch.Tensor) -> None:
+        binomial(out, key, offset, count, prob)
 
     def has_multinomial(self, n: int, replacement: bool) -> bool:
         return _LIB is not None and (replacement or n <= MULTINOMIAL_MAX_N)

@@ -14,8 +14,9 @@ import torch
 
 from .._constants import f32, f64, u32, u64
 
-__all__ = ["bit_length", "c32", "c64", "exp_f64", "log_f64", "log_parts_f64", "mulhi64", "mulhilo32", "neg_log_f32",
-           "neg_log_f64", "sincos_f32", "sincos_f64", "sqrt_f32", "sqrt_f64"]
+__all__ = ["bit_length", "c32", "c64", "exp_f64", "log_f64", "log_factorial_f64", "log_parts_f64", "mulhi64",
+           "mulhilo32", "neg_log1m_f64", "neg_log_f32", "neg_log_f64", "sincos_f32", "sincos_f64", "sqrt_f32",
+           "sqrt_f64"]
 
 _M32 = 0xFFFFFFFF
 Tensor = torch.Tensor
@@ -271,6 +272,38 @@ def exp_f64(x: Tensor) -> Tensor:
     y = p.mul_(s1).mul_(s2)
     y = torch.where(big, torch.full_like(y, float("inf")), y)
     return torch.where(small, torch.zeros_like(y), y)
+
+
+def neg_log1m_f64(p: Tensor) -> Tensor:
+    """``-ln(1 - p)`` in float64 for 0 <= p < 1, accurate for small ``p`` (Goldberg's form,
+    with the stream's log): ``u = 1 - p``, then ``(ln(u) * p) / (u - 1)``, ``p`` itself where
+    ``u`` rounds to 1."""
+    p = p.to(torch.float64)
+    u = 1.0 - p
+    exact = u == 1.0
+    return torch.where(exact, p, (log_f64(torch.where(exact, 0.5, u)) * p) / torch.where(exact, -0.5, u - 1.0))
+
+
+#: Below this, ``ln k!`` is the log of the exact product ``k!`` (18! < 2^53).
+EXACT_FACTORIALS = 18
+
+
+def log_factorial_f64(k: Tensor) -> Tensor:
+    """``ln k!`` in float64 for whole numbers ``k >= 0`` (a float64 tensor), the same on every
+    device: ``ln`` of the exact product ``k!`` for ``k <= 18``; above, Stirling's series at
+    ``x = k + 1``: ``(((x - 1/2) ln x - x) + ln sqrt(2 pi)) + r (1/12 - r^2 (1/360 - r^2 / 1260))``
+    with ``r = 1 / x`` (error below 1e-12), each step one IEEE operation in that order."""
+    k = k.to(torch.float64)
+    small = k <= EXACT_FACTORIALS
+    fact = torch.ones_like(k)
+    for i in range(2, EXACT_FACTORIALS + 1):
+        fact = torch.where(k >= i, fact * i, fact)  # exact: every partial product is below 2^53
+    x = torch.where(small, 20.0, k + 1.0)
+    r = 1.0 / x
+    r2 = r * r
+    series = r * (c64("INV_12_F64", k) - r2 * (c64("INV_360_F64", k) - r2 * c64("INV_1260_F64", k)))
+    stirling = (((x - c64("HALF_F64", k)) * log_f64(x) - x) + c64("HALF_LN_2PI_F64", k)) + series
+    return torch.where(small, log_f64(fact), stirling)
 
 
 # --------------------------------------------------------- deterministic sin / cos

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import distributions as D
 
-from .. import _composite, _draws
+from .. import _composite, _counts, _draws
 from .._generator import Generator, resolve_generator
-from .._math.torch_forms import exp_f64, log_f64
+from .._math.torch_forms import exp_f64, neg_log1m_f64
 
 __all__ = ["rsample", "sample", "supported"]
 
@@ -121,10 +121,26 @@ def _geometric(d: D.Geometric, shape: torch.Size, g: Generator, grad: bool) -> T
     p = d.probs.detach().to(torch.float64).expand(shape)
     if p.numel() and not bool(((p > 0) & (p < 1)).all()):
         raise ValueError("Geometric needs 0 < probs < 1 for keystream's draw")
-    u = 1.0 - p
-    lam = torch.where(u == 1.0, p, log_f64(torch.where(u == 1.0, 0.5, u)) * p / (u - 1.0))
+    lam = neg_log1m_f64(p)
     e = _draws.exponential(shape, generator=g, dtype=torch.float64, device=p.device)
     return torch.floor(e / lam).to(d.probs.dtype)
+
+
+def _poisson(d: D.Poisson, shape: torch.Size, g: Generator, grad: bool) -> Tensor:
+    return _counts.poisson(d.rate.detach().expand(shape), generator=g)
+
+
+def _binomial(d: D.Binomial, shape: torch.Size, g: Generator, grad: bool) -> Tensor:
+    return _counts.binomial(d.total_count.detach().expand(shape), d.probs.detach().expand(shape), generator=g)
+
+
+def _negative_binomial(d: D.NegativeBinomial, shape: torch.Size, g: Generator, grad: bool) -> Tensor:
+    """Poisson of a Gamma(total_count, exp(-logits)) draw, as torch: the Gamma's rate with
+    the stream's exp (float64, rounded once to the parameters' dtype)."""
+    logits = d.logits.detach()
+    rate = exp_f64(-logits.to(torch.float64)).to(logits.dtype).expand(shape)
+    x = _gamma(d.total_count.detach().to(logits.dtype).expand(shape), g, False) / rate
+    return _counts.poisson(x, generator=g)
 
 
 def _categorical(d: D.Categorical, shape: torch.Size, g: Generator, grad: bool) -> Tensor:
@@ -197,6 +213,9 @@ _SAMPLERS: tuple[tuple[type, Callable[..., Tensor], bool], ...] = (
     (D.Cauchy, _cauchy, True),
     (D.Laplace, _laplace, True),
     (D.Bernoulli, _bernoulli, False),
+    (D.Poisson, _poisson, False),
+    (D.Binomial, _binomial, False),
+    (D.NegativeBinomial, _negative_binomial, False),
     (D.Geometric, _geometric, False),
     (D.OneHotCategorical, _one_hot, False),
     (D.Categorical, _categorical, False),
