@@ -125,6 +125,12 @@ TABLE: Final[dict[str, tuple[str, int]]] = {
     "SPLIT_F64": ("f64", 0x41A0000002000000),
     # --- deterministic exp (Monte Carlo helpers): exp(x) = 2^k * P(r), |r| <= ln2/2 -----
     "INV_LN2_F64": ("f64", 0x3FF71547652B82FE),  # 1.4426950408889634
+    # (t + ROUND) - ROUND is t rounded to an integer, ties to even, for |t| < 2^51: rint
+    # where a kernel language has none (the Triton kernels' exp)
+    "ROUND_F64": ("f64", 0x4338000000000000),  # 1.5 * 2^52
+    "INF_F64": ("f64", 0x7FF0000000000000),  # +inf (exp above its range)
+    "TWO_M1022_F64": ("f64", 0x0010000000000000),  # 2^-1022: the smallest normal float64
+    "TWO_64_F64": ("f64", 0x43F0000000000000),  # 2^64: a subnormal times it is normal, exactly
     "EXP_C0_F64": ("f64", 0x3FF0000000000000),  # 1.0
     "EXP_C1_F64": ("f64", 0x3FF0000000000000),  # 1.0
     "EXP_C2_F64": ("f64", 0x3FE0000000000000),  # 0.5

@@ -44,7 +44,8 @@ _IMPORT_ERROR: str | None = None
 #: with their codes from the one table (_kinds.py); randperm has a kernel of its own.  A new
 #: row of the table is not here until the kernels compute it: the portable engine serves it.
 KINDS = {k.name: k.code for k in KERNEL_KINDS
-         if k.name in ("bits32", "bits64", "uniform", "normal", "exponential", "randint", "bernoulli")}
+         if k.name in ("bits32", "bits64", "uniform", "normal", "exponential", "randint", "bernoulli", "cauchy",
+                       "laplace", "gumbel", "log_normal", "geometric")}
 DTYPES = DTYPE_CODES
 MAX_OUTER = 3
 #: Lanes per program of the kernels whose lanes hold more state (a region's run
@@ -294,6 +295,33 @@ class TritonEngine(Engine):
                       device: torch.device) -> torch.Tensor | None:
         return count_in_ball(key, offset, dims, s0, s1, device, interpret=self.interpret)
 
+    def has_standard_gamma(self) -> bool:
+        return True
+
+    def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
+                       alpha: torch.Tensor) -> None:
+        n = alpha.numel()
+        block = min(self.block, STATEFUL_BLOCK)
+        self._launch(kernels(self.interpret)["gamma_kernel"], (_cdiv(n, block),), out, alpha, n, *key,
+                     z_offset & 0xFFFFFFFF, z_offset >> 32, e_offset & 0xFFFFFFFF, e_offset >> 32, BLOCK=block)
+
+    def has_counts(self) -> bool:
+        return True
+
+    def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
+        self._counts(out, key, offset, rate, rate, False)
+
+    def binomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.Tensor,
+                 prob: torch.Tensor) -> None:
+        self._counts(out, key, offset, count, prob, True)
+
+    def _counts(self, out, key, offset, a, b, binomial):  # type: ignore[no-untyped-def]
+        n = out.numel()
+        block = min(self.block, STATEFUL_BLOCK)
+        self._launch(kernels(self.interpret)["counts_kernel"], (_cdiv(n, block),), out, a, b, n,
+                     int(a.numel() > 1), int(b.numel() > 1), *key, offset & 0xFFFFFFFF, offset >> 32,
+                     BINOMIAL=binomial, BLOCK=block)
+
     def _randperm(self, out, spec):  # type: ignore[no-untyped-def]
         (n,) = spec.params
         keys = feistel_keys(spec.key, spec.offset)
@@ -323,8 +351,9 @@ def _params(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) -> tuple
     k = elements_per_block(kind, dtype)
     code = kernel_kind(kind, dtype).code
     p = [0, 0, 0, 0]
-    if kind in ("uniform", "normal", "exponential"):
-        conv = _f64_bits if dtype == torch.float64 else _f32_bits
+    if kind in ("uniform", "normal", "exponential", "cauchy", "laplace", "log_normal", "geometric", "gumbel"):
+        # float parameters in the compute dtype; gumbel's are float64 for every dtype
+        conv = _f64_bits if dtype == torch.float64 or kind == "gumbel" else _f32_bits
         for i, v in enumerate(params):
             p[i] = conv(float(v))
     elif kind == "randint":

@@ -56,7 +56,9 @@ DRAWS = [_draw("bits32", None, "*i32"), _draw("bits64", None, "*i64"),
            for dt, ptr in ((F32, "*fp32"), (F64, "*fp64"), (F16, "*fp16"), (BF16, "*i16"))],
          _draw("exponential", F32, "*fp32"), _draw("exponential", F64, "*fp64"),
          _draw("randint", None, "*i64"), _draw("randint", None, "*i8"),
-         _draw("bernoulli", None, "*fp32"), _draw("bernoulli", None, "*i1"), _draw("bernoulli", BF16, "*i16")]
+         _draw("bernoulli", None, "*fp32"), _draw("bernoulli", None, "*i1"), _draw("bernoulli", BF16, "*i16"),
+         *[_draw(kind, dt, ptr) for kind in ("cauchy", "laplace", "gumbel", "log_normal", "geometric")
+           for dt, ptr in ((F32, "*fp32"), (F64, "*fp64"))]]
 
 
 # Kinds whose standard parameters have their own variant (``_triton._standard_params``).
@@ -115,7 +117,16 @@ def variants(block: int = 1024) -> list[Variant]:
     out += [Variant("in_ball_blocks_kernel", IN_BALL, {"DIMS": d, "BLOCK": block}) for d in (1, 2, 4)]
     out.append(Variant("exact_sums_kernel", {"x_ptr": "*fp64", "n": "i32", "limbs_ptr": "*i64", "flag_ptr": "*i64"},
                        {"BLOCK": _triton.EXACT_BLOCK}))
-    for fn, (words, floats) in enumerate((("*i32", "*fp32"), ("*i64", "*fp64")) * 2):  # tests' math kernel
+    out.append(Variant("gamma_kernel", {"out_ptr": "*fp64", "alpha_ptr": "*fp64", "n": "i32", "k0": "i32",
+                                        "k1": "i64", "z_lo": "i32", "z_hi": "i32", "e_lo": "i32", "e_hi": "i32"},
+                       {"BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
+    for binomial, ptr in ((False, "*fp32"), (True, "*fp64")):
+        out.append(Variant("counts_kernel", {"out_ptr": ptr, "a_ptr": ptr, "b_ptr": ptr, "n": "i32", "a_step": "i32",
+                                             "b_step": "i32", "k0": "i32", "k1": "i64", "off_lo": "i32",
+                                             "off_hi": "i32"},
+                           {"BINOMIAL": binomial, "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
+    math = [*enumerate((("*i32", "*fp32"), ("*i64", "*fp64")) * 2), (5, ("*i64", "*fp64"))]
+    for fn, (words, floats) in math:  # the tests' math kernel
         out.append(Variant("math_kernel", {"in_ptr": words, "out_ptr": floats, "out2_ptr": floats, "n": "i32"},
                            {"FN": fn, "BLOCK": block}))
     return out

@@ -122,14 +122,8 @@ def neg_log_f32(w):
 
 
 @triton.jit
-def neg_log_f64(x):
-    small = x < (1 << 52)
-    z = tl.where(small, x * 2 + 1, x)
-    # n = bit length of z: z < 2^53 when small, else z >> 11 < 2^53 has n - 11 bits
-    n = float_exponent(tl.where(small, z, z >> 11)) + tl.where(small, 1, 12)
-    norm = z << (64 - n).to(tl.uint64)
-    mant = (norm >> 11) & 0xFFFFFFFFFFFFF
-    k = n - 1 + tl.where(small, -65, -64)
+def log_parts_f64(k, mant):
+    """ln(2^k * 1.mant), mant the 52 fraction bits: the stream's float64 log (spec section 5)."""
     big = mant >= SQRT2_MANT_F64
     xf = (tl.where(big, 0x3FE0000000000000, 0x3FF0000000000000).to(tl.uint64) | mant).to(tl.float64, bitcast=True)
     k = k + big.to(tl.int32)
@@ -146,8 +140,58 @@ def neg_log_f64(x):
     r = z2 * p
     hfsq = (f64c(HALF_F64) * f) * f
     dk = k.to(tl.float64)
-    ln = dk * f64c(LN2_HI_F64) - ((hfsq - (s * (hfsq + r) + dk * f64c(LN2_LO_F64))) - f)
-    return flip64(ln)
+    return dk * f64c(LN2_HI_F64) - ((hfsq - (s * (hfsq + r) + dk * f64c(LN2_LO_F64))) - f)
+
+
+@triton.jit
+def neg_log_f64(x):
+    small = x < (1 << 52)
+    z = tl.where(small, x * 2 + 1, x)
+    # n = bit length of z: z < 2^53 when small, else z >> 11 < 2^53 has n - 11 bits
+    n = float_exponent(tl.where(small, z, z >> 11)) + tl.where(small, 1, 12)
+    norm = z << (64 - n).to(tl.uint64)
+    mant = (norm >> 11) & 0xFFFFFFFFFFFFF
+    k = n - 1 + tl.where(small, -65, -64)
+    return flip64(log_parts_f64(k, mant))
+
+
+@triton.jit
+def log_f64(y):
+    """ln y for a finite float64 y > 0 (_math.torch_forms.log_f64): a subnormal is first
+    scaled by 2^64 (exact), which gives the fraction bits the reference's normalisation
+    gives."""
+    sub = y < f64c(TWO_M1022_F64)
+    b = tl.where(sub, y * f64c(TWO_64_F64), y).to(tl.uint64, bitcast=True)
+    k = ((b >> 52) & 0x7FF).to(tl.int32) - tl.where(sub, 1023 + 64, 1023)
+    return log_parts_f64(k, b & 0xFFFFFFFFFFFFF)
+
+
+@triton.jit
+def exp_f64(x_in):
+    """e^x, the stream's float64 exp (_math.torch_forms.exp_f64): k = round(x / ln 2) ties
+    to even, r = (x - k LN2_HI) - k LN2_LO, a degree-12 Horner polynomial, 2^k as two factors."""
+    x = tl.where(x_in > 709.0, 709.0, tl.where(x_in < -708.0, -708.0, x_in))
+    k = (x * f64c(INV_LN2_F64) + f64c(ROUND_F64)) - f64c(ROUND_F64)  # rint: |x / ln 2| < 1100
+    r = (x - k * f64c(LN2_HI_F64)) - k * f64c(LN2_LO_F64)
+    p = f64c(EXP_C12_F64)
+    p = p * r + f64c(EXP_C11_F64)
+    p = p * r + f64c(EXP_C10_F64)
+    p = p * r + f64c(EXP_C9_F64)
+    p = p * r + f64c(EXP_C8_F64)
+    p = p * r + f64c(EXP_C7_F64)
+    p = p * r + f64c(EXP_C6_F64)
+    p = p * r + f64c(EXP_C5_F64)
+    p = p * r + f64c(EXP_C4_F64)
+    p = p * r + f64c(EXP_C3_F64)
+    p = p * r + f64c(EXP_C2_F64)
+    p = p * r + f64c(EXP_C1_F64)
+    p = p * r + f64c(EXP_C0_F64)
+    ki = k.to(tl.int64)
+    half = ki >> 1  # floor(k / 2)
+    s1 = ((half + 1023) << 52).to(tl.float64, bitcast=True)
+    s2 = ((ki - half + 1023) << 52).to(tl.float64, bitcast=True)
+    y = (p * s1) * s2
+    return tl.where(x_in > 709.0, f64c(INF_F64), tl.where(x_in < -708.0, 0.0, y))
 
 
 @triton.jit
@@ -345,6 +389,76 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             if UNIT:
                 return e0, e1, e2, e3
             return tl.div_rn(e0, lam), tl.div_rn(e1, lam), tl.div_rn(e2, lam), tl.div_rn(e3, lam)
+    elif KIND == K_CAUCHY:  # p0, p1 = bits of median, sigma (compute dtype)
+        if DTYPE == D_F64:
+            median = as_f64(p0)
+            sigma = as_f64(p1)
+            ca, sa = sincos_f64(word64(w0, w1))
+            cb, sb = sincos_f64(word64(w2, w3))
+            xa = median + sigma * (sa / ca)
+            xb = median + sigma * (sb / cb)
+            return xa, xb, xa, xb
+        else:
+            median = p0.to(tl.uint32).to(tl.float32, bitcast=True)
+            sigma = p1.to(tl.uint32).to(tl.float32, bitcast=True)
+            c0, s0 = sincos_f32(w0)
+            c1, s1 = sincos_f32(w1)
+            c2, s2 = sincos_f32(w2)
+            c3, s3 = sincos_f32(w3)
+            return (median + sigma * tl.div_rn(s0, c0), median + sigma * tl.div_rn(s1, c1),
+                    median + sigma * tl.div_rn(s2, c2), median + sigma * tl.div_rn(s3, c3))
+    elif KIND == K_LAPLACE:  # p0, p1 = bits of loc, scale (compute dtype); two words an element
+        if DTYPE == D_F64:
+            loc = as_f64(p0)
+            scale = as_f64(p1)
+            x = loc + scale * (neg_log_f64(word64(w0, w1)) - neg_log_f64(word64(w2, w3)))
+            return x, x, x, x
+        else:
+            loc = p0.to(tl.uint32).to(tl.float32, bitcast=True)
+            scale = p1.to(tl.uint32).to(tl.float32, bitcast=True)
+            xa = loc + scale * (neg_log_f32(w0) - neg_log_f32(w1))
+            xb = loc + scale * (neg_log_f32(w2) - neg_log_f32(w3))
+            return xa, xb, xa, xb
+    elif KIND == K_GUMBEL:  # p0, p1 = float64 bits of loc, scale for every dtype; float64 math
+        loc = as_f64(p0)
+        scale = as_f64(p1)
+        ya = loc - scale * log_f64(neg_log_f64(word64(w0, w1)))
+        yb = loc - scale * log_f64(neg_log_f64(word64(w2, w3)))
+        if DTYPE != D_F64:
+            ya = ya.to(tl.float32)
+            yb = yb.to(tl.float32)
+        return ya, yb, ya, yb
+    elif KIND == K_LOG_NORMAL:  # p0, p1 = bits of mean, std (compute dtype): the normal, then exp in float64
+        if DTYPE == D_F64:
+            mean = as_f64(p0)
+            std = as_f64(p1)
+            r = tl.sqrt(f64c(TWO_F64) * neg_log_f64(word64(w0, w1)))
+            c, s = sincos_f64(word64(w2, w3))
+            za = exp_f64(mean + std * (r * c))
+            zb = exp_f64(mean + std * (r * s))
+            return za, zb, za, zb
+        else:
+            mean = p0.to(tl.uint32).to(tl.float32, bitcast=True)
+            std = p1.to(tl.uint32).to(tl.float32, bitcast=True)
+            ra = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w0))
+            ca, sa = sincos_f32(w1)
+            rb = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w2))
+            cb, sb = sincos_f32(w3)
+            return (exp_f64((mean + std * (ra * ca)).to(tl.float64)).to(tl.float32),
+                    exp_f64((mean + std * (ra * sa)).to(tl.float64)).to(tl.float32),
+                    exp_f64((mean + std * (rb * cb)).to(tl.float64)).to(tl.float32),
+                    exp_f64((mean + std * (rb * sb)).to(tl.float64)).to(tl.float32))
+    elif KIND == K_GEOMETRIC:  # p0 = bits of lam = -ln(1 - p) (compute dtype)
+        if DTYPE == D_F64:
+            lam = as_f64(p0)
+            xa = tl.floor(neg_log_f64(word64(w0, w1)) / lam) + f64c(ONE_F64)
+            xb = tl.floor(neg_log_f64(word64(w2, w3)) / lam) + f64c(ONE_F64)
+            return xa, xb, xa, xb
+        else:
+            lam = p0.to(tl.uint32).to(tl.float32, bitcast=True)
+            one = f32c(ONE_F32)
+            return (tl.floor(tl.div_rn(neg_log_f32(w0), lam)) + one, tl.floor(tl.div_rn(neg_log_f32(w1), lam)) + one,
+                    tl.floor(tl.div_rn(neg_log_f32(w2), lam)) + one, tl.floor(tl.div_rn(neg_log_f32(w3), lam)) + one)
     elif KIND == K_RANDINT:  # randint: p0 = low (mod 2^64), p1/p2 = span lo/hi words, p3 = 1 if span == 2^64
         xa = word64(w0, w1)
         xb = word64(w2, w3)
@@ -408,7 +522,8 @@ def store_each(ptr, first, limit, live, v0, v1, v2, v3, KIND: tl.constexpr, DTYP
     """Store a block's K values at ptr + first + k, those with 0 <= first + k < limit (and
     live): one 1-D store per element, for blocks that do not start on an aligned row."""
     store(ptr + first, v0, live & (first >= 0) & (first < limit), KIND, DTYPE)
-    store(ptr + first + 1, v1, live & (first + 1 >= 0) & (first + 1 < limit), KIND, DTYPE)
+    if K >= 2:
+        store(ptr + first + 1, v1, live & (first + 1 >= 0) & (first + 1 < limit), KIND, DTYPE)
     if K == 4:
         store(ptr + first + 2, v2, live & (first + 2 >= 0) & (first + 2 < limit), KIND, DTYPE)
         store(ptr + first + 3, v3, live & (first + 3 >= 0) & (first + 3 < limit), KIND, DTYPE)
@@ -453,7 +568,9 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
     # that holds it.  The sm_90 machine code has been read (tools/gpu_sass.py): a flat
     # (4 * BLOCK,) layout compiled to a 4-byte store per element behind a shared-memory
     # shuffle (docs/benchmarks.md has the counts).
-    if HEAD == 0:
+    if K == 1:  # one element a block (float64 laplace): a plain store
+        store(out_ptr + local, v0, local < total, KIND, DTYPE)
+    elif HEAD == 0:
         v = block_rows(v0, v1, v2, v3, K, BLOCK)
         pos = local[:, None] * K + tl.arange(0, K).to(local.dtype)[None, :]
         inner = local < full_end
@@ -682,7 +799,8 @@ def in_ball_blocks_kernel(partial_ptr, k0, k1, off_lo, off_hi, s0, count, DIMS: 
 def math_kernel(in_ptr, out_ptr, out2_ptr, n, FN: tl.constexpr, BLOCK: tl.constexpr):
     """The stream's math functions on given words, for tests (hard cases chosen by hand):
     FN 0: neg_log_f32 of uint32 words; 1: neg_log_f64 of uint64 words; 2: sincos_f32 of
-    uint32 words; 3: sincos_f64 of uint64 words (cos to out_ptr, sin to out2_ptr)."""
+    uint32 words; 3: sincos_f64 of uint64 words (cos to out_ptr, sin to out2_ptr); 5: exp_f64
+    and log_f64 of the float64 values whose bits are the words (to out_ptr, out2_ptr)."""
     pos = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = pos < n
     word = tl.load(in_ptr + pos, mask=mask, other=0)
@@ -691,10 +809,209 @@ def math_kernel(in_ptr, out_ptr, out2_ptr, n, FN: tl.constexpr, BLOCK: tl.conste
         tl.store(out_ptr + pos, neg_log_f32(word), mask=mask)
     elif FN == 1:
         tl.store(out_ptr + pos, neg_log_f64(word), mask=mask)
+    elif FN == 5:
+        x = word.to(tl.float64, bitcast=True)
+        tl.store(out_ptr + pos, exp_f64(x), mask=mask)
+        tl.store(out2_ptr + pos, log_f64(tl.where(x > 0.0, x, 1.0)), mask=mask)
     else:
         c, s = sincos_f32(word) if FN == 2 else sincos_f64(word)
         tl.store(out_ptr + pos, c, mask=mask)
         tl.store(out2_ptr + pos, s, mask=mask)
+
+
+# --------------------------------------------------- gamma, poisson, binomial
+# The composite draws' definitions (_composite.py, _counts.py) one element a lane, each step
+# the same IEEE operation in the same order; a lane's later candidates are computed while
+# any lane of the program still needs one.
+@triton.jit
+def block_words(b, k0, k1):
+    """The four words of block b (a uint64 counter)."""
+    return philox((b & 0xFFFFFFFF).to(tl.uint32), (b >> 32).to(tl.uint32), k0, k1)
+
+
+@triton.jit
+def u53(x):
+    """(x >> 11) 2^-53: the float64 uniform of a 64-bit word."""
+    return (x >> 11).to(tl.float64) * f64c(TWO_M53_F64)
+
+
+@triton.jit
+def counter64(lo, hi):
+    return lo.to(tl.uint64) | (hi.to(tl.uint64) << 32)
+
+
+@launched
+def gamma_kernel(out_ptr, alpha_ptr, n, k0, k1, z_lo, z_hi, e_lo, e_hi, BLOCK: tl.constexpr):
+    """keystream.standard_gamma (NOTE [ Gamma with a fixed number of candidates ]): element e
+    takes normal 12e + i of the float64 normal draw at z and exponential 13e + i of the
+    float64 exponential draw at e, as the C kernel."""
+    e = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    live = e < n
+    a = tl.load(alpha_ptr + e, mask=live, other=1.0)
+    key0 = tl.full([], 0, tl.uint32) + k0.to(tl.uint32)
+    key1 = tl.full([], 0, tl.uint32) + k1.to(tl.uint32)
+    zoff = counter64(z_lo, z_hi)
+    eoff = counter64(e_lo, e_hi)
+    boost = a < f64c(ONE_F64)
+    d = tl.where(boost, a + f64c(ONE_F64), a) - f64c(THIRD_F64)
+    c = f64c(ONE_F64) / tl.sqrt(f64c(NINE_F64) * d)
+    value = d
+    active = live
+    eu = e.to(tl.uint64)
+    for i in tl.range(0, 12):
+        if tl.reduce(active.to(tl.int32), 0, add_i32) > 0:
+            zi = eu * 12 + i
+            w0, w1, w2, w3 = block_words(zoff + zi // 2, key0, key1)
+            r = tl.sqrt(f64c(TWO_F64) * neg_log_f64(word64(w0, w1)))
+            co, si = sincos_f64(word64(w2, w3))
+            z = r * tl.where(zi % 2 == 0, co, si)
+            ei = eu * 13 + i
+            x0, x1, x2, x3 = block_words(eoff + ei // 2, key0, key1)
+            big_e = neg_log_f64(tl.where(ei % 2 == 0, word64(x0, x1), word64(x2, x3)))
+            t = f64c(ONE_F64) + c * z
+            v = (t * t) * t
+            positive = v > 0.0
+            log_v = log_f64(tl.where(positive, v, f64c(ONE_F64)))
+            rhs = (((f64c(HALF_F64) * z) * z + d) - d * v) + d * log_v
+            accept = active & positive & (flip64(big_e) < rhs)
+            value = tl.where(accept, d * v, value)
+            active = active & ~accept
+    if tl.reduce((live & boost).to(tl.int32), 0, add_i32) > 0:
+        ei = eu * 13 + 12
+        x0, x1, x2, x3 = block_words(eoff + ei // 2, key0, key1)
+        big_e = neg_log_f64(tl.where(ei % 2 == 0, word64(x0, x1), word64(x2, x3)))
+        value = tl.where(boost, value * exp_f64(flip64(big_e) / a), value)
+    tl.store(out_ptr + e, value, mask=live)
+
+
+@triton.jit
+def log_factorial_f64(k):
+    """ln k! for whole k >= 0 (_math.torch_forms.log_factorial_f64)."""
+    small = k <= 18.0
+    fact = k * 0.0 + f64c(ONE_F64)
+    for i in tl.static_range(2, 19):
+        fact = tl.where(k >= i, fact * i, fact)  # exact: below 2^53
+    x = tl.where(small, 20.0, k + f64c(ONE_F64))
+    r = f64c(ONE_F64) / x
+    r2 = r * r
+    series = r * (f64c(INV_12_F64) - r2 * (f64c(INV_360_F64) - r2 * f64c(INV_1260_F64)))
+    stirling = (((x - f64c(HALF_F64)) * log_f64(x) - x) + f64c(HALF_LN_2PI_F64)) + series
+    return tl.where(small, log_f64(fact), stirling)
+
+
+@triton.jit
+def transformed(u, a, b, shift):
+    """us = 1/2 - |u - 1/2| and k = floor((2a / us + b)(u - 1/2) + shift)."""
+    centred = u - f64c(HALF_F64)
+    us = f64c(HALF_F64) - tl.abs(centred)
+    return us, tl.floor(((f64c(TWO_F64) * a) / us + b) * centred + shift)
+
+
+@launched
+def counts_kernel(out_ptr, a_ptr, b_ptr, n, a_step, b_step, k0, k1, off_lo, off_hi, BINOMIAL: tl.constexpr,
+                  BLOCK: tl.constexpr):
+    """keystream.poisson (a = the rates) or keystream.binomial (a = the counts, b = the
+    probabilities) (NOTE [ Counts with a fixed number of candidates ]): element e's
+    candidate c is the pair of float64 uniforms of block offset + 32e + c."""
+    e = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    live = e < n
+    key0 = tl.full([], 0, tl.uint32) + k0.to(tl.uint32)
+    key1 = tl.full([], 0, tl.uint32) + k1.to(tl.uint32)
+    first = counter64(off_lo, off_hi) + e.to(tl.uint64) * COUNT_CANDIDATES
+    w0, w1, w2, w3 = block_words(first, key0, key1)
+    u = u53(word64(w0, w1))
+    one = f64c(ONE_F64)
+    pa = tl.load(a_ptr + e * a_step, mask=live, other=0.0).to(tl.float64)
+    if BINOMIAL:
+        n_ = pa
+        prob = tl.load(b_ptr + e * b_step, mask=live, other=0.0).to(tl.float64)
+        flip = prob > f64c(HALF_F64)
+        p = tl.where(flip, one - prob, prob)
+        mean = n_ * p
+        small = mean < f64c(TEN_F64)
+        ratio = p / (one - p)
+        um = one - p  # -ln(1 - p) (_math.torch_forms.neg_log1m_f64)
+        exact = um == one
+        neg_log1m = tl.where(exact, p, (log_f64(tl.where(exact, f64c(HALF_F64), um)) * p)
+                             / tl.where(exact, -f64c(HALF_F64), um - one))
+        prob_k = exp_f64(flip64(n_ * neg_log1m))
+    else:
+        small = pa < f64c(TEN_F64)
+        prob_k = exp_f64(flip64(pa))
+    # inversion of the first u
+    k = pa * 0.0
+    f = prob_k
+    if BINOMIAL:
+        active = live & small & ~(u < f) & (k < n_)
+    else:
+        active = live & small & ~(u < f)
+    remaining = tl.reduce(active.to(tl.int32), 0, add_i32)
+    while remaining > 0:
+        k = tl.where(active, k + one, k)
+        if BINOMIAL:
+            p_next = (prob_k * (ratio * ((n_ - k) + one))) / k
+        else:
+            p_next = (prob_k * pa) / k
+        f_next = f + p_next
+        stop = f_next == f
+        prob_k = tl.where(active, p_next, prob_k)
+        f = tl.where(active & ~stop, f_next, f)
+        active = active & ~stop & ~(u < f_next)
+        if BINOMIAL:
+            active = active & (k < n_)
+        remaining = tl.reduce(active.to(tl.int32), 0, add_i32)
+    # transformed rejection (PTRS / BTRS) where the mean is 10 or more
+    big = live & ~small
+    if BINOMIAL:
+        pb = tl.where(big, p, f64c(HALF_F64))
+        nb = tl.where(big, n_, 20.0)
+        q = one - pb
+        spq = tl.sqrt((nb * pb) * q)
+        b = f64c(BTRS_B0_F64) + f64c(PTRS_B1_F64) * spq
+        a = (f64c(BTRS_A1_F64) * b - f64c(BTRS_A0_F64)) + f64c(BTRS_A2_F64) * pb
+        alpha = (f64c(BTRS_AL0_F64) + f64c(BTRS_AL1_F64) / b) * spq
+        vr = f64c(BTRS_VR0_F64) - f64c(BTRS_VR1_F64) / b
+        m = tl.floor((nb + one) * pb)
+        h = log_factorial_f64(m) + log_factorial_f64(nb - m)
+        lpq = log_f64(pb / q)
+        shift = nb * pb + f64c(HALF_F64)
+        fallback = m
+    else:
+        lam = tl.where(big, pa, f64c(TEN_F64))
+        loglam = log_f64(lam)
+        b = f64c(PTRS_B0_F64) + f64c(PTRS_B1_F64) * tl.sqrt(lam)
+        a = f64c(PTRS_A1_F64) * b - f64c(PTRS_A0_F64)
+        alpha = f64c(PTRS_IA0_F64) + f64c(PTRS_IA1_F64) / (b - f64c(PTRS_IA2_F64))
+        vr = f64c(PTRS_VR0_F64) - f64c(PTRS_VR1_F64) / (b - f64c(TWO_F64))
+        shift = lam + f64c(PTRS_SHIFT_F64)
+        fallback = tl.floor(lam)
+    value = fallback
+    active = big
+    for c in tl.range(0, COUNT_CANDIDATES):
+        if tl.reduce(active.to(tl.int32), 0, add_i32) > 0:
+            if c > 0:
+                w0, w1, w2, w3 = block_words(first + c, key0, key1)
+            uc = u53(word64(w0, w1))
+            vc = u53(word64(w2, w3))
+            us, kc = transformed(uc, a, b, shift)
+            quick = (us >= f64c(TRS_US_ACCEPT_F64)) & (vc <= vr)
+            t = (vc * alpha) / (a / (us * us) + b)
+            if BINOMIAL:
+                reject = (kc < 0.0) | (kc > nb)
+                kk = tl.where(reject, 0.0, kc)
+                rhs = (h - (log_factorial_f64(kk) + log_factorial_f64(nb - kk))) + (kk - m) * lpq
+                accept = ~reject & (quick | (t == 0.0) | (log_f64(tl.where(t > 0.0, t, one)) <= rhs))
+            else:
+                reject = (kc < 0.0) | ((us < f64c(PTRS_US_REJECT_F64)) & (vc > us))
+                kk = tl.where(reject, 0.0, kc)
+                rhs = (kk * loglam - lam) - log_factorial_f64(kk)
+                accept = quick | (~reject & ((t == 0.0) | (log_f64(tl.where(t > 0.0, t, one)) <= rhs)))
+            value = tl.where(active & accept, kc, value)
+            active = active & ~accept
+    result = tl.where(small, k, value)
+    if BINOMIAL:
+        result = tl.where(flip, n_ - result, result)
+    tl.store(out_ptr + e, result.to(out_ptr.dtype.element_ty), mask=live)
 
 
 # ------------------------------------------------------------------ exact sums
