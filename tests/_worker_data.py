@@ -24,3 +24,8 @@ class DefaultGeneratorDraws(Dataset):
 def seed_keystream(worker_id: int) -> None:
     """A worker_init_fn that seeds keystream itself."""
     ks.manual_seed(1000 + worker_id)
+
+
+def add_torch_rand(x: float, generator: ks.Generator) -> float:
+    """An unmodified transform: it calls torch's random functions, not keystream's."""
+    return x + torch.rand(()).item() + float(torch.randint(0, 100, ()).item())

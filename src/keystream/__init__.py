@@ -32,6 +32,7 @@ from ._generator import (
 )
 from ._inplace import *  # noqa: F403 - their in-place and *_like forms
 from ._permutation import Permutation
+from ._torch_mode import patch_torch, torch_random, unpatch_torch
 from ._version import __version__
 from ._warnings import KeystreamWarning
 
@@ -50,6 +51,9 @@ __all__ = [
     "manual_seed",
     "seed",
     "set_state",
+    "patch_torch",
+    "torch_random",
+    "unpatch_torch",
     "use_engine",
 ]
 #: The modules of the public draws (each has a golden; their in-place forms are _inplace's).

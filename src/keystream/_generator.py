@@ -305,6 +305,26 @@ class Generator:
         """torch's name for :meth:`clone`."""
         return self.clone()
 
+    def torch_generator(self, device: Any = None) -> torch.Generator:
+        """A ``torch.Generator`` for an API that insists on one, seeded from a sub-stream.
+
+        The seed is the first 63 bits of the next spawned child's first 64-bit word
+        (:meth:`spawn` advances :attr:`spawn_count` by one; the draw offset stays), so the
+        same state gives the same torch generator, and a second call a different one.
+
+        Args:
+            device: the torch generator's device (default: this generator's).
+
+        Reproducibility:
+            The seed is keystream's; the numbers the torch generator then gives are torch's
+            (its algorithm depends on the device).
+        """
+        from ._draws import bits
+
+        child = self.spawn(1)[0]
+        seed = int(bits(1, generator=child, dtype=torch.uint64, device="cpu").view(torch.int64).item()) & (2**63 - 1)
+        return torch.Generator(device=self._device if device is None else device).manual_seed(seed)
+
     def fold_in(self, data: int | str | bytes) -> Generator:
         """A new generator keyed by ``fold_in(key, data)`` at offset 0; ``self`` is unchanged.
 

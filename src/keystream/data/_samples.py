@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .._generator import Generator
+from .._torch_mode import torch_random
 from ._sampler import epoch_generator
 
 __all__ = ["sample_generator", "PerSampleDataset", "seeded_globals"]
@@ -35,7 +36,11 @@ class PerSampleDataset(Dataset):
         dataset: any map-style dataset.
         seed: the run's seed.
         transform: ``transform(sample, generator) -> sample``; keystream draws from
-            ``generator`` are reproducible per sample.
+            ``generator`` are reproducible per sample, and so are torch's random functions
+            it calls (``torch.rand``, ``Tensor.uniform_``, ...): it runs inside
+            :func:`keystream.torch_random` of the sample generator.
+        torch_draws: run the transform inside ``torch_random`` (True); False leaves torch's
+            random functions to torch's generator.
         seed_globals: also seed torch's, numpy's and Python's global RNGs from the
             sample generator around the transform (see :func:`seeded_globals`), so that
             unmodified transforms (torchvision v2, albumentations, ``random``) become
@@ -46,10 +51,11 @@ class PerSampleDataset(Dataset):
     """
 
     def __init__(self, dataset: Any, seed: int, transform: Callable[[Any, Generator], Any] | None = None,
-                 *, seed_globals: bool = False) -> None:
+                 *, torch_draws: bool = True, seed_globals: bool = False) -> None:
         self.dataset = dataset
         self.seed = seed
         self.transform = transform
+        self.torch_draws = torch_draws
         self.seed_globals = seed_globals
         self.epoch = 0
 
@@ -65,10 +71,12 @@ class PerSampleDataset(Dataset):
         sample = self.dataset[index]
         if self.transform is None:
             return sample
-        if self.seed_globals:
-            with seeded_globals(g.fold_in("globals")):
-                return self.transform(sample, g)
-        return self.transform(sample, g)
+        with contextlib.ExitStack() as stack:
+            if self.seed_globals:
+                stack.enter_context(seeded_globals(g.fold_in("globals")))
+            if self.torch_draws:
+                stack.enter_context(torch_random(g))
+            return self.transform(sample, g)
 
 
 @contextlib.contextmanager

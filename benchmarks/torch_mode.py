@@ -1,0 +1,73 @@
+"""The cost of keystream.torch_random for unmodified torch code, against the same code without it.
+
+    python benchmarks/torch_mode.py [--reps 5] [--json docs/benchmarks/torch_mode.json]
+
+1. Building a ~100 M parameter model (8 transformer encoder layers of width 1024, torch's
+   own constructors and initialisers) with and without the mode.
+2. One training step with dropout (a 4-layer encoder of width 512, dropout 0.1, batch 16 x
+   64 tokens: forward, backward, SGD step) with and without the mode.
+Both in one process, timed in turns (interleaved), medians with min - max.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import keystream as ks
+from _timing import Report, interleaved_stats
+
+
+def build(layers: int = 8, width: int = 1024) -> nn.Module:
+    return nn.Sequential(*[nn.TransformerEncoderLayer(width, 16, 4 * width, dropout=0.1, batch_first=True)
+                           for _ in range(layers)])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    report = Report("torch_random")
+    g = ks.Generator(0)
+
+    def in_mode(fn):  # type: ignore[no-untyped-def]
+        def run():  # type: ignore[no-untyped-def]
+            with ks.torch_random(g):
+                return fn()
+        return run
+
+    params = sum(p.numel() for p in build().parameters())
+    t = interleaved_stats({"torch": build, "torch_random": in_mode(build)}, args.reps)
+    ratio = t["torch_random"]["median"] / t["torch"]["median"]
+    report.line(f"build {params / 1e6:.1f} M parameters: torch {t['torch']['median']:.3f} s "
+                f"({t['torch']['min']:.3f} - {t['torch']['max']:.3f}), under torch_random "
+                f"{t['torch_random']['median']:.3f} s ({t['torch_random']['min']:.3f} - "
+                f"{t['torch_random']['max']:.3f}): "
+                f"{ratio:.2f}x the time", what="build", params=params, seconds=t, ratio=ratio)
+
+    torch.manual_seed(0)
+    model = build(4, 512)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    x = torch.randn(16, 64, 512)
+
+    def step():  # type: ignore[no-untyped-def]
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), x)
+        loss.backward()
+        opt.step()
+        return loss
+
+    t = interleaved_stats({"torch": step, "torch_random": in_mode(step)}, 3 * args.reps)
+    ratio = t["torch_random"]["median"] / t["torch"]["median"]
+    report.line(f"training step with dropout (4 x 512, batch 16 x 64): torch {t['torch']['median'] * 1e3:.1f} ms "
+                f"({t['torch']['min'] * 1e3:.1f} - {t['torch']['max'] * 1e3:.1f}), under torch_random "
+                f"{t['torch_random']['median'] * 1e3:.1f} ms ({t['torch_random']['min'] * 1e3:.1f} - "
+                f"{t['torch_random']['max'] * 1e3:.1f}): {ratio:.2f}x the time", what="step", seconds=t, ratio=ratio)
+    report.save(args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,445 @@
+"""Unmodified torch code drawing keystream's numbers: ``torch_random`` and ``patch_torch``.
+
+Inside ``with keystream.torch_random(g):`` every random function of torch (the factories
+``torch.rand`` ... ``torch.binomial``, the in-place Tensor draws ``uniform_`` ...
+``bernoulli_``, ``torch.nn.init``'s random initialisers, dropout and its family, attention
+dropout, ``rrelu``) is answered by the keystream draw of the same arguments, so code and
+libraries that call torch become reproducible without an edit: the same bits on every
+device and engine.  What is built on those functions (torch.distributions,
+``RandomSampler``'s permutation, ``gumbel_softmax``, ``MultiheadAttention``) follows.  A
+random function that keystream cannot serve raises inside the mode; torch's own generator
+is never used.
+
+NOTE [ two layers ]
+1. A :class:`torch.overrides.TorchFunctionMode` sees every torch call made in the block and
+   answers the random ones (and ``torch.nn.init``'s initialisers, by ``keystream.init``).
+2. torch runs a function of its own Python layer that the mode sees (``F.dropout``,
+   ``F.multi_head_attention_forward``, an ``nn.init`` function a library wrapped) with the
+   mode switched off, so the draws inside it would reach torch's generator.  So while a
+   mode is open on any thread, the random primitives themselves (``torch.rand``,
+   ``Tensor.uniform_``, ``torch._VF.dropout``, ``F.scaled_dot_product_attention``, ...) are
+   replaced by wrappers that answer for the threads with an open mode and call torch's
+   function for every other thread; the last mode to close puts torch's functions back.
+Inside a handler, keystream's own torch calls go to torch (the thread is marked busy).
+
+NOTE [ torch.Generator arguments ]
+A call that passes a ``torch.Generator`` draws from a keystream stream derived from that
+generator, which carries the stream's position as its seed: the call reads its seed ``s``,
+draws from ``Generator(s).fold_in("torch.Generator")``, and reseeds it with ``next(s)``
+(the first 63 bits of ``Generator(s).fold_in("torch.Generator next")``'s stream).  So two
+generators with different seeds stay independent, a generator reseeded with
+``manual_seed(s)`` starts over, and the numbers depend on neither torch's generator
+algorithm nor its device.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from . import _composite, _counts, _draws, _inplace
+from ._generator import Generator, default_generator, manual_seed
+
+__all__ = ["patch_torch", "torch_random", "unpatch_torch"]
+
+Tensor = torch.Tensor
+Handler = Callable[[tuple[Any, ...], dict[str, Any], Generator], Any]
+
+# torch's own functions, captured before any wrapper replaces them
+_TORCH_SDPA = F.scaled_dot_product_attention
+_TORCH_RRELU = torch.rrelu
+
+
+def _from_torch_generator(g: torch.Generator) -> Generator:
+    """NOTE [ torch.Generator arguments ]: the keystream generator of ``g``'s position, and
+    ``g`` moved to the next one."""
+    seed = g.initial_seed()
+    follow = Generator(seed).fold_in("torch.Generator next")
+    g.manual_seed(int(_draws.bits(1, generator=follow, dtype=torch.uint64).view(torch.int64).item()) & (2**63 - 1))
+    return Generator(seed).fold_in("torch.Generator")
+
+
+# ------------------------------------------------------------------ the handlers
+def _bound(names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments by name (positional ones named as torch names them)."""
+    return {**dict(zip(names, args)), **kwargs}
+
+
+def _factory(draw: Callable[..., Tensor]) -> Handler:
+    """A factory: torch's default device (``with torch.device(...)``) where none is given."""
+    def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+        if kwargs.get("device") is None and kwargs.get("out") is None:
+            kwargs["device"] = torch.get_default_device()
+        return draw(*args, generator=g, **kwargs)
+    return handle
+
+
+def _plain(draw: Callable[..., Tensor]) -> Handler:
+    def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+        return draw(*args, generator=g, **kwargs)
+    return handle
+
+
+def _uniform_(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+    a = _bound(("self", "from", "to"), args, kwargs)
+    return _inplace.uniform_(a["self"], a.get("from", 0.0), a.get("to", 1.0), generator=g)
+
+
+def _random_(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+    if "from" in kwargs:
+        kwargs["from_"] = kwargs.pop("from")
+    return _inplace.random_(*args, generator=g, **kwargs)
+
+
+def _bernoulli(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+    """``torch.bernoulli(input)`` (input holds the probabilities; its dtype) and
+    ``bernoulli(input, p)`` (input's shape and dtype)."""
+    a = _bound(("input", "p"), args, kwargs)
+    x, out = a["input"], a.get("out")
+    if a.get("p") is None:
+        return _draws.bernoulli(x.detach(), generator=g, dtype=None if out is not None else x.dtype, out=out)
+    return _draws.bernoulli(a["p"], tuple(x.shape), generator=g, dtype=x.dtype, device=x.device, out=out)
+
+
+def _poisson(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+    return _counts.poisson(args[0].detach(), generator=g, **kwargs)
+
+
+def _dropout(x: Tensor, p: float, train: bool, inplace: bool, g: Generator, feature: bool, alpha: bool) -> Tensor:
+    """torch's dropout formulas with a keystream mask: ``bernoulli(1 - p)`` of the input's
+    shape, or of ``(N, C, 1, ...)`` for the feature forms, in the input's dtype; the rest in
+    torch ops, so autograd gives torch's gradient (mask times scale)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not train or p == 0.0:
+        return x
+    if feature and x.dim() < 2:
+        raise ValueError(f"feature dropout needs an input with at least 2 dimensions, got {x.dim()}")
+    if p == 1.0:
+        noise = torch.zeros((), dtype=x.dtype, device=x.device)
+        return x.mul_(noise) if inplace else x * noise
+    shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2) if feature else tuple(x.shape)
+    noise = _draws.bernoulli(1.0 - p, shape, generator=g, dtype=x.dtype, device=x.device)
+    if alpha:  # a dropped unit takes SELU's negative saturation; a and b keep the mean and variance
+        neg = 1.7580993408473766  # SELU's scale * alpha
+        a = 1.0 / math.sqrt((neg * neg * p + 1.0) * (1.0 - p))
+        b = (noise - 1.0) * (neg * a) + neg * a * p
+        noise = noise * a
+        return x.mul_(noise).add_(b) if inplace else x * noise + b
+    noise = noise / (1.0 - p)
+    return x.mul_(noise) if inplace else x * noise
+
+
+def _dropout_handler(feature: bool, alpha: bool, inplace: bool) -> Handler:
+    """ATen's ``dropout(input, p, train)`` and its feature / alpha / in-place forms."""
+    def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+        a = _bound(("input", "p", "train"), args, kwargs)
+        return _dropout(a["input"], float(a["p"]), bool(a["train"]), inplace, g, feature, alpha)
+    return handle
+
+
+def _sdpa(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+    """``scaled_dot_product_attention``: torch's own without dropout; with it, torch's math
+    form (softmax(q k^T scale + bias), dropout, @ v) and a keystream mask."""
+    a = _bound(("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"), args,
+               kwargs)
+    p = float(a.get("dropout_p", 0.0))
+    if p == 0.0:
+        return _TORCH_SDPA(**a)
+    q, k, v = a["query"], a["key"], a["value"]
+    mask, scale = a.get("attn_mask"), a.get("scale")
+    if a.get("enable_gqa", False) and q.size(-3) != k.size(-3):
+        k = k.repeat_interleave(q.size(-3) // k.size(-3), -3)
+        v = v.repeat_interleave(q.size(-3) // v.size(-3), -3)
+    bias = torch.zeros(q.size(-2), k.size(-2), dtype=q.dtype, device=q.device)
+    if a.get("is_causal", False):
+        keep = torch.ones(q.size(-2), k.size(-2), dtype=torch.bool, device=q.device).tril()
+        bias = bias.masked_fill(~keep, float("-inf"))
+    if mask is not None:
+        bias = bias.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else bias + mask
+    s = 1.0 / math.sqrt(q.size(-1)) if scale is None else scale
+    weights = torch.softmax(q @ k.transpose(-2, -1) * s + bias, dim=-1)
+    return _dropout(weights, p, True, False, g, False, False) @ v
+
+
+def _rrelu(inplace: bool) -> Handler:
+    """``torch.rrelu(input, lower, upper, training)``: in training, negative inputs times a
+    keystream ``uniform(lower, upper)`` slope of the input's shape."""
+    def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+        a = _bound(("input", "lower", "upper", "training"), args, kwargs)
+        x = a["input"]
+        lower, upper = float(a.get("lower", 1.0 / 8)), float(a.get("upper", 1.0 / 3))
+        if not a.get("training", False):
+            return _TORCH_RRELU(x, lower, upper, False) if not inplace else x.copy_(_TORCH_RRELU(x, lower, upper))
+        slope = _draws.uniform(lower, upper, tuple(x.shape), generator=g, dtype=x.dtype, device=x.device)
+        noise = torch.where(x >= 0, torch.ones_like(slope), slope)
+        return x.mul_(noise) if inplace else x * noise
+    return handle
+
+
+def _init_handler(fn: Callable[..., Tensor]) -> Handler:
+    def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+        return fn(*args, generator=g, **kwargs)
+    return handle
+
+
+def _refuse(name: str, draws: Callable[[tuple[Any, ...], dict[str, Any]], bool], original: Callable[..., Any]
+            ) -> Handler:
+    """A random function keystream does not serve: an error when it would draw."""
+    def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Any:
+        if draws(args, kwargs):
+            raise NotImplementedError(f"keystream.torch_random: {name} draws random numbers keystream does not "
+                                      "serve (its dropout or sampling); run it outside the mode or without them")
+        return original(*args, **kwargs)
+    return handle
+
+
+def _rnn_draws(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """torch.lstm / gru / rnn_*: (input, hx, params, has_biases, layers, dropout, train, ...)
+    or the packed form (data, batch_sizes, hx, params, has_biases, layers, dropout, train, ...)."""
+    i = 5 if isinstance(args[3], bool) else 6
+    return len(args) > i + 1 and float(args[i]) > 0 and bool(args[i + 1])
+
+
+def _primitives() -> list[tuple[Any, str, Handler]]:
+    """(owner, name, handler) of every random primitive: the mode answers these functions,
+    and NOTE [ two layers ] wraps them while a mode is open."""
+    T, VF = torch.Tensor, torch._VF
+    dropouts = [(name, feature, alpha) for name, feature, alpha in (
+        ("dropout", False, False), ("feature_dropout", True, False), ("alpha_dropout", False, True),
+        ("feature_alpha_dropout", True, True))]
+    out: list[tuple[Any, str, Handler]] = [
+        (torch, "rand", _factory(_draws.rand)), (torch, "randn", _factory(_draws.randn)),
+        (torch, "randint", _factory(_draws.randint)), (torch, "randperm", _factory(_draws.randperm)),
+        (torch, "normal", _factory(_draws.normal)), (torch, "bernoulli", _bernoulli),
+        (torch, "multinomial", _plain(_composite.multinomial)), (torch, "poisson", _poisson),
+        (torch, "binomial", _plain(_counts.binomial)), (torch, "_standard_gamma", _plain(_composite.standard_gamma)),
+        (torch, "_sample_dirichlet", _plain(_composite.dirichlet)),
+        (torch, "rand_like", _plain(_inplace.rand_like)), (torch, "randn_like", _plain(_inplace.randn_like)),
+        (torch, "randint_like", _plain(_inplace.randint_like)),
+        (T, "uniform_", _uniform_), (T, "normal_", _plain(_inplace.normal_)), (T, "random_", _random_),
+        (T, "exponential_", _plain(_inplace.exponential_)), (T, "geometric_", _plain(_inplace.geometric_)),
+        (T, "log_normal_", _plain(_inplace.log_normal_)), (T, "cauchy_", _plain(_inplace.cauchy_)),
+        (T, "bernoulli_", _plain(_inplace.bernoulli_)), (T, "bernoulli", _bernoulli),
+        (T, "multinomial", _plain(_composite.multinomial)),
+        (F, "scaled_dot_product_attention", _sdpa),
+        (torch, "rrelu", _rrelu(False)), (torch, "rrelu_", _rrelu(True)),
+    ]
+    for owner in (torch, VF):
+        for name, feature, alpha in dropouts:
+            out.append((owner, name, _dropout_handler(feature, alpha, False)))
+            out.append((owner, name + "_", _dropout_handler(feature, alpha, True)))
+        for name in ("lstm", "gru", "rnn_tanh", "rnn_relu"):
+            out.append((owner, name, _refuse(name, _rnn_draws, getattr(torch, name))))
+    from . import init
+
+    for name in init._init.__all__:
+        if name.endswith("_"):  # the random initialisers: keystream.init's (not all of torch's check for modes)
+            out.append((torch.nn.init, name, _init_handler(getattr(init, name))))
+    out.append((torch, "native_dropout", _refuse("native_dropout", lambda a, k: bool(
+        a[2] if len(a) > 2 else k.get("train", True)), torch.native_dropout)))
+    return out
+
+
+_lock = threading.RLock()
+_table: dict[Any, Handler] = {}  # torch's function -> handler
+_wrapped: list[tuple[Any, str, Any, bool]] = []  # (owner, name, torch's, own attribute) while installed
+_open = 0  # modes open on all threads
+_local = threading.local()  # .modes: the thread's open modes; .busy: inside a handler
+
+
+def _handlers() -> dict[Any, Handler]:
+    """torch function -> handler (built once, from torch's functions, not the wrappers)."""
+    with _lock:
+        if not _table:
+            for owner, name, handler in _primitives():
+                _table[vars(owner).get(name, getattr(owner, name))] = handler
+            for name in ("fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+                         "fractional_max_pool3d_with_indices"):
+                fn = getattr(F, name)
+                _table[fn] = _refuse(name, lambda a, k: k.get("_random_samples") is None and (
+                    len(a) < 6 or a[5] is None), fn)
+        return _table
+
+
+def _wrapper(original: Any, handler: Handler) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        modes = getattr(_local, "modes", None)
+        if not modes or getattr(_local, "busy", False):
+            return original(*args, **kwargs)
+        return modes[-1].serve(handler, args, kwargs)
+    return wrapper
+
+
+def _install() -> None:
+    global _open
+    with _lock:
+        _open += 1
+        if _open > 1:
+            return
+        handlers = _handlers()
+        for owner, name, _ in _primitives():
+            own = name in vars(owner)
+            original = vars(owner)[name] if own else getattr(owner, name)
+            _wrapped.append((owner, name, original, own))
+            setattr(owner, name, _wrapper(original, handlers[original]))
+
+
+def _uninstall() -> None:
+    global _open
+    with _lock:
+        _open -= 1
+        if _open > 0:
+            return
+        for owner, name, original, own in reversed(_wrapped):
+            if own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+        _wrapped.clear()
+
+
+class _Mode(TorchFunctionMode):
+    """The mode (NOTE [ two layers ]); ``generator`` answers the calls that pass none (None:
+    keystream's default generator at call time)."""
+
+    def __init__(self, generator: Generator | None) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def __enter__(self) -> _Mode:
+        _handlers()
+        _install()
+        modes = _local.__dict__.setdefault("modes", [])
+        modes.append(self)
+        try:
+            return super().__enter__()  # type: ignore[no-any-return]
+        except BaseException:
+            modes.pop()
+            _uninstall()
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            _local.modes.pop()
+            _uninstall()
+
+    def serve(self, handler: Handler, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``handler`` for one call, with the call's generator; keystream's torch calls go
+        to torch meanwhile."""
+        kwargs = dict(kwargs)
+        g = kwargs.pop("generator", None)
+        if g is None:
+            g = self.generator if self.generator is not None else default_generator
+        elif isinstance(g, torch.Generator):
+            g = _from_torch_generator(g)
+        elif not isinstance(g, Generator):
+            raise TypeError(f"generator must be a keystream.Generator or a torch.Generator, got {type(g).__name__}")
+        busy = getattr(_local, "busy", False)
+        _local.busy = True
+        try:
+            return handler(args, kwargs, g)
+        finally:
+            _local.busy = busy
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        handler = _table.get(func)
+        if handler is not None and not getattr(_local, "busy", False):
+            return self.serve(handler, args, kwargs or {})
+        return func(*args, **(kwargs or {}))
+
+
+@contextlib.contextmanager
+def torch_random(generator: Generator | None = None) -> Iterator[Generator]:
+    """Inside the block, torch's random functions draw keystream's numbers.
+
+    Args:
+        generator: the keystream generator that answers calls passing no generator
+            (default: ``keystream.default_generator``, read at each call).  A call that
+            passes a keystream Generator uses it; one that passes a torch.Generator uses
+            the stream derived from it (NOTE [ torch.Generator arguments ]).
+
+    Yields:
+        The generator the block draws from.
+
+    Raises:
+        NotImplementedError: inside the block, a random function keystream does not serve
+            (an LSTM's or GRU's dropout between layers, fractional max pooling without
+            given samples, ``torch.native_dropout``).
+
+    Example:
+        >>> import torch, keystream
+        >>> with keystream.torch_random(keystream.Generator(7)):
+        ...     a = torch.rand(3)
+        >>> torch.equal(a, keystream.rand(3, generator=keystream.Generator(7)))
+        True
+
+    Reproducibility:
+        A call inside the block returns exactly the keystream call of the same arguments
+        (the same bits on every device and engine): ``torch.randn(2, 3)`` is
+        ``keystream.randn(2, 3, generator=g)``, ``t.uniform_(a, b)`` is
+        ``keystream.uniform_(t, a, b, generator=g)``, ``nn.init.xavier_uniform_(w)`` is
+        ``keystream.init.xavier_uniform_(w, generator=g)``, dropout's mask is
+        ``keystream.bernoulli(1 - p, x.shape, dtype=x.dtype)``.  What torch computes from
+        the draws (a QR factor, a softmax, a Cholesky factor) is torch's.  The mode is per
+        thread, as torch's function modes are: enter it in each thread that draws.
+    """
+    with _Mode(generator):
+        yield generator if generator is not None else default_generator
+
+
+_patched: list[Any] = []
+
+
+def patch_torch(seed: int | None = None) -> None:
+    """Make the program's torch randomness keystream's: :func:`torch_random` with
+    keystream's default generator, entered for the calling thread until
+    :func:`unpatch_torch`, and ``torch.manual_seed(s)`` (so Lightning's ``seed_everything``
+    and transformers' ``set_seed``) seeding keystream's default generator too.
+
+    Args:
+        seed: if given, ``keystream.manual_seed(seed)`` first.
+
+    Reproducibility:
+        As :func:`torch_random`.  DataLoader workers started by ``fork`` inherit the mode;
+        other threads and ``spawn`` workers enter :func:`torch_random` themselves.
+    """
+    if _patched:
+        unpatch_torch()
+    if seed is not None:
+        manual_seed(seed)
+    mode = _Mode(None)
+    mode.__enter__()
+    original = torch.manual_seed
+
+    @functools.wraps(original)
+    def seeding(s: int) -> Any:
+        result = original(s)
+        manual_seed(int(s))
+        return result
+
+    torch.manual_seed = seeding  # type: ignore[assignment]
+    torch.random.manual_seed = seeding  # type: ignore[assignment]
+    _patched[:] = [mode, original]
+
+
+def unpatch_torch() -> None:
+    """Undo :func:`patch_torch` (nothing if it is not in effect)."""
+    if not _patched:
+        return
+    mode, original = _patched
+    _patched.clear()
+    torch.manual_seed = original
+    torch.random.manual_seed = original
+    mode.__exit__(None, None, None)

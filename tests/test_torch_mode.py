@@ -1,0 +1,210 @@
+"""keystream.torch_random / patch_torch: unmodified torch code draws keystream's numbers."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import keystream as ks
+from keystream._conformance import same_bits
+from keystream._engines import use_engine
+
+#: (torch code, the keystream call it equals), both given a generator.
+SAME_AS_KEYSTREAM = [
+    ("rand", lambda: torch.rand(3, 5), lambda g: ks.rand(3, 5, generator=g)),
+    ("rand float64", lambda: torch.rand(7, dtype=torch.float64),
+     lambda g: ks.rand(7, dtype=torch.float64, generator=g)),
+    ("randn size=", lambda: torch.randn(size=(2, 3)), lambda g: ks.randn(2, 3, generator=g)),
+    ("randint", lambda: torch.randint(3, 10, (6,)), lambda g: ks.randint(3, 10, (6,), generator=g)),
+    ("randint high only", lambda: torch.randint(10, (6,)), lambda g: ks.randint(10, (6,), generator=g)),
+    ("randperm", lambda: torch.randperm(9), lambda g: ks.randperm(9, generator=g)),
+    ("normal tensors", lambda: torch.normal(torch.zeros(4), torch.ones(4) * 2),
+     lambda g: ks.normal(torch.zeros(4), torch.ones(4) * 2, generator=g)),
+    ("normal numbers", lambda: torch.normal(1.0, 2.0, (5,)), lambda g: ks.normal(1.0, 2.0, (5,), generator=g)),
+    ("bernoulli(input)", lambda: torch.bernoulli(torch.full((6,), 0.3)),
+     lambda g: ks.bernoulli(torch.full((6,), 0.3), generator=g)),
+    ("Tensor.bernoulli(p)", lambda: torch.zeros(6).bernoulli(0.25),
+     lambda g: ks.bernoulli(0.25, (6,), generator=g)),
+    ("multinomial", lambda: torch.multinomial(torch.tensor([1.0, 2.0, 3.0]), 2),
+     lambda g: ks.multinomial(torch.tensor([1.0, 2.0, 3.0]), 2, generator=g)),
+    ("poisson", lambda: torch.poisson(torch.full((5,), 4.0)), lambda g: ks.poisson(torch.full((5,), 4.0), generator=g)),
+    ("binomial", lambda: torch.binomial(torch.full((5,), 20.0), torch.full((5,), 0.4)),
+     lambda g: ks.binomial(torch.full((5,), 20.0), torch.full((5,), 0.4), generator=g)),
+    ("_standard_gamma", lambda: torch._standard_gamma(torch.full((5,), 2.0)),
+     lambda g: ks.standard_gamma(torch.full((5,), 2.0), generator=g)),
+    ("rand_like", lambda: torch.rand_like(torch.zeros(2, 2)), lambda g: ks.rand_like(torch.zeros(2, 2), generator=g)),
+    ("uniform_", lambda: torch.empty(5).uniform_(-1, 2), lambda g: ks.uniform_(torch.empty(5), -1, 2, generator=g)),
+    ("normal_", lambda: torch.empty(5).normal_(1.0, 3.0), lambda g: ks.normal_(torch.empty(5), 1.0, 3.0, generator=g)),
+    ("random_", lambda: torch.empty(5).random_(0, 7), lambda g: ks.random_(torch.empty(5), 0, 7, generator=g)),
+    ("exponential_", lambda: torch.empty(5).exponential_(2.0),
+     lambda g: ks.exponential_(torch.empty(5), 2.0, generator=g)),
+    ("geometric_", lambda: torch.empty(5).geometric_(0.3), lambda g: ks.geometric_(torch.empty(5), 0.3, generator=g)),
+    ("log_normal_", lambda: torch.empty(5).log_normal_(), lambda g: ks.log_normal_(torch.empty(5), generator=g)),
+    ("cauchy_", lambda: torch.empty(5).cauchy_(), lambda g: ks.cauchy_(torch.empty(5), generator=g)),
+    ("bernoulli_", lambda: torch.empty(5).bernoulli_(0.7), lambda g: ks.bernoulli_(torch.empty(5), 0.7, generator=g)),
+    ("nn.init.kaiming_uniform_", lambda: torch.nn.init.kaiming_uniform_(torch.empty(4, 6), a=0.1),
+     lambda g: ks.init.kaiming_uniform_(torch.empty(4, 6), a=0.1, generator=g)),
+    ("nn.init.trunc_normal_", lambda: torch.nn.init.trunc_normal_(torch.empty(4, 6), std=0.02),
+     lambda g: ks.init.trunc_normal_(torch.empty(4, 6), std=0.02, generator=g)),
+    ("dropout", lambda: F.dropout(torch.ones(4, 5), 0.4),
+     lambda g: torch.ones(4, 5) * (ks.bernoulli(0.6, (4, 5), generator=g) / 0.6)),
+    ("dropout2d", lambda: F.dropout2d(torch.ones(2, 3, 4, 4), 0.5),
+     lambda g: torch.ones(2, 3, 4, 4) * (ks.bernoulli(0.5, (2, 3, 1, 1), generator=g) / 0.5)),
+    ("dropout1d unbatched", lambda: F.dropout1d(torch.ones(3, 4), 0.5),
+     lambda g: torch.ones(3, 4) * (ks.bernoulli(0.5, (1, 3, 1), generator=g) / 0.5)[0]),
+]
+
+
+@pytest.mark.parametrize("name,torch_code,keystream_code", SAME_AS_KEYSTREAM, ids=[c[0] for c in SAME_AS_KEYSTREAM])
+def test_a_torch_call_in_the_mode_is_the_keystream_call(name, torch_code, keystream_code):
+    with ks.torch_random(ks.Generator(11)):
+        got = torch_code()
+    assert same_bits(got, keystream_code(ks.Generator(11))), name
+
+
+def test_what_torch_builds_on_its_draws_follows():
+    with ks.torch_random(ks.Generator(1)):
+        a = [torch.distributions.Normal(0.0, 1.0).sample((4,)), F.gumbel_softmax(torch.zeros(2, 5)),
+             torch.distributions.Dirichlet(torch.ones(3)).sample(), list(torch.utils.data.RandomSampler(range(8))),
+             F.rrelu(torch.full((5,), -1.0), training=True), F.alpha_dropout(torch.ones(6), 0.5, True)]
+    with ks.torch_random(ks.Generator(1)):
+        b = [torch.distributions.Normal(0.0, 1.0).sample((4,)), F.gumbel_softmax(torch.zeros(2, 5)),
+             torch.distributions.Dirichlet(torch.ones(3)).sample(), list(torch.utils.data.RandomSampler(range(8))),
+             F.rrelu(torch.full((5,), -1.0), training=True), F.alpha_dropout(torch.ones(6), 0.5, True)]
+    for x, y in zip(a, b):
+        assert same_bits(torch.as_tensor(x), torch.as_tensor(y))
+    assert sorted(a[3]) == list(range(8))
+    slopes = -a[4]
+    assert bool(((slopes >= 1 / 8) & (slopes <= 1 / 3)).all())
+
+
+def _model_step(generator_kind: str = "keystream") -> torch.Tensor:
+    """An unmodified model and training step: a TransformerEncoder with dropout and torch's
+    initialisers, torch.randn inputs, one SGD step; the loss after it."""
+    torch_gen = torch.Generator().manual_seed(5) if generator_kind == "torch" else None
+    layer = torch.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.2, batch_first=True)
+    model = torch.nn.Sequential(torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False),
+                                torch.nn.Linear(16, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(4, 7, 16, generator=torch_gen)
+    target = torch.randint(0, 3, (4, 7), generator=torch_gen)
+    loss = F.cross_entropy(model(x).reshape(-1, 3), target.reshape(-1))
+    loss.backward()
+    opt.step()
+    return F.cross_entropy(model(x).reshape(-1, 3), target.reshape(-1)).detach()
+
+
+STEP_SCRIPT = """
+import torch, keystream as ks, sys
+sys.path.insert(0, {tests!r})
+from test_torch_mode import _model_step
+with ks.torch_random(ks.Generator(3)):
+    print(_model_step({kind!r}).view(torch.int32).item())
+"""
+
+
+@pytest.mark.parametrize("kind", ["keystream", "torch"])
+def test_an_unmodified_training_step_is_the_same_on_every_engine_and_process(kind):
+    state = torch.random.get_rng_state()
+    losses = {}
+    for engine in ("cpu", "portable"):
+        with use_engine(engine), ks.torch_random(ks.Generator(3)):
+            losses[engine] = _model_step(kind)
+    assert same_bits(losses["cpu"], losses["portable"])
+    assert torch.equal(state, torch.random.get_rng_state())  # torch's generator was never used
+    import os
+
+    out = subprocess.run([sys.executable, "-c", STEP_SCRIPT.format(tests=os.path.dirname(__file__), kind=kind)],
+                         capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip()) == losses["cpu"].view(torch.int32).item()
+
+
+def test_torch_generators_are_streams_that_move_and_restart():
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+    with ks.torch_random():
+        a1, a2, b1 = torch.rand(4, generator=g1), torch.rand(4, generator=g2), torch.rand(4, generator=g1)
+        g1.manual_seed(1)
+        c1 = torch.rand(4, generator=g1)
+    assert not torch.equal(a1, a2) and not torch.equal(a1, b1) and torch.equal(a1, c1)
+    assert same_bits(a1, ks.rand(4, generator=ks.Generator(1).fold_in("torch.Generator")))
+
+
+def test_unserved_random_functions_raise_and_others_run():
+    with ks.torch_random(ks.Generator(1)) as g:
+        with pytest.raises(NotImplementedError, match="lstm"):
+            torch.nn.LSTM(4, 4, 2, dropout=0.5)(torch.zeros(3, 1, 4))
+        with pytest.raises(NotImplementedError, match="fractional_max_pool2d"):
+            F.fractional_max_pool2d(torch.zeros(1, 1, 8, 8), 2, output_size=4)
+        torch.nn.LSTM(4, 4, 2, dropout=0.5).eval()(torch.zeros(3, 1, 4))  # no dropout in eval: fine
+    assert g.offset > 0  # the LSTMs' initialisers drew from the block's generator
+
+
+def test_the_mode_is_per_thread_and_leaves_torch_as_it_was():
+    seen = {}
+
+    def other():
+        seen["uniform_"] = torch.Tensor.uniform_
+        torch.manual_seed(0)
+        seen["rand"] = torch.rand(3)
+
+    with ks.torch_random(ks.Generator(1)):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    torch.manual_seed(0)
+    assert torch.equal(seen["rand"], torch.rand(3))  # the other thread drew torch's numbers
+    assert torch.rand is torch._C._VariableFunctions.rand and "uniform_" not in vars(torch.Tensor)
+
+
+def test_patch_torch_follows_torch_manual_seed():
+    try:
+        ks.patch_torch()
+        torch.manual_seed(123)
+        a = torch.rand(3)
+        torch.manual_seed(123)
+        b = torch.rand(3)
+    finally:
+        ks.unpatch_torch()
+    assert torch.equal(a, b) and same_bits(a, ks.rand(3, generator=ks.Generator(123)))
+    assert torch.manual_seed.__module__ == "torch.random"
+
+
+def test_transformers_model_is_reproducible_unmodified():
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=32)
+
+    def loss(engine):
+        with use_engine(engine), ks.torch_random(ks.Generator(3)):
+            model = transformers.BertForMaskedLM(cfg)
+            model.train()
+            ids = torch.randint(0, 100, (2, 10))
+            return model(input_ids=ids, labels=ids).loss.detach()
+
+    state = torch.random.get_rng_state()
+    assert same_bits(loss("cpu"), loss("portable"))
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create")
+@pytest.mark.parametrize("workers,context", [(0, None), (2, "fork"), (3, "fork"), (2, "spawn")])
+def test_per_sample_transforms_that_call_torch_are_the_same_for_any_workers(workers, context):
+    from _worker_data import add_torch_rand
+    from keystream.data import PerSampleDataset
+
+    ds = PerSampleDataset(list(range(12)), seed=4, transform=add_torch_rand)
+    want = [ds[i] for i in range(12)]
+    loader = torch.utils.data.DataLoader(ds, batch_size=5, num_workers=workers, multiprocessing_context=context)
+    got = [v for batch in loader for v in batch.tolist()]
+    assert got == want
+
+
+def test_torch_generator_bridge():
+    g = ks.Generator(9)
+    a, b = g.torch_generator(), g.torch_generator()
+    assert a.initial_seed() != b.initial_seed() and g.offset == 0 and g.spawn_count == 2
+    assert ks.Generator(9).torch_generator().initial_seed() == a.initial_seed()
