@@ -7,10 +7,14 @@ resumed.  See docs/data.md.
 from ._augment import augment_words, color_jitter, crop_boxes, cutmix_boxes, flip, mixup_lambda
 from ._sampler import ShuffleSampler, epoch_generator
 from ._samples import PerSampleDataset, sample_generator, seeded_globals
+from ._torch_samplers import RandomSampler, SubsetRandomSampler, WeightedRandomSampler, random_split
 
 __all__ = [
     "PerSampleDataset",
+    "RandomSampler",
     "ShuffleSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
     "augment_words",
     "color_jitter",
     "crop_boxes",
@@ -18,6 +22,7 @@ __all__ = [
     "epoch_generator",
     "flip",
     "mixup_lambda",
+    "random_split",
     "sample_generator",
     "seeded_globals",
 ]
