@@ -188,3 +188,27 @@ def test_the_cpu_square_root_is_the_stream_maths():
                         np.nextafter(squares, 0), np.nextafter(squares, np.inf), [5e-324, 1e-310, 1.7e308, 0.0]])
     t = torch.from_numpy(x)
     assert same_bits(_composite._sqrt(t), sqrt_f64(t))
+
+
+REGIONS = [(slice(2, 5), slice(3, 8)), (slice(0, 7), slice(4, 5)), (slice(6, 7),), (slice(1, 3), slice(0, 9)),
+           (slice(3, 3),)]
+GAMMA_FAMILY = {
+    "standard_gamma": lambda **k: ks.standard_gamma(0.7, (7, 9), **k),
+    "gamma": lambda **k: ks.gamma(2.5, 3.0, (7, 9), **k),
+    "chi2": lambda **k: ks.chi2(3.0, (7, 9), **k),
+    "beta": lambda **k: ks.beta(0.5, 2.0, (7, 9), **k),
+    "student_t": lambda **k: ks.student_t(4.0, (7, 9), **k),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GAMMA_FAMILY))
+def test_a_region_is_the_full_draw_cut_and_advances_as_it(name):
+    draw = GAMMA_FAMILY[name]
+    for engine in ("portable", "cpu"):
+        with use_engine(engine):
+            g = ks.Generator(31)
+            full = draw(generator=g)
+            for region in REGIONS:
+                h = ks.Generator(31)
+                assert same_bits(draw(generator=h, region=region), full[region]), (engine, region)
+                assert h.offset == g.offset

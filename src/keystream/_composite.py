@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -188,11 +189,66 @@ def _smallest(keys: Tensor, n: int) -> Tensor:
 GAMMA_CANDIDATES = 12
 
 
-def _gamma_f64(alpha: Tensor, g: Generator) -> Tensor:
+class Elements:
+    """Which elements of a virtual draw of ``total`` elements are computed: all of them in C
+    order (``index`` None), or a region's, ``index`` their flat indices in increasing order."""
+
+    def __init__(self, total: int, index: Tensor | None = None) -> None:
+        self.total = total
+        self.index = index
+
+    @classmethod
+    def of_region(cls, shape: tuple[int, ...], region: _draws.Region) -> tuple[Elements, tuple[int, ...]]:
+        """The elements of ``region`` of a draw of ``shape``, and the region's shape."""
+        reg = _draws._region(region, shape)
+        total = math.prod(shape)
+        out_shape = tuple(b - a for a, b in reg)
+        if region is None or all(a == 0 and b == n for (a, b), n in zip(reg, shape)):
+            return cls(total), out_shape
+        index = torch.zeros((), dtype=torch.int64)
+        stride = 1
+        for d in reversed(range(len(shape))):  # the region's flat indices, O(region) memory
+            a, b = reg[d]
+            axis = torch.arange(a, b, dtype=torch.int64) * stride
+            index = axis.reshape((-1,) + (1,) * (len(shape) - 1 - d)) + index
+            stride *= shape[d]
+        return cls(total, index.reshape(-1)), out_shape
+
+    @property
+    def count(self) -> int:
+        """How many elements are computed."""
+        return self.total if self.index is None else self.index.numel()
+
+    def scaled(self, k: int) -> Elements:
+        """The elements of the ``(*shape, k)`` draw whose last index runs over these."""
+        if self.index is None:
+            return Elements(self.total * k)
+        return Elements(self.total * k, (self.index.unsqueeze(1) * k + torch.arange(k)).reshape(-1))
+
+    def pieces(self, rows: int) -> Iterator[tuple[int, int, int]]:
+        """``(pos, lo, hi)``: output positions ``pos ..`` hold elements ``lo .. hi - 1``, at
+        most ``rows`` at a time (runs of consecutive elements of a region)."""
+        if self.index is None:
+            runs = [(0, 0, self.total)]
+        else:
+            idx = self.index
+            breaks = (torch.nonzero(idx[1:] != idx[:-1] + 1).reshape(-1) + 1).tolist()
+            starts = [0, *breaks] if idx.numel() else []
+            ends = starts[1:] + [idx.numel()]
+            first = idx[starts].tolist() if starts else []
+            runs = [(p, e, e + (q - p)) for p, q, e in zip(starts, ends, first)]
+        for pos, lo, hi in runs:
+            for a in range(lo, hi, rows):
+                yield pos + (a - lo), a, min(hi, a + rows)
+
+
+def _gamma_f64(alpha: Tensor, g: Generator, elements: Elements | None = None) -> Tensor:
     """Standard Gamma(alpha) for a float64 tensor of alphas > 0 (any shape, on its device):
-    the normals of ``randn((numel, 12), float64)``, then the exponentials of
-    ``exponential((numel, 13), float64)``, from the generator's next blocks."""
-    n, k = alpha.numel(), GAMMA_CANDIDATES
+    the normals of ``randn((n, 12), float64)``, then the exponentials of
+    ``exponential((n, 13), float64)``, from the generator's next blocks, for the ``elements``
+    of a draw of ``n`` (default: all, ``n = alpha.numel()``), whose alphas ``alpha`` holds."""
+    elements = Elements(alpha.numel()) if elements is None else elements
+    n, k = elements.total, GAMMA_CANDIDATES
     dev = alpha.device
     value = torch.empty(alpha.shape, dtype=torch.float64, device=dev)
     z_blocks = blocks_for("normal", torch.float64, n * k)
@@ -205,17 +261,16 @@ def _gamma_f64(alpha: Tensor, g: Generator) -> Tensor:
     try:
         flat = alpha.reshape(-1)
         out = value.view(-1)
-        if engine.has_standard_gamma():
+        if engine.has_standard_gamma() and elements.index is None:
             engine.standard_gamma(out, key, start, start + z_blocks, flat.contiguous())
             return value
         rows = max(1, (1 << 20) // (k + 1))  # candidates a chunk at a time: bounded memory
-        for lo in range(0, n, rows):
-            hi = min(n, lo + rows)
+        for pos, lo, hi in elements.pieces(rows):
             z = _draws.normal(0.0, 1.0, (n, k), generator=_at(g, key, start), dtype=torch.float64, device=dev,
                               region=(slice(lo, hi),))
             e = _draws.exponential((n, k + 1), generator=_at(g, key, start + z_blocks), dtype=torch.float64,
                                    device=dev, region=(slice(lo, hi),))
-            out[lo:hi] = _marsaglia_tsang(flat[lo:hi], z, e)
+            out[pos:pos + hi - lo] = _marsaglia_tsang(flat[pos:pos + hi - lo], z, e)
     except BaseException:
         g._release(key, start, blocks)
         raise
@@ -270,11 +325,24 @@ def _positive_param(value: Any, name: str) -> Tensor | float:
     return v
 
 
-def _gamma_like(params: dict[str, Any], size: Any, g: Generator, dtype: Any, device: Any, out: Tensor | None,
-                draw: str) -> tuple[dict[str, Tensor], tuple[int, ...], torch.dtype, torch.device]:
-    """The checked parameters as float64 tensors of the draw's shape, the shape, dtype and device."""
-    values = {name: _positive_param(v, name) for name, v in params.items()}
+def region_of(values: dict[str, Any], size: Any, region: _draws.Region
+              ) -> tuple[tuple[int, ...], Elements, tuple[int, ...]]:
+    """The draw's shape, the elements computed and their shape (a ``region`` needs number
+    parameters: the draw's values then depend only on the element index)."""
     shape = _draws._param_shape(size, **values)
+    if region is not None and any(isinstance(v, Tensor) for v in values.values()):
+        raise ValueError("region needs number parameters (with tensor parameters, index the parameters instead)")
+    elements, out_shape = Elements.of_region(shape, region)
+    return shape, elements, out_shape
+
+
+def _gamma_like(params: dict[str, Any], size: Any, g: Generator, dtype: Any, device: Any, out: Tensor | None,
+                draw: str, region: _draws.Region = None
+                ) -> tuple[dict[str, Tensor], tuple[int, ...], torch.dtype, torch.device, Elements]:
+    """The checked parameters as float64 tensors of the computed elements' shape, that shape,
+    the dtype, device and elements."""
+    values = {name: _positive_param(v, name) for name, v in params.items()}
+    _, elements, shape = region_of(values, size, region)
     dtype = _draws._dtype(dtype, out, _draws._float_dtype_of(*values.values()) or torch.get_default_dtype(),
                           FLOAT_DTYPES, draw)
     _draws._check_out(out, shape, dtype)
@@ -282,7 +350,7 @@ def _gamma_like(params: dict[str, Any], size: Any, g: Generator, dtype: Any, dev
     full = tuple((0, n) for n in shape)
     tensors = {name: _draws._regional(_draws._as_tensor(v), shape, full, torch.float64, dev).contiguous()
                for name, v in values.items()}
-    return tensors, shape, dtype, dev
+    return tensors, shape, dtype, dev, elements
 
 
 def _finish(x: Tensor, dtype: torch.dtype, out: Tensor | None) -> Tensor:
@@ -292,7 +360,8 @@ def _finish(x: Tensor, dtype: torch.dtype, out: Tensor | None) -> Tensor:
 
 @_draws._eager
 def standard_gamma(alpha: Tensor | float, size: Any = None, *, generator: Generator | None = None,
-                   out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+                   out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+                   region: _draws.Region = None) -> Tensor:
     """Gamma(``alpha``, 1) numbers (torch's ``_standard_gamma``); ``alpha`` a number or a tensor.
 
     Marsaglia and Tsang's method in float64 with 12 candidates per element and no loop
@@ -308,17 +377,19 @@ def standard_gamma(alpha: Tensor | float, size: Any = None, *, generator: Genera
         dtype=float64)`` and then the exponentials ``13e .. 13e + 12`` of
         ``exponential((n, 13), dtype=float64)`` from the next blocks (``n`` elements:
         ``6n + ceil(13n / 2)`` blocks).  Everything after the draws is elementwise IEEE
-        arithmetic and the stream's log, exp and sqrt: the same on every device.
+        arithmetic and the stream's log, exp and sqrt: the same on every device.  With
+        ``region`` (number parameters), exactly ``full[region]``, and the generator advances
+        as for the full draw (so do gamma, chi2, beta and student_t).
     """
     g = resolve_generator(generator)
-    p, _, dtype, _ = _gamma_like({"alpha": alpha}, size, g, dtype, device, out, "standard_gamma")
-    return _finish(_gamma_f64(p["alpha"], g), dtype, out)
+    p, _, dtype, _, elements = _gamma_like({"alpha": alpha}, size, g, dtype, device, out, "standard_gamma", region)
+    return _finish(_gamma_f64(p["alpha"], g, elements), dtype, out)
 
 
 @_draws._eager
 def gamma(concentration: Tensor | float, rate: Tensor | float = 1.0, size: Any = None, *,
           generator: Generator | None = None, out: Tensor | None = None, dtype: torch.dtype | None = None,
-          device: Any = None) -> Tensor:
+          device: Any = None, region: _draws.Region = None) -> Tensor:
     """Gamma(``concentration``, ``rate``) numbers (:class:`torch.distributions.Gamma`):
     :func:`standard_gamma` of ``concentration`` divided by ``rate`` in float64, rounded once.
 
@@ -326,13 +397,14 @@ def gamma(concentration: Tensor | float, rate: Tensor | float = 1.0, size: Any =
         The blocks of :func:`standard_gamma` for the broadcast shape.
     """
     g = resolve_generator(generator)
-    p, _, dtype, _ = _gamma_like({"concentration": concentration, "rate": rate}, size, g, dtype, device, out, "gamma")
-    return _finish(_gamma_f64(p["concentration"], g) / p["rate"], dtype, out)
+    p, _, dtype, _, elements = _gamma_like({"concentration": concentration, "rate": rate}, size, g, dtype, device,
+                                           out, "gamma", region)
+    return _finish(_gamma_f64(p["concentration"], g, elements) / p["rate"], dtype, out)
 
 
 @_draws._eager
 def chi2(df: Tensor | float, size: Any = None, *, generator: Generator | None = None, out: Tensor | None = None,
-         dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+         dtype: torch.dtype | None = None, device: Any = None, region: _draws.Region = None) -> Tensor:
     """Chi-square numbers with ``df`` degrees of freedom (:class:`torch.distributions.Chi2`):
     ``2 * standard_gamma(df / 2)`` in float64, rounded once.
 
@@ -340,14 +412,15 @@ def chi2(df: Tensor | float, size: Any = None, *, generator: Generator | None = 
         The blocks of :func:`standard_gamma` for the broadcast shape.
     """
     g = resolve_generator(generator)
-    p, _, dtype, _ = _gamma_like({"df": df}, size, g, dtype, device, out, "chi2")
+    p, _, dtype, _, elements = _gamma_like({"df": df}, size, g, dtype, device, out, "chi2", region)
     half = c64("HALF_F64", p["df"])
-    return _finish(c64("TWO_F64", p["df"]) * _gamma_f64(p["df"] * half, g), dtype, out)
+    return _finish(c64("TWO_F64", p["df"]) * _gamma_f64(p["df"] * half, g, elements), dtype, out)
 
 
 @_draws._eager
 def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: Generator | None = None,
-         out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+         out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+         region: _draws.Region = None) -> Tensor:
     """Beta(``a``, ``b``) numbers (:class:`torch.distributions.Beta`): ``X / (X + Y)`` with
     ``X``, ``Y`` the standard Gamma draws of ``a`` and ``b`` (as ``dirichlet`` of ``[a, b]``);
     0.5 if both are 0 (tiny a and b).
@@ -356,8 +429,8 @@ def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: G
         The blocks of :func:`standard_gamma` of the ``(*shape, 2)`` tensor ``[a, b]``.
     """
     g = resolve_generator(generator)
-    p, _, dtype, _ = _gamma_like({"a": a, "b": b}, size, g, dtype, device, out, "beta")
-    x = _gamma_f64(torch.stack([p["a"], p["b"]], -1), g)
+    p, _, dtype, _, elements = _gamma_like({"a": a, "b": b}, size, g, dtype, device, out, "beta", region)
+    x = _gamma_f64(torch.stack([p["a"], p["b"]], -1), g, elements.scaled(2))
     return _finish(_ratio(x[..., 0], x[..., 0] + x[..., 1]), dtype, out)
 
 
@@ -389,7 +462,7 @@ def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor 
                         + (f" of dtype {alpha.dtype}" if isinstance(alpha, Tensor) else ""))
     if alpha.dim() == 0:
         raise ValueError("alpha must have at least one dimension (the categories)")
-    p, shape, dtype, _ = _gamma_like({"alpha": alpha}, None, g, None, None, out, "dirichlet")
+    p, shape, dtype, _, _ = _gamma_like({"alpha": alpha}, None, g, None, None, out, "dirichlet")
     x = _gamma_f64(p["alpha"], g)
     total = x[..., 0]
     for i in range(1, shape[-1]):  # left to right: the order the spec fixes
@@ -404,7 +477,8 @@ def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor 
 
 @_draws._eager
 def student_t(df: Tensor | float, size: Any = None, *, generator: Generator | None = None,
-              out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+              out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+              region: _draws.Region = None) -> Tensor:
     """Student's t numbers with ``df`` degrees of freedom (:class:`torch.distributions.StudentT`
     with loc 0, scale 1): ``X / sqrt(Z / df)``, ``X`` standard normal, ``Z`` chi-square(df),
     in float64 (correctly rounded square root), rounded once.
@@ -414,9 +488,10 @@ def student_t(df: Tensor | float, size: Any = None, *, generator: Generator | No
         :func:`chi2` from the next blocks.
     """
     g = resolve_generator(generator)
-    p, shape, dtype, dev = _gamma_like({"df": df}, size, g, dtype, device, out, "student_t")
-    x = _draws.normal(0.0, 1.0, shape, generator=g, dtype=torch.float64, device=dev)
-    z = c64("TWO_F64", x) * _gamma_f64(p["df"] * c64("HALF_F64", x), g)
+    p, _, dtype, dev, elements = _gamma_like({"df": df}, size, g, dtype, device, out, "student_t", region)
+    full = _draws._param_shape(size, df=p["df"] if isinstance(df, Tensor) else df)
+    x = _draws.normal(0.0, 1.0, full, generator=g, dtype=torch.float64, device=dev, region=region)
+    z = c64("TWO_F64", x) * _gamma_f64(p["df"] * c64("HALF_F64", x), g, elements)
     return _finish(x / _sqrt(z / p["df"]), dtype, out)
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from . import _draws
-from ._composite import _at, _sqrt
+from ._composite import Elements, _at, _sqrt, region_of
 from ._constants import u32
 from ._draws import generator_method
 from ._engines import engine_for
@@ -182,16 +182,17 @@ def _kernel_param(v: Tensor | float, shape: tuple[int, ...], dev: torch.device) 
 
 
 def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.dtype, dev: torch.device,
-            g: Generator, out: Tensor | None) -> Tensor:
+            elements: Elements, g: Generator, out: Tensor | None) -> Tensor:
     """Poisson (one parameter: the rates) or binomial (count, prob), checked, broadcast to
-    ``shape``: the values from the generator's next ``32 numel`` blocks, in ``dtype``."""
-    n = math.prod(shape)
+    ``shape`` (the computed elements'): the values from the generator's next ``32 n``
+    blocks (``n`` elements in the draw), in ``dtype``."""
+    n = elements.total
     blocks = blocks_for("uniform", torch.float64, n * 2 * CANDIDATES)
     if dev.type == "meta":  # NOTE [ meta ] in _draws: the blocks, no values
         g._reserve(blocks)
         return _draws._finish(torch.empty(shape, dtype=dtype, device=dev), out)
     engine = engine_for(dev, "uniform", torch.float64)
-    direct = engine.has_counts() and dtype in _KERNEL_DTYPES
+    direct = engine.has_counts() and dtype in _KERNEL_DTYPES and elements.index is None
     target = out if out is not None and (not direct or out.is_contiguous()) else _draws._empty(shape, dtype, dev)
     if direct:
         values = [_kernel_param(v, shape, dev) for v in params]
@@ -206,16 +207,16 @@ def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.d
             else:
                 engine.binomial(target.view(-1), key, start, values[0], values[1])
         else:
-            value = torch.empty(n, dtype=torch.float64, device=dev)
-            for lo in range(0, n, _CHUNK):
-                hi = min(n, lo + _CHUNK)
+            value = torch.empty(elements.count, dtype=torch.float64, device=dev)
+            for pos, lo, hi in elements.pieces(_CHUNK):
                 r = _draws.rand((n, 2 * CANDIDATES), generator=_at(g, key, start), dtype=torch.float64,
                                 device=dev, region=(slice(lo, hi),))
                 u, v = r[:, 0::2], r[:, 1::2]
+                part = slice(pos, pos + hi - lo)
                 if len(values) == 1:
-                    value[lo:hi] = _poisson(values[0][lo:hi], u, v)
+                    value[part] = _poisson(values[0][part], u, v)
                 else:
-                    value[lo:hi] = _binomial(values[0][lo:hi], values[1][lo:hi], u, v)
+                    value[part] = _binomial(values[0][part], values[1][part], u, v)
             target.copy_(value.view(shape))
     except BaseException:
         g._release(key, start, blocks)
@@ -233,13 +234,14 @@ def _checked(value: Any, name: str, ok: Callable[[Any], Any], rule: str) -> Tens
 
 
 def _prepare(params: dict[str, Tensor | float], size: Any, g: Generator, dtype: Any, device: Any,
-             out: Tensor | None, draw: str) -> tuple[tuple[int, ...], torch.dtype, torch.device]:
-    """The draw's shape, dtype and device."""
-    shape = _draws._param_shape(size, **params)
+             out: Tensor | None, draw: str, region: _draws.Region
+             ) -> tuple[tuple[int, ...], torch.dtype, torch.device, Elements]:
+    """The computed elements' shape, the dtype, device and elements."""
+    _, elements, shape = region_of(params, size, region)
     dtype = _draws._dtype(dtype, out, _draws._float_dtype_of(*params.values()) or torch.get_default_dtype(),
                           FLOAT_DTYPES, draw)
     _draws._check_out(out, shape, dtype)
-    return shape, dtype, _draws._device(device, out, g)
+    return shape, dtype, _draws._device(device, out, g), elements
 
 
 def _finite_nonnegative(x: Any) -> Any:
@@ -256,7 +258,8 @@ def _probability(x: Any) -> Any:
 
 @_draws._eager
 def poisson(rate: Tensor | float, size: Any = None, *, generator: Generator | None = None,
-            out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+            out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+            region: _draws.Region = None) -> Tensor:
     """Poisson(``rate``) counts as floats, like :func:`torch.poisson` (``rate`` a tensor or a
     number with ``size``); ``rate``'s float dtype, or torch's default.
 
@@ -271,16 +274,18 @@ def poisson(rate: Tensor | float, size: Any = None, *, generator: Generator | No
 
     Reproducibility:
         Element ``e`` (C order) reads the blocks ``32e .. 32e + 31`` of the generator's next
-        ``32 n``: the same on every device, engine and thread count.
+        ``32 n``: the same on every device, engine and thread count.  With ``region`` (number
+        parameters), exactly ``full[region]``; the generator advances as for the full draw.
     """
     g = resolve_generator(generator)
     rate = _checked(rate, "rate", _finite_nonnegative, "finite and >= 0")
-    return _counts([rate], *_prepare({"rate": rate}, size, g, dtype, device, out, "poisson"), g, out)
+    return _counts([rate], *_prepare({"rate": rate}, size, g, dtype, device, out, "poisson", region), g, out)
 
 
 @_draws._eager
 def binomial(count: Tensor | float, prob: Tensor | float, size: Any = None, *, generator: Generator | None = None,
-             out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None) -> Tensor:
+             out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
+             region: _draws.Region = None) -> Tensor:
     """Binomial(``count``, ``prob``) successes as floats, like :func:`torch.binomial`
     (broadcast); the parameters' float dtype, or torch's default.
 
@@ -300,8 +305,8 @@ def binomial(count: Tensor | float, prob: Tensor | float, size: Any = None, *, g
     g = resolve_generator(generator)
     count = _checked(count, "count", _whole, "whole numbers >= 0")
     prob = _checked(prob, "prob", _probability, "in [0, 1]")
-    return _counts([count, prob], *_prepare({"count": count, "prob": prob}, size, g, dtype, device, out, "binomial"),
-                   g, out)
+    return _counts([count, prob], *_prepare({"count": count, "prob": prob}, size, g, dtype, device, out, "binomial",
+                                            region), g, out)
 
 
 # Every count draw is also a Generator method.
