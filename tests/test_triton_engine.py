@@ -235,7 +235,7 @@ def test_the_engines_real_launches_compile_for_sm90(monkeypatch):
         _triton.count_in_ball((1, 1), 1, dims, 1, 2, torch.device("cpu"))
     _triton.exact_sum_limbs(torch.ones(1, dtype=torch.float64))
     assert set(launches) == {"draw_contiguous", "draw_scattered", "randperm_kernel", "in_ball_kernel",
-                             "in_ball_blocks_kernel", "exact_sums_kernel"}
+                             "in_ball_blocks_kernel", "exact_sums_kernel", "trunc_normal_kernel"}
     for k in compiled.values():
         for bad in FORBIDDEN:
             assert bad not in k.asm["ptx"]
@@ -399,7 +399,8 @@ def test_exp_and_log_of_the_gpu_kernels_equal_the_torch_forms():
                         np.sqrt(2.0) * np.ldexp(1.0, np.arange(-60, 60)), np.exp(rng.uniform(-700, 700, 20000))])
     words = torch.from_numpy(x.astype(np.float64).view(np.int64))
     out, out2 = torch.empty(len(x), dtype=torch.float64), torch.empty(len(x), dtype=torch.float64)
-    _triton.kernels(True)["math_kernel"][(-(-len(x) // 1024),)](words, out, out2, len(x), FN=5, BLOCK=1024)
+    with np.errstate(all="ignore"):  # exp's overflow beyond its clamp, discarded by the kernel
+        _triton.kernels(True)["math_kernel"][(-(-len(x) // 1024),)](words, out, out2, len(x), FN=5, BLOCK=1024)
     t = torch.from_numpy(x)
     assert conf.same_bits(out, exp_f64(t))
     positive = t > 0

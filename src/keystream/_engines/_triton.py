@@ -217,7 +217,7 @@ class TritonEngine(Engine):
     #: (a class attribute so that tests can take the wide path on small sizes).
     WIDE_FROM = 1 << 31
     #: The draw kernels' kinds, and randperm's own kernel.
-    kernel_kinds = frozenset(KINDS) | {"randperm"}
+    kernel_kinds = frozenset(KINDS) | {"randperm", "trunc_normal"}
 
     def __init__(self, interpret: bool = False, block: int = 1024, num_warps: int = 4,
                  shapes: dict[tuple[str, torch.dtype], tuple[int, int]] | None = None) -> None:
@@ -248,6 +248,14 @@ class TritonEngine(Engine):
             self._randperm(out, spec)
             return
         run = spec.contiguous_range()
+        if spec.kind == "trunc_normal":
+            if run is None:  # a region of several runs: rare for an initialiser's draw
+                from ._portable import PortableEngine
+
+                PortableEngine().fill(out, spec)
+            else:
+                self._trunc_normal(out, spec, run)
+            return
         if run is not None:
             self._contiguous(*_draw_args(out, spec), spec, run)
             return
@@ -322,6 +330,14 @@ class TritonEngine(Engine):
                      int(a.numel() > 1), int(b.numel() > 1), *key, offset & 0xFFFFFFFF, offset >> 32,
                      BINOMIAL=binomial, BLOCK=block)
 
+    def _trunc_normal(self, out, spec, run):  # type: ignore[no-untyped-def]
+        target, params, meta = _draw_args(out, spec)
+        e0, e1 = run
+        block = min(self.block, STATEFUL_BLOCK)
+        self._launch(kernels(self.interpret)["trunc_normal_kernel"], (_cdiv(e1 - e0, block),), target, *spec.key,
+                     spec.offset & 0xFFFFFFFF, spec.offset >> 32, *params, e0, e1 - e0, DTYPE=meta["DTYPE"],
+                     BLOCK=block)
+
     def _randperm(self, out, spec):  # type: ignore[no-untyped-def]
         (n,) = spec.params
         keys = feistel_keys(spec.key, spec.offset)
@@ -351,7 +367,8 @@ def _params(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) -> tuple
     k = elements_per_block(kind, dtype)
     code = kernel_kind(kind, dtype).code
     p = [0, 0, 0, 0]
-    if kind in ("uniform", "normal", "exponential", "cauchy", "laplace", "log_normal", "geometric", "gumbel"):
+    if kind in ("uniform", "normal", "exponential", "cauchy", "laplace", "log_normal", "geometric", "gumbel",
+                "trunc_normal"):
         # float parameters in the compute dtype; gumbel's are float64 for every dtype
         conv = _f64_bits if dtype == torch.float64 or kind == "gumbel" else _f32_bits
         for i, v in enumerate(params):

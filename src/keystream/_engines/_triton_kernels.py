@@ -819,6 +819,51 @@ def math_kernel(in_ptr, out_ptr, out2_ptr, n, FN: tl.constexpr, BLOCK: tl.conste
         tl.store(out2_ptr + pos, s, mask=mask)
 
 
+# ------------------------------------------------------------- truncated normal
+@triton.jit
+def first_inside(value, found, v, lo, hi):
+    """The running choice of the first candidate inside [lo, hi]."""
+    inside = (v >= lo) & (v <= hi)
+    return tl.where(inside & ~found, v, value), found | inside
+
+
+@launched
+def trunc_normal_kernel(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, e0, total, DTYPE: tl.constexpr,
+                        BLOCK: tl.constexpr):
+    """Elements [e0, e0 + total) of a truncated normal draw (kind trunc_normal): element e's
+    16 candidates are the normals (mean p0, std p1) of its blocks offset + B e .. + B - 1
+    (B = 4, or 8 in float64), randn's layout; the first inside [p2, p3], else the last one
+    clamped.  One element a lane."""
+    i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    live = i < total
+    key0 = tl.full([], 0, tl.uint32) + k0.to(tl.uint32)
+    key1 = tl.full([], 0, tl.uint32) + k1.to(tl.uint32)
+    if DTYPE == D_F64:
+        lo = as_f64(p2)
+        hi = as_f64(p3)
+        blocks: tl.constexpr = 8
+    else:
+        lo = p2.to(tl.uint32).to(tl.float32, bitcast=True)
+        hi = p3.to(tl.uint32).to(tl.float32, bitcast=True)
+        blocks: tl.constexpr = 4
+    first = counter64(off_lo, off_hi) + (e0 + i).to(tl.uint64) * blocks
+    value = lo * 0.0
+    found = i < 0
+    last = value
+    for b in tl.static_range(blocks):
+        w0, w1, w2, w3 = block_words(first + b, key0, key1)
+        v0, v1, v2, v3 = values(w0, w1, w2, w3, p0, p1, p2, p3, K_NORMAL, DTYPE, False)
+        value, found = first_inside(value, found, v0, lo, hi)
+        value, found = first_inside(value, found, v1, lo, hi)
+        last = v1
+        if DTYPE != D_F64:
+            value, found = first_inside(value, found, v2, lo, hi)
+            value, found = first_inside(value, found, v3, lo, hi)
+            last = v3
+    clamped = tl.where(last < lo, lo, tl.where(last > hi, hi, last))
+    store(out_ptr + i, tl.where(found, value, clamped), live, K_TRUNC_NORMAL, DTYPE)
+
+
 # --------------------------------------------------- gamma, poisson, binomial
 # The composite draws' definitions (_composite.py, _counts.py) one element a lane, each step
 # the same IEEE operation in the same order; a lane's later candidates are computed while
