@@ -117,11 +117,11 @@ def variants(block: int = 1024) -> list[Variant]:
     out += [Variant("in_ball_blocks_kernel", IN_BALL, {"DIMS": d, "BLOCK": block}) for d in (1, 2, 4)]
     out.append(Variant("exact_sums_kernel", {"x_ptr": "*fp64", "n": "i32", "limbs_ptr": "*i64", "flag_ptr": "*i64"},
                        {"BLOCK": _triton.EXACT_BLOCK}))
-    for dtype, ptr in ((F32, "*fp32"), (F64, "*fp64"), (BF16, "*i16")):
+    for out_dtype, ptr in ((F32, "*fp32"), (F64, "*fp64"), (BF16, "*i16")):
         out.append(Variant("trunc_normal_kernel", {"out_ptr": ptr, "k0": "i32", "k1": "i64", "off_lo": "i32",
                                                    "off_hi": "i32", **{f"p{i}": "i64" for i in range(4)}, "e0": "i64",
                                                    "total": "i32"},
-                           {"DTYPE": DTYPE_CODES[dtype], "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
+                           {"DTYPE": DTYPE_CODES[out_dtype], "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     out.append(Variant("gamma_kernel", {"out_ptr": "*fp64", "alpha_ptr": "*fp64", "n": "i32", "k0": "i32",
                                         "k1": "i64", "z_lo": "i32", "z_hi": "i32", "e_lo": "i32", "e_hi": "i32"},
                        {"BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
