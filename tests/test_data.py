@@ -264,3 +264,20 @@ def test_an_explicit_seed_in_a_worker_is_kept():
     # items are dealt round-robin: item 0 is worker 0's first draw, item 1 worker 1's
     assert draws[0] == tuple(ks.Generator(1000).rand(2, dtype=torch.float64).tolist())
     assert draws[1] == tuple(ks.Generator(1001).rand(2, dtype=torch.float64).tolist())
+
+
+def test_keystream_loader_makes_the_sampler_state_count_what_training_received():
+    from keystream.data import DataLoader as KsLoader
+
+    s = ShuffleSampler(100, batch_size=4, seed=1)
+    loader = KsLoader(list(range(100)), batch_size=4, sampler=s, num_workers=2)
+    it = iter(loader)
+    seen = [next(it).tolist() for _ in range(3)]
+    state = s.state_dict()
+    assert state["position"] == 12  # torch's DataLoader alone: the prefetched 28
+    del it
+    resumed = ShuffleSampler(100, batch_size=4, seed=1)
+    resumed.load_state_dict(state)
+    rest = [b.tolist() for b in KsLoader(list(range(100)), batch_size=4, sampler=resumed)]
+    full = [b.tolist() for b in DataLoader(list(range(100)), batch_size=4, sampler=ShuffleSampler(100, 4, seed=1))]
+    assert seen + rest == full

@@ -5,11 +5,13 @@ not of ``num_workers``, the world size, the batch size per rank or where a run w
 resumed.  See docs/data.md.
 """
 from ._augment import augment_words, color_jitter, crop_boxes, cutmix_boxes, flip, mixup_lambda
+from ._loader import DataLoader
 from ._sampler import ShuffleSampler, epoch_generator
 from ._samples import PerSampleDataset, sample_generator, seeded_globals
 from ._torch_samplers import RandomSampler, SubsetRandomSampler, WeightedRandomSampler, random_split
 
 __all__ = [
+    "DataLoader",
     "PerSampleDataset",
     "RandomSampler",
     "ShuffleSampler",

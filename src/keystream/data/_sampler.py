@@ -105,6 +105,7 @@ class ShuffleSampler(Sampler[int]):
         self._done_before: int = 0  # indices yielded before the current chunk
         self._current: Any = None  # iterator over the current chunk
         self._current_len = 0
+        self._delivered: int | None = None  # samples a keystream.data.DataLoader handed to the training loop
 
     # ------------------------------------------------------------------ layout
     @property
@@ -124,6 +125,7 @@ class ShuffleSampler(Sampler[int]):
         """Use epoch ``epoch``'s order from the next iteration on (and start it at position 0)."""
         self.epoch = _int(epoch, "epoch", 0)
         self._start = 0
+        self._delivered = None
 
     def permutation(self) -> Permutation | None:
         return Permutation(self.n, epoch_generator(self.seed, self.epoch)) if self.shuffle else None
@@ -175,12 +177,15 @@ class ShuffleSampler(Sampler[int]):
         """``{seed, epoch, position, n, batch_size}``; ``position`` is a global position.
 
         Args:
-            steps_done: global steps trained in this epoch since the iteration started
-                (recommended: the DataLoader prefetches, so the sampler runs ahead of
-                training).  Default: the whole steps this rank's iterator has yielded.
+            steps_done: global steps trained in this epoch since the iteration started.
+                Default: the whole steps of the samples a :class:`keystream.data.DataLoader`
+                has handed to the training loop; with torch's DataLoader (which prefetches,
+                so the sampler runs ahead of training), the whole steps this rank's
+                iterator has yielded.
         """
         if steps_done is None:
-            steps_done = self._yielded_total() // self.per_rank
+            done = self._yielded_total() if self._delivered is None else self._delivered
+            steps_done = done // self.per_rank
         steps_done = _int(steps_done, "steps_done", 0)
         position = min(self._start - self._start % self.batch_size + steps_done * self.batch_size,
                        self.steps * self.batch_size)
