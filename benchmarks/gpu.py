@@ -217,6 +217,25 @@ def montecarlo(device: torch.device, engine: str, n: int, chunk: int, reps: int)
             "call_pairs": mc_bench.PAIRS}
 
 
+def keyed_sampling(device: torch.device, reps: int) -> dict:
+    """keystream.sampling on the GPU: the tokens equal the CPU's, and the time against torch's
+    batched path and per-request generators (batch 64, vocabulary 128,000)."""
+    from keystream import sampling
+    from sampling import torch_batched, torch_per_request  # benchmarks/sampling.py
+
+    batch, vocab = 64, 128_000
+    logits = torch.randn(batch, vocab, generator=torch.Generator().manual_seed(1)) * 3
+    keys = sampling.request_keys(range(batch), 0)
+    want = sampling.sample(logits, keys, temperature=0.8, top_p=0.9)
+    on_gpu, gkeys = logits.to(device), keys.to(device)
+    ok = torch.equal(sampling.sample(on_gpu, gkeys, temperature=0.8, top_p=0.9).cpu(), want)
+    gens = [torch.Generator(device=device).manual_seed(i) for i in range(batch)]
+    run = timer(device)
+    return {"ok": ok, "keystream_s": run(lambda: sampling.sample(on_gpu, gkeys, temperature=0.8, top_p=0.9), reps),
+            "torch_batched_s": run(lambda: torch_batched(on_gpu), reps),
+            "torch_per_request_s": run(lambda: torch_per_request(on_gpu, gens), max(1, reps // 5))}
+
+
 def sweep(device: torch.device, engine: str, n: int, reps: int, on_row, deadline: float) -> None:  # type: ignore[no-untyped-def]
     """Time the GPU engine's launch shapes (block, num_warps) per draw; check equal bits.
     Each row goes to ``on_row`` as it is measured; no new shape starts after ``deadline``
@@ -348,6 +367,16 @@ def main() -> None:
               f"float64 sums {mc['call_plain_s'] * 1e3:.1f} ms: "
               f"{100 * (mc['call_exact_s'] / mc['call_plain_s'] - 1):+.1f}% (medians of {mc['call_pairs']} "
               f"interleaved pairs)")
+    try:
+        ks_sampling = keyed_sampling(device, args.reps)
+        print(f"\n## Keyed sampling, batch 64 x 128,000, top-p 0.9: tokens equal the CPU's: {ks_sampling['ok']}; "
+              f"keystream {ks_sampling['keystream_s'] * 1e3:.2f} ms, torch batched "
+              f"{ks_sampling['torch_batched_s'] * 1e3:.2f} ms, per-request torch generators "
+              f"{ks_sampling['torch_per_request_s'] * 1e3:.2f} ms")
+    except Exception as err:  # noqa: BLE001 - report, go on
+        ks_sampling = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+        print(f"\n## Keyed sampling failed: {ks_sampling['error']}")
+    save(sampling=ks_sampling)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     shapes: list[dict] = []
     if args.sweep:

@@ -102,6 +102,15 @@ class Engine(abc.ABC):
         ``prob`` (in [0, 1]), as :meth:`poisson`.  Called only where :meth:`has_counts`."""
         raise NotImplementedError(f"engine {self.name!r} has no binomial kernel")
 
+    def sample_tokens(self, logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor,
+                      top_k: torch.Tensor | None, top_p: torch.Tensor | None,
+                      min_p: torch.Tensor | None) -> torch.Tensor | None:
+        """``keystream.sampling.sample``'s definition (NOTE [ Keyed sampling ]) for checked
+        float32 ``logits`` [B, V], int64 ``keys`` [B, 2] and per-row parameters (float64
+        temperature, top_p, min_p; int64 top_k; None when off): int64 tokens [B], or None
+        (no kernel here: the caller computes the definition with torch ops)."""
+        return None
+
     def has_multinomial(self, n: int, replacement: bool) -> bool:
         """Whether :meth:`multinomial` has a kernel for ``n`` samples per row."""
         return False

@@ -70,6 +70,10 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_binomial.restype = None
             lib.ks_binomial.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, *param, *param,
                                         ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
+            lib.ks_sample.restype = ctypes.c_int
+            lib.ks_sample.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+                                      ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                      ctypes.c_void_p]
             lib.ks_limbs.restype = ctypes.c_int
             lib.ks_limbs.argtypes = []
             if lib.ks_limbs() != LIMBS:  # a stale build of another version
@@ -192,6 +196,20 @@ def binomial(out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.
                      out.data_ptr(), int(out.dtype == torch.float32))
 
 
+def sample_tokens(logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor | None,
+                  top_p: torch.Tensor | None, min_p: torch.Tensor | None) -> torch.Tensor:
+    """``keystream.sampling.sample`` with the C kernel (rows on the pool's threads)."""
+    assert _LIB is not None
+    rows, vocab = logits.shape
+    out = torch.empty(rows, dtype=torch.int64)
+    args = [t.contiguous() if t is not None else None for t in (logits, keys, temperature, top_k, top_p, min_p)]
+    ptrs = [t.data_ptr() if t is not None else None for t in args]
+    threads = max(1, min(torch.get_num_threads(), rows, (rows * vocab) // MIN_CHUNK))
+    if _LIB.ks_sample(threads, ptrs[0], rows, vocab, *ptrs[1:], out.data_ptr()) < 0:
+        raise MemoryError("keystream: no memory for the sampler's row buffers")
+    return out
+
+
 def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int) -> int | None:
     """Samples ``[s0, s1)`` of ``rand((n, dims), float32)`` from (key, offset) whose
     squared norm, summed left to right in float32, is below 1 (``montecarlo.InBall``);
@@ -266,6 +284,13 @@ class CpuEngine(Engine):
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
                        alpha: torch.Tensor) -> None:
         standard_gamma(out, key, z_offset, e_offset, alpha)
+
+    def sample_tokens(self, logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor,
+                      top_k: torch.Tensor | None, top_p: torch.Tensor | None,
+                      min_p: torch.Tensor | None) -> torch.Tensor | None:
+        if _LIB is None or logits.dtype != torch.float32:
+            return None
+        return sample_tokens(logits, keys, temperature, top_k, top_p, min_p)
 
     def has_counts(self) -> bool:
         return _LIB is not None
