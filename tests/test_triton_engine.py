@@ -436,6 +436,32 @@ def test_gamma_poisson_and_binomial_kernels_equal_the_definitions():
         assert conf.same_bits(a, b), i
 
 
+def test_the_sampling_kernel_equals_the_c_kernel():
+    """keystream.sampling's Triton kernel (bit-by-bit threshold search, a block at a time)
+    against the C kernel (radix selection), which tests/test_sampling.py compares with the
+    torch definition: ties, -inf logits, per-row parameters, greedy rows, two blocks a row."""
+    from keystream import sampling
+    from keystream._engines import use_engine
+
+    logits = torch.randn(4, 40, generator=torch.Generator().manual_seed(2)) * 2.5
+    logits[:, ::5] = logits[:, ::5].round()
+    logits[1, :25] = float("-inf")
+    keys = sampling.request_keys(range(4), 9)
+    cases = [(slice(0, 4), {"temperature": torch.tensor([0.0, 0.9, 1.0, 2.0]), "min_p": 0.05}),
+             (slice(1, 3), {"temperature": 0.8, "top_k": torch.tensor([20, 3]), "top_p": torch.tensor([1.0, 0.5])})]
+    for rows, params in cases:  # (the threshold searches cost 64 passes each: few rows in the interpreter)
+        with use_engine("cpu"):
+            want = sampling.sample(logits[rows], keys[rows], **params)
+        with use_engine("triton-interpreter"):
+            got = sampling.sample(logits[rows], keys[rows], **params)
+        assert torch.equal(got, want), params
+    eng = _triton.TritonEngine(interpret=True, block=32)  # two blocks a row
+    temp = torch.full((1,), 0.8, dtype=torch.float64)
+    got = eng.sample_tokens(logits[3:], keys[3:], temp, None, torch.full((1,), 0.7, dtype=torch.float64), None)
+    with use_engine("cpu"):
+        assert torch.equal(got, sampling.sample(logits[3:], keys[3:], temperature=0.8, top_p=0.7))
+
+
 def test_estimator_reads_device_counts_in_batches(monkeypatch):
     """The fused Triton count stays on the device; the estimator reads the counts of many
     chunks at once (here every 3), at the end, and gives the same sums as the CPU."""

@@ -313,6 +313,22 @@ class TritonEngine(Engine):
         self._launch(kernels(self.interpret)["gamma_kernel"], (_cdiv(n, block),), out, alpha, n, *key,
                      z_offset & 0xFFFFFFFF, z_offset >> 32, e_offset & 0xFFFFFFFF, e_offset >> 32, BLOCK=block)
 
+    def sample_tokens(self, logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor,
+                      top_k: torch.Tensor | None, top_p: torch.Tensor | None,
+                      min_p: torch.Tensor | None) -> torch.Tensor | None:
+        rows, vocab = logits.shape
+        out = torch.empty(rows, dtype=torch.int64, device=logits.device)
+        if rows == 0:
+            return out
+        scale = float(2 ** (62 - vocab.bit_length()))
+        x = logits.contiguous()
+        self._launch(kernels(self.interpret)["sample_kernel"], (rows,), out, x, vocab, keys.contiguous(),
+                     temperature.contiguous(), x if top_k is None else top_k.contiguous(),
+                     x if top_p is None else top_p.contiguous(), x if min_p is None else min_p.contiguous(), scale,
+                     HAS_K=top_k is not None, HAS_P=top_p is not None, HAS_MIN=min_p is not None,
+                     BLOCK=min(self.block, 1024))
+        return out
+
     def has_counts(self) -> bool:
         return True
 

@@ -122,6 +122,11 @@ def variants(block: int = 1024) -> list[Variant]:
                                                    "off_hi": "i32", **{f"p{i}": "i64" for i in range(4)}, "e0": "i64",
                                                    "total": "i32"},
                            {"DTYPE": DTYPE_CODES[out_dtype], "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
+    for flags in ((False, False, False), (True, True, True)):
+        out.append(Variant("sample_kernel", {"out_ptr": "*i64", "logits_ptr": "*fp32", "vocab": "i32",
+                                             "keys_ptr": "*i64", "temp_ptr": "*fp64", "top_k_ptr": "*i64",
+                                             "top_p_ptr": "*fp64", "min_p_ptr": "*fp64", "scale": "fp64"},
+                           {"HAS_K": flags[0], "HAS_P": flags[1], "HAS_MIN": flags[2], "BLOCK": block}))
     out.append(Variant("gamma_kernel", {"out_ptr": "*fp64", "alpha_ptr": "*fp64", "n": "i32", "k0": "i32",
                                         "k1": "i64", "z_lo": "i32", "z_hi": "i32", "e_lo": "i32", "e_hi": "i32"},
                        {"BLOCK": min(block, _triton.STATEFUL_BLOCK)}))

@@ -1059,6 +1059,112 @@ def counts_kernel(out_ptr, a_ptr, b_ptr, n, a_step, b_step, k0, k1, off_lo, off_
     tl.store(out_ptr + e, result.to(out_ptr.dtype.element_ty), mask=live)
 
 
+# ------------------------------------------------------------ keyed sampling
+# keystream.sampling.sample (NOTE [ Keyed sampling ] in sampling/_sample.py): one program
+# a row, the vocabulary a block at a time.  The top-k and top-p sets are prefixes of the
+# order of the unique 64-bit keys (as the C kernel's); their smallest kept key is found bit
+# by bit from the top (64 passes of exact counts or sums), so nothing is sorted.
+@triton.jit
+def min_any(a, b):
+    return tl.minimum(a, b)
+
+
+@triton.jit
+def row_values(row_ptr, offs, vocab, t, m, scale):
+    """A block's scaled logits, weights w, integer weights q and order keys."""
+    live = offs < vocab
+    x = tl.load(row_ptr + offs, mask=live, other=float("-inf"))
+    s = tl.div_rn(x, t)
+    w = exp_f64(s.to(tl.float64) - m)
+    q = tl.where(live, (w * scale).to(tl.int64), 0)
+    b = s.to(tl.uint32, bitcast=True)
+    b = tl.where((b & 0x80000000) != 0, ~b, b | 0x80000000)
+    key = (b.to(tl.uint64) << 32) | (0xFFFFFFFF - offs).to(tl.uint32).to(tl.uint64)
+    return live, w, q, key
+
+
+@launched
+def sample_kernel(out_ptr, logits_ptr, vocab, keys_ptr, temp_ptr, top_k_ptr, top_p_ptr, min_p_ptr, scale,
+                  HAS_K: tl.constexpr, HAS_P: tl.constexpr, HAS_MIN: tl.constexpr, BLOCK: tl.constexpr):
+    r = tl.program_id(0).to(tl.int64)
+    row = logits_ptr + r * vocab
+    t = tl.load(temp_ptr + r).to(tl.float32)
+    greedy = t == 0.0
+    t = tl.where(greedy, 1.0, t)
+    m = tl.full([], float("-inf"), tl.float32)
+    best_x = tl.full([], float("-inf"), tl.float32)
+    best_i = tl.full([], 0, tl.int64)
+    for start in tl.range(0, vocab, BLOCK):
+        offs = start + tl.arange(0, BLOCK).to(tl.int64)
+        x = tl.load(row + offs, mask=offs < vocab, other=float("-inf"))
+        m = tl.maximum(m, tl.reduce(tl.div_rn(x, t), 0, max_i32))
+        bx = tl.reduce(x, 0, max_i32)
+        bi = tl.reduce(tl.where((x == bx) & (offs < vocab), offs, vocab), 0, min_any)
+        better = bx > best_x
+        best_i = tl.where(better, bi, best_i)
+        best_x = tl.where(better, bx, best_x)
+    md = m.to(tl.float64)
+    one = tl.full([], 1, tl.uint64)
+    kappa = tl.full([], 0, tl.uint64)  # the kept keys are those >= kappa
+    if HAS_K:
+        k = tl.load(top_k_ptr + r)
+        if (k > 0) & (k < vocab):
+            for bit in tl.range(63, -1, -1):
+                cand = kappa | (one << (bit + tl.full([], 0, tl.uint64)))
+                count = tl.full([], 0, tl.int64)
+                for start in tl.range(0, vocab, BLOCK):
+                    offs = start + tl.arange(0, BLOCK).to(tl.int64)
+                    live, w, q, key = row_values(row, offs, vocab, t, md, scale)
+                    count += tl.reduce((live & (key >= cand)).to(tl.int64), 0, add_i32)
+                kappa = tl.where(count >= k, cand, kappa)
+    if HAS_P:
+        p = tl.load(top_p_ptr + r)
+        total = tl.full([], 0, tl.int64)
+        for start in tl.range(0, vocab, BLOCK):
+            offs = start + tl.arange(0, BLOCK).to(tl.int64)
+            live, w, q, key = row_values(row, offs, vocab, t, md, scale)
+            total += tl.reduce(tl.where(key >= kappa, q, 0), 0, add_i32)
+        need = p * total.to(tl.float64)
+        b = tl.full([], 0, tl.uint64)  # the largest key whose sum of q at or above it reaches need
+        for bit in tl.range(63, -1, -1):
+            cand = b | (one << (bit + tl.full([], 0, tl.uint64)))
+            acc = tl.full([], 0, tl.int64)
+            for start in tl.range(0, vocab, BLOCK):
+                offs = start + tl.arange(0, BLOCK).to(tl.int64)
+                live, w, q, key = row_values(row, offs, vocab, t, md, scale)
+                acc += tl.reduce(tl.where((key >= cand) & (key >= kappa), q, 0), 0, add_i32)
+            b = tl.where(acc.to(tl.float64) >= need, cand, b)
+        kappa = tl.maximum(kappa, b)
+    if HAS_MIN:
+        min_p = tl.load(min_p_ptr + r)
+    else:
+        min_p = tl.full([], 0.0, tl.float64)
+    kept_total = tl.full([], 0, tl.int64)
+    for start in tl.range(0, vocab, BLOCK):
+        offs = start + tl.arange(0, BLOCK).to(tl.int64)
+        live, w, q, key = row_values(row, offs, vocab, t, md, scale)
+        kept_total += tl.reduce(tl.where((key >= kappa) & (w >= min_p), q, 0), 0, add_i32)
+    k0 = tl.load(keys_ptr + 2 * r).to(tl.uint32)
+    k1 = tl.load(keys_ptr + 2 * r + 1).to(tl.uint32)
+    zero = tl.full([], 0, tl.uint32)
+    w0, w1, w2, w3 = philox(zero, zero, k0, k1)
+    span = kept_total.to(tl.uint64)
+    target = mulhi64(word64(w0, w1), (span & 0xFFFFFFFF).to(tl.uint32), (span >> 32).to(tl.uint32)).to(tl.int64)
+    acc = tl.full([], 0, tl.int64)
+    token = tl.full([], 0, tl.int64) + vocab - 1
+    found = acc < 0
+    for start in tl.range(0, vocab, BLOCK):
+        offs = start + tl.arange(0, BLOCK).to(tl.int64)
+        live, w, q, key = row_values(row, offs, vocab, t, md, scale)
+        kept = tl.where((key >= kappa) & (w >= min_p), q, 0)
+        inclusive = tl.associative_scan(kept, 0, add_i32) + acc
+        here = tl.reduce(tl.where(inclusive > target, offs, vocab), 0, min_any)
+        token = tl.where(~found & (here < vocab), here, token)
+        found = found | (here < vocab)
+        acc += tl.reduce(kept, 0, add_i32)
+    tl.store(out_ptr + r, tl.where(greedy, best_i, token))
+
+
 # ------------------------------------------------------------------ exact sums
 # NOTE [ exact sums on the GPU ]
 # montecarlo's exact accumulation (``exact_sums``): the sums of float64 values and of

@@ -4,7 +4,9 @@
 the row's own key (:func:`request_keys` builds them from request seeds, sample numbers and
 decoding steps), so a request's completion does not depend on the other requests it is
 batched with, its position, padding rows, the engine or the device.  The algorithm is
-NOTE [ Keyed sampling ] in ``_sample.py`` and docs/spec.md section 8.
+NOTE [ Keyed sampling ] in ``_sample.py`` and docs/spec.md section 8; the C engine and the
+Triton engine have kernels for it (``Engine.sample_tokens``), other devices run the torch
+definition.
 """
 from ._sample import request_keys, sample, sample_probs
 
