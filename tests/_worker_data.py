@@ -29,3 +29,16 @@ def seed_keystream(worker_id: int) -> None:
 def add_torch_rand(x: float, generator: ks.Generator) -> float:
     """An unmodified transform: it calls torch's random functions, not keystream's."""
     return x + torch.rand(()).item() + float(torch.randint(0, 100, ()).item())
+
+
+class TorchRandDraws(Dataset):
+    """Item i: torch.rand(2), unmodified torch code (no keystream in the dataset)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.rand(2, dtype=torch.float64)

@@ -183,13 +183,6 @@ def test_a_candidate_is_accepted_as_often_as_the_docs_say(which, params, least, 
 @pytest.mark.parametrize("draw", [lambda **k: ks.poisson(2.5, (7, 9), **k), lambda **k: ks.poisson(40.0, (7, 9), **k),
                                   lambda **k: ks.binomial(50.0, 0.3, (7, 9), **k)])
 def test_a_region_is_the_full_draw_cut_and_advances_as_it(draw):
-    from test_composite import REGIONS
+    from test_composite import check_regions
 
-    for engine in _engines():
-        with use_engine(engine):
-            g = ks.Generator(32)
-            full = draw(generator=g)
-            for region in REGIONS:
-                h = ks.Generator(32)
-                assert same_bits(draw(generator=h, region=region), full[region]), (engine, region)
-                assert h.offset == g.offset
+    check_regions(draw, 32)

@@ -208,3 +208,26 @@ def test_torch_generator_bridge():
     a, b = g.torch_generator(), g.torch_generator()
     assert a.initial_seed() != b.initial_seed() and g.offset == 0 and g.spawn_count == 2
     assert ks.Generator(9).torch_generator().initial_seed() == a.initial_seed()
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_patch_torch_reaches_dataloader_workers(context):
+    from _worker_data import TorchRandDraws
+
+    def run():
+        loader = torch.utils.data.DataLoader(TorchRandDraws(6), batch_size=1, num_workers=2,
+                                             multiprocessing_context=context)
+        return torch.cat(list(loader))
+
+    try:
+        ks.patch_torch(21)
+        first = run()
+        ks.manual_seed(21)
+        second = run()
+    finally:
+        ks.unpatch_torch()
+    torch.manual_seed(21)
+    unpatched = run()
+    assert torch.equal(first, second)  # reproducible
+    assert not torch.equal(first[0], first[1])  # worker 0 and worker 1 do not repeat each other
+    assert not torch.equal(first, unpatched)  # keystream's numbers, not torch's

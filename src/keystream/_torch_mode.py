@@ -402,6 +402,35 @@ def torch_random(generator: Generator | None = None) -> Iterator[Generator]:
 _patched: list[Any] = []
 
 
+class _PatchedWorker:
+    """A DataLoader's ``worker_init_fn`` under :func:`patch_torch`: a worker started by
+    ``spawn`` (a fresh interpreter) enters the patch before the loader's own function runs;
+    keystream's default generator there follows torch's seed for the worker
+    (NOTE [ DataLoader workers ] in _generator.py).  Picklable: a spawned worker imports it."""
+
+    def __init__(self, fn: Callable[[int], Any] | None) -> None:
+        self.fn = fn
+
+    def __call__(self, worker_id: int) -> None:
+        if not _patched:  # a forked worker inherits the patch
+            patch_torch()
+        if self.fn is not None:
+            self.fn(worker_id)
+
+
+def _worker_iter_init(original: Callable[..., None]) -> Callable[..., None]:
+    """``_MultiProcessingDataLoaderIter.__init__`` giving its workers :class:`_PatchedWorker`."""
+    @functools.wraps(original)
+    def init(self: Any, loader: Any) -> None:
+        fn = loader.worker_init_fn
+        loader.worker_init_fn = _PatchedWorker(fn)
+        try:
+            original(self, loader)
+        finally:
+            loader.worker_init_fn = fn
+    return init
+
+
 def patch_torch(seed: int | None = None) -> None:
     """Make the program's torch randomness keystream's: :func:`torch_random` with
     keystream's default generator, entered for the calling thread until
@@ -412,8 +441,11 @@ def patch_torch(seed: int | None = None) -> None:
         seed: if given, ``keystream.manual_seed(seed)`` first.
 
     Reproducibility:
-        As :func:`torch_random`.  DataLoader workers started by ``fork`` inherit the mode;
-        other threads and ``spawn`` workers enter :func:`torch_random` themselves.
+        As :func:`torch_random`.  DataLoader workers (``fork`` and ``spawn``) run under the
+        patch too, each with keystream's default generator seeded from torch's seed for the
+        worker (so the numbers depend on ``num_workers``, as torch's do; use
+        :class:`keystream.data.PerSampleDataset` for numbers that do not).  Other threads
+        enter :func:`torch_random` themselves.
     """
     if _patched:
         unpatch_torch()
@@ -431,15 +463,19 @@ def patch_torch(seed: int | None = None) -> None:
 
     torch.manual_seed = seeding  # type: ignore[assignment]
     torch.random.manual_seed = seeding  # type: ignore[assignment]
-    _patched[:] = [mode, original]
+    workers = torch.utils.data.dataloader._MultiProcessingDataLoaderIter
+    worker_init = workers.__init__
+    workers.__init__ = _worker_iter_init(worker_init)  # type: ignore[method-assign]
+    _patched[:] = [mode, original, worker_init]
 
 
 def unpatch_torch() -> None:
     """Undo :func:`patch_torch` (nothing if it is not in effect)."""
     if not _patched:
         return
-    mode, original = _patched
+    mode, original, worker_init = _patched
     _patched.clear()
-    torch.manual_seed = original
-    torch.random.manual_seed = original
+    torch.manual_seed = original  # type: ignore[assignment]
+    torch.random.manual_seed = original  # type: ignore[assignment]
+    torch.utils.data.dataloader._MultiProcessingDataLoaderIter.__init__ = worker_init  # type: ignore[method-assign]
     mode.__exit__(None, None, None)

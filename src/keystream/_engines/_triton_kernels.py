@@ -291,6 +291,32 @@ def mulhi64(x, span_lo, span_hi):
 
 
 @triton.jit
+def normal_values(w0, w1, w2, w3, p0, p1, DTYPE: tl.constexpr, UNIT: tl.constexpr):
+    """Box-Muller normals of a block (mean p0, std p1 as bits of the compute dtype): 4, or 2
+    (float64, then repeated)."""
+    if DTYPE == D_F64:
+        mean = as_f64(p0)
+        std = as_f64(p1)
+        r = tl.sqrt(f64c(TWO_F64) * neg_log_f64(word64(w0, w1)))  # float64 sqrt is sqrt.rn.f64
+        c, s = sincos_f64(word64(w2, w3))
+        if UNIT:
+            return r * c, r * s, r * c, r * s
+        za = mean + std * (r * c)
+        zb = mean + std * (r * s)
+        return za, zb, za, zb
+    else:
+        mean = p0.to(tl.uint32).to(tl.float32, bitcast=True)
+        std = p1.to(tl.uint32).to(tl.float32, bitcast=True)
+        ra = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w0))
+        ca, sa = sincos_f32(w1)
+        rb = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w2))
+        cb, sb = sincos_f32(w3)
+        if UNIT:
+            return ra * ca, ra * sa, rb * cb, rb * sb
+        return mean + std * (ra * ca), mean + std * (ra * sa), mean + std * (rb * cb), mean + std * (rb * sb)
+
+
+@triton.jit
 def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constexpr, UNIT: tl.constexpr):
     """The 4 (or 2, then repeated) element values of a block from its words.
 
@@ -353,26 +379,7 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             return (tl.where(x0 >= hi, be, x0), tl.where(x1 >= hi, be, x1),
                     tl.where(x2 >= hi, be, x2), tl.where(x3 >= hi, be, x3))
     elif KIND == K_NORMAL:  # normal: p0, p1 = bits of mean, std (compute dtype)
-        if DTYPE == D_F64:
-            mean = as_f64(p0)
-            std = as_f64(p1)
-            r = tl.sqrt(f64c(TWO_F64) * neg_log_f64(word64(w0, w1)))  # float64 sqrt is sqrt.rn.f64
-            c, s = sincos_f64(word64(w2, w3))
-            if UNIT:
-                return r * c, r * s, r * c, r * s
-            za = mean + std * (r * c)
-            zb = mean + std * (r * s)
-            return za, zb, za, zb
-        else:
-            mean = p0.to(tl.uint32).to(tl.float32, bitcast=True)
-            std = p1.to(tl.uint32).to(tl.float32, bitcast=True)
-            ra = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w0))
-            ca, sa = sincos_f32(w1)
-            rb = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w2))
-            cb, sb = sincos_f32(w3)
-            if UNIT:
-                return ra * ca, ra * sa, rb * cb, rb * sb
-            return mean + std * (ra * ca), mean + std * (ra * sa), mean + std * (rb * cb), mean + std * (rb * sb)
+        return normal_values(w0, w1, w2, w3, p0, p1, DTYPE, UNIT)
     elif KIND == K_EXPONENTIAL:  # exponential: p0 = bits of lambd
         if DTYPE == D_F64:
             lam = as_f64(p0)
@@ -429,25 +436,14 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             yb = yb.to(tl.float32)
         return ya, yb, ya, yb
     elif KIND == K_LOG_NORMAL:  # p0, p1 = bits of mean, std (compute dtype): the normal, then exp in float64
+        z0, z1, z2, z3 = normal_values(w0, w1, w2, w3, p0, p1, DTYPE, False)
         if DTYPE == D_F64:
-            mean = as_f64(p0)
-            std = as_f64(p1)
-            r = tl.sqrt(f64c(TWO_F64) * neg_log_f64(word64(w0, w1)))
-            c, s = sincos_f64(word64(w2, w3))
-            za = exp_f64(mean + std * (r * c))
-            zb = exp_f64(mean + std * (r * s))
+            za = exp_f64(z0)
+            zb = exp_f64(z1)
             return za, zb, za, zb
         else:
-            mean = p0.to(tl.uint32).to(tl.float32, bitcast=True)
-            std = p1.to(tl.uint32).to(tl.float32, bitcast=True)
-            ra = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w0))
-            ca, sa = sincos_f32(w1)
-            rb = tl.sqrt_rn(f32c(TWO_F32) * neg_log_f32(w2))
-            cb, sb = sincos_f32(w3)
-            return (exp_f64((mean + std * (ra * ca)).to(tl.float64)).to(tl.float32),
-                    exp_f64((mean + std * (ra * sa)).to(tl.float64)).to(tl.float32),
-                    exp_f64((mean + std * (rb * cb)).to(tl.float64)).to(tl.float32),
-                    exp_f64((mean + std * (rb * sb)).to(tl.float64)).to(tl.float32))
+            return (exp_f64(z0.to(tl.float64)).to(tl.float32), exp_f64(z1.to(tl.float64)).to(tl.float32),
+                    exp_f64(z2.to(tl.float64)).to(tl.float32), exp_f64(z3.to(tl.float64)).to(tl.float32))
     elif KIND == K_GEOMETRIC:  # p0 = bits of lam = -ln(1 - p) (compute dtype)
         if DTYPE == D_F64:
             lam = as_f64(p0)
