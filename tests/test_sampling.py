@@ -31,15 +31,16 @@ def test_a_row_alone_equals_the_row_in_any_batch_on_every_engine(params):
         with use_engine(engine):
             alone[engine] = torch.stack([sampling.sample(logits[r:r + 1], keys[r:r + 1], **params)[0]
                                          for r in range(64)])
-            for size in (1, 2, 7, 64):
-                for start in range(0, 64, size):
-                    rows = torch.arange(start, min(64, start + size))
-                    pad = torch.full((3, 301), -1.0)  # padding rows, anywhere in the batch
-                    batch = torch.cat([pad[:1], logits[rows], pad[1:]])
-                    bkeys = torch.cat([torch.zeros(1, 2, dtype=torch.int64), keys[rows],
-                                       torch.zeros(2, 2, dtype=torch.int64)])
-                    got = sampling.sample(batch, bkeys, **params)[1:-2]
-                    assert torch.equal(got, alone[engine][rows]), (engine, size, start)
+            for size in range(1, 65):  # batches of 1 to 64 rows, each row at many positions
+                rows = (torch.arange(size) + 5 * size) % 64
+                where = (3 * size) % (size + 1)  # a padding row anywhere in the batch, and two after it
+                batch = torch.cat([logits[rows[:where]], torch.full((1, 301), -1.0), logits[rows[where:]],
+                                   torch.zeros(2, 301)])
+                bkeys = torch.cat([keys[rows[:where]], torch.zeros(1, 2, dtype=torch.int64), keys[rows[where:]],
+                                   torch.ones(2, 2, dtype=torch.int64)])
+                got = sampling.sample(batch, bkeys, **params)
+                got = torch.cat([got[:where], got[where + 1:-2]])
+                assert torch.equal(got, alone[engine][rows]), (engine, size)
             perm = torch.randperm(64, generator=torch.Generator().manual_seed(1))
             assert torch.equal(sampling.sample(logits[perm], keys[perm], **params), alone[engine][perm])
     first = next(iter(alone.values()))

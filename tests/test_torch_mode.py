@@ -231,3 +231,16 @@ def test_patch_torch_reaches_dataloader_workers(context):
     assert torch.equal(first, second)  # reproducible
     assert not torch.equal(first[0], first[1])  # worker 0 and worker 1 do not repeat each other
     assert not torch.equal(first, unpatched)  # keystream's numbers, not torch's
+
+
+def test_model_code_inside_a_default_device_context():
+    """``with torch.device("meta")`` (model code that builds on the meta device): keystream's
+    helper tensors stay on the CPU, results go where the draw says, and under the mode torch's
+    factories follow torch's default device."""
+    with torch.device("meta"):
+        assert ks.rand(3, generator=ks.Generator(1)).device.type == "cpu"  # the generator's device
+        assert ks.poisson(2.0, (3,), generator=ks.Generator(1)).device.type == "cpu"
+        with ks.torch_random(ks.Generator(1)) as g:
+            layer = torch.nn.Linear(8, 4)
+            x = torch.rand(2, 3)
+    assert layer.weight.device.type == "meta" and x.device.type == "meta" and g.offset > 0

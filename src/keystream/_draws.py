@@ -285,6 +285,13 @@ def _eager(fn: _F) -> _F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         extra = _factory_options(fn.__name__, kwargs) if kwargs and not _FACTORY.isdisjoint(kwargs) else None
+        if torch._C._is_torch_function_mode_enabled() and torch.get_default_device().type != "cpu":
+            # NOTE [ default device ]: inside ``with torch.device(...)`` (the meta device of
+            # model code, a GPU), the draw's own helper tensors stay on the CPU; the result's
+            # device is the draw's (device=, out=, or the generator's), as without the context.
+            with torch.device("cpu"):
+                result = wrapper(*args, **kwargs)
+            return result if extra is None else _apply_factory_options(result, *extra)
         if "torch._dynamo" not in sys.modules:
             result = fn(*args, **kwargs)
         else:

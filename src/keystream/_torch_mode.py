@@ -73,9 +73,11 @@ def _bound(names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
 
 
 def _factory(draw: Callable[..., Tensor]) -> Handler:
-    """A factory: torch's default device (``with torch.device(...)``) where none is given."""
+    """A factory: torch's default device (``with torch.device(...)``) where neither a device,
+    ``out`` nor a tensor argument (``torch.normal(mean, std)``: theirs) decides it."""
     def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
-        if kwargs.get("device") is None and kwargs.get("out") is None:
+        tensors = any(isinstance(a, Tensor) for a in (*args, *kwargs.values()))
+        if kwargs.get("device") is None and kwargs.get("out") is None and not tensors:
             kwargs["device"] = torch.get_default_device()
         return draw(*args, generator=g, **kwargs)
     return handle
