@@ -158,3 +158,15 @@ def test_the_decoding_example_runs():
 
     path = Path(__file__).resolve().parent.parent / "examples" / "keyed_decoding.py"
     runpy.run_path(str(path), run_name="__main__")
+
+
+def test_int32_keys_empty_batches_and_probabilities():
+    keys = sampling.request_keys([1, 2], 0)
+    x = _logits(2, 30)
+    assert torch.equal(sampling.sample(x, keys.to(torch.int32)), sampling.sample(x, keys))  # bit patterns
+    assert sampling.sample(torch.zeros(0, 5), torch.zeros(0, 2, dtype=torch.int64)).shape == (0,)
+    probs = torch.tensor([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
+    got = sampling.sample_probs(probs, keys)
+    assert int(got[0]) in (1, 2) and int(got[1]) == 0
+    with pytest.raises(ValueError, match="one value or 3 values"):
+        sampling.request_keys([1, 2, 3], [0, 1])

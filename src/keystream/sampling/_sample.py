@@ -125,6 +125,8 @@ def _check(logits: Any, keys: Any) -> tuple[Tensor, Tensor]:
     if rows and bool((x == -math.inf).all(1).any()):
         raise ValueError("a row of logits is all -inf: no token can be drawn")
     k = keys.to(torch.int64)
+    if keys.dtype == torch.int32:  # 32-bit words as their bit patterns
+        k = k & _M32
     if bool(((k < 0) | (k > _M32)).any()):
         raise ValueError("keys must hold 32-bit words (0 .. 2^32 - 1)")
     return x, k
@@ -146,7 +148,8 @@ def sample(logits: Tensor, keys: Tensor, *, temperature: Any = 1.0, top_k: Any =
 
     Args:
         logits: float [B, V] (float16, bfloat16, float32; float64 is rounded to float32).
-        keys: int64 [B, 2], each row's key (:func:`request_keys`).
+        keys: int64 [B, 2], each row's key (:func:`request_keys`); int32 keys are read as
+            the bit patterns of the words.
         temperature: >= 0 (0: greedy), a number or one per row.
         top_k: keep the k most likely tokens (>= 1; None or 0: all), a number or one per row.
         top_p: keep the smallest set of most likely tokens whose probability reaches top_p
