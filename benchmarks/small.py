@@ -1,0 +1,80 @@
+"""Small calls: per-call time of small draws, key derivation and per-sample augmentation.
+
+    python benchmarks/small.py [--reps 2001] [--json docs/benchmarks/small.json]
+
+A PyTorch program makes many small calls; this measures them against their peers in one
+process, timed in turns (interleaved), medians (min - max) in microseconds per call:
+
+1. ``rand(n)`` float32 for n = 1, 16, 256, 4096, 65536: keystream with ``generator=``, torch
+   with and without ``generator=``, numpy's ``Generator.random`` (JAX where it is installed).
+2. Key derivation: ``fold_in`` of an int and of a str, ``spawn(1)``, ``sample_generator``.
+3. A ``__getitem__`` that draws 5 scalars per sample: keystream's per-sample generator,
+   torch's global RNG, and a per-sample ``torch.Generator().manual_seed``.
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+import keystream as ks
+from _timing import Report, interleaved_stats
+from keystream.data import sample_generator
+
+SIZES = (1, 16, 256, 4096, 65536)
+
+
+def _us(t: dict[str, float]) -> str:
+    return f"{t['median'] * 1e6:.1f} us ({t['min'] * 1e6:.1f} - {t['max'] * 1e6:.1f})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=2001)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    report = Report("small calls")
+    g, tg, rng = ks.Generator(1), torch.Generator().manual_seed(1), np.random.default_rng(1)
+    try:
+        import jax
+
+        jkey = jax.random.key(1)
+        jax_rand = jax.jit(lambda k, n: jax.random.uniform(k, (n,)), static_argnums=1)
+    except ImportError:
+        jax_rand = None
+    for n in SIZES:
+        reps = max(51, args.reps // max(1, n // 256))
+        fns = {"keystream": lambda n=n: g.rand(n), "torch generator=": lambda n=n: torch.rand(n, generator=tg),
+               "torch global": lambda n=n: torch.rand(n), "numpy": lambda n=n: rng.random(n, dtype=np.float32)}
+        if jax_rand is not None:
+            fns["jax"] = lambda n=n: jax_rand(jkey, n).block_until_ready()
+        t = interleaved_stats(fns, reps)
+        mine = t.pop("keystream")
+        line = f"rand({n}) f32: keystream {_us(mine)}; " + "; ".join(
+            f"{peer} {_us(s)} ({s['median'] / mine['median']:.2f}x)" for peer, s in t.items())
+        report.line(line, what="rand", n=n, keystream=mine, peers=t)
+    t = interleaved_stats({"fold_in(int)": lambda: g.fold_in(12345), "fold_in(str)": lambda: g.fold_in("epoch"),
+                           "spawn(1)": lambda: g.spawn(1), "sample_generator": lambda: sample_generator(7, 3, 12345)},
+                          args.reps // 4)
+    report.line("key derivation: " + "; ".join(f"{name} {_us(s)}" for name, s in t.items()), what="keys", seconds=t)
+
+    def keystream_item(i: int = 12345) -> float:
+        s = sample_generator(7, 0, i)
+        return float(s.rand(5).sum())
+
+    def torch_global_item(i: int = 12345) -> float:
+        return float(torch.rand(5).sum())
+
+    def torch_generator_item(i: int = 12345) -> float:
+        return float(torch.rand(5, generator=torch.Generator().manual_seed(i)).sum())
+
+    t = interleaved_stats({"keystream sample_generator": keystream_item, "torch global RNG": torch_global_item,
+                           "torch.Generator().manual_seed per sample": torch_generator_item}, args.reps // 4)
+    report.line("per-sample item (5 scalars): " + "; ".join(
+        f"{name} {_us(s)} ({1 / s['median'] / 1e3:.1f} k samples/s)" for name, s in t.items()), what="item", seconds=t)
+    report.save(args.json)
+
+
+if __name__ == "__main__":
+    main()
