@@ -24,7 +24,8 @@ def _tool():
 #: Draws whose Triton kernels run one element a lane with loops over candidates: slow in
 #: Triton's interpreter at golden sizes, so there they are compared with the C engine at
 #: small sizes instead (tests/test_triton_engine.py), which these goldens pin.
-_SLOW_IN_THE_INTERPRETER = {"standard_gamma", "gamma", "chi2", "beta", "dirichlet", "student_t", "poisson", "binomial"}
+_SLOW_IN_THE_INTERPRETER = {"standard_gamma", "gamma", "chi2", "beta", "dirichlet", "student_t", "poisson", "binomial",
+                            "sampling.sample"}
 
 
 @pytest.mark.parametrize("name", sorted(GOLDENS["draws"]))
@@ -52,7 +53,7 @@ def test_every_public_draw_has_a_golden():
     fills = {name for name in _init.__all__ if name.endswith("_")}
     assert fills == set(INIT_FILLS)
     covered = {name.split("/")[0] for name in PUBLIC_DRAWS}
-    want = draws | {f"init.{name}" for name in fills}
+    want = draws | {f"init.{name}" for name in fills} | {"sampling.sample"}
     assert covered == want, (sorted(want - covered), sorted(covered - want))
 
 

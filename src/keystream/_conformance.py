@@ -139,7 +139,14 @@ def _public_draws() -> None:
     probs = torch.tensor([0.0, 0.01, 0.3, 0.5, 0.75, 1.0], dtype=F64).repeat(172)[:n].flip(0)
     PUBLIC_DRAWS["binomial/float64"] = _given_generator(ks.binomial, counts, probs)
     PUBLIC_DRAWS["binomial/float32"] = _given_generator(ks.binomial, 400.0, 0.125, (n,), dtype=F32)
-    from . import init
+    from . import init, sampling
+
+    def sampled(**params: Any) -> Callable[[Any], torch.Tensor]:
+        keys = sampling.request_keys(range(16), 3)
+        return lambda g: sampling.sample(ks.randn(16, 500, generator=g) * 3.0, keys, **params)
+
+    PUBLIC_DRAWS["sampling.sample/temperature"] = sampled(temperature=0.7)
+    PUBLIC_DRAWS["sampling.sample/top-k-top-p-min-p"] = sampled(temperature=1.2, top_k=40, top_p=0.9, min_p=0.02)
 
     def filled(fill: Callable[..., torch.Tensor], *args: Any) -> Callable[[Any], torch.Tensor]:
         return lambda g: fill(torch.empty(37, 29), *args, generator=g)
