@@ -144,6 +144,8 @@ TABLE: Final[dict[str, tuple[str, int]]] = {
     "EXP_C10_F64": ("f64", 0x3E927E4CC1847A65),  # 2.7557251904174913e-7
     "EXP_C11_F64": ("f64", 0x3E5AF785D433F066),  # 2.5114869528657765e-8
     "EXP_C12_F64": ("f64", 0x3E21F8B43F2637AD),  # 2.09215799649503e-9
+    # --- alpha dropout (torch's): a dropped unit takes SELU's negative saturation -------
+    "SELU_NEG_F64": ("f64", 0x3FFC212CC640F030),  # 1.7580993408473766 = SELU scale * alpha
     # --- random-access permutation (keyed Feistel, docs/spec.md section 7) ----------
     "FEISTEL_ROUNDS": ("u32", 8),
     "FMIX_M0": ("u32", 0x85EBCA6B),  # murmur3 fmix32 multipliers

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from . import _ops
 from ._devices import parse_device, usable_device
 from ._engines import engine_for
 from ._generator import Generator, resolve_generator
@@ -294,6 +295,8 @@ def _eager(fn: _F) -> _F:
             return result if extra is None else _apply_factory_options(result, *extra)
         if "torch._dynamo" not in sys.modules:
             result = fn(*args, **kwargs)
+        elif _ops.OPAQUE and torch.compiler.is_compiling():
+            result = _ops.traced_draw(fn.__name__, args, kwargs)
         else:
             if not disabled:
                 disabled.append(torch.compiler.disable(fn))
@@ -925,3 +928,7 @@ def generator_method(fn: Any) -> Any:
 for _name in __all__:
     setattr(Generator, _name, generator_method(globals()[_name]))
 del _name
+
+
+if _ops.OPAQUE:
+    _ops._register_draw()

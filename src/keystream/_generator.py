@@ -17,6 +17,7 @@ from torch.utils.data import get_worker_info  # (imported by torch itself)
 
 from ._devices import parse_device
 from ._keys import Key, canonical_seed, fold_in_key, key_from_seed, spawn_key
+from ._ops import OpaqueMeta
 
 __all__ = ["Generator", "default_generator", "fork_rng", "manual_seed", "seed", "initial_seed", "get_state",
            "set_state"]
@@ -39,7 +40,7 @@ def _check_count(value: object, name: str, limit: int = _U64) -> int:
     return value
 
 
-class Generator:
+class Generator(metaclass=OpaqueMeta):
     """A counter-based Philox4x32-10 generator: the same bits on every device.
 
     Args:

@@ -46,6 +46,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import _composite, _counts, _draws, _inplace
 from ._generator import Generator, default_generator, manual_seed
+from ._math.torch_forms import alpha_dropout_noise, dropout_noise
 
 __all__ = ["patch_torch", "torch_random", "unpatch_torch"]
 
@@ -129,13 +130,10 @@ def _dropout(x: Tensor, p: float, train: bool, inplace: bool, g: Generator, feat
         return x.mul_(noise) if inplace else x * noise
     shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2) if feature else tuple(x.shape)
     noise = _draws.bernoulli(1.0 - p, shape, generator=g, dtype=x.dtype, device=x.device)
-    if alpha:  # a dropped unit takes SELU's negative saturation; a and b keep the mean and variance
-        neg = 1.7580993408473766  # SELU's scale * alpha
-        a = 1.0 / math.sqrt((neg * neg * p + 1.0) * (1.0 - p))
-        b = (noise - 1.0) * (neg * a) + neg * a * p
-        noise = noise * a
-        return x.mul_(noise).add_(b) if inplace else x * noise + b
-    noise = noise / (1.0 - p)
+    if alpha:
+        noise, shift = alpha_dropout_noise(noise, p)
+        return x.mul_(noise).add_(shift) if inplace else x * noise + shift
+    noise = dropout_noise(noise, p)
     return x.mul_(noise) if inplace else x * noise
 
 

@@ -102,6 +102,15 @@ class Engine(abc.ABC):
         ``prob`` (in [0, 1]), as :meth:`poisson`.  Called only where :meth:`has_counts`."""
         raise NotImplementedError(f"engine {self.name!r} has no binomial kernel")
 
+    def dropout(self, out: torch.Tensor, x: torch.Tensor, key: tuple[int, int], e0: int, inner: int, threshold: int,
+                scale: float) -> bool:
+        """``keystream.nn``'s keyed dropout (NOTE [ Keyed masks ]) of contiguous float32 or float64
+        ``x`` into ``out`` (the same shape and dtype): ``x * (w < threshold ? scale : 0)`` with
+        ``w`` the 32-bit word of mask element ``e0 + i // inner`` at offset 0 of ``key``.
+        Returns False when there is no kernel here (the caller computes the definition with
+        torch ops)."""
+        return False
+
     def sample_tokens(self, logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor,
                       top_k: torch.Tensor | None, top_p: torch.Tensor | None,
                       min_p: torch.Tensor | None) -> torch.Tensor | None:

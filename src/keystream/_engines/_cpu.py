@@ -74,6 +74,9 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_sample.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
                                       ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                       ctypes.c_void_p]
+            lib.ks_dropout.restype = None
+            lib.ks_dropout.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, u64, u64, u64,
+                                       ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
             lib.ks_limbs.restype = ctypes.c_int
             lib.ks_limbs.argtypes = []
             if lib.ks_limbs() != LIMBS:  # a stale build of another version
@@ -294,6 +297,15 @@ class CpuEngine(Engine):
 
     def has_counts(self) -> bool:
         return _LIB is not None
+
+    def dropout(self, out: torch.Tensor, x: torch.Tensor, key: tuple[int, int], e0: int, inner: int, threshold: int,
+                scale: float) -> bool:
+        if _LIB is None or x.dtype not in (torch.float32, torch.float64):
+            return False
+        n = x.numel()
+        _LIB.ks_dropout(parts(n), key[0], key[1], 0, e0, n // inner, inner, threshold, scale,
+                        int(x.dtype == torch.float64), x.data_ptr(), out.data_ptr())
+        return True
 
     def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
         poisson(out, key, offset, rate)

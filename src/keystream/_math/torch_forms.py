@@ -14,9 +14,9 @@ import torch
 
 from .._constants import f32, f64, u32, u64
 
-__all__ = ["bit_length", "c32", "c64", "exp_f64", "log_f64", "log_factorial_f64", "log_parts_f64", "mulhi64",
-           "mulhilo32", "neg_log1m_f64", "neg_log_f32", "neg_log_f64", "sincos_f32", "sincos_f64", "sqrt_f32",
-           "sqrt_f64"]
+__all__ = ["bit_length", "c32", "c64", "alpha_dropout_noise", "dropout_noise", "exp_f64", "log_f64",
+           "log_factorial_f64", "log_parts_f64", "mulhi64", "mulhilo32", "neg_log1m_f64", "neg_log_f32",
+           "neg_log_f64", "sincos_f32", "sincos_f64", "sqrt_f32", "sqrt_f64"]
 
 _M32 = 0xFFFFFFFF
 Tensor = torch.Tensor
@@ -346,3 +346,20 @@ def sincos_f64(xh: Tensor, xl: Tensor) -> tuple[Tensor, Tensor]:
         c = c64(name, a) + z * c
     ca = c64("ONE_F64", a) + z * c
     return _rotate(sa, ca, q, _flip_f64)
+
+
+def dropout_noise(keep: Tensor, p: float) -> Tensor:
+    """torch's dropout noise from a 0/1 ``keep`` tensor in the input's dtype: ``keep / (1 - p)``,
+    the one division torch makes (in the dtype's op math), in place."""
+    return keep.div_(1.0 - p)
+
+
+def alpha_dropout_noise(keep: Tensor, p: float) -> tuple[Tensor, Tensor]:
+    """torch's alpha-dropout ``(noise, shift)`` from a 0/1 ``keep`` tensor (output = x * noise +
+    shift): a dropped unit takes SELU's negative saturation, ``a`` and ``b`` keep the mean and
+    variance, with torch's operations in torch's order (``keep`` is scaled in place)."""
+    neg = f64("SELU_NEG_F64")
+    a = 1.0 / math.sqrt((neg * neg * p + 1.0) * (1.0 - p))
+    shift = keep.add(-1.0).mul_(neg * a).add_(neg * a * p)
+    return keep.mul_(a), shift
+

@@ -1,0 +1,193 @@
+"""Keyed dropout, functional forms: torch's arguments, plus the site that keys the mask.
+
+Each function takes torch's ``(input, p, training, inplace)`` and a keyword ``site``: a
+:class:`~keystream.nn.Site` or a name (one process-wide site per name), which with the
+step and batch counters (:func:`keystream.nn.batch`) keys the mask (NOTE [ Keyed masks ]).
+``features`` and ``feature_start`` place a shard of the features (tensor or sequence
+parallelism) in the global feature shape: ``input[:, a:b]`` of a ``(N, S, H)`` activation
+sharded on S is ``features=(S, H), feature_start=(a, 0)``.
+
+Reproducibility:
+    The mask of an element depends on the generator's key, the site name, the step, the
+    site's call number within the step, the element's global sample index and its feature
+    position: not on the device, micro-batching, ranks, feature shards or recompute.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import torch
+
+from ._op import dropout_op, site_counters
+from ._schedule import Site
+
+__all__ = ["alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout"]
+
+Tensor = torch.Tensor
+_SITES: dict[str, Site] = {}
+_SITES_LOCK = threading.Lock()
+
+
+def _site(site: Site | str) -> Site:
+    if isinstance(site, Site):
+        return site
+    if not isinstance(site, str):
+        raise TypeError(f"site must be a keystream.nn.Site or a name (str), got {type(site).__name__}")
+    with _SITES_LOCK:
+        found = _SITES.get(site)
+        if found is None:
+            found = _SITES[site] = Site(site)
+        return found
+
+
+def _check_p(p: float) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise TypeError(f"p must be a number, got {type(p).__name__}")
+    if not 0.0 <= p <= 1.0:  # (NaN fails too)
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    return float(p)
+
+
+def _placement(x: Tensor, feature: bool, features: Sequence[int] | None,
+               feature_start: Sequence[int] | None) -> tuple[list[int], list[int]]:
+    local = list(x.shape[1:])
+    glob = local if features is None else [int(v) for v in features]
+    starts = [0] * len(glob) if feature_start is None else [int(v) for v in feature_start]
+    if len(glob) != len(local):
+        raise ValueError(f"features has {len(glob)} dimensions but the input has {len(local)} after the batch")
+    if len(starts) != len(glob):
+        raise ValueError(f"feature_start has {len(starts)} entries, features {len(glob)}")
+    for d, (s, n, g) in enumerate(zip(starts, local, glob)):
+        if s < 0 or s + n > g:
+            raise ValueError(f"feature_start[{d}] = {s} with {n} local features is outside features[{d}] = {g}")
+    return glob, starts
+
+
+def _run(x: Tensor, p: float, training: bool, inplace: bool, site: Site | str, feature: bool, alpha: bool,
+         features: Sequence[int] | None, feature_start: Sequence[int] | None) -> Tensor:
+    p = _check_p(p)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+    s = _site(site)
+    if not training or p == 0.0 or x.numel() == 0:
+        return x  # (torch returns the input itself)
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"input must be a floating point tensor, got {x.dtype}")
+    if feature and x.dim() < 2:
+        raise ValueError(f"feature dropout needs an input with at least 2 dimensions, got {x.dim()}")
+    if x.dim() == 0:
+        x = x.reshape(1)
+    glob, starts = _placement(x, feature, features, feature_start)
+    counters = site_counters(s, x)  # (a call of the site, so p == 1 counts too)
+    if p == 1.0:  # torch's input * 0
+        zero = torch.zeros((), dtype=x.dtype, device=x.device)
+        return x.mul_(zero) if inplace else x * zero
+    y = dropout_op(x.contiguous(), counters, p, alpha, False, feature, glob, starts)
+    return x.copy_(y) if inplace else y
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, site: Site | str,
+            features: Sequence[int] | None = None, feature_start: Sequence[int] | None = None) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``, as
+    :func:`torch.nn.functional.dropout`, with the keyed mask of ``site``.
+
+    Args:
+        input: a float tensor whose first dimension is the batch.
+        p: the probability of an element to be zeroed.
+        training: apply dropout (else return ``input``).
+        inplace: write the result into ``input``.
+        site: what keys the mask (a :class:`~keystream.nn.Site`, or a name).
+        features: the global shape of the dimensions after the batch (default: the input's).
+        feature_start: where the input's features start in ``features`` (default: zeros).
+
+    Raises:
+        ValueError: ``p`` outside [0, 1]; a shard outside ``features``.
+        TypeError: ``input`` not a float tensor; ``site`` neither a Site nor a str.
+
+    Reproducibility:
+        Element ``(b, f)`` keeps iff word ``e % 4`` of block ``e // 4`` of the site's mask
+        key is below ``ceil((1 - p) 2^32)``, ``e`` the flat index of ``(start + b, f)`` in
+        ``(start + N, *features)`` (NOTE [ Keyed masks ]).  The backward pass recomputes
+        the mask from three saved counters.
+    """
+    return _run(input, p, training, inplace, site, False, False, features, feature_start)
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False, *,
+                  site: Site | str, features: Sequence[int] | None = None,
+                  feature_start: Sequence[int] | None = None) -> Tensor:
+    """:func:`torch.nn.functional.alpha_dropout` (SELU-preserving) with a keyed mask: a
+    dropped element takes SELU's negative saturation, then the affine map that keeps the
+    mean and variance.  Arguments as :func:`dropout` (``training`` defaults to False, as
+    torch's).
+
+    Reproducibility:
+        The mask of :func:`dropout`.
+    """
+    return _run(input, p, training, inplace, site, False, True, features, feature_start)
+
+
+def _feature(name: str, dims: tuple[int, ...], input: Tensor, p: float, training: bool, inplace: bool,
+             site: Site | str, alpha: bool, features: Sequence[int] | None,
+             feature_start: Sequence[int] | None) -> Tensor:
+    """A channel-wise form: ``dims`` are the accepted ranks, the larger one batched."""
+    if input.dim() not in dims:
+        raise RuntimeError(f"{name}: expected a {dims[0]}D or {dims[1]}D input, got a {input.dim()}D input")
+    if input.dim() == dims[1]:
+        return _run(input, p, training, inplace, site, True, alpha, features, feature_start)
+    result = _run(input.unsqueeze(0), p, training, False, site, True, alpha, features, feature_start).squeeze(0)
+    return input.copy_(result) if inplace and result is not input else result
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, site: Site | str,
+              features: Sequence[int] | None = None, feature_start: Sequence[int] | None = None) -> Tensor:
+    """Zero whole channels of ``(N, C, L)`` or ``(C, L)`` input, as
+    :func:`torch.nn.functional.dropout1d`, with the keyed mask of ``site``.
+
+    Reproducibility:
+        Channel ``(b, c)`` keeps iff the word of ``(start + b, c)`` of a ``(start + N, C)``
+        mask does (the unbatched input is sample ``start``); ``features`` / ``feature_start``
+        place a channel shard as in :func:`dropout`.
+    """
+    return _feature("dropout1d", (2, 3), input, p, training, inplace, site, False, features, feature_start)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, site: Site | str,
+              features: Sequence[int] | None = None, feature_start: Sequence[int] | None = None) -> Tensor:
+    """Zero whole channels of ``(N, C, H, W)`` input, as :func:`torch.nn.functional.dropout2d`
+    (a 3D input is ``(N, C, L)``, as torch treats it today), with the keyed mask of ``site``.
+
+    Reproducibility:
+        The channel mask of :func:`dropout1d`.
+    """
+    if input.dim() == 3:
+        return _feature("dropout2d", (2, 3), input, p, training, inplace, site, False, features, feature_start)
+    return _feature("dropout2d", (3, 4), input, p, training, inplace, site, False, features, feature_start)
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, site: Site | str,
+              features: Sequence[int] | None = None, feature_start: Sequence[int] | None = None) -> Tensor:
+    """Zero whole channels of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input, as
+    :func:`torch.nn.functional.dropout3d`, with the keyed mask of ``site``.
+
+    Reproducibility:
+        The channel mask of :func:`dropout1d`.
+    """
+    return _feature("dropout3d", (4, 5), input, p, training, inplace, site, False, features, feature_start)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False, *,
+                          site: Site | str, features: Sequence[int] | None = None,
+                          feature_start: Sequence[int] | None = None) -> Tensor:
+    """:func:`torch.nn.functional.feature_alpha_dropout`: alpha dropout of whole channels of a
+    batched ``(N, C, ...)`` input, with the keyed mask of ``site``.
+
+    Reproducibility:
+        The channel mask of :func:`dropout1d`.
+    """
+    p = _check_p(p)
+    if input.dim() < 2:
+        raise ValueError(f"feature dropout needs an input with at least 2 dimensions, got {input.dim()}")
+    return _run(input, p, training, inplace, site, True, True, features, feature_start)
+
