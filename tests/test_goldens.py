@@ -43,8 +43,8 @@ def test_golden(engine, name):
 
 def test_every_public_draw_has_a_golden():
     """The draws are what the modules of keystream._DRAW_MODULES export (no hand-kept list here), and the random
-    initialisers of keystream.init: each is public and has at least one golden, and every
-    golden case is one of theirs."""
+    initialisers of keystream.init and the dropout modules of keystream.nn: each is public and has at
+    least one golden, and every golden case is one of theirs."""
     assert set(PUBLIC_DRAWS) == set(GOLDENS["draws"])
     draws = {name for module in ks._DRAW_MODULES for name in module.__all__}
     assert draws <= set(ks.__all__)
@@ -53,7 +53,10 @@ def test_every_public_draw_has_a_golden():
     fills = {name for name in _init.__all__ if name.endswith("_")}
     assert fills == set(INIT_FILLS)
     covered = {name.split("/")[0] for name in PUBLIC_DRAWS}
-    want = draws | {f"init.{name}" for name in fills} | {"sampling.sample"}
+    from keystream.nn import _modules
+
+    masks = {f"nn.{name}" for name in _modules.__all__}  # the keyed dropout modules' masks
+    want = draws | {f"init.{name}" for name in fills} | {"sampling.sample"} | masks
     assert covered == want, (sorted(want - covered), sorted(covered - want))
 
 

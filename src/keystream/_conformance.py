@@ -148,6 +148,21 @@ def _public_draws() -> None:
     PUBLIC_DRAWS["sampling.sample/temperature"] = sampled(temperature=0.7)
     PUBLIC_DRAWS["sampling.sample/top-k-top-p-min-p"] = sampled(temperature=1.2, top_k=40, top_p=0.9, min_p=0.02)
 
+    from . import nn
+
+    def dropped(cls: Any, shape: tuple[int, ...], p: float, dtype: torch.dtype = F32) -> Callable[[Any], torch.Tensor]:
+        def draw(g: Any) -> torch.Tensor:
+            x = ks.randn(shape, generator=ks.Generator(1), dtype=dtype)
+            with nn.batch(5, step=7):  # samples 5.. of step 7, the first call of site "golden"
+                return cls(p, generator=g, name="golden")(x)
+        return draw
+
+    for cls, shape in ((nn.Dropout, (6, 101)), (nn.Dropout1d, (4, 9, 5)), (nn.Dropout2d, (3, 7, 2, 3)),
+                       (nn.Dropout3d, (2, 5, 2, 2, 3)), (nn.AlphaDropout, (6, 101)),
+                       (nn.FeatureAlphaDropout, (4, 9, 5))):  # the masks are a promise too
+        PUBLIC_DRAWS[f"nn.{cls.__name__}/float32"] = dropped(cls, shape, 0.3)
+    PUBLIC_DRAWS["nn.Dropout/float64"] = dropped(nn.Dropout, (6, 101), 0.6, F64)
+
     def filled(fill: Callable[..., torch.Tensor], *args: Any) -> Callable[[Any], torch.Tensor]:
         return lambda g: fill(torch.empty(37, 29), *args, generator=g)
 

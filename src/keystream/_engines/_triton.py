@@ -332,6 +332,21 @@ class TritonEngine(Engine):
     def has_counts(self) -> bool:
         return True
 
+    def dropout(self, out: torch.Tensor, x: torch.Tensor, key: tuple[int, int], e0: int, inner: int, threshold: int,
+                scale: float) -> bool:
+        if x.dtype not in (torch.float32, torch.float64):
+            return False
+        n = x.numel()
+        if n == 0:
+            return True
+        f64 = x.dtype == torch.float64
+        bits = _f64_bits(scale) if f64 else _f32_bits(scale)
+        if bits >= 1 << 63:
+            bits -= 1 << 64
+        self._launch(kernels(self.interpret)["dropout_kernel"], (_cdiv(n, self.block),), out, x, n, inner, *key,
+                     e0 & 0xFFFFFFFF, e0 >> 32, threshold, bits, F64=f64, BLOCK=self.block)
+        return True
+
     def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
         self._counts(out, key, offset, rate, rate, False)
 

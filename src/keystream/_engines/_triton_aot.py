@@ -135,6 +135,11 @@ def variants(block: int = 1024) -> list[Variant]:
                                              "b_step": "i32", "k0": "i32", "k1": "i64", "off_lo": "i32",
                                              "off_hi": "i32"},
                            {"BINOMIAL": binomial, "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
+    for f64, ptr, bits in ((False, "*fp32", "i32"), (True, "*fp64", "i64")):
+        out.append(Variant("dropout_kernel", {"out_ptr": ptr, "x_ptr": ptr, "n": "i32", "inner": "i32", "k0": "i32",
+                                              "k1": "i64", "e0_lo": "i32", "e0_hi": "i32", "thr": "i64",
+                                              "scale_bits": bits},
+                           {"F64": f64, "BLOCK": block}))
     math = [*enumerate((("*i32", "*fp32"), ("*i64", "*fp64")) * 2), (5, ("*i64", "*fp64"))]
     for fn, (words, floats) in math:  # the tests' math kernel
         out.append(Variant("math_kernel", {"in_ptr": words, "out_ptr": floats, "out2_ptr": floats, "n": "i32"},
