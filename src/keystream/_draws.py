@@ -274,12 +274,12 @@ def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence
 
 
 # ------------------------------------------------------------------- public draws
-# NOTE [ torch.compile ]
-# Every public draw runs eagerly under torch.compile (a clean graph break): the
-# generator's offset must move on every call, which a traced graph would freeze,
-# and the arithmetic of tensor parameters must not be fused into FMAs by a compiler.
-# torch.compiler.disable imports torch._dynamo (about a second), so it is applied lazily:
-# without dynamo imported nothing can be compiling, and the plain function runs.
+# Under torch.compile a public draw is the keystream::draw operator (NOTE [ torch.compile ] in
+# _ops.py): the generator's offset must move on every call, which a traced graph would freeze,
+# and the arithmetic of tensor parameters must not be fused into FMAs by a compiler.  Without
+# opaque objects in this torch it is a graph break (torch.compiler.disable, which imports
+# torch._dynamo, about a second: applied lazily; without dynamo imported nothing can be
+# compiling, and the plain function runs).
 def _eager(fn: _F) -> _F:
     disabled: list[Any] = []
 
