@@ -59,8 +59,8 @@ def main() -> None:
         t = interleaved_stats({"keystream": ks_step, "torch": torch_step}, args.reps)
         mine, peer = t["keystream"], t["torch"]
         ratio = peer["median"] / mine["median"]
-        kept_ks = saved_bytes(lambda v: knn.functional.dropout(v, p, site=site), x)
-        kept_torch = saved_bytes(lambda v: torch.nn.functional.dropout(v, p), x)
+        kept_ks = saved_bytes(lambda v, p=p: knn.functional.dropout(v, p, site=site), x)
+        kept_torch = saved_bytes(lambda v, p=p: torch.nn.functional.dropout(v, p), x)
         report.line(f"2^24 float32, p = {p}, {args.threads} threads: forward + backward keystream "
                     f"{mine['median'] * 1e3:.1f} ms ({mine['min'] * 1e3:.1f} - {mine['max'] * 1e3:.1f}), torch "
                     f"{peer['median'] * 1e3:.1f} ms ({peer['min'] * 1e3:.1f} - {peer['max'] * 1e3:.1f}): keystream "

@@ -275,7 +275,7 @@ def test_contiguous_draws_store_one_vector_per_block(sm90):
             block_bytes = variants[label].constexprs["K"] * size[out]
             assert any(instruction in k.asm["ptx"] for instruction in store[block_bytes]), label
             checked += 1
-    assert checked == 35  # every dtype but the 1-byte outputs (int8, bool), UNIT variants too
+    assert checked == 36  # every dtype but the 1-byte outputs (int8, bool), UNIT variants and the graph-safe one too
 
 
 def test_standard_normal_values_are_never_zero():

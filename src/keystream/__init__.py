@@ -30,6 +30,7 @@ from ._generator import (
     seed,
     set_state,
 )
+from ._graphsafe import graph_safe
 from ._inplace import *  # noqa: F403 - their in-place and *_like forms
 from ._permutation import Permutation
 from ._torch_mode import patch_torch, torch_random, unpatch_torch
@@ -47,6 +48,7 @@ __all__ = [
     "default_generator",
     "fork_rng",
     "get_state",
+    "graph_safe",
     "initial_seed",
     "manual_seed",
     "seed",

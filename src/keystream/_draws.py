@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from . import _ops
+from . import _graphsafe, _ops
 from ._devices import parse_device, usable_device
 from ._engines import engine_for
 from ._generator import Generator, resolve_generator
@@ -221,12 +221,22 @@ def _run(
         target = out if out is not None else torch.empty(tuple(b - a for a, b in region), dtype=dtype, device=device)
         g._reserve(blocks_for(kind, dtype, math.prod(shape)))
         return target
+    state = _graphsafe.open_state(g)
+    if state is not None:  # NOTE [ graph-safe state ]: the offset on the device
+        target = out if out is not None and out.is_contiguous() else _empty(tuple(b - a for a, b in region), dtype,
+                                                                             device)
+        _graphsafe.run(state, kind, params, shape, dtype, device, region, target)
+        if out is not None and target is not out:
+            out.copy_(target)
+            return out
+        return target
     engine = engine_for(device, kind, dtype)
     if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
         # The offset is a kernel argument: a captured graph would replay the same numbers.
         raise RuntimeError(
             "keystream draws cannot be captured in a CUDA graph: every replay would repeat the "
-            "same numbers. Draw outside the graph (into a static tensor) and copy it in."
+            "same numbers. Open keystream.graph_safe(generator) around the capture and the replays, "
+            "or draw outside the graph (into a static tensor) and copy it in."
         )
     # NOTE [ no failure moves the state ]
     # Everything that can fail comes before the generator moves: the arguments were

@@ -172,6 +172,9 @@ class Generator(metaclass=OpaqueMeta):
         pairs the key of one state with the offset of that same state.
         """
         self._follow_worker()
+        if _graph_safe_open(self):
+            raise RuntimeError("keystream.graph_safe holds this generator's offset on the device: this draw "
+                               "reads it on the host; make it outside the block")
         with self._lock:
             start = self._offset
             # offset itself must stay below 2^64, so the very last block is never handed out
@@ -413,6 +416,13 @@ def _reseed_for_worker(info: Any) -> None:
         key = key_from_seed(canonical_seed(int(info.seed) % _U64))
         with default_generator._lock:
             default_generator._key, default_generator._offset, default_generator._spawn_count = key, 0, 0
+
+
+def _graph_safe_open(g: Generator) -> bool:
+    """Whether keystream.graph_safe holds ``g``'s offset on a device (NOTE [ graph-safe state ])."""
+    from . import _graphsafe  # (it imports this module)
+
+    return _graphsafe.open_state(g) is not None
 
 
 def resolve_generator(generator: Any, name: str = "generator") -> Generator:

@@ -24,6 +24,7 @@ import math
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -137,6 +138,23 @@ def kernels(interpret: bool):  # type: ignore[no-untyped-def]
     return vars(module)
 
 
+_base_local = threading.local()
+
+
+def _device_base() -> torch.Tensor | None:
+    return getattr(_base_local, "tensor", None)
+
+
+@contextlib.contextmanager
+def _device_offset(base: torch.Tensor) -> Iterator[None]:
+    previous = _device_base()
+    _base_local.tensor = base
+    try:
+        yield
+    finally:
+        _base_local.tensor = previous
+
+
 def _cdiv(a: int, b: int) -> int:
     """ceil(a / b) for the grid sizes (triton.cdiv, without needing the module here)."""
     return -(-a // b)
@@ -241,9 +259,20 @@ class TritonEngine(Engine):
     def _launch(self, kernel, grid, *args, num_warps: int | None = None, **meta):  # type: ignore[no-untyped-def]
         _run_kernel(kernel, grid, *args, interpret=self.interpret, num_warps=num_warps or self.num_warps, **meta)
 
+    @staticmethod
+    def device_offset(base: torch.Tensor) -> contextlib.AbstractContextManager:  # type: ignore[type-arg]
+        """While open (in this thread), :meth:`fill` adds the int64 block offset held in ``base``
+        (a one-element tensor on the output's device) to each spec's offset when the kernel runs:
+        keystream.graph_safe's draws, which a captured CUDA graph replays with new numbers."""
+        return _device_offset(base)
+
     def fill(self, out: torch.Tensor, spec: DrawSpec) -> None:
         if spec.out_numel == 0:
             return
+        if _device_base() is not None and (spec.kind in ("randperm", "trunc_normal") or (
+                spec.contiguous_range() is None and len(spec.runs()[0]) > MAX_OUTER)):
+            raise RuntimeError(f"keystream.graph_safe: {spec.kind} draws (and regions over more than "
+                               f"{MAX_OUTER + 1} dimensions) read their offset on the host; draw them outside")
         if spec.kind == "randperm":
             self._randperm(out, spec)
             return
@@ -278,8 +307,10 @@ class TritonEngine(Engine):
         grid = (_cdiv(nblocks, block),)
         base = (spec.offset + first) % (1 << 64)
         wide = grid[0] * block * k >= self.WIDE_FROM  # positions beyond int32
-        self._launch(ks["draw_contiguous"], grid, target, *spec.key, base & 0xFFFFFFFF, base >> 32, *params, total,
-                     (total + head) // k, **meta, HEAD=head, WIDE=wide, BLOCK=block, num_warps=warps)
+        dev = _device_base()
+        self._launch(ks["draw_contiguous"], grid, target, target if dev is None else dev, *spec.key, base & 0xFFFFFFFF,
+                     base >> 32, *params, total, (total + head) // k, **meta, HEAD=head, WIDE=wide,
+                     DEVICE_BASE=dev is not None, BLOCK=block, num_warps=warps)
 
     def _runs(self, target, params, meta, spec, runs):  # type: ignore[no-untyped-def]
         """A region of several runs (``runs`` = ``spec.runs()``): ``draw_scattered``."""
@@ -292,9 +323,11 @@ class TritonEngine(Engine):
         block = min(self.block, STATEFUL_BLOCK)
         grid = (_cdiv(runs * lanes_per_run, block),)
         wide = grid[0] * block >= self.WIDE_FROM
-        self._launch(ks["draw_scattered"], grid, target, *spec.key, spec.offset & 0xFFFFFFFF, spec.offset >> 32,
-                     *params, runs, run_len, lanes_per_run, run_off, *[x for o in outer for x in o], **meta,
-                     OUTER=real_outer, WIDE=wide, BLOCK=block)
+        dev = _device_base()
+        self._launch(ks["draw_scattered"], grid, target, target if dev is None else dev, *spec.key,
+                     spec.offset & 0xFFFFFFFF, spec.offset >> 32, *params, runs, run_len, lanes_per_run, run_off,
+                     *[x for o in outer for x in o], **meta, OUTER=real_outer, WIDE=wide,
+                     DEVICE_BASE=dev is not None, BLOCK=block)
 
     def exact_sum_limbs(self, x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
         return exact_sum_limbs(x, interpret=self.interpret)

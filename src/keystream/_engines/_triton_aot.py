@@ -32,9 +32,9 @@ _ALIGNED = ("out_ptr",)
 # Argument types as Triton infers them from typical values (an int argument is i32,
 # i64 or u64 by its range); compile_variant puts them in the kernel's argument order.
 _DRAW_ARGS = {"out_ptr": "*fp32", "k0": "i32", "k1": "i64", "p0": "i64", "p1": "i32", "p2": "i64", "p3": "i64"}
-CONTIGUOUS = {**_DRAW_ARGS, "base_lo": "i32", "base_hi": "i32", "total": "i32", "full_end": "i32"}
-SCATTERED = {**_DRAW_ARGS, "off_lo": "i32", "off_hi": "i32", "runs": "i64", "run_len": "i64", "lanes_per_run": "i64",
-             "run_off": "i64",
+CONTIGUOUS = {**_DRAW_ARGS, "base_ptr": "*i64", "base_lo": "i32", "base_hi": "i32", "total": "i32", "full_end": "i32"}
+SCATTERED = {**_DRAW_ARGS, "base_ptr": "*i64", "off_lo": "i32", "off_hi": "i32", "runs": "i64", "run_len": "i64",
+             "lanes_per_run": "i64", "run_off": "i64",
              **{f"{a}{i}": "i64" for i in range(3) for a in "snt"}}
 RANDPERM = {"out_ptr": "*i64", "start": "i64", "total": "i64", "n_minus_1": "i64", "h": "i32",
             **{f"k{i}": "i64" for i in range(8)}}
@@ -79,7 +79,7 @@ class Variant:
         c = self.constexprs
         if self.kernel.startswith("draw_"):
             dt = next(iter(k for k, v in _triton.DTYPES.items() if v == c["DTYPE"]))
-            extra = "".join(f" {f}={c[f]}" for f in ("UNIT", "HEAD", "WIDE") if c.get(f))
+            extra = "".join(f" {f}={c[f]}" for f in ("UNIT", "HEAD", "WIDE", "DEVICE_BASE") if c.get(f))
             extra += f" OUTER={c['OUTER']}" if c.get("OUTER", 1) != 1 else ""
             return (f"{self.kernel} {inv[c['KIND']]} {str(dt).removeprefix('torch.')} "
                     f"-> {self.signature['out_ptr'][1:]}{extra}")
@@ -96,21 +96,25 @@ def variants(block: int = 1024) -> list[Variant]:
         for unit in units:
             out.append(Variant("draw_contiguous", {**CONTIGUOUS, "out_ptr": ptr},
                                {"KIND": kind, "DTYPE": dtype, "UNIT": unit, "K": k, "HEAD": 0, "WIDE": False,
-                                "BLOCK": block}))
+                                "DEVICE_BASE": False, "BLOCK": block}))
     for kind, dtype, k, ptr in (_draw("normal", F32, "*fp32"), _draw("uniform", F64, "*fp64")):  # odd start, > 2^31
         out.append(Variant("draw_contiguous", {**CONTIGUOUS, "out_ptr": ptr, "total": "i64", "full_end": "i64"},
                            {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "HEAD": 1, "WIDE": True,
-                            "BLOCK": block}))
+                            "DEVICE_BASE": False, "BLOCK": block}))
+    # a graph-safe draw (keystream.graph_safe): its offset read from the device
+    out.append(Variant("draw_contiguous", {**CONTIGUOUS, "out_ptr": "*fp32"},
+                       {"KIND": _triton.KINDS["normal"], "DTYPE": DTYPE_CODES[F32], "UNIT": False, "K": 4, "HEAD": 0,
+                        "WIDE": False, "DEVICE_BASE": True, "BLOCK": block}))
     for kind, dtype, k, ptr in (_draw("normal", F32, "*fp32"), _draw("normal", F64, "*fp64"),
                                 _draw("randint", None, "*i64")):
         out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": ptr, "runs": "i32", "run_len": "i32",
                                               "lanes_per_run": "i32"},
                            {"KIND": kind, "DTYPE": dtype, "UNIT": False, "K": k, "OUTER": 1, "WIDE": False,
-                            "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
+                            "DEVICE_BASE": False, "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     for outer, wide in ((2, False), (3, True)):
         out.append(Variant("draw_scattered", {**SCATTERED, "out_ptr": "*fp32"},
                            {"KIND": _triton.KINDS["normal"], "DTYPE": DTYPE_CODES[F32], "UNIT": False, "K": 4,
-                            "OUTER": outer, "WIDE": wide,
+                            "OUTER": outer, "WIDE": wide, "DEVICE_BASE": wide,
                             "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     out.append(Variant("randperm_kernel", RANDPERM, {"BLOCK": block}))
     out.append(Variant("in_ball_kernel", IN_BALL, {"DIMS": 3, "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))

@@ -534,18 +534,29 @@ def local_end(pid, BLOCK: tl.constexpr, WIDE: tl.constexpr):
         return (pid + 1) * BLOCK
 
 
+@triton.jit
+def plus_device_base(base_ptr, lo, hi):
+    """(lo, hi) + the int64 block offset at base_ptr, mod 2^64: a graph-safe draw's counter base
+    (keystream.graph_safe keeps the generator's offset in a device tensor)."""
+    b = tl.load(base_ptr).to(tl.uint64) + ((hi.to(tl.uint64) << 32) | lo.to(tl.uint64))
+    return (b & 0xFFFFFFFF).to(tl.uint32), (b >> 32).to(tl.uint32)
+
+
 @launched
-def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, full_end,
+def draw_contiguous(out_ptr, base_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, full_end,
                     KIND: tl.constexpr, DTYPE: tl.constexpr, UNIT: tl.constexpr, K: tl.constexpr,
-                    HEAD: tl.constexpr, WIDE: tl.constexpr, BLOCK: tl.constexpr):
+                    HEAD: tl.constexpr, WIDE: tl.constexpr, DEVICE_BASE: tl.constexpr, BLOCK: tl.constexpr):
     """Elements [e0, e0 + total) of the virtual draw, e0 = K * first + HEAD: one lane per
     Philox block, whose K elements are stored as one vector (see NOTE [ vector stores ]).
 
     (base_hi, base_lo) is block offset + first (mod 2^64); with HEAD == 0, blocks
     [0, full_end), counted from first, lie wholly inside the range.  WIDE: 64-bit
     positions (more than 2^31 elements); otherwise 32-bit, fewer instructions per block.
+    DEVICE_BASE: the int64 block offset at base_ptr is added when the kernel runs.
     """
     pid = tl.program_id(0)
+    if DEVICE_BASE:
+        base_lo, base_hi = plus_device_base(base_ptr, base_lo, base_hi)
     if WIDE:
         local = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
         c0, c1 = block_counter(local, base_lo, base_hi)
@@ -580,10 +591,10 @@ def draw_contiguous(out_ptr, k0, k1, base_lo, base_hi, p0, p1, p2, p3, total, fu
 
 
 @launched
-def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, runs, run_len, lanes_per_run, run_off,
+def draw_scattered(out_ptr, base_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, runs, run_len, lanes_per_run, run_off,
                    s0, n0, t0, s1, n1, t1, s2, n2, t2,
                    KIND: tl.constexpr, DTYPE: tl.constexpr, UNIT: tl.constexpr, K: tl.constexpr,
-                   OUTER: tl.constexpr, WIDE: tl.constexpr, BLOCK: tl.constexpr):
+                   OUTER: tl.constexpr, WIDE: tl.constexpr, DEVICE_BASE: tl.constexpr, BLOCK: tl.constexpr):
     """A region as ``runs`` runs of ``run_len`` consecutive elements: one lane per Philox
     block of a run (so each block's values are computed once, not once per element).
     WIDE: 64-bit lane and run numbers (2^31 lanes or more); otherwise the divisions that
@@ -596,6 +607,8 @@ def draw_scattered(out_ptr, k0, k1, off_lo, off_hi, p0, p1, p2, p3, runs, run_le
     ``lanes_per_run`` = (run_len + 2K - 2) // K covers a run at any offset in a block.
     """
     pid = tl.program_id(0)
+    if DEVICE_BASE:
+        off_lo, off_hi = plus_device_base(base_ptr, off_lo, off_hi)
     if WIDE:
         q = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
     else:
