@@ -25,6 +25,9 @@ Tensor = torch.Tensor
 def dropout_op(x: Tensor, counters: Tensor, p: float, alpha: bool, grad: bool, feature: bool,
                features: list[int], starts: list[int]) -> Tensor:
     """Keyed dropout of batched ``x``; ``counters`` = int64 ``[k0, k1, start]`` (any device)."""
+    if x.is_cuda and torch.cuda.is_current_stream_capturing():
+        raise RuntimeError("keystream.nn dropout cannot be captured in a CUDA graph: its counters are read on the "
+                           "host, so every replay would repeat the captured mask")
     k0, k1, start = (int(v) for v in counters.tolist())
     return apply_dropout(x, (k0, k1), start, p, alpha, grad, feature, features, starts)
 
