@@ -9,7 +9,6 @@ import torch.utils.checkpoint as cp
 
 import keystream as ks
 import keystream.nn as knn
-import keystream.nn.functional as KF
 from _gloo import run_workers
 from _nn_model import GLOBAL_BATCH, STEP, Net, inputs, model_and_step
 from keystream._math.torch_forms import alpha_dropout_noise
@@ -254,31 +253,6 @@ def test_unbatched_feature_input_is_sample_start():
         full = m(x)
     with knn.batch(1, step=0):
         assert torch.equal(m(x[1]), full[1])
-
-
-BAD = [
-    (lambda: knn.Dropout(1.5), ValueError, "between 0 and 1"),
-    (lambda: knn.Dropout(-0.1), ValueError, "between 0 and 1"),
-    (lambda: knn.Dropout("a"), TypeError, "p must be a number"),
-    (lambda: knn.Dropout(0.5, generator=3), TypeError, "generator"),
-    (lambda: KF.dropout(torch.ones(2, 3), 0.5, site=3), TypeError, "site"),
-    (lambda: KF.dropout(torch.ones(2, 3, dtype=torch.int64), 0.5, site="s"), TypeError, "floating point"),
-    (lambda: KF.dropout(torch.ones(2, 3), 0.5, site="s", features=(2,)), ValueError, "features"),
-    (lambda: KF.dropout(torch.ones(2, 3), 0.5, site="s", features=(3,), feature_start=(1,)), ValueError,
-     "feature_start"),
-    (lambda: KF.dropout1d(torch.ones(2), 0.5, site="s"), RuntimeError, "2D or 3D"),
-    (lambda: knn.batch(-1).__enter__(), ValueError, "start"),
-    (lambda: knn.batch(0, step=1.5).__enter__(), TypeError, "step"),
-    (lambda: knn.set_step(-3), ValueError, "step"),
-]
-
-
-@pytest.mark.parametrize("call,exc,match", BAD)
-def test_bad_input_raises_and_changes_nothing(call, exc, match):
-    step = knn.get_step()
-    with pytest.raises(exc, match=match):
-        call()
-    assert knn.get_step() == step
 
 
 def test_full_batch_reference_of_the_workers():

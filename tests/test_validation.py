@@ -9,6 +9,8 @@ import torch
 import keystream as ks
 import keystream.init as init
 import keystream.montecarlo as mc
+import keystream.nn as knn
+import keystream.nn.functional as KF
 from keystream.data import ShuffleSampler
 
 BAD = [
@@ -229,6 +231,23 @@ BAD = [
      TypeError, "fn must return real"),
     ("estimate device", lambda g: mc.estimate(lambda d: d.rand(1)[:, 0], 10, seed=0, device="mps"), ValueError,
      "device"),
+    # keystream.nn: the keyed dropout's arguments and counters
+    ("nn p > 1", lambda g: knn.Dropout(1.5), ValueError, "between 0 and 1"),
+    ("nn p < 0", lambda g: knn.Dropout(-0.1), ValueError, "between 0 and 1"),
+    ("nn p not a number", lambda g: knn.Dropout("a"), TypeError, "p must be a number"),
+    ("nn generator not a Generator", lambda g: knn.Dropout(0.5, generator=3), TypeError, "generator"),
+    ("nn site not a Site or str", lambda g: KF.dropout(torch.ones(2, 3), 0.5, site=3), TypeError, "site"),
+    ("nn integer input", lambda g: KF.dropout(torch.ones(2, 3, dtype=torch.int64), 0.5, site="s"), TypeError,
+     "floating point"),
+    ("nn features of the wrong rank", lambda g: KF.dropout(torch.ones(2, 3), 0.5, site="s", features=(2,)),
+     ValueError, "features"),
+    ("nn shard outside the features",
+     lambda g: KF.dropout(torch.ones(2, 3), 0.5, site="s", features=(3,), feature_start=(1,)), ValueError,
+     "feature_start"),
+    ("nn dropout1d of 1D input", lambda g: KF.dropout1d(torch.ones(2), 0.5, site="s"), RuntimeError, "2D or 3D"),
+    ("nn batch start < 0", lambda g: knn.batch(-1).__enter__(), ValueError, "start"),
+    ("nn batch float step", lambda g: knn.batch(0, step=1.5).__enter__(), TypeError, "step"),
+    ("nn set_step < 0", lambda g: knn.set_step(-3), ValueError, "step"),
 ]
 
 # Devices this torch may have: the rows that need them missing are skipped where they exist.
@@ -276,9 +295,11 @@ def test_bad_input_raises_and_keeps_state(name, call, exc, fragment):
     g = _SETUP.get(name, _used)()
     before = g.get_state()
     default_before = ks.default_generator.get_state()
+    step = knn.get_step()
     with pytest.raises(exc, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         call(g)
     assert torch.equal(g.get_state(), before)  # byte-identical
+    assert knn.get_step() == step
     assert torch.equal(ks.default_generator.get_state(), default_before)
 
 
