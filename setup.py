@@ -1,4 +1,6 @@
-"""Build the optional C engine (a plain shared library loaded with ctypes).
+"""Build the optional C engine: one shared library that is both a Python module (the calls
+small draws and key derivation make, src/keystream/_csrc/pymod.c) and a library loaded with
+ctypes (the large kernels, which release the GIL).
 
 If the compiler is missing or fails, the package still installs and keystream
 runs on the portable torch engine (it warns once, and ``keystream selftest``
@@ -28,15 +30,12 @@ class OptionalBuildExt(build_ext):
         except Exception as err:  # noqa: BLE001
             print(f"keystream: the C engine was not built ({err}); using the portable engine", file=sys.stderr)
 
-    def get_export_symbols(self, ext):
-        return []  # a ctypes library, not a Python module: no PyInit_ symbol
-
 
 setup(
     ext_modules=[
         Extension(
             "keystream._kscore",
-            sources=["src/keystream/_csrc/keystream.c", "src/keystream/_csrc/pool.c"],
+            sources=["src/keystream/_csrc/keystream.c", "src/keystream/_csrc/pool.c", "src/keystream/_csrc/pymod.c"],
             depends=["src/keystream/_csrc/ks_constants.h", "src/keystream/_csrc/pool.h"],
             extra_compile_args=FLAGS + ([] if sys.platform == "win32" else ["-pthread"]),
             extra_link_args=[] if sys.platform == "win32" else ["-pthread"],

@@ -5,24 +5,29 @@
 A PyTorch program makes many small calls; this measures them against their peers in one
 process, timed in turns (interleaved), medians (min - max) in microseconds per call:
 
-1. ``rand(n)`` float32 for n = 1, 16, 256, 4096, 65536: keystream with ``generator=``, torch
-   with and without ``generator=``, numpy's ``Generator.random`` (JAX where it is installed).
+1. ``rand(n)`` float32 for n = 1, 16, 256, 1024, 4096, 65536: keystream with ``generator=``,
+   torch with and without ``generator=``, numpy's ``Generator.random`` (JAX where it is
+   installed); ``randn(n)`` for n = 1, 16, 256, 1024 against torch's.
 2. Key derivation: ``fold_in`` of an int and of a str, ``spawn(1)``, ``sample_generator``.
 3. A ``__getitem__`` that draws 5 scalars per sample: keystream's per-sample generator,
    torch's global RNG, and a per-sample ``torch.Generator().manual_seed``.
+4. ``ShuffleSampler`` over 10^9 samples: indices per second, world size 1 and 4 (the median
+   of 5 runs of 2^22 indices each).
 """
 from __future__ import annotations
 
 import argparse
+import itertools
+import time
 
 import numpy as np
 import torch
 
 import keystream as ks
 from _timing import Report, interleaved_stats
-from keystream.data import sample_generator
+from keystream.data import ShuffleSampler, sample_generator
 
-SIZES = (1, 16, 256, 4096, 65536)
+SIZES = (1, 16, 256, 1024, 4096, 65536)
 
 
 def _us(t: dict[str, float]) -> str:
@@ -54,6 +59,12 @@ def main() -> None:
         line = f"rand({n}) f32: keystream {_us(mine)}; " + "; ".join(
             f"{peer} {_us(s)} ({s['median'] / mine['median']:.2f}x)" for peer, s in t.items())
         report.line(line, what="rand", n=n, keystream=mine, peers=t)
+    for n in SIZES[:4]:
+        t = interleaved_stats({"keystream": lambda n=n: g.randn(n), "torch generator=": lambda n=n: torch.randn(
+            n, generator=tg)}, max(51, args.reps // max(1, n // 256)))
+        mine, peer = t["keystream"], t["torch generator="]
+        report.line(f"randn({n}) f32: keystream {_us(mine)}; torch generator= {_us(peer)} "
+                    f"({peer['median'] / mine['median']:.2f}x)", what="randn", n=n, keystream=mine, peers=t)
     t = interleaved_stats({"fold_in(int)": lambda: g.fold_in(12345), "fold_in(str)": lambda: g.fold_in("epoch"),
                            "spawn(1)": lambda: g.spawn(1), "sample_generator": lambda: sample_generator(7, 3, 12345)},
                           args.reps // 4)
@@ -73,6 +84,17 @@ def main() -> None:
                            "torch.Generator().manual_seed per sample": torch_generator_item}, args.reps // 4)
     report.line("per-sample item (5 scalars): " + "; ".join(
         f"{name} {_us(s)} ({1 / s['median'] / 1e3:.1f} k samples/s)" for name, s in t.items()), what="item", seconds=t)
+    for world in (1, 4):
+        rates = []
+        for _ in range(5):
+            it = iter(ShuffleSampler(10**9, seed=1, num_replicas=world, rank=world - 1, batch_size=32))
+            start = time.perf_counter()
+            for _ in itertools.islice(it, 1 << 22):
+                pass
+            rates.append((1 << 22) / (time.perf_counter() - start))
+        rates.sort()
+        report.line(f"ShuffleSampler(10^9), world size {world}: {rates[2] / 1e6:.1f} M indices/s "
+                    f"({rates[0] / 1e6:.1f} - {rates[-1] / 1e6:.1f})", what="sampler", world=world, rates=rates)
     report.save(args.json)
 
 

@@ -7,6 +7,7 @@ import pathlib
 import pytest
 import torch
 
+import keystream as ks
 from _markers import requires_c
 from keystream import _conformance as conf
 from keystream._engines import _cpu, engine_for, get_engine
@@ -149,3 +150,46 @@ def test_concurrent_draws_from_python_threads_are_exact():
     for t in threads:
         t.join()
     assert all(torch.equal(results[s], expected[s]) for s in range(8))
+
+
+# ----------------------------------------------------------- NOTE [ small draws ]
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", ["rand", "randn"])
+def test_small_draws_equal_the_full_path(name, dtype):
+    """The short path (the C module on the calling thread) against the full path (forced
+    through use_engine, which the short path never takes), at odd sizes and offsets near 2^64."""
+    from keystream._draws import SMALL_MAX
+
+    for shape in [(1,), (3,), (5, 7), (SMALL_MAX,), (SMALL_MAX + 1,), ()]:
+        for offset in (0, 3, (1 << 64) - 20000):
+            a, b = ks.Generator(9), ks.Generator(9)
+            a.offset = b.offset = offset
+            got = getattr(a, name)(shape, dtype=dtype)
+            with ks.use_engine("cpu"):
+                want = getattr(b, name)(shape, dtype=dtype)
+            assert torch.equal(got, want) and got.dtype == want.dtype and got.shape == want.shape
+            assert a.offset == b.offset
+
+
+def test_small_draws_take_the_short_path_and_fail_like_the_full_path(monkeypatch):
+    from keystream import _draws
+
+    calls = []
+    monkeypatch.setattr(_draws, "_native_fill", lambda *a: calls.append(a))
+    ks.rand(4, generator=ks.Generator(1))
+    assert len(calls) == 1  # (a stand-in fill: the short path ran)
+    g = ks.Generator(1)
+    for bad, exc in (((-1,), ValueError), ((2.5,), TypeError), ((True,), TypeError)):
+        with pytest.raises(exc, match="size"):
+            ks.rand(*bad, generator=g)
+    with pytest.raises(TypeError, match="dtype"):
+        ks.randn(3, dtype=torch.int32, generator=g)
+    assert g.offset == 0 and len(calls) == 1
+
+    def boom(*a):
+        raise MemoryError("no")
+
+    monkeypatch.setattr(_draws, "_native_fill", boom)
+    with pytest.raises(MemoryError):
+        g.rand(3)
+    assert g.offset == 0  # the blocks given back

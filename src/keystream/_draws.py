@@ -24,10 +24,11 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from . import _graphsafe, _ops
+from . import _engines, _graphsafe, _ops
 from ._devices import parse_device, usable_device
-from ._engines import engine_for
-from ._generator import Generator, resolve_generator
+from ._engines import engine_for, forced_engine
+from ._engines._cpu import _NATIVE, CpuEngine, pack_params
+from ._generator import GRAPH_SAFE, Generator, default_generator, resolve_generator
 from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES
 from ._math.numpy_forms import log_f64
 from ._spec import DrawSpec, blocks_for, zero_signs
@@ -52,6 +53,7 @@ __all__ = [
 Tensor = torch.Tensor
 Number = int | float
 Region = slice | Sequence[slice] | None
+_native_fill: Any = None if _NATIVE is None else _NATIVE.fill
 _F = TypeVar("_F", bound=Callable[..., Any])
 _U64 = 1 << 64
 #: torch's sizes are int64.
@@ -292,9 +294,14 @@ def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence
 # compiling, and the plain function runs).
 def _eager(fn: _F) -> _F:
     disabled: list[Any] = []
+    small = fn.__name__ in _SMALL
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if small and (not kwargs or _SMALL_KWARGS.issuperset(kwargs)):
+            result = _small(fn.__name__, args, kwargs.get("generator"), kwargs.get("dtype"))
+            if result is not None:
+                return result
         extra = _factory_options(fn.__name__, kwargs) if kwargs and not _FACTORY.isdisjoint(kwargs) else None
         if torch._C._is_torch_function_mode_enabled() and torch.get_default_device().type != "cpu":
             # NOTE [ default device ]: inside ``with torch.device(...)`` (the meta device of
@@ -322,6 +329,79 @@ def _eager(fn: _F) -> _F:
         rest = [p for p in params if p.kind != inspect.Parameter.VAR_KEYWORD]
         wrapper.__signature__ = signature.replace(parameters=rest + options + var_kw)  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+# NOTE [ small draws ]
+# A draw of a few elements is dominated by what surrounds the kernel: argument checks, the
+# DrawSpec, the engine lookup, the ctypes call.  rand and randn with plain int sizes, a CPU
+# Generator and at most SMALL_MAX elements take a short path instead: their packed kernel
+# parameters are cached per (draw, dtype), and the C module (_kscore.fill, pymod.c) fills
+# the output on the calling thread, exactly as ks_fill does with one part (the same kernel,
+# so the same bits).  Anything else, or anything unusual (a forced engine, a torch function
+# mode, compiling, a graph-safe state, a bad argument), returns None here and the full path
+# runs: the same errors, checked in the same order.
+SMALL_MAX = 1 << 14
+_SMALL_KWARGS = frozenset({"generator", "dtype"})
+#: draw -> (kernel kind, its parameters for a dtype, its dtypes)
+def _rand_params(dt: torch.dtype) -> tuple[float, ...]:
+    return (0.0, 1.0, 1.0, _below(1.0, dt))  # rand's parameters
+
+
+def _randn_params(dt: torch.dtype) -> tuple[float, ...]:
+    return (0.0, 1.0)  # randn's
+
+
+_SMALL: dict[str, tuple[str, Callable[[torch.dtype], tuple[Any, ...]]]] = {
+    "rand": ("uniform", _rand_params),
+    "randn": ("normal", _randn_params),
+}
+_SMALL_PACKED: dict[tuple[str, torch.dtype], tuple[bytes, int, tuple[str, str, torch.dtype]]] = {}
+
+
+def _small(name: str, sizes: tuple[Any, ...], generator: Any, dtype: Any) -> Tensor | None:
+    g = default_generator if generator is None else generator
+    if type(g) is not Generator or g._device.type != "cpu" or GRAPH_SAFE:
+        return None
+    if len(sizes) == 1 and type(sizes[0]) in (tuple, list, torch.Size):
+        sizes = tuple(sizes[0])
+    n = 1
+    for d in sizes:
+        if type(d) is not int or d < 0:
+            return None
+        n *= d
+    if n > SMALL_MAX or n == 0:
+        return None
+    dt = torch.get_default_dtype() if dtype is None else dtype
+    entry = _SMALL_PACKED.get((name, dt))
+    if entry is None:
+        entry = _small_entry(name, dt)
+        if entry is not None:
+            _SMALL_PACKED[(name, dt)] = entry
+    if entry is None or forced_engine() is not None or torch._C._is_torch_function_mode_enabled() or (
+            "torch._dynamo" in sys.modules and torch.compiler.is_compiling()):
+        return None
+    packed, per_block, engine_key = entry
+    if type(_engines._DEFAULT.get(engine_key)) is not CpuEngine:  # (the C engine is the one engine_for picks)
+        return None
+    out = torch.empty(sizes, dtype=dt)
+    blocks = -(-n // per_block)
+    key, start = g._reserve(blocks)
+    try:
+        _native_fill(packed, key[0], key[1], start, 0, n, out.data_ptr())
+    except BaseException:
+        g._release(key, start, blocks)
+        raise
+    return out
+
+
+def _small_entry(name: str, dtype: Any) -> tuple[bytes, int, tuple[str, str, torch.dtype]] | None:
+    """The packed parameters of a small draw, or None where the short path does not apply."""
+    kind, params_for = _SMALL[name]
+    if not isinstance(dtype, torch.dtype) or dtype not in FLOAT_DTYPES:
+        return None
+    engine = engine_for(torch.device("cpu"), kind, dtype)
+    packed = pack_params(kind, dtype, params_for(dtype)) if isinstance(engine, CpuEngine) else None
+    return None if packed is None else (*packed, ("cpu", kind, dtype))
 
 
 # torch's factory options (torch.rand(..., layout=, pin_memory=, requires_grad=)), taken by
@@ -382,8 +462,8 @@ def rand(*sizes: Any, size: Any = None, generator: Generator | None = None, out:
         of block ``offset + e // 4`` (float64: the 64-bit word ``e % 2`` of block
         ``offset + e // 2``).  Consumes ``ceil(numel / 4)`` blocks (``/ 2`` for float64).
     """
-    return _plain("uniform", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
-                  lambda dt: (0.0, 1.0, 1.0, _below(1.0, dt)), generator, out, dtype, device, region, "rand")
+    return _plain("uniform", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES, _rand_params, generator,
+                  out, dtype, device, region, "rand")
 
 
 @_eager
@@ -397,7 +477,7 @@ def randn(*sizes: Any, size: Any = None, generator: Generator | None = None, out
         64-bit words ``w0 + 2^32 w1`` (radius) and ``w2 + 2^32 w3`` (angle) for ``2j``,
         ``2j + 1``.  Tails reach 6.76 (float32) and 9.49 (float64) standard deviations.
     """
-    return _plain("normal", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES, lambda dt: (0.0, 1.0),
+    return _plain("normal", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES, _randn_params,
                   generator, out, dtype, device, region, "randn")
 
 

@@ -30,6 +30,9 @@ _U64 = 1 << 64
 _MAGIC = b"KSPX"
 _ALGORITHM_ID = 1
 STATE_BYTES = 32
+#: id(generator) -> its open keystream.graph_safe state (NOTE [ graph-safe state ] in _graphsafe.py):
+#: while open, the offset lives on a device and a draw that reads it on the host raises.
+GRAPH_SAFE: dict[int, Any] = {}
 
 
 def _check_count(value: object, name: str, limit: int = _U64) -> int:
@@ -172,7 +175,7 @@ class Generator(metaclass=OpaqueMeta):
         pairs the key of one state with the offset of that same state.
         """
         self._follow_worker()
-        if _graph_safe_open(self):
+        if GRAPH_SAFE and id(self) in GRAPH_SAFE:
             raise RuntimeError("keystream.graph_safe holds this generator's offset on the device: this draw "
                                "reads it on the host; make it outside the block")
         with self._lock:
@@ -294,9 +297,7 @@ class Generator(metaclass=OpaqueMeta):
 
     # ------------------------------------------------------------- derivation
     def _child(self, key: Key) -> Generator:
-        child = Generator(device=self._device)
-        child._key = key
-        return child
+        return _with_key(key, self._device)
 
     def clone(self) -> Generator:
         """An independent generator with the same state and device."""
@@ -418,11 +419,13 @@ def _reseed_for_worker(info: Any) -> None:
             default_generator._key, default_generator._offset, default_generator._spawn_count = key, 0, 0
 
 
-def _graph_safe_open(g: Generator) -> bool:
-    """Whether keystream.graph_safe holds ``g``'s offset on a device (NOTE [ graph-safe state ])."""
-    from . import _graphsafe  # (it imports this module)
-
-    return _graphsafe.open_state(g) is not None
+def _with_key(key: Key, device: torch.device) -> Generator:
+    """A generator with ``key`` at offset 0 on ``device`` (a derived generator: fold_in, spawn;
+    without ``__init__``'s checks, which a derived key and a known device do not need)."""
+    g = Generator.__new__(Generator)
+    g._lock = threading.Lock()
+    g._device, g._key, g._offset, g._spawn_count = device, key, 0, 0
+    return g
 
 
 def resolve_generator(generator: Any, name: str = "generator") -> Generator:

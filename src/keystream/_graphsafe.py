@@ -23,14 +23,14 @@ from typing import Any
 import torch
 
 from ._devices import parse_device
-from ._generator import Generator, resolve_generator
+from ._generator import GRAPH_SAFE, Generator, resolve_generator
 from ._spec import DrawSpec, blocks_for
 
 __all__ = ["GraphSafeState", "graph_safe"]
 
 _U64 = 1 << 64
-#: id(generator) -> its open state (one per generator).
-_OPEN: dict[int, GraphSafeState] = {}
+#: id(generator) -> its open state (one per generator; the Generator module's table).
+_OPEN = GRAPH_SAFE
 _LOCK = threading.Lock()
 
 

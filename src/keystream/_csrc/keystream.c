@@ -571,6 +571,7 @@ static void batch_bernoulli(const Draw *d, uint32_t w[4][BATCH], void *out) {
         for (int p = 0; p < 4; p++) store_int(out, 4 * i + p, v[p][i] ? one : 0, d->elem_size);
 }
 
+KS_CLONES
 static void batch_bits32(uint32_t w[4][BATCH], uint32_t *o) {
     for (int i = 0; i < BATCH; i++)
         for (int p = 0; p < 4; p++) o[4 * i + p] = w[p][i];
@@ -698,13 +699,44 @@ static inline uint64_t feistel(uint64_t x, const uint64_t *keys, int h) {
     return (left << h) | right;
 }
 
+/* feistel() on BATCH inputs at once in 32-bit lanes (a half has h <= 32 bits), which the
+ * compiler vectorises; the same values as feistel(). */
+KS_CLONES
+static void feistel_lanes(const uint64_t x[BATCH], const uint64_t *keys, int h, uint64_t y[BATCH]) {
+    uint32_t mask = (h == 32) ? 0xFFFFFFFFu : (uint32_t)((UINT64_C(1) << h) - 1);
+    uint32_t left[BATCH], right[BATCH];
+    for (int j = 0; j < BATCH; j++) {
+        left[j] = (uint32_t)(x[j] >> h);
+        right[j] = (uint32_t)x[j] & mask;
+    }
+    for (int i = 0; i < (int)KS_FEISTEL_ROUNDS; i++) {
+        uint32_t k = (uint32_t)keys[i];
+        for (int j = 0; j < BATCH; j++) {
+            uint32_t nl = right[j];
+            right[j] = left[j] ^ (fmix32(right[j] ^ k) & mask);
+            left[j] = nl;
+        }
+    }
+    for (int j = 0; j < BATCH; j++) y[j] = ((uint64_t)left[j] << h) | right[j];
+}
+
+/* pi(x[j]) for j < m: a batch of Feistel rounds, then the cycle walk of those that fell
+ * outside [0, n) one by one (rare: n > 4^h / 4). */
+static void permute_batch(uint64_t x[BATCH], int m, uint64_t n, const uint64_t *keys, int h, uint64_t y[BATCH]) {
+    for (int j = m; j < BATCH; j++) x[j] = 0;
+    feistel_lanes(x, keys, h, y);
+    for (int j = 0; j < m; j++)
+        while (y[j] >= n) y[j] = feistel(y[j], keys, h);
+}
+
 static void fill_perm(const Draw *d, uint64_t e0, int64_t len, void *out) {
-    uint64_t n = d->ip[0];
+    uint64_t n = d->ip[0], x[BATCH], y[BATCH];
     int h = (int)d->ip[1];
-    for (int64_t i = 0; i < len; i++) {
-        uint64_t y = feistel(e0 + (uint64_t)i, d->ip + 2, h);
-        while (y >= n) y = feistel(y, d->ip + 2, h);
-        store_int(out, i, y, d->elem_size);
+    for (int64_t i0 = 0; i0 < len; i0 += BATCH) {
+        int m = len - i0 < BATCH ? (int)(len - i0) : BATCH;
+        for (int j = 0; j < m; j++) x[j] = e0 + (uint64_t)(i0 + j);
+        permute_batch(x, m, n, d->ip + 2, h, y);
+        for (int j = 0; j < m; j++) store_int(out, i0 + j, y[j], d->elem_size);
     }
 }
 
@@ -959,10 +991,12 @@ typedef struct {
 static void perm_part(void *ctx, int part, int nparts) {
     const PermJob *j = ctx;
     int64_t lo = j->count * part / nparts, hi = j->count * (part + 1) / nparts;
-    for (int64_t i = lo; i < hi; i++) {
-        uint64_t y = feistel((uint64_t)j->idx[i], j->keys, j->h);
-        while (y >= j->n) y = feistel(y, j->keys, j->h);
-        j->out[i] = (int64_t)y;
+    uint64_t x[BATCH], y[BATCH];
+    for (int64_t i0 = lo; i0 < hi; i0 += BATCH) {
+        int m = hi - i0 < BATCH ? (int)(hi - i0) : BATCH;
+        for (int k = 0; k < m; k++) x[k] = (uint64_t)j->idx[i0 + k];
+        permute_batch(x, m, j->n, j->keys, j->h, y);
+        for (int k = 0; k < m; k++) j->out[i0 + k] = (int64_t)y[k];
     }
 }
 
@@ -1804,3 +1838,27 @@ void ks_dropout(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, uint64_
     j.scale = scale; j.f64 = f64; j.x = x; j.out = out;
     ks_parallel(drop_part, &j, parts_for(nthreads), nthreads);
 }
+
+/* ------------------------------------------------------------- small draws */
+/* Elements [e0, e0 + n) of a draw on the calling thread, without the pool: the small draws'
+ * path (the Python module's fill).  `packed` is the draw's parameters as _cpu.pack_params
+ * lays them out: int32 kind, dtype, element size, padding; double fp[4]; uint64 ip[12]. */
+typedef struct {
+    int32_t kind, dtype, elem_size, pad;
+    double fp[4];
+    uint64_t ip[12];
+} Packed;
+
+void ks_fill_small(const void *packed, uint32_t k0, uint32_t k1, uint64_t offset, uint64_t e0, int64_t n,
+                   void *out) {
+    Packed p;
+    memcpy(&p, packed, sizeof p);
+    Draw d;
+    d.kind = p.kind; d.dtype = p.dtype; d.elem_size = p.elem_size;
+    d.k0 = k0; d.k1 = k1; d.offset = offset;
+    memcpy(d.fp, p.fp, sizeof d.fp);
+    memcpy(d.ip, p.ip, sizeof d.ip);
+    fill_run(&d, e0, n, out);
+}
+
+int ks_packed_size(void) { return (int)sizeof(Packed); }

@@ -24,7 +24,11 @@ __all__ = ["Engine", "get_engine", "engine_for", "all_engines", "available_engin
 _ENGINES: dict[str, Engine] = {}
 #: Order of preference: fastest first; "reference" is never chosen automatically.
 _PREFERENCE: list[str] = []
-_forced = threading.local()
+class _Forced(threading.local):
+    name: str | None = None  # (a class default: reading it costs no AttributeError)
+
+
+_forced = _Forced()
 
 
 def register(engine: Engine, *, preferred: bool = True) -> None:
@@ -72,7 +76,7 @@ def engine_for(device: torch.device, kind: str | None = None, dtype: torch.dtype
         ValueError: the engine forced by :func:`use_engine` cannot fill tensors on
             ``device`` or does not implement the draw; no engine supports ``device``.
     """
-    forced = getattr(_forced, "name", None)
+    forced = _forced.name
     if forced is not None:
         engine = _ENGINES[forced]
         if not engine.supports(device):
@@ -97,13 +101,18 @@ def engine_for(device: torch.device, kind: str | None = None, dtype: torch.dtype
     raise ValueError(f"no keystream engine supports device {device}")
 
 
+def forced_engine() -> str | None:
+    """The engine :func:`use_engine` forces in this thread, or None."""
+    return _forced.name
+
+
 @contextlib.contextmanager
 def use_engine(name: str) -> Iterator[Engine]:
     """Run the draws of this thread, inside the ``with`` block, on engine ``name``."""
     engine = get_engine(name)
     if not engine.available():
         raise RuntimeError(f"engine {name!r} is not available in this process")
-    previous = getattr(_forced, "name", None)
+    previous = _forced.name
     _forced.name = name
     try:
         yield engine

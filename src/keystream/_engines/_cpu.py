@@ -14,6 +14,7 @@ import ctypes
 import functools
 import importlib.machinery
 import pathlib
+import struct
 import warnings
 from typing import Any
 
@@ -32,6 +33,9 @@ _ONE_BITS = {torch.float32: 0x3F800000, torch.float64: 0x3FF0000000000000, torch
              torch.bfloat16: 0x3F80}
 #: Below this many elements per thread, splitting costs more than it saves.
 MIN_CHUNK = 1 << 14
+#: Ask for transparent huge pages on outputs of 4 MiB and more before filling them
+#: (benchmarks/fresh.py measures fresh outputs with and without).
+HUGEPAGE_ADVICE = True
 
 
 def _load() -> ctypes.CDLL | None:
@@ -88,6 +92,11 @@ def _load() -> ctypes.CDLL | None:
             return lib
     return None
 
+
+try:  # the same library as a Python module: the calls small draws make (pymod.c)
+    from .. import _kscore as _NATIVE
+except ImportError:
+    _NATIVE = None
 
 try:
     _LIB = _load()
@@ -260,6 +269,18 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
     return code, DTYPE_CODES.get(dtype, 0), fp, ip
 
 
+def pack_params(kind: str, dtype: torch.dtype, params: tuple[Any, ...]) -> tuple[bytes, int] | None:
+    """A draw's kernel parameters as ``_kscore.fill`` reads them (keystream.c's Packed) and its
+    elements per block, for the small draws' path; None without the C module."""
+    if _NATIVE is None or _LIB is None:
+        return None
+    from .._kinds import layout
+
+    code, dcode, fp, ip = _param_arrays(kind, dtype, params, zero_signs(params))
+    packed = struct.pack("<iiii4d12Q", code, dcode, dtype.itemsize, 0, *fp, *ip)
+    return packed, layout(kind, dtype)[0]
+
+
 class CpuEngine(Engine):
     """Compiled C11 kernels on CPU tensors; the default CPU engine when built."""
 
@@ -349,7 +370,7 @@ class CpuEngine(Engine):
             ostart = ocount = ostride = _NO_OUTER
         size = out.element_size()
         total = spec.out_numel
-        if total * size >= 4 << 20:
+        if HUGEPAGE_ADVICE and total * size >= 4 << 20:
             _LIB.ks_advise_hugepages(out.data_ptr(), total * size)
         work = total * _COST.get(kind, 1)
         _LIB.ks_fill(parts(work), code, dcode, size, spec.key[0], spec.key[1], spec.offset, fp, ip, n_outer,

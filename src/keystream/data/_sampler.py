@@ -12,6 +12,7 @@ position with any world size or number of workers, without replay.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import sys
@@ -141,6 +142,10 @@ class ShuffleSampler(Sampler[int]):
         return perm[pos % self.n]
 
     def __iter__(self) -> Iterator[int]:
+        # chain takes each chunk's list iterator in C: no Python frame runs per index
+        return itertools.chain.from_iterable(self._chunks())
+
+    def _chunks(self) -> Iterator[Iterator[int]]:
         perm = self.permutation()
         B, b, r = self.batch_size, self.per_rank, self.rank
         first = self._start // B
@@ -159,12 +164,12 @@ class ShuffleSampler(Sampler[int]):
                 chunk = perm.range(s0 * B, s1 * B)
             else:
                 chunk = perm[pos % self.n]
-            items = chunk.tolist()
+            items = chunk.numpy().tolist()  # (numpy makes the ints about twice as fast as torch)
             # progress = items handed out so far; a list iterator knows how many remain, so
-            # the hot loop is `yield from` with no per-item Python work
+            # there is no per-item Python work
             self._done_before, self._current = self._yielded_total(), iter(items)
             self._current_len = len(items)
-            yield from self._current
+            yield self._current
         self._done_before, self._current, self._current_len = self._yielded_total(), None, 0
 
     def _yielded_total(self) -> int:

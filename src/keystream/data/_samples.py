@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,7 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._generator import Generator
+from .._generator import Generator, _with_key
+from .._keys import Key, fold_in_key
 from .._torch_mode import torch_random
 from ._sampler import epoch_generator
 
@@ -23,10 +25,17 @@ def sample_generator(seed: int, epoch: int, index: int, device: torch.device | s
     ``Generator(seed).fold_in(epoch).fold_in("sample").fold_in(index)``: the same in the
     main process or any DataLoader worker, for any number of workers or ranks.
     """
-    g = epoch_generator(seed, epoch).fold_in("sample").fold_in(index)
-    if device is not None:
-        g._device = torch.device(device)
-    return g
+    if type(seed) is int and type(epoch) is int:  # (exact ints: a cache of one key per epoch)
+        parent = _samples_key(seed, epoch)
+    else:  # (what raises for a bad seed or epoch)
+        parent = epoch_generator(seed, epoch).fold_in("sample").key
+    return _with_key(fold_in_key(parent, index), torch.device("cpu") if device is None else torch.device(device))
+
+
+@functools.lru_cache(maxsize=64)
+def _samples_key(seed: int, epoch: int) -> Key:
+    """``epoch_generator(seed, epoch).fold_in("sample").key``: the same few recur (one per epoch)."""
+    return fold_in_key(epoch_generator(seed, epoch).key, "sample")
 
 
 class PerSampleDataset(Dataset):

@@ -1,0 +1,97 @@
+"""Large draws into fresh outputs, with and without the huge-page advice, and under contention.
+
+    python benchmarks/fresh.py [--reps 9] [--json docs/benchmarks/fresh.json]
+
+2^24 elements, 2 threads, a new output every call (the page faults of fresh memory are part
+of the cost, as in real programs):
+
+1. randint int64 (against ``torch.randint``), uniform float64 (against numpy's SFC64
+   ``Generator.random``), float64 exponential (against numpy's ``standard_exponential``),
+   and 32-bit bits against float32 uniforms (G words per second): keystream with the
+   huge-page advice (``madvise(MADV_HUGEPAGE)`` before the first write) and without.
+2. With another CPU-bound process running: keystream's ``rand(2^24, out=)`` on 1 and on 2
+   threads.
+
+One process, timed in turns, medians with min - max.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+import keystream as ks
+from _timing import Report, interleaved_stats, warm_fresh_pages
+from keystream._engines import _cpu
+
+N = 1 << 24
+
+
+def _ms(t: dict[str, float]) -> str:
+    return f"{t['median'] * 1e3:.1f} ms ({t['min'] * 1e3:.1f} - {t['max'] * 1e3:.1f})"
+
+
+def advised(fn, on: bool):  # type: ignore[no-untyped-def]
+    def run() -> object:
+        _cpu.HUGEPAGE_ADVICE = on
+        try:
+            return fn()
+        finally:
+            _cpu.HUGEPAGE_ADVICE = True
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    report = Report("fresh outputs")
+    g, tg = ks.Generator(1), torch.Generator().manual_seed(1)
+    sfc = np.random.Generator(np.random.SFC64(1))
+    pcg = np.random.default_rng(1)
+    warm_fresh_pages(N * 8)
+    cases = {
+        "randint int64": (lambda: g.randint(0, 1000, (N,)), "torch.randint",
+                          lambda: torch.randint(0, 1000, (N,), generator=tg)),
+        "uniform float64": (lambda: g.rand(N, dtype=torch.float64), "numpy SFC64 random", lambda: sfc.random(N)),
+        "exponential float64": (lambda: g.exponential(N, dtype=torch.float64), "numpy standard_exponential",
+                                lambda: pcg.standard_exponential(N)),
+        "bits uint32": (lambda: g.bits(N), "keystream rand float32", lambda: g.rand(N)),
+    }
+    for name, (mine, peer_name, peer) in cases.items():
+        t = interleaved_stats({"advice": advised(mine, True), "no advice": advised(mine, False), peer_name: peer},
+                              args.reps)
+        best = min(("advice", "no advice"), key=lambda k: t[k]["median"])
+        report.line(f"{name}, fresh 2^24: keystream with the huge-page advice {_ms(t['advice'])}, without "
+                    f"{_ms(t['no advice'])}; {peer_name} {_ms(t[peer_name])}: keystream ({best}) "
+                    f"{t[peer_name]['median'] / t[best]['median']:.2f}x as fast",
+                    case=name, seconds=t, ratio=t[peer_name]["median"] / t[best]["median"], faster=best)
+    out = torch.empty(N)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        def threads(n: int):  # type: ignore[no-untyped-def]
+            def run() -> object:
+                torch.set_num_threads(n)
+                try:
+                    return g.rand(N, out=out)
+                finally:
+                    torch.set_num_threads(2)
+            return run
+
+        t = interleaved_stats({"1 thread": threads(1), "2 threads": threads(2)}, args.reps)
+    finally:
+        busy.kill()
+        busy.wait()
+    report.line(f"rand(2^24, out=) with a competing CPU-bound process: 1 thread {_ms(t['1 thread'])}, 2 threads "
+                f"{_ms(t['2 threads'])}: 2 threads {t['1 thread']['median'] / t['2 threads']['median']:.2f}x the "
+                "speed of 1", case="contended", seconds=t)
+    report.save(args.json)
+
+
+if __name__ == "__main__":
+    main()
