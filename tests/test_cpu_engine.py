@@ -160,15 +160,27 @@ def test_small_draws_equal_the_full_path(name, dtype):
     through use_engine, which the short path never takes), at odd sizes and offsets near 2^64."""
     from keystream._draws import SMALL_MAX
 
-    for shape in [(1,), (3,), (5, 7), (SMALL_MAX,), (SMALL_MAX + 1,), ()]:
+    previous = torch.get_default_dtype()
+    for shape in [(1,), (3,), (2, 3), (5, 7), (SMALL_MAX,), (SMALL_MAX + 1,), ()]:
         for offset in (0, 3, (1 << 64) - 20000):
-            a, b = ks.Generator(9), ks.Generator(9)
-            a.offset = b.offset = offset
-            got = getattr(a, name)(shape, dtype=dtype)
-            with ks.use_engine("cpu"):
-                want = getattr(b, name)(shape, dtype=dtype)
-            assert torch.equal(got, want) and got.dtype == want.dtype and got.shape == want.shape
-            assert a.offset == b.offset
+            # with dtype= (the Python short path); at the default dtype (the C module's, for
+            # the method and for generator=)
+            calls = [lambda g, shape=shape: getattr(g, name)(shape, dtype=dtype)]
+            if dtype in (torch.float32, torch.float64):
+                calls += [lambda g, shape=shape: getattr(g, name)(*shape),
+                          lambda g, shape=shape: getattr(ks, name)(shape, generator=g)]
+            for call in calls:
+                a, b = ks.Generator(9), ks.Generator(9)
+                a.offset = b.offset = offset
+                torch.set_default_dtype(dtype if dtype in (torch.float32, torch.float64) else previous)
+                try:
+                    got = call(a)
+                    with ks.use_engine("cpu"):
+                        want = call(b)
+                finally:
+                    torch.set_default_dtype(previous)
+                assert torch.equal(got, want) and got.dtype == want.dtype and got.shape == want.shape
+                assert a.offset == b.offset
 
 
 def test_small_draws_take_the_short_path_and_fail_like_the_full_path(monkeypatch):
@@ -176,7 +188,7 @@ def test_small_draws_take_the_short_path_and_fail_like_the_full_path(monkeypatch
 
     calls = []
     monkeypatch.setattr(_draws, "_native_fill", lambda *a: calls.append(a))
-    ks.rand(4, generator=ks.Generator(1))
+    ks.rand(4, generator=ks.Generator(1), dtype=torch.float32)
     assert len(calls) == 1  # (a stand-in fill: the short path ran)
     g = ks.Generator(1)
     for bad, exc in (((-1,), ValueError), ((2.5,), TypeError), ((True,), TypeError)):
@@ -191,5 +203,28 @@ def test_small_draws_take_the_short_path_and_fail_like_the_full_path(monkeypatch
 
     monkeypatch.setattr(_draws, "_native_fill", boom)
     with pytest.raises(MemoryError):
-        g.rand(3)
+        g.rand(3, dtype=torch.float32)
     assert g.offset == 0  # the blocks given back
+
+
+def test_the_c_short_path_leaves_the_rest_to_python():
+    """The C module's small draw declines (None) what the Python path must decide, and takes
+    its blocks under the generator's lock."""
+    from keystream import _draws, _kscore
+
+    ctx = _draws._small_context("rand")
+    g = ks.Generator(2)
+    g.rand(3)  # (the entry for the default dtype exists after one draw)
+    assert _kscore.small(ctx, g, (4,)) is not None and g.offset == 2
+    for sizes in [(-1,), (2.5,), (True,), ([2, 3],), (_draws.SMALL_MAX + 1,), (0,)]:
+        assert _kscore.small(ctx, g, sizes) is None
+    assert _kscore.small(ctx, ks.default_generator, (3,)) is None  # (its DataLoader worker reseeding)
+    with g._lock:  # another thread holds the lock: the Python path waits for it
+        assert _kscore.small(ctx, g, (3,)) is None
+    with ks.use_engine("portable"):
+        assert _kscore.small(ctx, g, (3,)) is None
+    g.offset = (1 << 64) - 2
+    assert _kscore.small(ctx, g, (8,)) is None  # (the Python path raises the OverflowError)
+    with pytest.raises(OverflowError):
+        g.rand(8)
+    assert g.offset == (1 << 64) - 2

@@ -26,9 +26,10 @@ import torch
 
 from . import _engines, _graphsafe, _ops
 from ._devices import parse_device, usable_device
-from ._engines import engine_for, forced_engine
+from ._engines import _forced as _FORCED
+from ._engines import engine_for
 from ._engines._cpu import _NATIVE, CpuEngine, pack_params
-from ._generator import GRAPH_SAFE, Generator, default_generator, resolve_generator
+from ._generator import CPU, GRAPH_SAFE, Generator, default_generator, resolve_generator
 from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES
 from ._math.numpy_forms import log_f64
 from ._spec import DrawSpec, blocks_for, zero_signs
@@ -295,11 +296,19 @@ def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence
 def _eager(fn: _F) -> _F:
     disabled: list[Any] = []
     small = fn.__name__ in _SMALL
+    context: list[Any] = []  # (built at the first call: the module is still being imported here)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if small and (not kwargs or _SMALL_KWARGS.issuperset(kwargs)):
-            result = _small(fn.__name__, args, kwargs.get("generator"), kwargs.get("dtype"))
+        if small and (not kwargs or _SMALL_KWARGS.issuperset(kwargs)):  # NOTE [ small draws ]
+            result = None
+            if "dtype" not in kwargs and "generator" in kwargs:
+                if not context:
+                    context.append(_small_context(fn.__name__))
+                if context[0] is not None:
+                    result = _NATIVE.small(context[0], kwargs["generator"], args)
+            if result is None:
+                result = _small(fn.__name__, args, kwargs.get("generator"), kwargs.get("dtype"))
             if result is not None:
                 return result
         extra = _factory_options(fn.__name__, kwargs) if kwargs and not _FACTORY.isdisjoint(kwargs) else None
@@ -355,35 +364,41 @@ _SMALL: dict[str, tuple[str, Callable[[torch.dtype], tuple[Any, ...]]]] = {
     "rand": ("uniform", _rand_params),
     "randn": ("normal", _randn_params),
 }
-_SMALL_PACKED: dict[tuple[str, torch.dtype], tuple[bytes, int, tuple[str, str, torch.dtype]]] = {}
+#: draw -> {dtype: (packed parameters, elements per block, the engine choice's key)}; the C path reads it
+_SMALL_ENTRIES: dict[str, dict[torch.dtype, tuple[bytes, int, tuple[str, str, torch.dtype]]]] = {
+    name: {} for name in _SMALL}
 
 
 def _small(name: str, sizes: tuple[Any, ...], generator: Any, dtype: Any) -> Tensor | None:
     g = default_generator if generator is None else generator
-    if type(g) is not Generator or g._device.type != "cpu" or GRAPH_SAFE:
+    if type(g) is not Generator or g._device.type != "cpu" or GRAPH_SAFE or _FORCED.name is not None:
         return None
-    if len(sizes) == 1 and type(sizes[0]) in (tuple, list, torch.Size):
+    if len(sizes) == 1 and type(sizes[0]) is not int:
+        if type(sizes[0]) not in (tuple, list, torch.Size):
+            return None
         sizes = tuple(sizes[0])
     n = 1
     for d in sizes:
         if type(d) is not int or d < 0:
             return None
         n *= d
-    if n > SMALL_MAX or n == 0:
-        return None
-    dt = torch.get_default_dtype() if dtype is None else dtype
-    entry = _SMALL_PACKED.get((name, dt))
-    if entry is None:
-        entry = _small_entry(name, dt)
-        if entry is not None:
-            _SMALL_PACKED[(name, dt)] = entry
-    if entry is None or forced_engine() is not None or torch._C._is_torch_function_mode_enabled() or (
+    if n > SMALL_MAX or n == 0 or torch._C._is_torch_function_mode_enabled() or (
             "torch._dynamo" in sys.modules and torch.compiler.is_compiling()):
         return None
+    default = torch.get_default_dtype()
+    dt = default if dtype is None else dtype
+    entries = _SMALL_ENTRIES[name]
+    entry = entries.get(dt)
+    if entry is None:
+        entry = _small_entry(name, dt)
+        if entry is None:
+            return None
+        entries[dt] = entry
     packed, per_block, engine_key = entry
     if type(_engines._DEFAULT.get(engine_key)) is not CpuEngine:  # (the C engine is the one engine_for picks)
         return None
-    out = torch.empty(sizes, dtype=dt)
+    # (torch.empty parses a dtype argument, or a tuple, in about as long as the draw takes)
+    out = (torch.empty(*sizes) if sizes else torch.empty(())) if dt is default else torch.empty(sizes, dtype=dt)
     blocks = -(-n // per_block)
     key, start = g._reserve(blocks)
     try:
@@ -392,6 +407,15 @@ def _small(name: str, sizes: tuple[Any, ...], generator: Any, dtype: Any) -> Ten
         g._release(key, start, blocks)
         raise
     return out
+
+
+def _small_context(name: str) -> tuple[Any, ...] | None:
+    """What the C module's ``small`` reads (pymod.c), for draw ``name``; None without it."""
+    if _NATIVE is None or not hasattr(_NATIVE, "small"):
+        return None
+    return (Generator, GRAPH_SAFE, _FORCED, torch._C._is_torch_function_mode_enabled, torch.get_default_dtype,
+            _engines, CpuEngine, torch.empty, sys.modules, torch.compiler.is_compiling, default_generator,
+            _SMALL_ENTRIES[name], CPU)
 
 
 def _small_entry(name: str, dtype: Any) -> tuple[bytes, int, tuple[str, str, torch.dtype]] | None:
@@ -1000,7 +1024,17 @@ def generator_method(fn: Any) -> Any:
     """``Generator.<name>(self, ...)``: ``fn(..., generator=self)``, with ``fn``'s signature
     (less ``generator``) and docstring."""
 
+    small = fn.__name__ in _SMALL
+    context = _small_context(fn.__name__) if small else None
+    native = None if context is None else _NATIVE.small
+
     def method(self: Generator, *args: Any, **kwargs: Any) -> Tensor:
+        if small and (not kwargs or kwargs.keys() == {"dtype"}):  # NOTE [ small draws ]
+            result = native(context, self, args) if native is not None and not kwargs else None
+            if result is None:
+                result = _small(fn.__name__, args, self, kwargs.get("dtype"))
+            if result is not None:
+                return result
         return fn(*args, generator=self, **kwargs)  # type: ignore[no-any-return]
 
     signature = inspect.signature(fn)

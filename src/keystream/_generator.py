@@ -30,6 +30,8 @@ _U64 = 1 << 64
 _MAGIC = b"KSPX"
 _ALGORITHM_ID = 1
 STATE_BYTES = 32
+#: The device of generators made without one (one object: the small draws' C path compares it first).
+CPU = torch.device("cpu")
 #: id(generator) -> its open keystream.graph_safe state (NOTE [ graph-safe state ] in _graphsafe.py):
 #: while open, the offset lives on a device and a draw that reads it on the host raises.
 GRAPH_SAFE: dict[int, Any] = {}
@@ -95,7 +97,7 @@ class Generator(metaclass=OpaqueMeta):
                 raise TypeError("Generator() got a device twice (positionally and as device=)")
             seed, device = None, seed
         self._lock = threading.Lock()
-        self._device = torch.device("cpu") if device is None else parse_device(device)
+        self._device = CPU if device is None else parse_device(device)
         self._key: Key = key_from_seed(DEFAULT_SEED if seed is None else canonical_seed(seed))
         self._offset = 0
         self._spawn_count = 0

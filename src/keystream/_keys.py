@@ -18,7 +18,8 @@ try:  # the C module's derivation (one Philox block, about 0.1 us); the numpy on
 except ImportError:  # (not built: the portable engine's install)
     _native_derive = None
 
-__all__ = ["Key", "canonical_seed", "key_from_seed", "fold_in_key", "spawn_key", "hash_bytes"]
+__all__ = ["Key", "TAG_FOLD_INT", "canonical_seed", "derive_key", "fold_in_key", "hash_bytes", "key_from_seed",
+           "spawn_key"]
 
 Key = tuple[int, int]
 _U64 = 1 << 64
@@ -52,9 +53,12 @@ def hash_bytes(data: bytes) -> int:
 
 
 _TAGS = {name: u32(name) for name in ("TAG_FOLD_INT", "TAG_FOLD_BYTES", "TAG_SPAWN")}
+#: fold_in(int)'s domain tag, for callers that derive checked ints directly (derive_key).
+TAG_FOLD_INT = _TAGS["TAG_FOLD_INT"]
 
 
-def _derive(parent: Key, value: int, tag: int) -> Key:
+def derive_key(parent: Key, value: int, tag: int) -> Key:
+    """The child key of ``parent`` for a checked ``value`` in [0, 2^64) under domain ``tag``."""
     if _native_derive is not None:
         return _native_derive(parent[0], parent[1], value, tag)  # type: ignore[no-any-return]
     w = philox4x32_scalar((value & 0xFFFFFFFF, value >> 32, tag, u32("TAG_VERSION")), parent)
@@ -73,21 +77,21 @@ def fold_in_key(parent: Key, data: object) -> Key:
         ValueError: an int ``data`` is outside [0, 2^64).
     """
     if type(data) is int and 0 <= data < _U64:  # (the common case first)
-        return _derive(parent, data, _TAGS["TAG_FOLD_INT"])
+        return derive_key(parent, data, _TAGS["TAG_FOLD_INT"])
     if isinstance(data, str):
-        return _derive(parent, hash_bytes(data.encode("utf-8")), _TAGS["TAG_FOLD_BYTES"])
+        return derive_key(parent, hash_bytes(data.encode("utf-8")), _TAGS["TAG_FOLD_BYTES"])
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return _derive(parent, hash_bytes(bytes(data)), _TAGS["TAG_FOLD_BYTES"])
+        return derive_key(parent, hash_bytes(bytes(data)), _TAGS["TAG_FOLD_BYTES"])
     if isinstance(data, bool) or not isinstance(data, numbers.Integral):
         raise TypeError(f"data must be an int, str or bytes, got {type(data).__name__}")
     value = int(data)
     if not 0 <= value < _U64:
         raise ValueError(f"data must be in [0, 2**64) when it is an int, got {value}")
-    return _derive(parent, value, _TAGS["TAG_FOLD_INT"])
+    return derive_key(parent, value, _TAGS["TAG_FOLD_INT"])
 
 
 def spawn_key(parent: Key, index: int) -> Key:
     """Key of the ``index``-th child ever spawned from ``parent`` (tag ``TAG_SPAWN``)."""
     if not 0 <= index < _U64:
         raise OverflowError("spawn count exhausted 2**64 children")
-    return _derive(parent, index, _TAGS["TAG_SPAWN"])
+    return derive_key(parent, index, _TAGS["TAG_SPAWN"])

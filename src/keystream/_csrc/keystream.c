@@ -1858,6 +1858,22 @@ void ks_fill_small(const void *packed, uint32_t k0, uint32_t k1, uint64_t offset
     d.k0 = k0; d.k1 = k1; d.offset = offset;
     memcpy(d.fp, p.fp, sizeof d.fp);
     memcpy(d.ip, p.ip, sizeof d.ip);
+    int k = per_block(&d);
+    uint64_t first = e0 / (uint64_t)k, nb = n > 0 ? (e0 + (uint64_t)n - 1) / (uint64_t)k - first + 1 : 0;
+    if (d.kind != K_TRUNC_NORMAL && d.kind != K_RANDPERM && nb <= 2) {
+        /* one or two blocks: each on its own (a batch computes BATCH of them; from 3 blocks on
+         * the batch was faster, measured) and each element by
+         * emit, the per-element form of the batch kernels (tests compare the two) */
+        uint32_t w[4][BATCH], key[2] = {k0, k1}, words[4];
+        for (uint64_t b = 0; b < nb; b++) {
+            uint64_t c = offset + first + b;
+            uint32_t ctr[4] = {(uint32_t)c, (uint32_t)(c >> 32), 0, 0};
+            ks_philox(ctr, key, (int)KS_PHILOX_ROUNDS, words);
+            for (int q = 0; q < 4; q++) w[q][b] = words[q];
+        }
+        for (int64_t i = 0; i < n; i++) emit(&d, w, (int)(e0 + (uint64_t)i - first * (uint64_t)k), out, i);
+        return;
+    }
     fill_run(&d, e0, n, out);
 }
 

@@ -11,12 +11,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._generator import Generator, _with_key
-from .._keys import Key, fold_in_key
+from .._generator import CPU, Generator, _with_key
+from .._keys import TAG_FOLD_INT, Key, derive_key, fold_in_key
 from .._torch_mode import torch_random
 from ._sampler import epoch_generator
 
 __all__ = ["sample_generator", "PerSampleDataset", "seeded_globals"]
+
+_U64 = 1 << 64
 
 
 def sample_generator(seed: int, epoch: int, index: int, device: torch.device | str | None = None) -> Generator:
@@ -25,11 +27,12 @@ def sample_generator(seed: int, epoch: int, index: int, device: torch.device | s
     ``Generator(seed).fold_in(epoch).fold_in("sample").fold_in(index)``: the same in the
     main process or any DataLoader worker, for any number of workers or ranks.
     """
-    if type(seed) is int and type(epoch) is int:  # (exact ints: a cache of one key per epoch)
-        parent = _samples_key(seed, epoch)
-    else:  # (what raises for a bad seed or epoch)
-        parent = epoch_generator(seed, epoch).fold_in("sample").key
-    return _with_key(fold_in_key(parent, index), torch.device("cpu") if device is None else torch.device(device))
+    if type(seed) is int and type(epoch) is int and type(index) is int and 0 <= index < _U64:
+        # (exact ints, the common call: a cache of one key per epoch, then one derivation)
+        key = derive_key(_samples_key(seed, epoch), index, TAG_FOLD_INT)
+    else:  # (what raises for a bad seed, epoch or index)
+        key = fold_in_key(epoch_generator(seed, epoch).fold_in("sample").key, index)
+    return _with_key(key, CPU if device is None else torch.device(device))
 
 
 @functools.lru_cache(maxsize=64)
