@@ -9,8 +9,9 @@ process, timed in turns (interleaved), medians (min - max) in microseconds per c
    torch with and without ``generator=``, numpy's ``Generator.random`` (JAX where it is
    installed); ``randn(n)`` for n = 1, 16, 256, 1024 against torch's.
 2. Key derivation: ``fold_in`` of an int and of a str, ``spawn(1)``, ``sample_generator``.
-3. A ``__getitem__`` that draws 5 scalars per sample: keystream's per-sample generator,
-   torch's global RNG, and a per-sample ``torch.Generator().manual_seed``.
+3. A ``__getitem__`` that draws 5 scalars per sample (one ``rand(5)``, and five ``rand(())``
+   each read with ``.item()``): keystream's per-sample generator, torch's global RNG, and a
+   per-sample ``torch.Generator().manual_seed``.
 4. ``ShuffleSampler`` over 10^9 samples: indices per second, world size 1 and 4 (the median
    of 5 runs of 2^22 indices each).
 """
@@ -84,6 +85,23 @@ def main() -> None:
                            "torch.Generator().manual_seed per sample": torch_generator_item}, args.reps // 4)
     report.line("per-sample item (5 scalars): " + "; ".join(
         f"{name} {_us(s)} ({1 / s['median'] / 1e3:.1f} k samples/s)" for name, s in t.items()), what="item", seconds=t)
+
+    def keystream_scalars(i: int = 12345) -> float:
+        s = sample_generator(7, 0, i)
+        return sum(s.rand(()).item() for _ in range(5))
+
+    def torch_global_scalars(i: int = 12345) -> float:
+        return sum(torch.rand(()).item() for _ in range(5))
+
+    def torch_generator_scalars(i: int = 12345) -> float:
+        tg = torch.Generator().manual_seed(i)
+        return sum(torch.rand((), generator=tg).item() for _ in range(5))
+
+    t = interleaved_stats({"keystream sample_generator": keystream_scalars, "torch global RNG": torch_global_scalars,
+                           "torch.Generator().manual_seed per sample": torch_generator_scalars}, args.reps // 4)
+    report.line("per-sample item (5 scalar draws): " + "; ".join(
+        f"{name} {_us(s)} ({1 / s['median'] / 1e3:.1f} k samples/s)" for name, s in t.items()), what="item-scalars",
+        seconds=t)
     for world in (1, 4):
         rates = []
         for _ in range(5):

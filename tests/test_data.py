@@ -168,6 +168,16 @@ def test_augment_words_match_sample_generator():
         assert np.array_equal(row, expect)
 
 
+@pytest.mark.parametrize("nwords", [1, 4, 13, 18])
+def test_augment_words_c_kernel_equals_the_numpy_definition(nwords, monkeypatch):
+    from keystream._engines import _cpu
+
+    idx = [0, 1, 5, 2**32 - 1, 2**32, 2**40 + 7, 2**63 - 1]
+    fast = augment_words(9, 2, idx, nwords)
+    monkeypatch.setattr(_cpu, "_LIB", None)
+    assert np.array_equal(fast, augment_words(9, 2, idx, nwords))
+
+
 def test_augment_batched_equals_one_at_a_time(device):
     idx = [4, 9, 1, 100]
     batched = (flip(1, 2, idx, device=device), crop_boxes(1, 2, idx, 64, 48, device=device),

@@ -81,6 +81,9 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_dropout.restype = None
             lib.ks_dropout.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, u64, u64, u64,
                                        ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+            lib.ks_augment_words.restype = None
+            lib.ks_augment_words.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_void_p,
+                                             ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
             lib.ks_limbs.restype = ctypes.c_int
             lib.ks_limbs.argtypes = []
             if lib.ks_limbs() != LIMBS:  # a stale build of another version
@@ -129,6 +132,19 @@ def philox(ctr: tuple[int, int, int, int], key: tuple[int, int], rounds: int = 1
     out = (ctypes.c_uint32 * 4)()
     _LIB.ks_philox(c, k, rounds, out)
     return tuple(out)
+
+
+def augment_words(parent: tuple[int, int], tag_hash: int, idx: Any, nwords: int) -> Any:
+    """``keystream.data``'s per-sample word table (``_augment.augment_words``) with the C kernel:
+    uint32 [len(idx), nwords] from a contiguous uint64 numpy ``idx``; None without the library."""
+    if _LIB is None:
+        return None
+    import numpy as np
+
+    out = np.empty((idx.size, nwords), dtype=np.uint32)
+    _LIB.ks_augment_words(parts(idx.size * (nwords + 8) // 4), parent[0], parent[1], tag_hash, idx.ctypes.data,
+                          idx.size, nwords, out.ctypes.data)
+    return out
 
 
 def permute_indices(idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.Tensor | None:

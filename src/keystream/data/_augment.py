@@ -41,6 +41,7 @@ import torch
 
 from .._constants import u32
 from .._detmath import exp
+from .._engines import _cpu
 from .._keys import hash_bytes
 from .._math.numpy_forms import log_f64, neg_log_f64, sincos_f64
 from .._philox import philox4x32
@@ -71,6 +72,9 @@ def augment_words(seed: int, epoch: int, indices: Sequence[int] | torch.Tensor, 
     idx = _indices(indices)
     tag, version = u32("TAG_FOLD_INT"), u32("TAG_VERSION")
     parent = epoch_generator(seed, epoch).fold_in("sample").key
+    fast = _cpu.augment_words(parent, hash_bytes(b"augment"), np.ascontiguousarray(idx), nwords)
+    if fast is not None:  # (the C kernel of the same derivations and blocks)
+        return fast
     k = philox4x32(idx & _M, idx >> np.uint64(32), tag, version, parent[0], parent[1])  # fold_in(index)
     d = hash_bytes(b"augment")
     k = philox4x32(d & 0xFFFFFFFF, d >> 32, u32("TAG_FOLD_BYTES"), version, k[0], k[1])  # fold_in("augment")
