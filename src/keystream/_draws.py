@@ -300,7 +300,7 @@ def _eager(fn: _F) -> _F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if small and (not kwargs or _SMALL_KWARGS.issuperset(kwargs)):  # NOTE [ small draws ]
+        if small and (not kwargs or _SMALL_KWARGS.issuperset(kwargs)) and not _compiling():  # NOTE [ small draws ]
             result = None
             if "dtype" not in kwargs and "generator" in kwargs:
                 if not context:
@@ -369,6 +369,11 @@ _SMALL_ENTRIES: dict[str, dict[torch.dtype, tuple[bytes, int, tuple[str, str, to
     name: {} for name in _SMALL}
 
 
+def _compiling() -> bool:
+    """Whether Dynamo is tracing (the small draws' C call is not traceable: the operator is)."""
+    return "torch._dynamo" in sys.modules and torch.compiler.is_compiling()
+
+
 def _small(name: str, sizes: tuple[Any, ...], generator: Any, dtype: Any) -> Tensor | None:
     g = default_generator if generator is None else generator
     if type(g) is not Generator or g._device.type != "cpu" or GRAPH_SAFE or _FORCED.name is not None:
@@ -382,8 +387,7 @@ def _small(name: str, sizes: tuple[Any, ...], generator: Any, dtype: Any) -> Ten
         if type(d) is not int or d < 0:
             return None
         n *= d
-    if n > SMALL_MAX or n == 0 or torch._C._is_torch_function_mode_enabled() or (
-            "torch._dynamo" in sys.modules and torch.compiler.is_compiling()):
+    if n > SMALL_MAX or n == 0 or torch._C._is_torch_function_mode_enabled():
         return None
     default = torch.get_default_dtype()
     dt = default if dtype is None else dtype
@@ -414,8 +418,7 @@ def _small_context(name: str) -> tuple[Any, ...] | None:
     if _NATIVE is None or not hasattr(_NATIVE, "small"):
         return None
     return (Generator, GRAPH_SAFE, _FORCED, torch._C._is_torch_function_mode_enabled, torch.get_default_dtype,
-            _engines, CpuEngine, torch.empty, sys.modules, torch.compiler.is_compiling, default_generator,
-            _SMALL_ENTRIES[name], CPU)
+            _engines, CpuEngine, torch.empty, default_generator, _SMALL_ENTRIES[name], CPU)
 
 
 def _small_entry(name: str, dtype: Any) -> tuple[bytes, int, tuple[str, str, torch.dtype]] | None:
@@ -1029,7 +1032,7 @@ def generator_method(fn: Any) -> Any:
     native = None if context is None else _NATIVE.small
 
     def method(self: Generator, *args: Any, **kwargs: Any) -> Tensor:
-        if small and (not kwargs or kwargs.keys() == {"dtype"}):  # NOTE [ small draws ]
+        if small and (not kwargs or kwargs.keys() == {"dtype"}) and not _compiling():  # NOTE [ small draws ]
             result = native(context, self, args) if native is not None and not kwargs else None
             if result is None:
                 result = _small(fn.__name__, args, self, kwargs.get("dtype"))

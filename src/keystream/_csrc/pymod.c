@@ -58,13 +58,14 @@ static PyObject *fill(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
  * torch.empty(sizes), the blocks taken from the generator (atomically under the GIL), the fill.  None means
  * "take the Python path" (which raises, or serves what this does not).  ctx is the tuple
  * _draws._small_context() builds: (Generator, GRAPH_SAFE, forced-engine local, torch function
- * mode test, get_default_dtype, the engines module (its _DEFAULT choices), CpuEngine, torch.empty, sys.modules,
- * is_compiling, default_generator, entries {dtype: (packed, per block, engine key)}, cpu device). */
+ * mode test, get_default_dtype, the engines module (its _DEFAULT choices), CpuEngine, torch.empty,
+ * default_generator, entries {dtype: (packed, per block, engine key)}, cpu device).  The caller
+ * has checked that Dynamo is not tracing (this call is not traceable; the draw operator is). */
 #define SMALL_MAX (1 << 14)
-enum { C_GEN, C_GRAPH, C_FORCED, C_TFMODE, C_DTYPE, C_ENGINES, C_CPU_ENGINE, C_EMPTY, C_MODULES, C_COMPILING,
-       C_DEFAULT_GEN, C_ENTRIES, C_CPU, C_COUNT };
+enum { C_GEN, C_GRAPH, C_FORCED, C_TFMODE, C_DTYPE, C_ENGINES, C_CPU_ENGINE, C_EMPTY, C_DEFAULT_GEN, C_ENTRIES,
+       C_CPU, C_COUNT };
 
-static PyObject *s_default, *s_name, *s_device, *s_key, *s_offset, *s_lock, *s_locked, *s_data_ptr, *s_dynamo;
+static PyObject *s_default, *s_name, *s_device, *s_key, *s_offset, *s_lock, *s_locked, *s_data_ptr;
 
 static int truthy_call(PyObject *fn) {
     PyObject *r = PyObject_CallNoArgs(fn);
@@ -102,7 +103,7 @@ static PyObject *small(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
         if (n > SMALL_MAX) Py_RETURN_NONE;
     }
     if (n == 0) Py_RETURN_NONE;
-    /* the generator's device, the forced engine, torch function modes, compiling */
+    /* the generator's device, the forced engine, torch function modes */
     PyObject *dev = PyObject_GetAttr(g, s_device);
     if (dev == NULL) return NULL;
     int on_cpu = dev == c[C_CPU] ? 1 : PyObject_RichCompareBool(dev, c[C_CPU], Py_EQ);
@@ -114,12 +115,6 @@ static PyObject *small(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     if (forced != Py_None) Py_RETURN_NONE;
     int t = truthy_call(c[C_TFMODE]);
     if (t != 0) { if (t < 0) return NULL; Py_RETURN_NONE; }
-    if (PyDict_GetItemWithError(c[C_MODULES], s_dynamo) != NULL) {
-        t = truthy_call(c[C_COMPILING]);
-        if (t != 0) { if (t < 0) return NULL; Py_RETURN_NONE; }
-    } else if (PyErr_Occurred()) {
-        return NULL;
-    }
     /* the draw's packed parameters at the default dtype, and the engine torch would pick */
     PyObject *dtype = PyObject_CallNoArgs(c[C_DTYPE]);
     if (dtype == NULL) return NULL;
@@ -200,8 +195,7 @@ PyMODINIT_FUNC PyInit__kscore(void) {
     s_lock = PyUnicode_InternFromString("_lock");
     s_locked = PyUnicode_InternFromString("locked");
     s_data_ptr = PyUnicode_InternFromString("data_ptr");
-    s_dynamo = PyUnicode_InternFromString("torch._dynamo");
-    if (!s_default || !s_name || !s_device || !s_key || !s_offset || !s_lock || !s_locked || !s_data_ptr || !s_dynamo)
+    if (!s_default || !s_name || !s_device || !s_key || !s_offset || !s_lock || !s_locked || !s_data_ptr)
         return NULL;
     return PyModule_Create(&module);
 }
