@@ -236,6 +236,47 @@ def keyed_sampling(device: torch.device, reps: int) -> dict:
             "torch_per_request_s": run(lambda: torch_per_request(on_gpu, gens), max(1, reps // 5))}
 
 
+def dropout_and_graphs(device: torch.device, n: int, reps: int) -> dict:
+    """keystream.nn dropout on the GPU: the output equals the CPU's, forward + backward against
+    F.dropout; and a captured CUDA graph under keystream.graph_safe: replays equal eager draws."""
+    import keystream as ks
+    import keystream.nn as knn
+
+    x = ks.randn(n, generator=ks.Generator(1))
+    site = knn.Site("gpu", ks.Generator(2))
+    with knn.batch(0, step=0):
+        want = knn.functional.dropout(x, 0.3, site=site)
+    xg = x.to(device).requires_grad_()
+    with knn.batch(0, step=0):
+        ok = torch.equal(knn.functional.dropout(xg, 0.3, site=site).detach().cpu(), want)
+    gy = torch.ones_like(xg)
+
+    def ks_step() -> None:
+        xg.grad = None
+        knn.functional.dropout(xg, 0.3, site=site).backward(gy)
+
+    def torch_step() -> None:
+        xg.grad = None
+        torch.nn.functional.dropout(xg, 0.3).backward(gy)
+
+    run = timer(device)
+    out = {"ok": ok, "keystream_s": run(ks_step, reps), "torch_s": run(torch_step, reps), "graph_ok": None}
+    if device.type == "cuda":
+        g, ref = ks.Generator(7, device=device), ks.Generator(7, device=device)
+        graph, static = torch.cuda.CUDAGraph(), torch.empty(1 << 20, device=device)
+        with ks.graph_safe(g, device):
+            torch.cuda.synchronize()
+            with torch.cuda.graph(graph):
+                static.copy_(g.randn(1 << 20))
+            ref.randn(1 << 20)  # (the capture itself drew once)
+            replays = []
+            for _ in range(3):
+                graph.replay()
+                replays.append(static.clone())
+        out["graph_ok"] = all(torch.equal(r, ref.randn(1 << 20)) for r in replays) and g.offset == ref.offset
+    return out
+
+
 def sweep(device: torch.device, engine: str, n: int, reps: int, on_row, deadline: float) -> None:  # type: ignore[no-untyped-def]
     """Time the GPU engine's launch shapes (block, num_warps) per draw; check equal bits.
     Each row goes to ``on_row`` as it is measured; no new shape starts after ``deadline``
@@ -377,6 +418,15 @@ def main() -> None:
         ks_sampling = {"ok": False, "error": f"{type(err).__name__}: {err}"}
         print(f"\n## Keyed sampling failed: {ks_sampling['error']}")
     save(sampling=ks_sampling)
+    try:
+        nn = dropout_and_graphs(device, args.n, args.reps)
+        print(f"\n## Keyed dropout, {args.n} float32, p = 0.3: output equals the CPU's: {nn['ok']}; forward + "
+              f"backward keystream {nn['keystream_s'] * 1e3:.2f} ms, torch F.dropout {nn['torch_s'] * 1e3:.2f} ms; "
+              f"CUDA graph replays under keystream.graph_safe equal eager draws: {nn['graph_ok']}")
+    except Exception as err:  # noqa: BLE001 - report, go on
+        nn = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+        print(f"\n## Keyed dropout / CUDA graphs failed: {nn['error']}")
+    save(nn=nn)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     shapes: list[dict] = []
     if args.sweep:
