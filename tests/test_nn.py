@@ -144,7 +144,7 @@ def test_backward_saves_no_mask():
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         y = m(x * w)
     mul_saves = (64 * 1000 + 1000) * 4  # x * w saves its two inputs
-    assert sum(saved) - mul_saves <= 3 * 8  # keystream's dropout: three int64 counters
+    assert sum(saved) == mul_saves  # keystream's dropout saves no tensor (three ints on its context)
     saved.clear()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         torch.nn.functional.dropout(x * w, 0.5)
@@ -176,8 +176,8 @@ def test_recompute_of_a_site_used_twice_in_a_step_raises():
     m = _module(knn.Dropout)
     x = torch.randn(4, 8, requires_grad=True)
 
-    def twice(v):
-        return m(m(v))
+    def twice(v):  # (the product saves tensors: the backward pass recomputes the segment)
+        return m(m(v) * v)
 
     with knn.batch(0, step=0):
         y = cp.checkpoint(twice, x, use_reentrant=False)

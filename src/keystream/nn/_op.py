@@ -1,13 +1,15 @@
-"""``keystream::dropout``: the keyed dropout as a torch.library operator with autograd.
+"""The keyed dropout's autograd: ``keystream::dropout``, a torch.library operator, under
+torch.compile, and an autograd function (the same computation) in eager code.
 
-Its backward is the operator itself on the gradient (``grad=True``), computed from the
-three saved counters: no mask is stored between the passes.  The site counters come from
-``keystream::dropout_counters(site)`` where torch has opaque objects (so compiled code
-reads them at run time instead of baking a Python int into the graph and recompiling at
-each step), else from Python.
+Either way the backward pass is the same computation on the gradient (``grad=True``) from
+the three counters: no mask is stored between the passes.  Under torch.compile the site's
+counters come from ``keystream::dropout_counters(site)`` where torch has opaque objects (so
+compiled code reads them at run time instead of baking a Python int into the graph and
+recompiling at each step).
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import torch
@@ -16,7 +18,7 @@ from .._ops import OPAQUE, register_opaque
 from ._mask import apply_dropout
 from ._schedule import Site
 
-__all__ = ["dropout_op", "site_counters"]
+__all__ = ["count_call", "dropout_op", "keyed_dropout"]
 
 Tensor = torch.Tensor
 
@@ -70,8 +72,43 @@ if OPAQUE:
         return torch.empty(3, dtype=torch.int64)
 
 
-def site_counters(site: Site, x: Tensor) -> Tensor:
-    """The counters of this call of ``site`` (NOTE [ Keyed masks ]) as an int64 CPU tensor."""
-    if OPAQUE and torch.compiler.is_compiling():
-        return torch.ops.keystream.dropout_counters(site, x)
-    return _counters_now(site, torch.device("cpu"))
+class _EagerDropout(torch.autograd.Function):
+    """The same computation outside torch.compile, without the operator's dispatch (a few
+    microseconds a call, where the operator's Python machinery costs tens): the counters
+    are Python ints kept on the context, the backward pass the same function on the gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, key: tuple[int, int], start: int, p: float, alpha: bool, grad: bool,
+                feature: bool, features: list[int], starts: list[int]) -> Tensor:
+        ctx.args = (key, start, p, alpha, feature, features, starts)
+        return apply_dropout(x, key, start, p, alpha, grad, feature, features, starts)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
+        key, start, p, alpha, feature, features, starts = ctx.args
+        return _EagerDropout.apply(g.contiguous(), key, start, p, alpha, True, feature, features, starts), \
+            *([None] * 8)
+
+
+def _compiling() -> bool:
+    return "torch._dynamo" in sys.modules and torch.compiler.is_compiling()
+
+
+def count_call(site: Site, x: Tensor) -> None:
+    """A call of ``site`` that draws nothing (p = 1): its call count moves all the same."""
+    if _compiling() and OPAQUE:
+        torch.ops.keystream.dropout_counters(site, x)
+    elif not _compiling():
+        site.next_mask()
+
+
+def keyed_dropout(site: Site, x: Tensor, p: float, alpha: bool, feature: bool, features: list[int],
+                  starts: list[int]) -> Tensor:
+    """Keyed dropout of batched contiguous ``x`` at this call of ``site`` (NOTE [ Keyed masks ]):
+    the operators under torch.compile, the autograd function otherwise (the same bits)."""
+    if _compiling():
+        counters = (torch.ops.keystream.dropout_counters(site, x) if OPAQUE
+                    else _counters_now(site, torch.device("cpu")))
+        return dropout_op(x, counters, p, alpha, False, feature, features, starts)  # type: ignore[no-any-return]
+    mask = site.next_mask()
+    return _EagerDropout.apply(x, mask.key, mask.start, p, alpha, False, feature, features, starts)  # type: ignore[no-any-return]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._op import dropout_op, site_counters
+from ._op import count_call, keyed_dropout
 from ._schedule import Site
 
 __all__ = ["alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout"]
@@ -79,11 +79,11 @@ def _run(x: Tensor, p: float, training: bool, inplace: bool, site: Site | str, f
     if x.dim() == 0:
         x = x.reshape(1)
     glob, starts = _placement(x, feature, features, feature_start)
-    counters = site_counters(s, x)  # (a call of the site, so p == 1 counts too)
-    if p == 1.0:  # torch's input * 0
+    if p == 1.0:  # torch's input * 0 (a call of the site all the same)
+        count_call(s, x)
         zero = torch.zeros((), dtype=x.dtype, device=x.device)
         return x.mul_(zero) if inplace else x * zero
-    y = dropout_op(x.contiguous(), counters, p, alpha, False, feature, glob, starts)
+    y = keyed_dropout(s, x.contiguous(), p, alpha, feature, glob, starts)
     return x.copy_(y) if inplace else y
 
 
