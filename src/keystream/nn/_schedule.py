@@ -76,7 +76,13 @@ _names = itertools.count()
 
 def get_step() -> int:
     """The training step masks are drawn for outside :func:`batch`: the optimizer steps this
-    process has taken since import (or since :func:`set_step`)."""
+    process has taken since import (or since :func:`set_step`).
+
+    Reproducibility:
+        Every ``torch.optim`` optimizer's ``step()`` counts (a global post-step hook, installed
+        when the first keystream dropout module is made); two optimizers stepping once each
+        count two.
+    """
     return _STEPS.count
 
 
@@ -86,6 +92,10 @@ def set_step(step: int) -> None:
 
     Raises:
         TypeError / ValueError: ``step`` is not an int in [0, 2^64).
+
+    Reproducibility:
+        A run resumed with ``set_step(n)`` draws, from step ``n`` on, the masks of the run that
+        never stopped.
     """
     step = _check_index(step, "step")
     with _STEPS.lock:
@@ -153,7 +163,18 @@ class MaskKey:
 
 
 class Site(metaclass=OpaqueMeta):
-    """One dropout site: its name, its generator and the counters of its latest call."""
+    """One dropout site: its name, its generator and the counters of its latest call.
+
+    Args:
+        name: the site's name (a module's path; None: named by the order of construction at
+            its first call).
+        generator: the key source (None: :data:`keystream.default_generator`, read at each
+            call); only its key is used.
+
+    Reproducibility:
+        NOTE [ Keyed masks ]: the masks of a site depend on the key, the name, the step, the
+        call within the step and the elements' global indices.
+    """
 
     __slots__ = ("name", "generator", "_path_key", "_last", "_calls", "_lock")
 
