@@ -1030,9 +1030,11 @@ def generator_method(fn: Any) -> Any:
     small = fn.__name__ in _SMALL
     context = _small_context(fn.__name__) if small else None
     native = None if context is None else _NATIVE.small
+    modules = sys.modules  # (the check of _compiling, inline: this runs for every small draw)
 
     def method(self: Generator, *args: Any, **kwargs: Any) -> Tensor:
-        if small and (not kwargs or kwargs.keys() == {"dtype"}) and not _compiling():  # NOTE [ small draws ]
+        if small and (not kwargs or kwargs.keys() == {"dtype"}) and (  # NOTE [ small draws ]
+                "torch._dynamo" not in modules or not torch.compiler.is_compiling()):
             result = native(context, self, args) if native is not None and not kwargs else None
             if result is None:
                 result = _small(fn.__name__, args, self, kwargs.get("dtype"))

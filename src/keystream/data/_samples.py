@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,16 +28,27 @@ def sample_generator(seed: int, epoch: int, index: int, device: torch.device | s
     """
     if type(seed) is int and type(epoch) is int and type(index) is int and 0 <= index < _U64:
         # (exact ints, the common call: a cache of one key per epoch, then one derivation)
-        key = derive_key(_samples_key(seed, epoch), index, TAG_FOLD_INT)
+        parent = _PARENTS.get((seed, epoch))
+        if parent is None:
+            parent = _samples_key(seed, epoch)
+        key = derive_key(parent, index, TAG_FOLD_INT)
     else:  # (what raises for a bad seed, epoch or index)
         key = fold_in_key(epoch_generator(seed, epoch).fold_in("sample").key, index)
     return _with_key(key, CPU if device is None else torch.device(device))
 
 
-@functools.lru_cache(maxsize=64)
+#: (seed, epoch) -> epoch_generator(seed, epoch).fold_in("sample").key, for the latest few epochs
+_PARENTS: dict[tuple[int, int], Key] = {}
+
+
 def _samples_key(seed: int, epoch: int) -> Key:
-    """``epoch_generator(seed, epoch).fold_in("sample").key``: the same few recur (one per epoch)."""
-    return fold_in_key(epoch_generator(seed, epoch).key, "sample")
+    """``epoch_generator(seed, epoch).fold_in("sample").key``, kept in ``_PARENTS`` (the same few
+    recur: one per epoch)."""
+    key = fold_in_key(epoch_generator(seed, epoch).key, "sample")
+    if len(_PARENTS) >= 64:
+        _PARENTS.clear()
+    _PARENTS[(seed, epoch)] = key
+    return key
 
 
 class PerSampleDataset(Dataset):
