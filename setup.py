@@ -1,6 +1,7 @@
-"""Build the optional C engine: one shared library that is both a Python module (the calls
-small draws and key derivation make, src/keystream/_csrc/pymod.c) and a library loaded with
-ctypes (the large kernels, which release the GIL).
+"""Build the optional C engine: a plain shared library loaded with ctypes (``_kscore``: the
+kernels, which release the GIL), and a Python module of the same C code (``_native``: the calls
+small draws and key derivation make, src/keystream/_csrc/pymod.c), which needs Python's
+headers; each is optional on its own.
 
 If the compiler is missing or fails, the package still installs and keystream
 runs on the portable torch engine (it warns once, and ``keystream selftest``
@@ -24,6 +25,10 @@ class OptionalBuildExt(build_ext):
         except Exception as err:  # noqa: BLE001
             print(f"keystream: the C engine was not built ({err}); using the portable engine", file=sys.stderr)
 
+    def get_export_symbols(self, ext):
+        # _kscore is a ctypes library, not a Python module: no PyInit_ symbol
+        return [] if ext.name.endswith("_kscore") else super().get_export_symbols(ext)
+
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
@@ -34,12 +39,13 @@ class OptionalBuildExt(build_ext):
 setup(
     ext_modules=[
         Extension(
-            "keystream._kscore",
-            sources=["src/keystream/_csrc/keystream.c", "src/keystream/_csrc/pool.c", "src/keystream/_csrc/pymod.c"],
+            name,
+            sources=["src/keystream/_csrc/keystream.c", "src/keystream/_csrc/pool.c", *extra],
             depends=["src/keystream/_csrc/ks_constants.h", "src/keystream/_csrc/pool.h"],
             extra_compile_args=FLAGS + ([] if sys.platform == "win32" else ["-pthread"]),
             extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
         )
+        for name, extra in (("keystream._kscore", []), ("keystream._native", ["src/keystream/_csrc/pymod.c"]))
     ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -210,21 +210,39 @@ def test_small_draws_take_the_short_path_and_fail_like_the_full_path(monkeypatch
 def test_the_c_short_path_leaves_the_rest_to_python():
     """The C module's small draw declines (None) what the Python path must decide, and takes
     its blocks under the generator's lock."""
-    from keystream import _draws, _kscore
+    from keystream import _draws, _native
 
     ctx = _draws._small_context("rand")
     g = ks.Generator(2)
     g.rand(3)  # (the entry for the default dtype exists after one draw)
-    assert _kscore.small(ctx, g, (4,)) is not None and g.offset == 2
+    assert _native.small(ctx, g, (4,)) is not None and g.offset == 2
     for sizes in [(-1,), (2.5,), (True,), ([2, 3],), (_draws.SMALL_MAX + 1,), (0,)]:
-        assert _kscore.small(ctx, g, sizes) is None
-    assert _kscore.small(ctx, ks.default_generator, (3,)) is None  # (its DataLoader worker reseeding)
+        assert _native.small(ctx, g, sizes) is None
+    assert _native.small(ctx, ks.default_generator, (3,)) is None  # (its DataLoader worker reseeding)
     with g._lock:  # another thread holds the lock: the Python path waits for it
-        assert _kscore.small(ctx, g, (3,)) is None
+        assert _native.small(ctx, g, (3,)) is None
     with ks.use_engine("portable"):
-        assert _kscore.small(ctx, g, (3,)) is None
+        assert _native.small(ctx, g, (3,)) is None
     g.offset = (1 << 64) - 2
-    assert _kscore.small(ctx, g, (8,)) is None  # (the Python path raises the OverflowError)
+    assert _native.small(ctx, g, (8,)) is None  # (the Python path raises the OverflowError)
     with pytest.raises(OverflowError):
         g.rand(8)
     assert g.offset == (1 << 64) - 2
+
+
+def test_native_key_derivation_equals_the_definition():
+    """_native.derive (fold_in, spawn, sample_generator) against the numpy Philox of _keys."""
+    import numpy as np
+
+    from keystream import _native
+    from keystream._constants import u32
+    from keystream._philox import philox4x32_scalar
+
+    rng = np.random.default_rng(5)
+    tags = [u32(t) for t in ("TAG_FOLD_INT", "TAG_FOLD_BYTES", "TAG_SPAWN")]
+    for _ in range(500):
+        k0, k1 = (int(v) for v in rng.integers(0, 1 << 32, 2))
+        value = int(rng.integers(0, 1 << 63)) * 2 + int(rng.integers(0, 2))
+        for tag in tags:
+            w = philox4x32_scalar((value & 0xFFFFFFFF, value >> 32, tag, u32("TAG_VERSION")), (k0, k1))
+            assert _native.derive(k0, k1, value, tag) == (w[0], w[1])

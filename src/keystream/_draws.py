@@ -344,7 +344,7 @@ def _eager(fn: _F) -> _F:
 # A draw of a few elements is dominated by what surrounds the kernel: argument checks, the
 # DrawSpec, the engine lookup, the ctypes call.  rand and randn with plain int sizes, a CPU
 # Generator and at most SMALL_MAX elements take a short path instead: their packed kernel
-# parameters are cached per (draw, dtype), and the C module (_kscore.fill, pymod.c) fills
+# parameters are cached per (draw, dtype), and the C module (_native.fill, pymod.c) fills
 # the output on the calling thread, exactly as ks_fill does with one part (the same kernel,
 # so the same bits).  Anything else, or anything unusual (a forced engine, a torch function
 # mode, compiling, a graph-safe state, a bad argument), returns None here and the full path

@@ -14,7 +14,7 @@ from ._constants import u32
 from ._philox import philox4x32_scalar
 
 try:  # the C module's derivation (one Philox block, about 0.1 us); the numpy one is the definition
-    from ._kscore import derive as _native_derive
+    from ._native import derive as _native_derive
 except ImportError:  # (not built: the portable engine's install)
     _native_derive = None
 

@@ -1,7 +1,9 @@
-/* keystream._kscore as a Python module: the calls small draws and key derivation make
- * millions of times, with the CPython C API's fast calling convention (no ctypes argument
- * conversion, no parameter arrays built per call).  The same shared library is also loaded
- * with ctypes for the large kernels (which release the GIL): one library, one thread pool. */
+/* keystream._native: the calls small draws and key derivation make millions of times, with
+ * the CPython C API's fast calling convention (no ctypes argument conversion, no parameter
+ * arrays built per call).  It links its own copy of keystream.c and uses only what runs on
+ * the calling thread (its thread pool never starts); the large kernels, which release the
+ * GIL, are _kscore's, loaded with ctypes.  Built apart so that a machine without Python's
+ * headers still gets the C engine. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -184,9 +186,9 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kscore", NULL, -1, methods, NULL, NULL, NULL, NULL};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__kscore(void) {
+PyMODINIT_FUNC PyInit__native(void) {
     s_default = PyUnicode_InternFromString("_DEFAULT");
     s_name = PyUnicode_InternFromString("name");
     s_device = PyUnicode_InternFromString("_device");

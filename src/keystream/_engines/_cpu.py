@@ -96,8 +96,8 @@ def _load() -> ctypes.CDLL | None:
     return None
 
 
-try:  # the same library as a Python module: the calls small draws make (pymod.c)
-    from .. import _kscore as _NATIVE
+try:  # the C code as a Python module: the calls small draws make (pymod.c)
+    from .. import _native as _NATIVE
 except ImportError:
     _NATIVE = None
 
@@ -286,7 +286,7 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
 
 
 def pack_params(kind: str, dtype: torch.dtype, params: tuple[Any, ...]) -> tuple[bytes, int] | None:
-    """A draw's kernel parameters as ``_kscore.fill`` reads them (keystream.c's Packed) and its
+    """A draw's kernel parameters as ``_native.fill`` reads them (keystream.c's Packed) and its
     elements per block, for the small draws' path; None without the C module."""
     if _NATIVE is None or _LIB is None:
         return None
