@@ -234,10 +234,10 @@ def test_the_engines_real_launches_compile_for_sm90(monkeypatch):
     for dims in (1, 2, 3):
         _triton.count_in_ball((1, 1), 1, dims, 1, 2, torch.device("cpu"))
     _triton.exact_sum_limbs(torch.ones(1, dtype=torch.float64))
-    for dt in (torch.float32, torch.float64):  # keyed dropout: one element, a mask element of 3, near 2^64
-        for n, inner, e0, key in ((1, 1, 0, (1, 1)), (6, 3, (1 << 64) - 7, (0xFFFFFFFF, 0x80000000))):
+    for dt in (torch.float32, torch.float64):  # keyed dropout: one element; a start inside a block near 2^64
+        for n, e0, key in ((1, 0, (1, 1)), (6, (1 << 64) - 7, (0xFFFFFFFF, 0x80000000))):
             x = torch.ones(n, dtype=dt)
-            eng.dropout(torch.empty_like(x), x, key, e0, inner, 1 << 31, 2.0)
+            assert eng.dropout(torch.empty_like(x), x, key, e0, 1, 1 << 31, 2.0)
     assert set(launches) == {"draw_contiguous", "draw_scattered", "randperm_kernel", "in_ball_kernel",
                              "in_ball_blocks_kernel", "exact_sums_kernel", "trunc_normal_kernel", "dropout_kernel"}
     for k in compiled.values():

@@ -367,7 +367,9 @@ class TritonEngine(Engine):
 
     def dropout(self, out: torch.Tensor, x: torch.Tensor, key: tuple[int, int], e0: int, inner: int, threshold: int,
                 scale: float) -> bool:
-        if x.dtype not in (torch.float32, torch.float64):
+        # element-wise masks only: a channel mask is a tiny draw, and the definition's one
+        # broadcast multiply is already the whole cost of applying it
+        if x.dtype not in (torch.float32, torch.float64) or inner != 1:
             return False
         n = x.numel()
         if n == 0:
@@ -376,7 +378,8 @@ class TritonEngine(Engine):
         bits = _f64_bits(scale) if f64 else _f32_bits(scale)
         if bits >= 1 << 63:
             bits -= 1 << 64
-        self._launch(kernels(self.interpret)["dropout_kernel"], (_cdiv(n, self.block),), out, x, n, inner, *key,
+        lanes = ((e0 & 3) + n + 3) // 4
+        self._launch(kernels(self.interpret)["dropout_kernel"], (_cdiv(lanes, self.block),), out, x, n, *key,
                      e0 & 0xFFFFFFFF, e0 >> 32, threshold, bits, F64=f64, BLOCK=self.block)
         return True
 

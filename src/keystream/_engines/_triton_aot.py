@@ -140,7 +140,7 @@ def variants(block: int = 1024) -> list[Variant]:
                                              "off_hi": "i32"},
                            {"BINOMIAL": binomial, "BLOCK": min(block, _triton.STATEFUL_BLOCK)}))
     for f64, ptr, bits in ((False, "*fp32", "i32"), (True, "*fp64", "i64")):
-        out.append(Variant("dropout_kernel", {"out_ptr": ptr, "x_ptr": ptr, "n": "i32", "inner": "i32", "k0": "i32",
+        out.append(Variant("dropout_kernel", {"out_ptr": ptr, "x_ptr": ptr, "n": "i32", "k0": "i32",
                                               "k1": "i64", "e0_lo": "i32", "e0_hi": "i32", "thr": "i64",
                                               "scale_bits": bits},
                            {"F64": f64, "BLOCK": block}))

@@ -1281,25 +1281,32 @@ def exact_sums_kernel(x_ptr, n, limbs_ptr, flag_ptr, BLOCK: tl.constexpr):
 
 
 @launched
-def dropout_kernel(out_ptr, x_ptr, n, inner, k0, k1, e0_lo, e0_hi, thr, scale_bits,
-                   F64: tl.constexpr, BLOCK: tl.constexpr):
-    """keystream.nn's keyed dropout (the C kernel ks_dropout): out = x * (keep ? scale : 0),
-    keep = the 32-bit word of mask element e0 + i // inner (word m % 4 of block m // 4 at
-    offset 0) below thr; one multiply in x's dtype.  One lane per element: a lane computes
-    its mask element's block."""
-    i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    live = i < n
-    m = word64(e0_lo, e0_hi) + (i // inner).to(tl.uint64)
-    blk = m >> 2
+def dropout_kernel(out_ptr, x_ptr, n, k0, k1, e0_lo, e0_hi, thr, scale_bits, F64: tl.constexpr, BLOCK: tl.constexpr):
+    """keystream.nn's keyed dropout of an element-wise mask (the C kernel ks_dropout with inner
+    = 1): out[i] = x[i] * (keep ? scale : 0), keep = the 32-bit word of mask element e0 + i (word
+    e % 4 of block e // 4 at offset 0) below thr; one multiply in x's dtype.  One lane per
+    Philox block: its four words serve the four elements of the block that lie in the range."""
+    lane = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    e0 = word64(e0_lo, e0_hi)
+    head = (e0 & 3).to(tl.int64)
+    blk = (e0 >> 2) + lane.to(tl.uint64)
     w0, w1, w2, w3 = philox((blk & 0xFFFFFFFF).to(tl.uint32), (blk >> 32).to(tl.uint32),
                             tl.full([], 0, tl.uint32) + k0.to(tl.uint32), tl.full([], 0, tl.uint32) + k1.to(tl.uint32))
-    q = (m & 3).to(tl.uint32)
-    w = tl.where(q == 0, w0, tl.where(q == 1, w1, tl.where(q == 2, w2, w3)))
-    keep = w.to(tl.int64) < thr
-    x = tl.load(x_ptr + i, mask=live, other=0.0)
     if F64:
         scale = as_f64(scale_bits)
     else:
         scale = (tl.full([], 0, tl.uint32) + scale_bits.to(tl.uint32)).to(tl.float32, bitcast=True)
-    zero = (scale * 0.0).to(x.dtype)
-    tl.store(out_ptr + i, x * tl.where(keep, scale.to(x.dtype), zero), mask=live)
+    zero = scale * 0.0
+    for q in tl.static_range(4):
+        if q == 0:
+            w = w0
+        elif q == 1:
+            w = w1
+        elif q == 2:
+            w = w2
+        else:
+            w = w3
+        i = lane * 4 + q - head  # the output position of the block's word q
+        live = (i >= 0) & (i < n)
+        x = tl.load(x_ptr + i, mask=live, other=0.0)
+        tl.store(out_ptr + i, x * tl.where(w.to(tl.int64) < thr, scale, zero).to(x.dtype), mask=live)
