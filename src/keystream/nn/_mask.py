@@ -73,7 +73,7 @@ def _keep(x: Tensor, key: tuple[int, int], start: int, p: float, feature: bool, 
 
 
 def apply_dropout(x: Tensor, key: tuple[int, int], start: int, p: float, alpha: bool, grad: bool, feature: bool,
-                  features: list[int], starts: list[int], out: Tensor | None = None) -> Tensor:
+                  features: list[int], starts: list[int]) -> Tensor:
     """Keyed dropout of batched ``x`` (``grad``: the backward pass, ``grad_out * noise``).
 
     ``0 < p < 1``; ``features`` is the global feature shape and ``starts`` where ``x``'s
@@ -83,7 +83,7 @@ def apply_dropout(x: Tensor, key: tuple[int, int], start: int, p: float, alpha: 
     whole = all(s == 0 for s in starts) and list(x.shape[1:2] if feature else x.shape[1:]) == (
         features[:1] if feature else features)
     if not alpha and whole and x.is_contiguous() and x.dtype in (torch.float32, torch.float64):
-        target = torch.empty_like(x) if out is None else out
+        target = torch.empty_like(x)
         per = features[0] if feature else math.prod(features)
         inner = math.prod(x.shape[2:]) if feature else 1
         engine = engine_for(x.device, "bits", torch.int32)
@@ -95,7 +95,4 @@ def apply_dropout(x: Tensor, key: tuple[int, int], start: int, p: float, alpha: 
         y = x * noise if grad else x * noise + shift
     else:
         y = x * dropout_noise(keep, p)
-    if out is not None:
-        out.copy_(y)
-        return out
     return y
