@@ -224,15 +224,12 @@ def _run(
         target = out if out is not None else torch.empty(tuple(b - a for a, b in region), dtype=dtype, device=device)
         g._reserve(blocks_for(kind, dtype, math.prod(shape)))
         return target
+    out_shape = tuple(b - a for a, b in region)
+    target = out if out is not None and out.is_contiguous() else _empty(out_shape, dtype, device)
     state = _graphsafe.open_state(g)
     if state is not None:  # NOTE [ graph-safe state ]: the offset on the device
-        target = out if out is not None and out.is_contiguous() else _empty(tuple(b - a for a, b in region), dtype,
-                                                                             device)
         _graphsafe.run(state, kind, params, shape, dtype, device, region, target)
-        if out is not None and target is not out:
-            out.copy_(target)
-            return out
-        return target
+        return _delivered(target, out)
     engine = engine_for(device, kind, dtype)
     if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
         # The offset is a kernel argument: a captured graph would replay the same numbers.
@@ -243,22 +240,25 @@ def _run(
         )
     # NOTE [ no failure moves the state ]
     # Everything that can fail comes before the generator moves: the arguments were
-    # checked by the caller, and the result is allocated here.  Only then are the
+    # checked by the caller, and the result was allocated above.  Only then are the
     # blocks reserved (key and offset read together).  Should the engine or the copy
     # into `out` still fail, the blocks are given back, unless another thread drew
     # from the generator meanwhile (then giving them back would hand them out twice).
     blocks = blocks_for(kind, dtype, math.prod(shape))
-    out_shape = tuple(b - a for a, b in region)
-    target = out if out is not None and out.is_contiguous() else _empty(out_shape, dtype, device)
     key, start = g._reserve(blocks)
     try:
         engine.fill(target, DrawSpec(kind, params, key, start, shape, region, dtype))
-        if out is not None and target is not out:
-            out.copy_(target)
-            return out
+        return _delivered(target, out)
     except BaseException:
         g._release(key, start, blocks)
         raise
+
+
+def _delivered(target: Tensor, out: Tensor | None) -> Tensor:
+    """The filled ``target``, copied into ``out`` when ``out`` was not itself the target."""
+    if out is not None and target is not out:
+        out.copy_(target)
+        return out
     return target
 
 
