@@ -224,20 +224,21 @@ def _run(
         target = out if out is not None else torch.empty(tuple(b - a for a, b in region), dtype=dtype, device=device)
         g._reserve(blocks_for(kind, dtype, math.prod(shape)))
         return target
+    state = _graphsafe.open_state(g)
+    if state is None:
+        engine = engine_for(device, kind, dtype)
+        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+            # The offset is a kernel argument: a captured graph would replay the same numbers.
+            raise RuntimeError(
+                "keystream draws cannot be captured in a CUDA graph: every replay would repeat the "
+                "same numbers. Open keystream.graph_safe(generator) around the capture and the replays, "
+                "or draw outside the graph (into a static tensor) and copy it in."
+            )
     out_shape = tuple(b - a for a, b in region)
     target = out if out is not None and out.is_contiguous() else _empty(out_shape, dtype, device)
-    state = _graphsafe.open_state(g)
     if state is not None:  # NOTE [ graph-safe state ]: the offset on the device
         _graphsafe.run(state, kind, params, shape, dtype, device, region, target)
         return _delivered(target, out)
-    engine = engine_for(device, kind, dtype)
-    if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
-        # The offset is a kernel argument: a captured graph would replay the same numbers.
-        raise RuntimeError(
-            "keystream draws cannot be captured in a CUDA graph: every replay would repeat the "
-            "same numbers. Open keystream.graph_safe(generator) around the capture and the replays, "
-            "or draw outside the graph (into a static tensor) and copy it in."
-        )
     # NOTE [ no failure moves the state ]
     # Everything that can fail comes before the generator moves: the arguments were
     # checked by the caller, and the result was allocated above.  Only then are the
