@@ -1,4 +1,5 @@
-"""Stream version 1 never changes: every public draw has a golden, and every golden holds."""
+"""A released stream never changes: every public draw has a golden in every stream version,
+and every golden holds."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,7 +12,19 @@ import keystream as ks
 from keystream._conformance import INIT_FILLS, PUBLIC_DRAWS
 
 HERE = pathlib.Path(__file__).parent
-GOLDENS = json.loads((HERE / "goldens.json").read_text())
+#: The goldens of each stream version.
+ALL_GOLDENS = {1: json.loads((HERE / "goldens.json").read_text()),
+               2: json.loads((HERE / "goldens_v2.json").read_text())}
+GOLDENS = ALL_GOLDENS[1]
+#: The public draws whose values stream version 2 changed, at the golden's parameters
+#: (docs/spec.md section 10); every other golden is the same in both versions.
+CHANGED_IN_V2 = {
+    "beta/float64-tiny", "binomial/float64-huge", "dirichlet/float64", "dirichlet/float64-tiny",
+    "init.sparse_/float32", "init.trunc_normal_/float32", "init.trunc_normal_/tails", "poisson/float64-huge",
+    "rand/bfloat16", "rand/float16", "randperm/int32-large", "randperm/int64", "randperm/int64-16",
+    "standard_gamma/float64-tiny", "student_t/float64-tiny", "uniform/bfloat16", "uniform/bfloat16-1-2",
+    "uniform/float16",
+}
 
 
 def _tool():
@@ -28,17 +41,27 @@ _SLOW_IN_THE_INTERPRETER = {"standard_gamma", "gamma", "chi2", "beta", "dirichle
                             "sampling.sample"}
 
 
+@pytest.mark.parametrize("version", sorted(ALL_GOLDENS))
 @pytest.mark.parametrize("name", sorted(GOLDENS["draws"]))
-def test_golden(engine, name):
+def test_golden(engine, name, version):
     if engine.name == "triton-interpreter" and name.split("/")[0] in _SLOW_IN_THE_INTERPRETER:
         pytest.skip("compared with the C engine in tests/test_triton_engine.py")
+    if engine.name == "triton-interpreter" and version == 2 and name not in CHANGED_IN_V2:
+        pytest.skip("the same values as version 1 (test_unchanged_draws_are_equal_in_both_versions)")
     try:
-        got = _tool().golden(name, engine.name)
+        got = _tool().golden(name, engine.name, version)
     except ValueError as err:  # a draw this engine has no kernel for (the portable engine serves it)
         if "does not implement" not in str(err):
             raise
         pytest.skip(str(err))
-    assert got == GOLDENS["draws"][name]
+    assert got == ALL_GOLDENS[version]["draws"][name]
+
+
+def test_unchanged_draws_are_equal_in_both_versions():
+    """Stream version 2 changed only the draws it had to: every other golden is identical."""
+    v1, v2 = ALL_GOLDENS[1]["draws"], ALL_GOLDENS[2]["draws"]
+    assert set(v1) == set(v2)
+    assert {name for name in v1 if v1[name] != v2[name]} == CHANGED_IN_V2
 
 
 def test_every_public_draw_has_a_golden():
@@ -60,6 +83,9 @@ def test_every_public_draw_has_a_golden():
     assert covered == want, (sorted(want - covered), sorted(covered - want))
 
 
-def test_golden_script_reproduces_file():
-    assert _tool().make() == GOLDENS
-    assert GOLDENS["stream_version"] == ks.STREAM_VERSION == 1
+def test_golden_script_reproduces_files():
+    tool = _tool()
+    for version, goldens in ALL_GOLDENS.items():
+        assert tool.make(version) == goldens
+        assert goldens["stream_version"] == version
+    assert ks.STREAM_VERSION == 2 and ks.STREAM_VERSIONS == (1, 2)

@@ -21,6 +21,7 @@ from ._engines import available_engines, use_engine
 from ._generator import (
     ALGORITHM,
     STREAM_VERSION,
+    STREAM_VERSIONS,
     Generator,
     default_generator,
     fork_rng,
@@ -40,6 +41,7 @@ from ._warnings import KeystreamWarning
 __all__ = [
     "ALGORITHM",
     "STREAM_VERSION",
+    "STREAM_VERSIONS",
     "Generator",
     "KeystreamWarning",
     "Permutation",

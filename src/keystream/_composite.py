@@ -126,7 +126,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         src = input.detach().reshape(rows, categories)
         src = (src if src.dtype in (torch.float32, torch.float64) else src.to(torch.float32)).contiguous()
         dest = target if out is None and target.is_contiguous() else _draws._empty(shape, torch.int64, device)
-        key, start, _ = g._snapshot()
+        key, start, _, _ = g._snapshot()
         _value_error(engine.multinomial(dest.view(rows, n), key, start, src, n, replacement, k), n, replacement)
         blocks = blocks_for(kind, dtype, count)
         reserved = g._reserve(blocks)
@@ -247,34 +247,58 @@ def _gamma_f64(alpha: Tensor, g: Generator, elements: Elements | None = None) ->
     the normals of ``randn((n, 12), float64)``, then the exponentials of
     ``exponential((n, 13), float64)``, from the generator's next blocks, for the ``elements``
     of a draw of ``n`` (default: all, ``n = alpha.numel()``), whose alphas ``alpha`` holds."""
+    return _gamma_f64_and_log(alpha, g, elements, False)[0]
+
+
+def _gamma_f64_and_log(alpha: Tensor, g: Generator, elements: Elements | None,
+                       with_log: bool) -> tuple[Tensor, Tensor | None]:
+    """:func:`_gamma_f64`'s values and, ``with_log``, their logs computed without the exp
+    (``ln(d v) - E / alpha`` for ``alpha < 1``, NOTE [ Gamma in log space ]): the same blocks."""
     elements = Elements(alpha.numel()) if elements is None else elements
     n, k = elements.total, GAMMA_CANDIDATES
     dev = alpha.device
+    version = g._version
     value = torch.empty(alpha.shape, dtype=torch.float64, device=dev)
+    log_value = torch.empty(alpha.shape, dtype=torch.float64, device=dev) if with_log else None
     z_blocks = blocks_for("normal", torch.float64, n * k)
     blocks = z_blocks + blocks_for("exponential", torch.float64, n * (k + 1))
     if dev.type == "meta":  # NOTE [ meta ] in _draws: the blocks, no values
-        g._reserve(blocks)
-        return value
+        g._reserve(blocks, version)
+        return value, log_value
     engine = engine_for(dev, "normal", torch.float64)
-    key, start = g._reserve(blocks)
+    key, start = g._reserve(blocks, version)
     try:
         flat = alpha.reshape(-1)
         out = value.view(-1)
-        if engine.has_standard_gamma() and elements.index is None:
-            engine.standard_gamma(out, key, start, start + z_blocks, flat.contiguous())
-            return value
+        if (engine.has_standard_gamma() and elements.index is None and version in engine.composite_versions
+                and not with_log):
+            engine.standard_gamma(out, key, start, start + z_blocks, flat.contiguous(), version)
+            return value, None
         rows = max(1, (1 << 20) // (k + 1))  # candidates a chunk at a time: bounded memory
         for pos, lo, hi in elements.pieces(rows):
             z = _draws.normal(0.0, 1.0, (n, k), generator=_at(g, key, start), dtype=torch.float64, device=dev,
                               region=(slice(lo, hi),))
             e = _draws.exponential((n, k + 1), generator=_at(g, key, start + z_blocks), dtype=torch.float64,
                                    device=dev, region=(slice(lo, hi),))
-            out[pos:pos + hi - lo] = _marsaglia_tsang(flat[pos:pos + hi - lo], z, e)
+            part = slice(pos, pos + hi - lo)
+            out[part], logs = _marsaglia_tsang(flat[part], z, e, version, with_log)
+            if log_value is not None and logs is not None:
+                log_value.view(-1)[part] = logs
     except BaseException:
         g._release(key, start, blocks)
         raise
-    return value
+    return value, log_value
+
+
+# NOTE [ Gamma in log space ]
+# For alpha < 1 a Gamma variate is X = G U^(1/alpha) (G ~ Gamma(alpha + 1)), which underflows
+# for tiny alpha (alpha = 1e-3: X < 1e-308 half of the time).  A ratio of such variates (beta,
+# dirichlet) is still well defined: stream version 2 computes ln X = ln G - E / alpha
+# (E = -ln U, the stream's log) without the exp, and the ratio from the logs: beta's
+# 1 / (1 + exp(ln Y - ln X)) (or exp(ln X - ln Y) / (1 + exp(ln X - ln Y)) when that is
+# smaller), dirichlet's exp(ln X_i - max) / sum_j exp(ln X_j - max), the sum left to right,
+# exp with gradual underflow.  Elements (rows) whose parameters are all >= 1 keep the ratio
+# of the values.
 
 
 def _at(g: Generator, key: tuple[int, int], offset: int) -> Generator:
@@ -284,8 +308,11 @@ def _at(g: Generator, key: tuple[int, int], offset: int) -> Generator:
     return h
 
 
-def _marsaglia_tsang(alpha: Tensor, z: Tensor, e: Tensor) -> Tensor:
-    """NOTE [ Gamma with a fixed number of candidates ], one IEEE operation per torch op."""
+def _marsaglia_tsang(alpha: Tensor, z: Tensor, e: Tensor, version: int = 1,
+                     with_log: bool = False) -> tuple[Tensor, Tensor | None]:
+    """NOTE [ Gamma with a fixed number of candidates ], one IEEE operation per torch op
+    (stream version 2: the boost's exp with gradual underflow, so tiny alphas give the
+    subnormal values they should instead of 0)."""
     boost = alpha < 1.0
     one = c64("ONE_F64", alpha)
     s = torch.where(boost, alpha + one, alpha).unsqueeze(1)
@@ -300,8 +327,10 @@ def _marsaglia_tsang(alpha: Tensor, z: Tensor, e: Tensor) -> Tensor:
     first = torch.where(accept, torch.arange(GAMMA_CANDIDATES, device=alpha.device), GAMMA_CANDIDATES).amin(1)
     chosen = (d * v).gather(1, first.clamp(max=GAMMA_CANDIDATES - 1).unsqueeze(1)).squeeze(1)
     value = torch.where(first < GAMMA_CANDIDATES, chosen, d.squeeze(1))
-    power = exp_f64(-e[:, GAMMA_CANDIDATES] / alpha)  # U^(1/alpha) = exp(-E / alpha)
-    return torch.where(boost, value * power, value)
+    exponent = -e[:, GAMMA_CANDIDATES] / alpha
+    power = exp_f64(exponent, subnormal=version >= 2)  # U^(1/alpha) = exp(-E / alpha)
+    logs = torch.where(boost, log_f64(value) + exponent, log_f64(value)) if with_log else None
+    return torch.where(boost, value * power, value), logs
 
 
 def _sqrt(x: Tensor) -> Tensor:
@@ -422,16 +451,28 @@ def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: G
          out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
          region: _draws.Region = None) -> Tensor:
     """Beta(``a``, ``b``) numbers (:class:`torch.distributions.Beta`): ``X / (X + Y)`` with
-    ``X``, ``Y`` the standard Gamma draws of ``a`` and ``b`` (as ``dirichlet`` of ``[a, b]``);
-    0.5 if both are 0 (tiny a and b).
+    ``X``, ``Y`` the standard Gamma draws of ``a`` and ``b`` (as ``dirichlet`` of ``[a, b]``).
+    Stream version 2, where ``a < 1`` or ``b < 1``: from the Gammas' logs (NOTE [ Gamma in
+    log space ]), so tiny parameters give values near 0 and 1 as they should; version 1:
+    0.5 where both Gammas are 0.
 
     Reproducibility:
         The blocks of :func:`standard_gamma` of the ``(*shape, 2)`` tensor ``[a, b]``.
     """
     g = resolve_generator(generator)
     p, _, dtype, _, elements = _gamma_like({"a": a, "b": b}, size, g, dtype, device, out, "beta", region)
-    x = _gamma_f64(torch.stack([p["a"], p["b"]], -1), g, elements.scaled(2))
-    return _finish(_ratio(x[..., 0], x[..., 0] + x[..., 1]), dtype, out)
+    params = torch.stack([p["a"], p["b"]], -1)
+    logs = g._version >= 2 and bool((params < 1.0).any())
+    x, lx = _gamma_f64_and_log(params, g, elements.scaled(2), logs)
+    value = _ratio(x[..., 0], x[..., 0] + x[..., 1])
+    if lx is not None:  # NOTE [ Gamma in log space ]
+        t = lx[..., 1] - lx[..., 0]
+        low = t <= 0.0
+        r = exp_f64(torch.where(low, t, -t), subnormal=True)  # exp(-|t|) <= 1
+        one = c64("ONE_F64", r)
+        in_log = (params < 1.0).any(-1)
+        value = torch.where(in_log, torch.where(low, one / (one + r), r / (one + r)), value)
+    return _finish(value, dtype, out)
 
 
 def _ratio(x: Tensor, total: Tensor) -> Tensor:
@@ -463,11 +504,27 @@ def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor 
     if alpha.dim() == 0:
         raise ValueError("alpha must have at least one dimension (the categories)")
     p, shape, dtype, _, _ = _gamma_like({"alpha": alpha}, None, g, None, None, out, "dirichlet")
-    x = _gamma_f64(p["alpha"], g)
+    logs = g._version >= 2 and bool((p["alpha"] < 1.0).any())
+    x, lx = _gamma_f64_and_log(p["alpha"], g, None, logs)
+    if lx is not None:  # NOTE [ Gamma in log space ]: rows with an alpha below 1
+        top = lx.amax(-1, keepdim=True)  # exact: the row's largest log
+        w = exp_f64(lx - top, subnormal=True)
+        wsum = w[..., 0]
+        for i in range(1, shape[-1]):  # left to right: the order the spec fixes
+            wsum = wsum + w[..., i]
+        in_log = (p["alpha"] < 1.0).any(-1, keepdim=True)
+        x = torch.where(in_log, w / wsum.unsqueeze(-1), x)
+        if bool(in_log.all()):
+            return _finish(x, dtype, out)
+        lx_rows = in_log
+    else:
+        lx_rows = None
     total = x[..., 0]
     for i in range(1, shape[-1]):  # left to right: the order the spec fixes
         total = total + x[..., i]
     total = total.unsqueeze(-1)
+    if lx_rows is not None:  # (the log-space rows are final already)
+        total = torch.where(lx_rows, c64("ONE_F64", x), total)
     if bool((total > 0.0).all()):  # the usual case: no selects needed
         return _finish(x / total, dtype, out)
     uniform = torch.full_like(x, 1.0) / float(shape[-1])
@@ -481,7 +538,10 @@ def student_t(df: Tensor | float, size: Any = None, *, generator: Generator | No
               region: _draws.Region = None) -> Tensor:
     """Student's t numbers with ``df`` degrees of freedom (:class:`torch.distributions.StudentT`
     with loc 0, scale 1): ``X / sqrt(Z / df)``, ``X`` standard normal, ``Z`` chi-square(df),
-    in float64 (correctly rounded square root), rounded once.
+    in float64 (correctly rounded square root), rounded once.  Stream version 2, for
+    ``df < 2``: ``X exp((ln(df / 2) - ln G) / 2)`` with ``ln G`` the log of ``Z / 2`` computed
+    without underflow (NOTE [ Gamma in log space ]), so tiny ``df`` overflows only where the
+    value itself does.
 
     Reproducibility:
         ``X`` from ``randn(n, dtype=float64)`` (``ceil(n / 2)`` blocks), then ``Z`` as
@@ -491,8 +551,14 @@ def student_t(df: Tensor | float, size: Any = None, *, generator: Generator | No
     p, _, dtype, dev, elements = _gamma_like({"df": df}, size, g, dtype, device, out, "student_t", region)
     full = _draws._param_shape(size, df=p["df"] if isinstance(df, Tensor) else df)
     x = _draws.normal(0.0, 1.0, full, generator=g, dtype=torch.float64, device=dev, region=region)
-    z = c64("TWO_F64", x) * _gamma_f64(p["df"] * c64("HALF_F64", x), g, elements)
-    return _finish(x / _sqrt(z / p["df"]), dtype, out)
+    half_df = p["df"] * c64("HALF_F64", x)
+    logs = g._version >= 2 and bool((half_df < 1.0).any())
+    gam, lg = _gamma_f64_and_log(half_df, g, elements, logs)
+    value = x / _sqrt((c64("TWO_F64", x) * gam) / p["df"])
+    if lg is not None:  # NOTE [ Gamma in log space ]: Z / df = G / (df / 2), so x exp(-(ln G - ln(df / 2)) / 2)
+        scaled = x * exp_f64(c64("HALF_F64", x) * (log_f64(half_df) - lg), subnormal=True)
+        value = torch.where(half_df < 1.0, scaled, value)
+    return _finish(value, dtype, out)
 
 
 # Every composite draw is also a Generator method.

@@ -170,6 +170,23 @@ def _public_draws() -> None:
         args = (0.25,) if name == "sparse_" else ()
         PUBLIC_DRAWS[f"init.{name}/float32"] = filled(getattr(init, name), *args)
 
+    # The parameters where stream version 2 changed a definition (docs/spec.md section 10):
+    # extreme parameters, each method of the truncated normal, permutations of both kinds.
+    PUBLIC_DRAWS["init.trunc_normal_/tails"] = lambda g: torch.cat([
+        init.trunc_normal_(torch.empty(257, dtype=F64), 0.0, 1.0, lo, hi, generator=g).clone()
+        for lo, hi in ((2.0, 3.0), (-3.0, -2.5), (0.0, 0.1), (-0.3, 0.4), (5.0, math.inf), (-2.0, 2.0))])
+    PUBLIC_DRAWS["randperm/int64-16"] = lambda g: torch.cat([ks.randperm(16, generator=g) for _ in range(64)])
+    PUBLIC_DRAWS["randperm/int32-large"] = lambda g: ks.randperm(
+        100_003, generator=g, dtype=torch.int32, region=(slice(99_000, 100_003),))
+    PUBLIC_DRAWS["uniform/bfloat16-1-2"] = _given_generator(ks.uniform, 1.0, 2.0, n, dtype=torch.bfloat16)
+    PUBLIC_DRAWS["standard_gamma/float64-tiny"] = _given_generator(
+        ks.standard_gamma, torch.full((n,), 1e-3, dtype=F64))
+    PUBLIC_DRAWS["beta/float64-tiny"] = _given_generator(ks.beta, 1e-3, 1e-3, (n,), dtype=F64)
+    PUBLIC_DRAWS["dirichlet/float64-tiny"] = _given_generator(ks.dirichlet, torch.full((257, 4), 1e-3, dtype=F64))
+    PUBLIC_DRAWS["student_t/float64-tiny"] = _given_generator(ks.student_t, 0.01, (n,), dtype=F64)
+    PUBLIC_DRAWS["binomial/float64-huge"] = _given_generator(ks.binomial, 2.0**40, 1e-9, (n,), dtype=F64)
+    PUBLIC_DRAWS["poisson/float64-huge"] = _given_generator(ks.poisson, 1e12, (n,), dtype=F64)
+
 
 #: The random initialisers of ``keystream.init`` (each has a golden).
 INIT_FILLS = ("uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",

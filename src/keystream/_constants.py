@@ -12,8 +12,8 @@ patterns are given; the comment beside each shows the value approximately,
 for readers only.  ``tools/fit_polynomials.py`` shows where the polynomial
 coefficients came from.
 
-Changing any entry changes stream version 1: don't.  Add a new table for a new
-stream version instead.
+Changing any entry changes a released stream: don't.  A new stream version adds
+entries (the block "stream version 2" below) and leaves every older one as it is.
 """
 from __future__ import annotations
 
@@ -150,6 +150,19 @@ TABLE: Final[dict[str, tuple[str, int]]] = {
     "FEISTEL_ROUNDS": ("u32", 8),
     "FMIX_M0": ("u32", 0x85EBCA6B),  # murmur3 fmix32 multipliers
     "FMIX_M1": ("u32", 0xC2B2AE35),
+    # --- stream version 2 (docs/spec.md section 10) ------------------------------------
+    # randperm / Permutation: a sort of 64-bit keys up to this n, a Feistel network above
+    "PERM_V2_SORT_MAX": ("u32", 65536),
+    "PERM_V2_ROUNDS": ("u32", 10),  # Feistel rounds, each a Philox block of the permutation key
+    "TAG_PERM_ROUND": ("u32", 0x4B535052),  # "RPSK": c2 of a round-function block (c3 = 2)
+    "PERM_ROUND_C3": ("u32", 2),  # c3 of a round-function block: never a draw's (0) or a derivation's (1)
+    # truncated normal: rejection from one of three proposals, a candidate per block
+    "TN_CANDIDATES": ("u32", 32),
+    "SQRT_2PI_F64": ("f64", 0x40040D931FF62705),  # 2.5066282746310002: wider intervals use normal proposals
+    "TN_UNIFORM_WIDTH_F64": ("f64", 0x3FF4000000000000),  # 1.25: a tail interval narrower than 1.25 / lam
+    "FOUR_F64": ("f64", 0x4010000000000000),  # 4 (lam = (alpha + sqrt(alpha^2 + 4)) / 2)
+    # exp with gradual underflow: below this the result is 0 (exp(-745.14) is the least subnormal)
+    "EXP_MIN_V2_F64": ("f64", 0xC087500000000000),  # -746
 }
 
 

@@ -38,7 +38,16 @@ from ._draws import generator_method
 from ._engines import engine_for
 from ._generator import Generator, resolve_generator
 from ._kinds import FLOAT_DTYPES
-from ._math.torch_forms import c64, exp_f64, log_f64, log_factorial_f64, neg_log1m_f64
+from ._math.torch_forms import (
+    c64,
+    exp_f64,
+    log1p_f64,
+    log_f64,
+    log_factorial_diff_f64,
+    log_factorial_f64,
+    neg_log1m_f64,
+    stirling_series_f64,
+)
 from ._spec import blocks_for
 
 __all__ = ["poisson", "binomial"]
@@ -81,7 +90,19 @@ def _log_or_zero(t: Tensor) -> Tensor:
     return log_f64(torch.where(t > 0.0, t, 1.0))
 
 
-def _ptrs(lam: Tensor, u: Tensor, v: Tensor) -> Tensor:
+def _ptrs_rhs_v2(k: Tensor, lam: Tensor, loglam: Tensor) -> Tensor:
+    """Stream version 2's PTRS bound ``(k ln lam - lam) - ln k!`` without the cancellation of
+    two terms near ``lam ln lam``: for ``k > 18``, with ``x = k + 1`` and ``d = x - lam``,
+    ``((d - (x - 1/2) ln(1 + d / lam)) - ln(lam) / 2) - (ln sqrt(2 pi) + S(x))``."""
+    small = k <= 18.0
+    x = torch.where(small, 20.0, k + 1.0)
+    d = x - lam
+    big = ((d - (x - c64("HALF_F64", k)) * log1p_f64(d / lam)) - c64("HALF_F64", k) * loglam) - (
+        c64("HALF_LN_2PI_F64", k) + stirling_series_f64(x))
+    return torch.where(small, (k * loglam - lam) - log_factorial_f64(k), big)
+
+
+def _ptrs(lam: Tensor, u: Tensor, v: Tensor, version: int = 1) -> Tensor:
     """Poisson(lam >= 10) by PTRS over the candidates ``(u, v)`` [m, 32]."""
     def c(name: str) -> Tensor:
         return c64(name, lam)
@@ -96,7 +117,10 @@ def _ptrs(lam: Tensor, u: Tensor, v: Tensor) -> Tensor:
     reject = (k < 0.0) | ((us < c("PTRS_US_REJECT_F64")) & (v > us))
     t = (v * inv_alpha) / (a / (us * us) + b)
     kk = torch.where(reject, 0.0, k)
-    rhs = (kk * loglam - lam1) - log_factorial_f64(kk)
+    if version >= 2:
+        rhs = _ptrs_rhs_v2(kk, lam1.expand_as(kk), loglam.expand_as(kk))
+    else:
+        rhs = (kk * loglam - lam1) - log_factorial_f64(kk)
     accept = quick | (~reject & ((t == 0.0) | (_log_or_zero(t) <= rhs)))
     return _first_accepted(accept, k, torch.floor(lam))
 
@@ -110,7 +134,7 @@ def _transformed(u: Tensor, a: Tensor, b: Tensor, shift: Tensor) -> tuple[Tensor
     return us, torch.floor(((c64("TWO_F64", u) * a) / us + b) * centred + shift)
 
 
-def _poisson(lam: Tensor, u: Tensor, v: Tensor) -> Tensor:
+def _poisson(lam: Tensor, u: Tensor, v: Tensor, version: int = 1) -> Tensor:
     """The definition: Poisson(lam) (float64 [m], finite, >= 0) from the candidates [m, 32]."""
     small = lam < c64("TEN_F64", lam)
     value = torch.empty_like(lam)
@@ -119,11 +143,11 @@ def _poisson(lam: Tensor, u: Tensor, v: Tensor) -> Tensor:
         value[small] = _sequential_inversion(u[small, 0], exp_f64(-ls), lambda p, k: (p * ls) / k, None)
     big = ~small
     if bool(big.any()):
-        value[big] = _ptrs(lam[big], u[big], v[big])
+        value[big] = _ptrs(lam[big], u[big], v[big], version)
     return value
 
 
-def _btrs(n: Tensor, p: Tensor, u: Tensor, v: Tensor) -> Tensor:
+def _btrs(n: Tensor, p: Tensor, u: Tensor, v: Tensor, version: int = 1) -> Tensor:
     """Binomial(n, p) for ``n p >= 10``, ``p <= 1/2``, by BTRS over the candidates [m, 32]."""
     def c(name: str) -> Tensor:
         return c64(name, n)
@@ -143,12 +167,16 @@ def _btrs(n: Tensor, p: Tensor, u: Tensor, v: Tensor) -> Tensor:
     quick = (us >= c("TRS_US_ACCEPT_F64")) & (v <= vr.unsqueeze(1))
     t = (v * alpha.unsqueeze(1)) / (a.unsqueeze(1) / (us * us) + b.unsqueeze(1))
     kk = torch.where(reject, 0.0, k)
-    rhs = (h.unsqueeze(1) - (log_factorial_f64(kk) + log_factorial_f64(n1 - kk))) + (kk - m1) * lpq.unsqueeze(1)
+    if version >= 2:  # (lf(m) - lf(k)) + (lf(n - m) - lf(n - k)), each difference without cancellation
+        mm = m1.expand_as(kk)
+        rhs = (log_factorial_diff_f64(mm, kk) + log_factorial_diff_f64(n1 - mm, n1 - kk)) + (kk - m1) * lpq.unsqueeze(1)
+    else:
+        rhs = (h.unsqueeze(1) - (log_factorial_f64(kk) + log_factorial_f64(n1 - kk))) + (kk - m1) * lpq.unsqueeze(1)
     accept = ~reject & (quick | (t == 0.0) | (_log_or_zero(t) <= rhs))
     return _first_accepted(accept, k, m)
 
 
-def _binomial(n: Tensor, prob: Tensor, u: Tensor, v: Tensor) -> Tensor:
+def _binomial(n: Tensor, prob: Tensor, u: Tensor, v: Tensor, version: int = 1) -> Tensor:
     """The definition: Binomial(n, prob) (float64 [m]: whole n >= 0, prob in [0, 1])."""
     flip = prob > c64("HALF_F64", prob)
     p = torch.where(flip, c64("ONE_F64", prob) - prob, prob)  # exact
@@ -162,7 +190,7 @@ def _binomial(n: Tensor, prob: Tensor, u: Tensor, v: Tensor) -> Tensor:
                                          ns)
     big = ~small
     if bool(big.any()):
-        k[big] = _btrs(n[big], p[big], u[big], v[big])
+        k[big] = _btrs(n[big], p[big], u[big], v[big], version)
     return torch.where(flip, n - k, k)
 
 
@@ -187,25 +215,27 @@ def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.d
     ``shape`` (the computed elements'): the values from the generator's next ``32 n``
     blocks (``n`` elements in the draw), in ``dtype``."""
     n = elements.total
+    version = g._version
     blocks = blocks_for("uniform", torch.float64, n * 2 * CANDIDATES)
     if dev.type == "meta":  # NOTE [ meta ] in _draws: the blocks, no values
-        g._reserve(blocks)
+        g._reserve(blocks, version)
         return _draws._finish(torch.empty(shape, dtype=dtype, device=dev), out)
     engine = engine_for(dev, "uniform", torch.float64)
-    direct = engine.has_counts() and dtype in _KERNEL_DTYPES and elements.index is None
+    direct = (engine.has_counts() and dtype in _KERNEL_DTYPES and elements.index is None
+              and version in engine.composite_versions)
     target = out if out is not None and (not direct or out.is_contiguous()) else _draws._empty(shape, dtype, dev)
     if direct:
         values = [_kernel_param(v, shape, dev) for v in params]
     else:
         values = [_draws._regional(_draws._as_tensor(v), shape, tuple((0, m) for m in shape), torch.float64,
                                    dev).reshape(-1) for v in params]
-    key, start = g._reserve(blocks)
+    key, start = g._reserve(blocks, version)
     try:
         if direct:
             if len(values) == 1:
-                engine.poisson(target.view(-1), key, start, values[0])
+                engine.poisson(target.view(-1), key, start, values[0], version)
             else:
-                engine.binomial(target.view(-1), key, start, values[0], values[1])
+                engine.binomial(target.view(-1), key, start, values[0], values[1], version)
         else:
             value = torch.empty(elements.count, dtype=torch.float64, device=dev)
             for pos, lo, hi in elements.pieces(_CHUNK):
@@ -214,9 +244,9 @@ def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.d
                 u, v = r[:, 0::2], r[:, 1::2]
                 part = slice(pos, pos + hi - lo)
                 if len(values) == 1:
-                    value[part] = _poisson(values[0][part], u, v)
+                    value[part] = _poisson(values[0][part], u, v, version)
                 else:
-                    value[part] = _binomial(values[0][part], values[1][part], u, v)
+                    value[part] = _binomial(values[0][part], values[1][part], u, v, version)
             target.copy_(value.view(shape))
     except BaseException:
         g._release(key, start, blocks)

@@ -30,7 +30,8 @@ from ._engines import _forced as _FORCED
 from ._engines import engine_for
 from ._engines._cpu import _NATIVE, CpuEngine, pack_params
 from ._generator import CPU, GRAPH_SAFE, Generator, default_generator, resolve_generator
-from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES
+from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, versioned
+from ._math import truncnorm
 from ._math.numpy_forms import log_f64
 from ._spec import DrawSpec, blocks_for, zero_signs
 
@@ -214,15 +215,19 @@ def _run(
     """Reserve the draw's blocks and have the device's engine fill the region.
 
     The arguments are validated before this point; this allocates the result before
-    the generator moves.
+    the generator moves.  ``kind`` and ``params`` are stream version 1's: the generator's
+    stream version picks the draw kind that computes it (``_kinds.versioned``).
     """
+    version = g._version
+    if version >= 2:
+        kind, params = _versioned(kind, params, dtype, version)
     if device.type == "meta":
         # NOTE [ meta ]
         # A draw on the meta device (model code run under torch.device("meta")) gives a
         # meta tensor of the result's shape and takes the blocks the real draw would, so
         # what is drawn afterwards is the same as if the model had been built for real.
         target = out if out is not None else torch.empty(tuple(b - a for a, b in region), dtype=dtype, device=device)
-        g._reserve(blocks_for(kind, dtype, math.prod(shape)))
+        g._reserve(blocks_for(kind, dtype, math.prod(shape)), version)
         return target
     state = _graphsafe.open_state(g)
     if state is None:
@@ -246,13 +251,23 @@ def _run(
     # into `out` still fail, the blocks are given back, unless another thread drew
     # from the generator meanwhile (then giving them back would hand them out twice).
     blocks = blocks_for(kind, dtype, math.prod(shape))
-    key, start = g._reserve(blocks)
+    key, start = g._reserve(blocks, version)
     try:
         engine.fill(target, DrawSpec(kind, params, key, start, shape, region, dtype))
         return _delivered(target, out)
     except BaseException:
         g._release(key, start, blocks)
         raise
+
+
+def _versioned(kind: str, params: tuple[Any, ...], dtype: torch.dtype, version: int) -> tuple[str, tuple[Any, ...]]:
+    """The draw kind and parameters of stream ``version`` for version 1's ``kind`` and
+    ``params`` (docs/spec.md section 10)."""
+    new = versioned(kind, dtype, version)
+    if new == "uniform_v2":  # the span in float32, not rounded to the 16-bit dtype
+        low, _, high, below = params
+        return new, (low, _round(high - low, torch.float32), high, below)
+    return new, params
 
 
 def _delivered(target: Tensor, out: Tensor | None) -> Tensor:
@@ -425,8 +440,8 @@ def _small_context(name: str) -> tuple[Any, ...] | None:
 def _small_entry(name: str, dtype: Any) -> tuple[bytes, int, tuple[str, str, torch.dtype]] | None:
     """The packed parameters of a small draw, or None where the short path does not apply."""
     kind, params_for = _SMALL[name]
-    if not isinstance(dtype, torch.dtype) or dtype not in FLOAT_DTYPES:
-        return None
+    if not isinstance(dtype, torch.dtype) or dtype not in FLOAT_DTYPES or versioned(kind, dtype, 2) != kind:
+        return None  # (a draw whose definition depends on the stream version takes the full path)
     engine = engine_for(torch.device("cpu"), kind, dtype)
     packed = pack_params(kind, dtype, params_for(dtype)) if isinstance(engine, CpuEngine) else None
     return None if packed is None else (*packed, ("cpu", kind, dtype))
@@ -755,9 +770,12 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
             region: Region = None) -> Tensor:
     """Uniform numbers in [low, high) (``torch.Tensor.uniform_``); low/high numbers or tensors.
 
-    Computed in the output dtype: ``span = high - low``, ``x = low + span * u``, each
-    operation rounded to the dtype; a result that rounds up to ``high`` is replaced
-    by the largest dtype value below ``high``, so ``high`` is never returned.
+    ``span = high - low``, ``x = low + span * u`` (``low``, ``high`` rounded to the dtype);
+    a result that rounds up to ``high`` is replaced by the largest dtype value below
+    ``high``, so ``high`` is never returned.  float32 and float64 compute in the dtype.
+    float16 and bfloat16 (stream version 2) compute in float32 with the 24-bit float32
+    uniform and round once, as flat as the dtype allows; stream version 1 rounded each
+    operation to the 16-bit dtype with an 11-bit (8-bit) uniform.
 
     Raises:
         ValueError: ``low >= high`` (after rounding to the dtype) or ``high - low`` overflows.
@@ -784,8 +802,12 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
 
     lo_r = rounded(_regional(low_t, shape, reg, torch.float64, dev))
     hi_r = rounded(_regional(high_t, shape, reg, torch.float64, dev))
-    u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, dtype)), shape, dtype, g, dev, reg).to(ct)
-    x = rounded(lo_r + rounded(rounded(hi_r - lo_r) * u))
+    if versioned("uniform", dtype, g._version) == "uniform_v2":  # float32 arithmetic on u24, rounded once
+        u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, torch.float32)), shape, torch.float32, g, dev, reg)
+        x = rounded(lo_r + (hi_r - lo_r) * u)
+    else:
+        u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, dtype)), shape, dtype, g, dev, reg).to(ct)
+        x = rounded(lo_r + rounded(rounded(hi_r - lo_r) * u))
     below = torch.nextafter(hi_r.to(dtype), torch.tensor(-math.inf, dtype=dtype, device=dev)).to(ct)
     return _finish(torch.where(x >= hi_r, below, x).to(dtype), out)
 
@@ -864,14 +886,17 @@ def trunc_normal(mean: float, std: float, a: float, b: float, size: Any, *, gene
                  dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
     """Normal numbers truncated to ``[a, b]`` (absolute bounds): ``init.trunc_normal_``'s draw.
 
-    Each element takes the first of 16 candidates ``mean + std * z`` (compute dtype)
-    that lies in ``[a, b]``; if none does, the last candidate clamped to ``[a, b]``.
-    The caller checks ``a < b``.
+    Stream version 2: exact rejection sampling in float64 from a normal, uniform or
+    exponential proposal chosen for the interval (NOTE [ Truncated normal by rejection ]),
+    32 candidates per element, rounded once to the dtype; ``a < b`` (either may be
+    infinite), ``mean`` and ``std`` finite.  Stream version 1: the first of 16 candidates
+    ``mean + std * z`` (compute dtype) inside ``[a, b]``, else the last one clamped.
 
     Reproducibility:
-        Element ``e`` uses blocks ``offset + 4e .. offset + 4e + 3`` (float64: ``8e ..
-        8e + 7``); its candidates are the normals those blocks give in the :func:`randn`
-        layout.  Consumes ``4 numel`` blocks (``8 numel`` for float64).
+        Version 2: element ``e`` uses blocks ``offset + 32e .. offset + 32e + 31`` (one
+        candidate each); consumes ``32 numel`` blocks.  Version 1: blocks ``offset + 4e ..
+        offset + 4e + 3`` (float64: ``8e .. 8e + 7``), the normals those blocks give in the
+        :func:`randn` layout; consumes ``4 numel`` blocks (``8 numel`` for float64).
     """
     g = resolve_generator(generator)
     shape = _parse_size((size,))
@@ -879,9 +904,17 @@ def trunc_normal(mean: float, std: float, a: float, b: float, size: Any, *, gene
     mean_v, std_v, a_v, b_v = (_real(v, name) for v, name in ((mean, "mean"), (std, "std"), (a, "a"), (b, "b")))
     if math.isnan(std_v) or std_v < 0:
         raise ValueError(f"std must be >= 0, got {std}")
+    reg = _region(region, shape)
+    if g._version >= 2:  # NOTE [ Truncated normal by rejection ] (_math/truncnorm.py), in float64
+        for name, v in (("mean", mean_v), ("std", std_v)):
+            if not math.isfinite(v):
+                raise ValueError(f"{name} must be finite, got {v}")
+        if math.isnan(a_v) or math.isnan(b_v) or not a_v < b_v:
+            raise ValueError(f"trunc_normal needs a < b, got a={a}, b={b}")
+        return _run("trunc_normal_v2", truncnorm.plan(mean_v, std_v, a_v, b_v), shape, dtype, g,
+                    _device(device, None, g), reg)
     ct = _compute_dtype(dtype)
     params = tuple(_round(v, ct) for v in (mean_v, std_v, a_v, b_v))
-    reg = _region(region, shape)
     return _run("trunc_normal", params, shape, dtype, g, _device(device, None, g), reg)
 
 
@@ -989,14 +1022,19 @@ def randperm(n: int, *, generator: Generator | None = None, out: Tensor | None =
              dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
     """A random permutation of [0, n), like :func:`torch.randperm`.
 
-    Element ``i`` is ``pi(i)`` of a keyed Feistel permutation (see
-    :class:`keystream.Permutation`), computable alone, so regions cost only their size.
+    Element ``i`` is ``pi(i)`` of :class:`keystream.Permutation`.  Stream version 2: for
+    ``n <= 2^16`` the order of ``n`` random 64-bit keys (exactly uniform but for ties, of
+    probability below ``2^-33``); above, a 10-round Feistel network with a Philox round
+    function, so elements are computable alone and regions cost only their size.
+    Stream version 1: an 8-round Feistel network (its permutations are all even for
+    ``n`` a power of 4: do not use it where uniformity matters).
 
     Float dtypes (as torch allows, for ``n`` up to ``2**digits + 1``) get the same
     permutation as exact floats.
 
     Reproducibility:
-        Consumes 2 blocks whatever ``n`` is: their 8 words are the Feistel round keys.
+        Consumes 1 block whatever ``n`` is (version 1: 2 blocks): its words 0 and 1 are the
+        permutation key (version 1: the 8 words are the Feistel round keys).
     """
     g = resolve_generator(generator)
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):

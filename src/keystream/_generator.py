@@ -23,7 +23,10 @@ __all__ = ["Generator", "default_generator", "fork_rng", "manual_seed", "seed", 
            "set_state"]
 
 ALGORITHM = "philox4x32-10"
-STREAM_VERSION = 1
+#: The stream version of new generators (docs/spec.md section 9): the latest.
+STREAM_VERSION = 2
+#: Every stream version this keystream computes, bit for bit, forever.
+STREAM_VERSIONS = (1, 2)
 #: torch's own default seed, so that an unseeded keystream behaves like an unseeded torch.
 DEFAULT_SEED = 67280421310721
 _U64 = 1 << 64
@@ -35,6 +38,14 @@ CPU = torch.device("cpu")
 #: id(generator) -> its open keystream.graph_safe state (NOTE [ graph-safe state ] in _graphsafe.py):
 #: while open, the offset lives on a device and a draw that reads it on the host raises.
 GRAPH_SAFE: dict[int, Any] = {}
+
+
+def _check_version(value: object, name: str = "stream_version") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value not in STREAM_VERSIONS:
+        raise ValueError(f"{name} must be one of {STREAM_VERSIONS}, got {value}")
+    return value
 
 
 def _check_count(value: object, name: str, limit: int = _U64) -> int:
@@ -53,9 +64,13 @@ class Generator(metaclass=OpaqueMeta):
             ``None`` uses torch's default seed 67280421310721.
         device: the default device of the tensors this generator's draws return.  It
             never changes the bits; ``device=`` on a draw overrides it.
+        stream_version: which definitions the draws follow (docs/spec.md section 9):
+            2 (the default) or 1, which reproduces the first release's numbers bit for
+            bit.  Generators derived from this one (:meth:`fold_in`, :meth:`spawn`,
+            :meth:`clone`) keep it.
 
-    The state is ``(key, offset, spawn_count)``: ``key`` is two 32-bit words,
-    ``offset`` counts 128-bit Philox blocks already consumed, and ``spawn_count``
+    The state is ``(key, offset, spawn_count, stream_version)``: ``key`` is two 32-bit
+    words, ``offset`` counts 128-bit Philox blocks already consumed, ``spawn_count``
     the children made by :meth:`spawn`.
 
     Reproducibility:
@@ -88,25 +103,35 @@ class Generator(metaclass=OpaqueMeta):
         True
     """
 
-    __slots__ = ("_key", "_offset", "_spawn_count", "_device", "_lock")
+    __slots__ = ("_key", "_offset", "_spawn_count", "_device", "_lock", "_version")
 
     def __init__(self, seed: int | str | torch.device | None = None,
-                 device: torch.device | str | int | None = None) -> None:
+                 device: torch.device | str | int | None = None, *, stream_version: int = STREAM_VERSION) -> None:
         if isinstance(seed, (str, torch.device)):  # Generator("cuda"), as torch.Generator("cuda")
             if device is not None:
                 raise TypeError("Generator() got a device twice (positionally and as device=)")
             seed, device = None, seed
+        version = _check_version(stream_version)
         self._lock = threading.Lock()
         self._device = CPU if device is None else parse_device(device)
         self._key: Key = key_from_seed(DEFAULT_SEED if seed is None else canonical_seed(seed))
         self._offset = 0
         self._spawn_count = 0
+        self._version = version
 
     # ------------------------------------------------------------------ state
     @property
     def device(self) -> torch.device:
         """Default device of the tensors drawn from this generator."""
         return self._device
+
+    @property
+    def stream_version(self) -> int:
+        """The stream version whose definitions this generator's draws follow (1 or 2).
+
+        Part of the state: :meth:`set_state` and :meth:`load_state_dict` take it from the
+        state they restore, so a checkpoint of a version-1 run resumes version 1."""
+        return self._version
 
     @property
     def key(self) -> Key:
@@ -170,17 +195,23 @@ class Generator(metaclass=OpaqueMeta):
             self._offset += blocks
         return self
 
-    def _reserve(self, blocks: int) -> tuple[Key, int]:
+    def _reserve(self, blocks: int, version: int | None = None) -> tuple[Key, int]:
         """Atomically take ``blocks`` blocks; return the key and the first block.
 
         Key and offset are read under the same lock, so a draw racing :meth:`set_state`
-        pairs the key of one state with the offset of that same state.
+        pairs the key of one state with the offset of that same state.  A draw whose
+        definition (and so its block count) depends on the stream version passes the
+        ``version`` it was planned for: should a racing :meth:`set_state` have changed it,
+        the draw raises and takes nothing.
         """
         self._follow_worker()
         if GRAPH_SAFE and id(self) in GRAPH_SAFE:
             raise RuntimeError("keystream.graph_safe holds this generator's offset on the device: this draw "
                                "reads it on the host; make it outside the block")
         with self._lock:
+            if version is not None and version != self._version:
+                raise RuntimeError("the generator's stream version changed (set_state in another thread) while "
+                                   "this draw was being prepared; nothing was drawn")
             start = self._offset
             # offset itself must stay below 2^64, so the very last block is never handed out
             if start + blocks >= _U64:
@@ -202,21 +233,21 @@ class Generator(metaclass=OpaqueMeta):
             if self._key == key and self._offset == start + blocks:
                 self._offset = start
 
-    def _snapshot(self) -> tuple[Key, int, int]:
+    def _snapshot(self) -> tuple[Key, int, int, int]:
         self._follow_worker()
         with self._lock:
-            return self._key, self._offset, self._spawn_count
+            return self._key, self._offset, self._spawn_count, self._version
 
     def get_state(self) -> torch.Tensor:
         """The whole state as a 32-byte uint8 tensor (tagged with algorithm and stream version).
 
-        Layout: ``b"KSPX"``, algorithm id 1, stream version 1, two zero bytes, then
-        little-endian ``k0``, ``k1`` (uint32), ``offset``, ``spawn_count`` (uint64).
+        Layout: ``b"KSPX"``, algorithm id 1, the stream version (1 or 2), two zero bytes,
+        then little-endian ``k0``, ``k1`` (uint32), ``offset``, ``spawn_count`` (uint64).
         """
-        key, offset, spawn = self._snapshot()
+        key, offset, spawn, version = self._snapshot()
         raw = (
             _MAGIC
-            + bytes([_ALGORITHM_ID, STREAM_VERSION, 0, 0])
+            + bytes([_ALGORITHM_ID, version, 0, 0])
             + key[0].to_bytes(4, "little")
             + key[1].to_bytes(4, "little")
             + offset.to_bytes(8, "little")
@@ -225,11 +256,11 @@ class Generator(metaclass=OpaqueMeta):
         return torch.frombuffer(bytearray(raw), dtype=torch.uint8).clone()
 
     def set_state(self, new_state: torch.Tensor) -> Generator:
-        """Restore a state from :meth:`get_state`; return ``self``.
+        """Restore a state from :meth:`get_state`, its stream version included; return ``self``.
 
         Raises:
             TypeError: ``new_state`` is not a uint8 tensor.
-            ValueError: wrong length, magic, algorithm or stream version.
+            ValueError: wrong length, magic, algorithm or an unknown stream version.
         """
         if not isinstance(new_state, torch.Tensor) or new_state.dtype != torch.uint8:
             raise TypeError("new_state must be a torch.uint8 tensor from Generator.get_state()")
@@ -240,22 +271,23 @@ class Generator(metaclass=OpaqueMeta):
             raise ValueError("new_state is not a keystream generator state")
         if raw[4] != _ALGORITHM_ID:
             raise ValueError(f"new_state has algorithm id {raw[4]}, expected {_ALGORITHM_ID} ({ALGORITHM})")
-        if raw[5] != STREAM_VERSION:
-            raise ValueError(f"new_state has stream version {raw[5]}, this generator is version {STREAM_VERSION}")
+        if raw[5] not in STREAM_VERSIONS:
+            raise ValueError(f"new_state has stream version {raw[5]}, this keystream computes versions "
+                             f"{STREAM_VERSIONS} (a newer keystream made it?)")
         key = (int.from_bytes(raw[8:12], "little"), int.from_bytes(raw[12:16], "little"))
         offset = int.from_bytes(raw[16:24], "little")
         spawn = int.from_bytes(raw[24:32], "little")
         self._follow_worker()
         with self._lock:
-            self._key, self._offset, self._spawn_count = key, offset, spawn
+            self._key, self._offset, self._spawn_count, self._version = key, offset, spawn, raw[5]
         return self
 
     def state_dict(self) -> dict[str, Any]:
         """The state as a JSON-serialisable dict."""
-        key, offset, spawn = self._snapshot()
+        key, offset, spawn, version = self._snapshot()
         return {
             "algorithm": ALGORITHM,
-            "stream_version": STREAM_VERSION,
+            "stream_version": version,
             "key": [key[0], key[1]],
             "offset": offset,
             "spawn_count": spawn,
@@ -266,7 +298,7 @@ class Generator(metaclass=OpaqueMeta):
 
         Raises:
             TypeError: ``state_dict`` is not a dict.
-            ValueError: a missing or bad field, or another algorithm or stream version.
+            ValueError: a missing or bad field, another algorithm or an unknown stream version.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
@@ -276,9 +308,9 @@ class Generator(metaclass=OpaqueMeta):
         if state_dict["algorithm"] != ALGORITHM:
             raise ValueError(f"state_dict has algorithm {state_dict['algorithm']!r}, expected {ALGORITHM!r}")
         version = state_dict["stream_version"]
-        if isinstance(version, bool) or not isinstance(version, int) or version != STREAM_VERSION:
+        if isinstance(version, bool) or not isinstance(version, int) or version not in STREAM_VERSIONS:
             raise ValueError(
-                f"state_dict has stream_version {state_dict['stream_version']!r}, expected {STREAM_VERSION}"
+                f"state_dict has stream_version {state_dict['stream_version']!r}, expected one of {STREAM_VERSIONS}"
             )
         key = state_dict["key"]
         if (
@@ -294,17 +326,17 @@ class Generator(metaclass=OpaqueMeta):
             raise ValueError(str(err)) from None
         self._follow_worker()
         with self._lock:
-            self._key, self._offset, self._spawn_count = (int(key[0]), int(key[1])), offset, spawn
+            self._key, self._offset, self._spawn_count, self._version = (int(key[0]), int(key[1])), offset, spawn, version
         return self
 
     # ------------------------------------------------------------- derivation
     def _child(self, key: Key) -> Generator:
-        return _with_key(key, self._device)
+        return _with_key(key, self._device, self._version)
 
     def clone(self) -> Generator:
-        """An independent generator with the same state and device."""
-        key, offset, spawn = self._snapshot()
-        twin = self._child(key)
+        """An independent generator with the same state (stream version included) and device."""
+        key, offset, spawn, version = self._snapshot()
+        twin = _with_key(key, self._device, version)
         twin._offset, twin._spawn_count = offset, spawn
         return twin
 
@@ -367,7 +399,7 @@ class Generator(metaclass=OpaqueMeta):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._lock = threading.Lock()
         self._device = torch.device(state["device"])
-        self._key, self._offset, self._spawn_count = (0, 0), 0, 0
+        self._key, self._offset, self._spawn_count, self._version = (0, 0), 0, 0, STREAM_VERSION
         self.load_state_dict(state["state"])
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Generator:
@@ -384,10 +416,10 @@ class Generator(metaclass=OpaqueMeta):
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __repr__(self) -> str:
-        key, offset, spawn = self._snapshot()
+        key, offset, spawn, version = self._snapshot()
         return (
             f"keystream.Generator(key=(0x{key[0]:08x}, 0x{key[1]:08x}), offset={offset}, "
-            f"spawn_count={spawn}, device='{self._device}')"
+            f"spawn_count={spawn}, device='{self._device}', stream_version={version})"
         )
 
     if TYPE_CHECKING:
@@ -421,12 +453,12 @@ def _reseed_for_worker(info: Any) -> None:
             default_generator._key, default_generator._offset, default_generator._spawn_count = key, 0, 0
 
 
-def _with_key(key: Key, device: torch.device) -> Generator:
+def _with_key(key: Key, device: torch.device, version: int = STREAM_VERSION) -> Generator:
     """A generator with ``key`` at offset 0 on ``device`` (a derived generator: fold_in, spawn;
     without ``__init__``'s checks, which a derived key and a known device do not need)."""
     g = Generator.__new__(Generator)
     g._lock = threading.Lock()
-    g._device, g._key, g._offset, g._spawn_count = device, key, 0, 0
+    g._device, g._key, g._offset, g._spawn_count, g._version = device, key, 0, 0, version
     return g
 
 
@@ -466,9 +498,9 @@ def fork_rng(generators: Iterable[Generator] | None = None, enabled: bool = True
     try:
         yield
     finally:
-        for gen, (key, offset, spawn) in zip(gens, states):
+        for gen, (key, offset, spawn, version) in zip(gens, states):
             with gen._lock:
-                gen._key, gen._offset, gen._spawn_count = key, offset, spawn
+                gen._key, gen._offset, gen._spawn_count, gen._version = key, offset, spawn, version
 
 
 def manual_seed(seed: int) -> Generator:

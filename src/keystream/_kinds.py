@@ -29,9 +29,11 @@ __all__ = [
     "KINDS",
     "PERM_KEY_BLOCKS",
     "KernelKind",
+    "V2_KINDS",
     "elements_per_block",
     "kernel_kind",
     "layout",
+    "versioned",
 ]
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -45,8 +47,11 @@ DTYPE_CODES = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloa
 #: Their names in the kernels: ``D_F32``, ``D_F64``, ``D_F16``, ``D_BF16``.
 DTYPE_NAMES = {torch.float32: "D_F32", torch.float64: "D_F64", torch.float16: "D_F16", torch.bfloat16: "D_BF16"}
 
-#: randperm reads its 8 Feistel round keys from two blocks, whatever n is.
+#: randperm reads its 8 Feistel round keys from two blocks, whatever n is (stream version 1).
 PERM_KEY_BLOCKS = 2
+#: Stream version 2's randperm reads its permutation key from one block, whatever n is.
+PERM_V2_KEY_BLOCKS = 1
+_HALF = (torch.float16, torch.bfloat16)
 
 
 @dataclass(frozen=True)
@@ -126,11 +131,37 @@ KERNEL_KINDS: tuple[KernelKind, ...] = (
                "(mean, std): x = exp(mean + std*z), z and the sum as for normal, exp in float64", wide_f64=True),
     KernelKind("geometric", 13, "geometric", FLOAT_DTYPES, 4,
                "(lam,): x = 1 + floor((-ln u) / lam), lam = -ln(1 - p) in the compute dtype", wide_f64=True),
+    # Stream version 2's new definitions (docs/spec.md section 10): each a draw kind of its own,
+    # so that every engine computes both versions and no row ever changes.
+    KernelKind("uniform_v2", 14, "uniform_v2", _HALF, 4,
+               "(low, span, high, below) as float32: x = round(low + span*u24) to the dtype, >= high -> below"),
+    KernelKind("randperm_v2", 15, "randperm_v2", (torch.int16, torch.int32, torch.int64), 0,
+               "(n,): x = pi(i): a sort of 64-bit keys (n <= 2^16) or a Philox-keyed Feistel permutation"),
+    KernelKind("trunc_normal_v2", 16, "trunc_normal_v2", FLOAT_DTYPES, 1,
+               "(mean, std, a, b, alpha, beta, sign, method, lam) as float64: rejection from the method's "
+               "proposal over 32 candidates, in float64", blocks=32),
 )
 assert [k.code for k in KERNEL_KINDS] == list(range(len(KERNEL_KINDS)))
 
 #: The draw kinds (``DrawSpec.kind``), in code order.
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(k.kind for k in KERNEL_KINDS))
+
+#: The draw kinds whose definition changed in stream version 2, at the dtypes where it changed:
+#: ``kind -> (version 2's draw kind, its dtypes)``.  Every other draw is the same in both versions.
+V2_KINDS: dict[str, tuple[str, tuple[torch.dtype, ...]]] = {
+    "uniform": ("uniform_v2", _HALF),
+    "randperm": ("randperm_v2", (torch.int16, torch.int32, torch.int64)),
+    "trunc_normal": ("trunc_normal_v2", FLOAT_DTYPES),
+}
+
+
+def versioned(kind: str, dtype: torch.dtype, version: int) -> str:
+    """The draw kind that computes ``kind`` at ``dtype`` in stream ``version``."""
+    if version >= 2:
+        new = V2_KINDS.get(kind)
+        if new is not None and dtype in new[1]:
+            return new[0]
+    return kind
 
 _BY_KIND: dict[tuple[str, torch.dtype], KernelKind] = {(k.kind, d): k for k in KERNEL_KINDS for d in k.dtypes}
 

@@ -1,7 +1,13 @@
-"""Random-access permutations: ``pi(i)`` alone, in O(1) memory (docs/spec.md section 7).
+"""Random-access permutations: ``pi(i)`` alone (docs/spec.md sections 7 and 10).
 
-A keyed Feistel network on ``[0, 4^h)`` (the smallest ``h >= 1`` with ``4^h >= n``)
-with 8 rounds, cycle-walked into ``[0, n)``::
+Stream version 2 (the default): for ``n <= 2^16``, ``pi`` lists the indices of ``n`` random
+64-bit keys in increasing key order (a table of at most 512 KiB, made at the first lookup);
+above, a 10-round Feistel network on ``[0, 4^h)`` whose rounds add (modulo ``2^h``) a round
+function made of Philox blocks under the permutation key, cycle-walked into ``[0, n)``:
+O(1) memory.  Rounds that add, unlike XOR rounds, reach odd permutations too.
+
+Stream version 1: a keyed Feistel network on ``[0, 4^h)`` (the smallest ``h >= 1`` with
+``4^h >= n``) with 8 rounds, cycle-walked into ``[0, n)``::
 
     L, R = x >> h, x & (2^h - 1)
     for k in round_keys:                      # 8 keys = the words of 2 blocks
@@ -23,11 +29,13 @@ import torch
 from ._devices import usable_device
 from ._engines import engine_for, get_engine
 from ._generator import Generator, resolve_generator
-from ._kinds import PERM_KEY_BLOCKS
-from ._math.feistel import feistel_keys
+from ._kinds import PERM_KEY_BLOCKS, PERM_V2_KEY_BLOCKS
+from ._math.feistel import SORT_MAX, feistel_keys, permutation_key
 from ._spec import DrawSpec
 
 __all__ = ["Permutation"]
+
+_INT64_MAX = (1 << 63) - 1  # (n = 2^63: every int64 index >= 0 is in range)
 
 
 class Permutation:
@@ -35,11 +43,12 @@ class Permutation:
 
     Args:
         n: the domain size, in [0, 2^63].
-        generator: consumed for 2 blocks (the round keys), exactly like ``randperm(n)``,
+        generator: consumed exactly like ``randperm(n)`` (1 block; stream version 1: 2),
             so ``Permutation(n, g.clone())[i] == randperm(n, generator=g)[i]``.
 
     Reproducibility:
-        ``pi`` depends only on the generator's key and offset at construction and on ``n``.
+        ``pi`` depends only on the generator's key, offset and stream version at
+        construction and on ``n``.
 
     Example:
         >>> from keystream import Generator
@@ -48,7 +57,7 @@ class Permutation:
         True
     """
 
-    __slots__ = ("n", "round_keys", "_key", "_offset")
+    __slots__ = ("n", "round_keys", "_key", "_offset", "_version", "_pkey", "_table")
 
     def __init__(self, n: int, generator: Generator | None = None) -> None:
         if isinstance(n, bool) or not isinstance(n, numbers.Integral):
@@ -57,10 +66,40 @@ class Permutation:
             raise ValueError(f"n must be in [0, 2**63], got {n}")
         g = resolve_generator(generator)
         self.n: int = int(n)
-        key, offset = g._reserve(PERM_KEY_BLOCKS)
+        version = g._version
+        key, offset = g._reserve(PERM_KEY_BLOCKS if version == 1 else PERM_V2_KEY_BLOCKS, version)
         self._key: tuple[int, int] = key
         self._offset: int = offset
-        self.round_keys: tuple[int, ...] = tuple(feistel_keys(key, offset))
+        self._version: int = version
+        self._table: torch.Tensor | None = None
+        if version == 1:
+            self.round_keys: tuple[int, ...] = tuple(feistel_keys(key, offset))
+            self._pkey = (0, 0)
+        else:
+            self.round_keys = ()
+            self._pkey: tuple[int, int] = permutation_key(key, offset)
+
+    @property
+    def _kind(self) -> str:
+        return "randperm" if self._version == 1 else "randperm_v2"
+
+    def _lookup(self, flat: torch.Tensor) -> torch.Tensor:
+        """``pi`` of int64 indices in [0, n), on their device."""
+        if self._version == 1:
+            out = engine_for(flat.device).permute_indices(flat, self.n, self.round_keys)
+            if out is None:  # the device's engine has no lookup kernel: the portable one
+                out = get_engine("portable").permute_indices(flat, self.n, self.round_keys)
+            assert out is not None
+            return out
+        if self.n <= SORT_MAX:  # the sorted keys' table, made once
+            if self._table is None:
+                self._table = self.range(0, self.n)
+            return self._table.to(flat.device)[flat]
+        out = engine_for(flat.device).permute_indices_v2(flat, self.n, self._pkey)
+        if out is None:
+            out = get_engine("portable").permute_indices_v2(flat, self.n, self._pkey)
+        assert out is not None
+        return out
 
     def __len__(self) -> int:
         return self.n
@@ -77,14 +116,9 @@ class Permutation:
             if index.dtype.is_floating_point or index.dtype == torch.bool or index.is_complex():
                 raise TypeError(f"index must be an integer tensor, got dtype {index.dtype}")
             i = index.to(torch.int64)
-            if i.numel() and (bool((i < 0).any()) or bool((i >= self.n).any())):
+            if i.numel() and (bool((i < 0).any()) or (self.n <= _INT64_MAX and bool((i >= self.n).any()))):
                 raise IndexError(f"index out of range for a permutation of {self.n}")
-            flat = i.reshape(-1)
-            out = engine_for(i.device).permute_indices(flat, self.n, self.round_keys)
-            if out is None:  # the device's engine has no lookup kernel: the portable one
-                out = get_engine("portable").permute_indices(flat, self.n, self.round_keys)
-            assert out is not None
-            return out.reshape(index.shape)
+            return self._lookup(i.reshape(-1)).reshape(index.shape)
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise TypeError(f"index must be an int or an integer tensor, got {type(index).__name__}")
         if not 0 <= int(index) < self.n:
@@ -105,9 +139,11 @@ class Permutation:
             raise IndexError(f"range {start}:{stop} is out of bounds for a permutation of {self.n}")
         dev = torch.device("cpu") if device is None else usable_device(device)
         out = torch.empty(stop - start, dtype=torch.int64, device=dev)
-        spec = DrawSpec("randperm", (self.n,), self._key, self._offset, (self.n,), ((start, stop),), torch.int64)
+        if self._table is not None:
+            return out.copy_(self._table[start:stop])
+        spec = DrawSpec(self._kind, (self.n,), self._key, self._offset, (self.n,), ((start, stop),), torch.int64)
         if stop > start:
-            engine_for(dev, "randperm", torch.int64).fill(out, spec)
+            engine_for(dev, self._kind, torch.int64).fill(out, spec)
         return out
 
     def __iter__(self):  # type: ignore[no-untyped-def]

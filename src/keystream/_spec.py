@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ._kinds import PERM_KEY_BLOCKS, layout
+from ._kinds import PERM_KEY_BLOCKS, PERM_V2_KEY_BLOCKS, layout
 
 __all__ = ["DrawSpec", "blocks_for", "flat_strides", "zero_signs"]
 
@@ -115,6 +115,8 @@ def blocks_for(kind: str, dtype: torch.dtype, numel: int) -> int:
     """``DrawSpec.blocks`` of a draw of ``numel`` elements, before its spec exists."""
     if kind == "randperm":
         return PERM_KEY_BLOCKS
+    if kind == "randperm_v2":
+        return PERM_V2_KEY_BLOCKS
     k, b = layout(kind, dtype)
     return -(-numel // k) * b
 

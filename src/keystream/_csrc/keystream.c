@@ -174,9 +174,11 @@ static inline double log_f64(double y) {
 }
 
 /* e^x, the stream's float64 exp (_math.torch_forms.exp_f64): k = round(x / ln 2), ties to
- * even; r = (x - k LN2_HI) - k LN2_LO; a degree-12 Horner polynomial; 2^k as two factors. */
-static inline double exp_f64(double x_in) {
-    double x = x_in > 709.0 ? 709.0 : x_in < -708.0 ? -708.0 : x_in; /* selects: it vectorises */
+ * even; r = (x - k LN2_HI) - k LN2_LO; a degree-12 Horner polynomial; 2^k as two factors.
+ * 0 below `low`: -708 (stream version 1), or -746 (version 2: the subnormal results, which
+ * the last product rounds once). */
+static inline double exp_f64_below(double x_in, double low) {
+    double x = x_in > 709.0 ? 709.0 : x_in < low ? low : x_in; /* selects: it vectorises */
     double k = rint(x * CD(INV_LN2_F64)); /* ties to even (the default rounding mode), as torch.round */
     double r = (x - k * CD(LN2_HI_F64)) - k * CD(LN2_LO_F64);
     double p = CD(EXP_C12_F64); /* Horner, written out (a loop here stops the callers' vectorisation) */
@@ -194,8 +196,12 @@ static inline double exp_f64(double x_in) {
     p = p * r + CD(EXP_C0_F64);
     int64_t ki = (int64_t)k, half = ki >> 1; /* floor(k / 2), as torch's // */
     double y = (p * f64_of((uint64_t)(half + 1023) << 52)) * f64_of((uint64_t)(ki - half + 1023) << 52);
-    return x_in > 709.0 ? INFINITY : x_in < -708.0 ? 0.0 : y;
+    return x_in > 709.0 ? INFINITY : x_in < low ? 0.0 : y;
 }
+
+static inline double exp_f64(double x) { return exp_f64_below(x, -708.0); }
+/* Stream version 2's exp, with gradual underflow. */
+static inline double exp_f64_v2(double x) { return exp_f64_below(x, CD(EXP_MIN_V2_F64)); }
 
 /* cos and sin of the angle word: quadrant q, then cos = (ca, -sa, -ca, sa)[q] and
  * sin = (sa, ca, -sa, -ca)[q], selected and negated with bit masks. */
@@ -729,6 +735,74 @@ static void permute_batch(uint64_t x[BATCH], int m, uint64_t n, const uint64_t *
         while (y[j] >= n) y[j] = feistel(y[j], keys, h);
 }
 
+/* Stream version 2's Feistel network (docs/spec.md section 10) on [0, 2^k), in BATCH lanes:
+ * x = L 2^b + R, L of a = ceil(k/2) bits, R of b = floor(k/2) bits; round r's function of a
+ * half v is word v & 3 of the Philox block with counter (v >> 2, r, TAG_PERM_ROUND, 2) under
+ * the permutation key (k0, k1); even rounds add F_r(R) to L modulo 2^a, odd rounds F_r(L)
+ * to R modulo 2^b.  Halves have at most 32 bits (k <= 63 for n <= 2^63). */
+KS_CLONES
+static void feistel_v2_lanes(uint32_t left[BATCH], uint32_t right[BATCH], uint32_t k0, uint32_t k1, int k) {
+    int a = (k + 1) / 2, b = k / 2;
+    uint32_t ma = a == 32 ? 0xFFFFFFFFu : (uint32_t)((UINT64_C(1) << a) - 1);
+    uint32_t mb = (uint32_t)((UINT64_C(1) << b) - 1);
+    uint32_t c0[BATCH], c1[BATCH], c2[BATCH], c3[BATCH], w[4][BATCH];
+    for (int r = 0; r < (int)KS_PERM_V2_ROUNDS; r++) {
+        uint32_t *src = (r & 1) ? left : right, *dst = (r & 1) ? right : left;
+        uint32_t m = (r & 1) ? mb : ma;
+        for (int j = 0; j < BATCH; j++) {
+            c0[j] = src[j] >> 2;
+            c1[j] = (uint32_t)r;
+            c2[j] = KS_TAG_PERM_ROUND;
+            c3[j] = KS_PERM_ROUND_C3;
+        }
+        PHILOX_LANES(k0, k1, c0, c1, c2, c3, w);
+        for (int j = 0; j < BATCH; j++) {
+            uint32_t q = src[j] & 3u;
+            uint32_t f = q == 0 ? w[0][j] : q == 1 ? w[1][j] : q == 2 ? w[2][j] : w[3][j];
+            dst[j] = (dst[j] + (f & m)) & m;
+        }
+    }
+}
+
+/* Version 2's pi(x) for count indices (idx[i], or first + i when idx is NULL) into out
+ * (int64, or elem_size-byte integers through store_int): BATCH lanes, each holding one
+ * index's walk; a lane whose value falls in [0, n) delivers it and takes the next index,
+ * so the cycle walk (under 2 steps on average) keeps every lane busy. */
+static void permute_v2_stream(uint64_t n, uint32_t k0, uint32_t k1, const int64_t *idx, uint64_t first,
+                              int64_t count, void *out, int elem_size) {
+    int k = 64 - __builtin_clzll(n - 1), b = k / 2;
+    uint64_t mb = (UINT64_C(1) << b) - 1;
+    uint32_t left[BATCH], right[BATCH];
+    int64_t slot[BATCH];
+    int64_t next = 0, pending = 0;
+    for (int j = 0; j < BATCH; j++) {
+        slot[j] = -1;
+        left[j] = right[j] = 0;
+    }
+    for (;;) {
+        for (int j = 0; j < BATCH; j++) {
+            if (slot[j] < 0 && next < count) {
+                uint64_t x = idx ? (uint64_t)idx[next] : first + (uint64_t)next;
+                left[j] = (uint32_t)(x >> b);
+                right[j] = (uint32_t)(x & mb);
+                slot[j] = next++;
+                pending++;
+            }
+        }
+        if (pending == 0) return;
+        feistel_v2_lanes(left, right, k0, k1, k);
+        for (int j = 0; j < BATCH; j++) {
+            if (slot[j] < 0) continue;
+            uint64_t y = ((uint64_t)left[j] << b) | right[j];
+            if (y < n) {
+                store_int(out, slot[j], y, elem_size);
+                slot[j] = -1;
+                pending--;
+            }
+        }
+    }
+}
+
 static void fill_perm(const Draw *d, uint64_t e0, int64_t len, void *out) {
     uint64_t n = d->ip[0], x[BATCH], y[BATCH];
     int h = (int)d->ip[1];
@@ -1006,6 +1080,21 @@ void ks_permute_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *
     ks_parallel(perm_part, &j, parts_for(nthreads), nthreads);
 }
 
+/* Stream version 2: pi(idx[i]) of the Feistel network (n > 2^16) under the permutation key
+ * keys[0], keys[1]; idx must lie in [0, n). */
+static void perm_v2_part(void *ctx, int part, int nparts) {
+    const PermJob *j = ctx;
+    int64_t lo = j->count * part / nparts, hi = j->count * (part + 1) / nparts;
+    if (hi > lo)
+        permute_v2_stream(j->n, (uint32_t)j->keys[0], (uint32_t)j->keys[1], j->idx + lo, 0, hi - lo, j->out + lo, 8);
+}
+
+void ks_permute_v2_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *idx, int64_t count, int64_t *out,
+                           int nthreads) {
+    PermJob j = {n, h, keys, idx, count, out};
+    ks_parallel(perm_v2_part, &j, parts_for(nthreads), nthreads);
+}
+
 /* ------------------------------------------------------------ multinomial */
 /* keystream.multinomial's definitions (docs/spec.md section 8), per row on `nthreads`
  * threads: without replacement, the n smallest keys E / w (E: the float64 exponential
@@ -1164,6 +1253,7 @@ typedef struct {
     const double *alpha;
     double *out;
     int64_t n;
+    int version; /* the stream version: 2 takes exp with gradual underflow for the boost */
 } GammaJob;
 
 static inline void block_at(const GammaJob *j, uint64_t b, uint32_t w[4]) {
@@ -1204,7 +1294,7 @@ static double gamma_element(const GammaJob *j, uint64_t e) {
         block_at(j, j->e_offset + ei / 2, ew);
         int h = (int)(ei % 2);
         double E = neg_log_f64((uint64_t)ew[2 * h] | ((uint64_t)ew[2 * h + 1] << 32));
-        value = value * exp_f64(flip64(E) / a);
+        value = value * (j->version >= 2 ? exp_f64_v2(flip64(E) / a) : exp_f64(flip64(E) / a));
     }
     return value;
 }
@@ -1268,7 +1358,8 @@ static void gamma_part(void *ctx, int part, int nparts) {
             accepted[i] = (v > 0.0) & (flip64(E) < rhs);
             uint64_t b_lo = ((uint64_t)bw[0][i] | ((uint64_t)bw[1][i] << 32));
             uint64_t b_hi = ((uint64_t)bw[2][i] | ((uint64_t)bw[3][i] << 32));
-            double power = exp_f64(flip64(neg_log_f64((b_lo & ~odd) | (b_hi & odd))) / a);
+            double bx = flip64(neg_log_f64((b_lo & ~odd) | (b_hi & odd))) / a;
+            double power = j->version >= 2 ? exp_f64_v2(bx) : exp_f64(bx);
             value[i] = a < 1.0 ? (d * v) * power : d * v;
         }
         for (int i = 0; i < m; i++) {
@@ -1279,8 +1370,8 @@ static void gamma_part(void *ctx, int part, int nparts) {
 }
 
 void ks_gamma(int nthreads, uint32_t k0, uint32_t k1, uint64_t z_offset, uint64_t e_offset, const double *alpha,
-              int64_t n, double *out) {
-    GammaJob j = {k0, k1, z_offset, e_offset, alpha, out, n};
+              int64_t n, double *out, int version) {
+    GammaJob j = {k0, k1, z_offset, e_offset, alpha, out, n, version};
     ks_parallel(gamma_part, &j, parts_for(nthreads), nthreads);
 }
 
@@ -1311,6 +1402,7 @@ typedef struct {
     void *out;
     int out_f32;
     int64_t n;
+    int version; /* the stream version: 2 computes the acceptance tests without cancellation */
 } CountJob;
 
 static inline void candidate(const CountJob *j, uint64_t e, int c, double *u, double *v) {
@@ -1333,6 +1425,34 @@ static inline double log_factorial_f64(double k) {
     double x = k + 1.0, r = 1.0 / x, r2 = r * r;
     double series = r * (CD(INV_12_F64) - r2 * (CD(INV_360_F64) - r2 * CD(INV_1260_F64)));
     return (((x - CD(HALF_F64)) * log_f64(x) - x) + CD(HALF_LN_2PI_F64)) + series;
+}
+
+/* ln(1 + t) for t > -1, accurate for small t (_math.torch_forms.log1p_f64). */
+static inline double log1p_f64(double t) {
+    double u = 1.0 + t;
+    return u == 1.0 ? t : (log_f64(u) * t) / (u - 1.0);
+}
+
+/* Stirling's correction r (1/12 - r^2 (1/360 - r^2 / 1260)), r = 1 / x. */
+static inline double stirling_series(double x) {
+    double r = 1.0 / x, r2 = r * r;
+    return r * (CD(INV_12_F64) - r2 * (CD(INV_360_F64) - r2 * CD(INV_1260_F64)));
+}
+
+/* ln i! - ln j! without cancellation (_math.torch_forms.log_factorial_diff_f64). */
+static inline double log_factorial_diff_f64(double i, double j) {
+    if (i <= 18.0 || j <= 18.0) return log_factorial_f64(i) - log_factorial_f64(j);
+    double xi = i + 1.0, xj = j + 1.0, d = xi - xj;
+    return ((xi - CD(HALF_F64)) * log1p_f64(d / xj) + d * (log_f64(xj) - CD(ONE_F64)))
+           + (stirling_series(xi) - stirling_series(xj));
+}
+
+/* Version 2's PTRS acceptance bound (k ln lam - lam) - ln k! (_counts._ptrs_rhs_v2). */
+static inline double ptrs_rhs_v2(double k, double lam, double loglam) {
+    if (k <= 18.0) return (k * loglam - lam) - log_factorial_f64(k);
+    double x = k + 1.0, d = x - lam;
+    return ((d - (x - CD(HALF_F64)) * log1p_f64(d / lam)) - CD(HALF_F64) * loglam)
+           - (CD(HALF_LN_2PI_F64) + stirling_series(x));
 }
 
 /* -ln(1 - p) (_math.torch_forms.neg_log1m_f64). */
@@ -1379,7 +1499,9 @@ static double poisson_element(const CountJob *j, uint64_t e, double u, double v,
         if (us >= CD(TRS_US_ACCEPT_F64) && v <= P->vr) return k;
         if (k < 0.0 || (us < CD(PTRS_US_REJECT_F64) && v > us)) continue;
         double t = (v * P->inv_alpha) / (P->a / (us * us) + P->b);
-        if (t == 0.0 || log_f64(t) <= (k * P->loglam - P->lam) - log_factorial_f64(k)) return k;
+        double rhs = j->version >= 2 ? ptrs_rhs_v2(k, P->lam, P->loglam)
+                                     : (k * P->loglam - P->lam) - log_factorial_f64(k);
+        if (t == 0.0 || log_f64(t) <= rhs) return k;
     }
     return floor(P->lam);
 }
@@ -1428,9 +1550,10 @@ static double binomial_count(const CountJob *j, uint64_t e, double u, double v, 
         if (k < 0.0 || k > n) continue;
         if (us >= CD(TRS_US_ACCEPT_F64) && v <= B->vr) return k;
         double t = (v * B->alpha) / (B->a / (us * us) + B->b);
-        if (t == 0.0 || log_f64(t) <= (B->h - (log_factorial_f64(k) + log_factorial_f64(n - k)))
-                                      + (k - B->m) * B->lpq)
-            return k;
+        double rhs = j->version >= 2
+            ? (log_factorial_diff_f64(B->m, k) + log_factorial_diff_f64(n - B->m, n - k)) + (k - B->m) * B->lpq
+            : (B->h - (log_factorial_f64(k) + log_factorial_f64(n - k))) + (k - B->m) * B->lpq;
+        if (t == 0.0 || log_f64(t) <= rhs) return k;
     }
     return B->m;
 }
@@ -1478,15 +1601,16 @@ static void binomial_part(void *ctx, int part, int nparts) { count_part(ctx, par
 
 /* The parameters: pointers, float32 flags and steps (0 or 1); out float32 or float64. */
 void ks_poisson(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *rate, int rate_f32,
-                uint64_t rate_step, int64_t n, void *out, int out_f32) {
-    CountJob j = {k0, k1, offset, {rate, rate_f32, rate_step}, {NULL, 0, 0}, out, out_f32, n};
+                uint64_t rate_step, int64_t n, void *out, int out_f32, int version) {
+    CountJob j = {k0, k1, offset, {rate, rate_f32, rate_step}, {NULL, 0, 0}, out, out_f32, n, version};
     ks_parallel(poisson_part, &j, parts_for(nthreads), nthreads);
 }
 
 void ks_binomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *count, int count_f32,
                  uint64_t count_step, const void *prob, int prob_f32, uint64_t prob_step, int64_t n, void *out,
-                 int out_f32) {
-    CountJob j = {k0, k1, offset, {count, count_f32, count_step}, {prob, prob_f32, prob_step}, out, out_f32, n};
+                 int out_f32, int version) {
+    CountJob j = {k0, k1, offset, {count, count_f32, count_step}, {prob, prob_f32, prob_step}, out, out_f32, n,
+                  version};
     ks_parallel(binomial_part, &j, parts_for(nthreads), nthreads);
 }
 

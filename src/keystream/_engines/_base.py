@@ -73,12 +73,21 @@ class Engine(abc.ABC):
         the caller uses the portable engine's)."""
         return None
 
+    def permute_indices_v2(self, idx: torch.Tensor, n: int, pkey: tuple[int, int]) -> torch.Tensor | None:
+        """Stream version 2's Feistel lookups (``n > 2^16``): ``pi(idx)`` for int64 indices
+        in [0, n) under the permutation key ``pkey``, or None (no kernel here)."""
+        return None
+
+    #: The stream versions whose definitions of the gamma and count kernels this engine's
+    #: :meth:`standard_gamma`, :meth:`poisson` and :meth:`binomial` compute (``version=``).
+    composite_versions: frozenset[int] = frozenset({1})
+
     def has_standard_gamma(self) -> bool:
         """Whether :meth:`standard_gamma` has a kernel."""
         return False
 
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
-                       alpha: torch.Tensor) -> None:
+                       alpha: torch.Tensor, version: int = 1) -> None:
         """``keystream.standard_gamma``'s definition (NOTE [ Gamma with a fixed number of
         candidates ]) into float64 ``out`` from contiguous float64 ``alpha`` (> 0, finite)
         and the float64 normal and exponential draws at ``z_offset`` and ``e_offset``.
@@ -89,7 +98,8 @@ class Engine(abc.ABC):
         """Whether :meth:`poisson` and :meth:`binomial` have kernels."""
         return False
 
-    def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
+    def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor,
+                version: int = 1) -> None:
         """``keystream.poisson``'s definition (NOTE [ Counts with a fixed number of candidates ])
         into contiguous float32 or float64 ``out`` (rounded once) from contiguous float32 or
         float64 ``rate`` (finite, >= 0; ``out``'s numel, or one value for all) and the blocks
@@ -97,7 +107,7 @@ class Engine(abc.ABC):
         raise NotImplementedError(f"engine {self.name!r} has no poisson kernel")
 
     def binomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.Tensor,
-                 prob: torch.Tensor) -> None:
+                 prob: torch.Tensor, version: int = 1) -> None:
         """``keystream.binomial``'s definition into ``out`` from ``count`` (whole, >= 0) and
         ``prob`` (in [0, 1]), as :meth:`poisson`.  Called only where :meth:`has_counts`."""
         raise NotImplementedError(f"engine {self.name!r} has no binomial kernel")

@@ -22,10 +22,11 @@ import torch
 
 from .._kinds import DTYPE_CODES, kernel_kind
 from .._math.exact import LIMBS
-from .._math.feistel import feistel_keys, half_bits
+from .._math.feistel import SORT_MAX, feistel_keys, half_bits, permutation_key
 from .._spec import DrawSpec, zero_signs
 from .._warnings import KeystreamWarning
 from ._base import Engine
+from ._portable import PortableEngine
 
 __all__ = ["CpuEngine"]
 
@@ -54,6 +55,9 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_permute_indices.restype = None
             lib.ks_permute_indices.argtypes = [u64, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                                ctypes.c_void_p, ctypes.c_int]
+            lib.ks_permute_v2_indices.restype = None
+            lib.ks_permute_v2_indices.argtypes = [u64, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                               ctypes.c_void_p, ctypes.c_int]
             lib.ks_exact_sums.restype = ctypes.c_int64
             lib.ks_exact_sums.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p,
                                           ctypes.c_void_p]
@@ -66,14 +70,14 @@ def _load() -> ctypes.CDLL | None:
                                            ctypes.c_int, ctypes.c_void_p]
             lib.ks_gamma.restype = None
             lib.ks_gamma.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, ctypes.c_void_p,
-                                     ctypes.c_int64, ctypes.c_void_p]
+                                     ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
             lib.ks_poisson.restype = None
             param: list[Any] = [ctypes.c_void_p, ctypes.c_int, u64]  # values, float32?, step
             lib.ks_poisson.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, *param, ctypes.c_int64,
-                                       ctypes.c_void_p, ctypes.c_int]
+                                       ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
             lib.ks_binomial.restype = None
             lib.ks_binomial.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, *param, *param,
-                                        ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
+                                        ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
             lib.ks_sample.restype = ctypes.c_int
             lib.ks_sample.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
                                       ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
@@ -160,6 +164,18 @@ def permute_indices(idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.T
 
 
 
+def permute_indices_v2(idx: torch.Tensor, n: int, pkey: tuple[int, int]) -> torch.Tensor | None:
+    """Stream version 2's ``pi(idx)`` for ``n > 2^16`` with the C kernel (None without it)."""
+    if _LIB is None:
+        return None
+    src = idx.to(device="cpu", dtype=torch.int64).contiguous()
+    out = torch.empty_like(src)
+    k = (ctypes.c_uint64 * 2)(*pkey)
+    _LIB.ks_permute_v2_indices(n, half_bits(n), k, src.data_ptr(), src.numel(), out.data_ptr(),
+                               parts(src.numel() * 10))  # an index costs about 10 blocks
+    return out
+
+
 def exact_sum_limbs(x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
     """Limbs of the exact sums of float64 ``x`` and of ``x * x``, and the count of
     non-finite values; None without the C library.  ``x.numel()`` must be < 2^28."""
@@ -194,12 +210,12 @@ def multinomial(out: torch.Tensor, key: tuple[int, int], offset: int, weights: t
 
 
 def standard_gamma(out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
-                   alpha: torch.Tensor) -> None:
+                   alpha: torch.Tensor, version: int = 1) -> None:
     """``keystream.standard_gamma`` with the C kernel: float64 ``out`` from contiguous float64
     ``alpha`` (the same numel) and the normal and exponential draws at the two offsets."""
     assert _LIB is not None
     n = alpha.numel()
-    _LIB.ks_gamma(parts(n * 8), key[0], key[1], z_offset, e_offset, alpha.data_ptr(), n, out.data_ptr())
+    _LIB.ks_gamma(parts(n * 8), key[0], key[1], z_offset, e_offset, alpha.data_ptr(), n, out.data_ptr(), version)
 
 
 def _param(p: torch.Tensor) -> tuple[int, int, int]:
@@ -207,21 +223,22 @@ def _param(p: torch.Tensor) -> tuple[int, int, int]:
     return p.data_ptr(), int(p.dtype == torch.float32), int(p.numel() > 1)
 
 
-def poisson(out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
+def poisson(out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor, version: int = 1) -> None:
     """``keystream.poisson`` with the C kernel into contiguous float32 or float64 ``out`` from
     contiguous float32 or float64 ``rate`` (``out``'s numel, or one value)."""
     assert _LIB is not None
     n = out.numel()
     _LIB.ks_poisson(parts(n * _COUNT_COST), key[0], key[1], offset, *_param(rate), n, out.data_ptr(),
-                    int(out.dtype == torch.float32))
+                    int(out.dtype == torch.float32), version)
 
 
-def binomial(out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.Tensor, prob: torch.Tensor) -> None:
+def binomial(out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.Tensor, prob: torch.Tensor,
+             version: int = 1) -> None:
     """``keystream.binomial`` with the C kernel, as :func:`poisson`."""
     assert _LIB is not None
     n = out.numel()
     _LIB.ks_binomial(parts(n * _COUNT_COST), key[0], key[1], offset, *_param(count), *_param(prob), n,
-                     out.data_ptr(), int(out.dtype == torch.float32))
+                     out.data_ptr(), int(out.dtype == torch.float32), version)
 
 
 def sample_tokens(logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor | None,
@@ -304,7 +321,8 @@ class CpuEngine(Engine):
     #: The kinds ks_fill has kernels for (keystream.c: compute_batch and fill_perm).  A new
     #: row of the table is not here until the C code computes it: the portable engine serves it.
     kernel_kinds = frozenset({"bits32", "bits64", "uniform", "normal", "exponential", "randint", "bernoulli",
-                              "randperm", "trunc_normal", "cauchy", "laplace", "gumbel", "log_normal", "geometric"})
+                              "randperm", "trunc_normal", "cauchy", "laplace", "gumbel", "log_normal", "geometric",
+                              "randperm_v2"})
 
     def available(self) -> bool:
         return _LIB is not None
@@ -318,12 +336,17 @@ class CpuEngine(Engine):
     def permute_indices(self, idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.Tensor | None:
         return permute_indices(idx, n, keys)
 
+    def permute_indices_v2(self, idx: torch.Tensor, n: int, pkey: tuple[int, int]) -> torch.Tensor | None:
+        return permute_indices_v2(idx, n, pkey) if n > SORT_MAX else None
+
+    composite_versions = frozenset({1, 2})
+
     def has_standard_gamma(self) -> bool:
         return _LIB is not None
 
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
-                       alpha: torch.Tensor) -> None:
-        standard_gamma(out, key, z_offset, e_offset, alpha)
+                       alpha: torch.Tensor, version: int = 1) -> None:
+        standard_gamma(out, key, z_offset, e_offset, alpha, version)
 
     def sample_tokens(self, logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor,
                       top_k: torch.Tensor | None, top_p: torch.Tensor | None,
@@ -344,12 +367,13 @@ class CpuEngine(Engine):
                         int(x.dtype == torch.float64), x.data_ptr(), out.data_ptr())
         return True
 
-    def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
-        poisson(out, key, offset, rate)
+    def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor,
+                version: int = 1) -> None:
+        poisson(out, key, offset, rate, version)
 
     def binomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.Tensor,
-                 prob: torch.Tensor) -> None:
-        binomial(out, key, offset, count, prob)
+                 prob: torch.Tensor, version: int = 1) -> None:
+        binomial(out, key, offset, count, prob, version)
 
     def has_multinomial(self, n: int, replacement: bool) -> bool:
         return _LIB is not None and (replacement or n <= MULTINOMIAL_MAX_N)
@@ -368,6 +392,18 @@ class CpuEngine(Engine):
         if spec.out_numel == 0:
             return
         kind, dtype = spec.kind, spec.dtype
+        if kind == "randperm_v2":  # the Feistel lookups of the region's indices; small n sort
+            (n,) = spec.params
+            if n <= SORT_MAX:
+                _PORTABLE.fill(out, spec)
+                return
+            idx = torch.arange(spec.out_numel, dtype=torch.int64)
+            if spec.contiguous_range() is not None:
+                idx += spec.contiguous_range()[0]  # type: ignore[index]
+            else:
+                idx = _region_flat(spec)
+            out.view(-1).copy_(permute_indices_v2(idx, n, permutation_key(spec.key, spec.offset)))  # type: ignore[arg-type]
+            return
         if kind == "randperm":
             code, dcode, fp, ip = kernel_kind(kind, dtype).code, 0, (ctypes.c_double * 4)(), (ctypes.c_uint64 * 12)()
             (n,) = spec.params
@@ -391,3 +427,16 @@ class CpuEngine(Engine):
         work = total * _COST.get(kind, 1)
         _LIB.ks_fill(parts(work), code, dcode, size, spec.key[0], spec.key[1], spec.offset, fp, ip, n_outer,
                      ostart, ocount, ostride, run_offset, run, total, out.data_ptr())
+
+
+def _region_flat(spec: DrawSpec) -> torch.Tensor:
+    """The flat indices of a region's elements, in C order."""
+    from .._spec import flat_strides
+
+    e = torch.zeros((), dtype=torch.int64)
+    for (start, stop), stride in zip(spec.region, flat_strides(spec.shape)):
+        e = e.unsqueeze(-1) + (torch.arange(stop - start) + start) * stride
+    return e.reshape(-1)
+
+
+_PORTABLE = PortableEngine()

@@ -19,7 +19,8 @@ import torch
 
 from .._constants import f32, f64, u32
 from .._kinds import elements_per_block, layout
-from .._math.feistel import feistel_keys
+from .._math import truncnorm
+from .._math.feistel import ROUND_C2, ROUND_C3, ROUNDS_V2, SORT_MAX, feistel_keys, half_bits, permutation_key
 from .._math.torch_forms import (
     c32,
     c64,
@@ -115,6 +116,12 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
         t = _round_to(torch.tensor(span, dtype=torch.float32, device=u.device) * u, dtype)
         x = _round_to(torch.tensor(low, dtype=torch.float32, device=u.device) + t, dtype)
         return torch.where(x >= high, torch.tensor(below, dtype=torch.float32, device=u.device), x)
+    if kind == "uniform_v2":  # float32 arithmetic on the 24-bit uniform, rounded once
+        low, span, high, below = spec.params
+        u = (_words32(w) >> 8).to(torch.float32) * f32("TWO_M24_F32")
+        x = _round_to(torch.tensor(low, dtype=torch.float32, device=u.device)
+                      + torch.tensor(span, dtype=torch.float32, device=u.device) * u, dtype)
+        return torch.where(x >= high, torch.tensor(below, dtype=torch.float32, device=u.device), x)
     if kind == "normal":
         mean, std = spec.params
         if f64_out:
@@ -192,10 +199,52 @@ def _block_values(spec: DrawSpec, rel: Tensor) -> Tensor:
     raise ValueError(f"unknown draw kind {kind!r}")
 
 
+def _trunc_normal_v2(spec: DrawSpec, groups: Tensor) -> Tensor:
+    """Stream version 2's truncated normal (the reference's ``trunc_normal_v2``): candidate
+    ``c`` of element ``e`` is block ``32 e + c``; only the candidates of elements still
+    waiting are computed."""
+    mean, std, a, b, alpha, beta, sign, method, m = spec.params
+    dev = groups.device
+    if method == truncnorm.CONST:
+        value = torch.full((groups.numel(),), min(max(mean, a), b), dtype=torch.float64, device=dev)
+    else:
+        value = torch.zeros(groups.numel(), dtype=torch.float64, device=dev)
+        todo = torch.arange(groups.numel(), device=dev)
+        half = f64("HALF_F64")
+        last = truncnorm.CANDIDATES - 1
+        for c in range(truncnorm.CANDIDATES):
+            w = block_words(spec, groups[todo] * truncnorm.CANDIDATES + c)
+            if method == truncnorm.NORMAL:
+                r = sqrt_f64(c64("TWO_F64", w[0]) * neg_log_f64(w[1], w[0]))
+                x = r * sincos_f64(w[3], w[2])[0]
+                ok = (x >= alpha) & (x <= beta)
+            elif method == truncnorm.UNIFORM:
+                u = ((w[1] << 21) | (w[0] >> 11)).to(torch.float64) * f64("TWO_M53_F64")
+                x = alpha + (beta - alpha) * u
+                ok = neg_log_f64(w[3], w[2]) >= ((x - m) * half) * (x + m)
+            else:
+                x = alpha + neg_log_f64(w[1], w[0]) / m
+                ok = (x <= beta) & (neg_log_f64(w[3], w[2]) >= ((x - m) * half) * (x - m))
+            if c == last:  # none accepted: the last proposal, clamped
+                ok = torch.ones_like(ok)
+                x = x.clamp(min=alpha, max=beta)
+            value[todo[ok]] = x[ok]
+            todo = todo[~ok]
+            if not todo.numel():
+                break
+        if sign < 0:
+            value = (value.view(torch.int64) ^ (-(1 << 63))).view(torch.float64)
+        value = (mean + std * value).clamp(min=a, max=b)
+    value = value.unsqueeze(1)
+    return value if spec.dtype == torch.float64 else _round_to(value.to(torch.float32), spec.dtype)
+
+
 def _group_values(spec: DrawSpec, groups: Tensor) -> Tensor:
     """Values of every element of groups ``groups``: shape [ng, k] (``layout``)."""
     if spec.kind == "trunc_normal":
         return _trunc_normal(spec, groups)
+    if spec.kind == "trunc_normal_v2":
+        return _trunc_normal_v2(spec, groups)
     return _block_values(spec, groups)
 
 
@@ -253,6 +302,53 @@ def permute(i: Tensor, n: int, keys: list[int]) -> Tensor:
     return (left << h) | right
 
 
+def _round_function(v: Tensor, r: int, pkey: tuple[int, int], mask: int) -> Tensor:
+    """Version 2's round function (the reference's ``_round_function``)."""
+    c2 = torch.full_like(v, ROUND_C2)
+    ws = philox(v >> 2, torch.full_like(v, r), pkey, c2, torch.full_like(v, ROUND_C3))
+    return torch.stack(ws, 1).gather(1, (v & 3).unsqueeze(1)).squeeze(1) & mask
+
+
+def sort_keys(n: int, pkey: tuple[int, int], device: torch.device) -> Tensor:
+    """Version 2's sort keys (the reference's ``sort_keys``) with the top bit flipped, so
+    that int64 order is the keys' unsigned order."""
+    j = torch.arange(n, device=device)
+    ws = philox(j >> 1, torch.zeros_like(j), pkey)
+    even = (j & 1) == 0
+    lo, hi = torch.where(even, ws[0], ws[2]), torch.where(even, ws[1], ws[3])
+    return ((hi - (1 << 31)) << 32) | lo
+
+
+def permute_v2(i: Tensor, n: int, pkey: tuple[int, int]) -> Tensor:
+    """Stream version 2's ``pi(i)`` (the reference's ``permute_v2``) for int64 indices."""
+    if n <= SORT_MAX:
+        order = torch.sort(sort_keys(n, pkey, i.device), stable=True).indices
+        return order[i]
+    k = (n - 1).bit_length()  # the reference's _feistel_v2 on the halves (k = 64 needs no uint64)
+    a, b = (k + 1) // 2, k // 2
+    ma, mb = (1 << a) - 1, (1 << b) - 1
+    last_hi, last_lo = (n - 1) >> b, (n - 1) & mb
+
+    def rounds(left: Tensor, right: Tensor) -> tuple[Tensor, Tensor]:
+        for r in range(ROUNDS_V2):
+            if r % 2 == 0:
+                left = (left + _round_function(right, r, pkey, ma)) & ma
+            else:
+                right = (right + _round_function(left, r, pkey, mb)) & mb
+        return left, right
+
+    def outside(left: Tensor, right: Tensor) -> Tensor:
+        return (left > last_hi) | ((left == last_hi) & (right > last_lo))
+
+    left, right = rounds(i >> b, i & mb)
+    todo = outside(left, right).nonzero().squeeze(1)
+    while todo.numel():
+        lw, rw = rounds(left[todo], right[todo])
+        left[todo], right[todo] = lw, rw
+        todo = todo[outside(lw, rw)]
+    return (left << b) | right
+
+
 class PortableEngine(Engine):
     """Torch tensor ops on any device: the fallback engine."""
 
@@ -264,6 +360,9 @@ class PortableEngine(Engine):
     def permute_indices(self, idx: Tensor, n: int, keys: tuple[int, ...]) -> Tensor | None:
         return permute(idx, n, list(keys))
 
+    def permute_indices_v2(self, idx: Tensor, n: int, pkey: tuple[int, int]) -> Tensor | None:
+        return permute_v2(idx, n, pkey)
+
     def fill(self, out: Tensor, spec: DrawSpec) -> None:
         if spec.out_numel == 0:
             return
@@ -272,6 +371,11 @@ class PortableEngine(Engine):
             (n,) = spec.params
             i = _region_indices(spec, dev)
             out.copy_(permute(i, n, feistel_keys(spec.key, spec.offset)).reshape(spec.out_shape))
+            return
+        if spec.kind == "randperm_v2":
+            (n,) = spec.params
+            i = _region_indices(spec, dev)
+            out.copy_(permute_v2(i.reshape(-1), n, permutation_key(spec.key, spec.offset)).reshape(spec.out_shape))
             return
         k, b = layout(spec.kind, spec.dtype)
         run = spec.contiguous_range()

@@ -15,7 +15,8 @@ import torch
 
 from .._constants import u32
 from .._kinds import elements_per_block, layout
-from .._math.feistel import feistel_keys, half_bits
+from .._math import truncnorm
+from .._math.feistel import ROUND_C2, ROUND_C3, ROUNDS_V2, SORT_MAX, feistel_keys, half_bits, permutation_key
 from .._math.numpy_forms import (
     c32,
     c64,
@@ -30,7 +31,7 @@ from .._philox import philox4x32
 from .._spec import DrawSpec, flat_strides
 from ._base import Engine
 
-__all__ = ["ReferenceEngine", "permute"]
+__all__ = ["ReferenceEngine", "permute", "permute_v2"]
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -107,6 +108,15 @@ def uniform(spec: DrawSpec, e: U64) -> np.ndarray:
         return np.where(y >= np.float64(high), np.float64(below), y)
     t = _round_to(np.float32(span) * u, spec.dtype)
     x = _round_to(np.float32(low) + t, spec.dtype)
+    return np.where(x >= np.float32(high), np.float32(below), x)
+
+
+def uniform_v2(spec: DrawSpec, e: U64) -> np.ndarray:
+    """Stream version 2's 16-bit uniform: ``x = low + span*u`` in float32 with the float32
+    uniform ``u`` (24 bits), rounded once to the dtype; ``x >= high`` becomes ``below``."""
+    low, span, high, below = spec.params
+    u = (word32(spec, e) >> np.uint32(8)).astype(np.float32) * c32("TWO_M24_F32")
+    x = _round_to(np.float32(low) + np.float32(span) * u, spec.dtype)
     return np.where(x >= np.float32(high), np.float32(below), x)
 
 
@@ -242,6 +252,51 @@ def trunc_normal(spec: DrawSpec, e: U64) -> np.ndarray:
     return value if ct == torch.float64 else _round_to(value, spec.dtype)
 
 
+def _pair64(w: tuple[U32, U32, U32, U32]) -> tuple[U64, U64]:
+    """A block's two 64-bit words ``w0 + 2^32 w1`` and ``w2 + 2^32 w3``."""
+    xa = w[0].astype(np.uint64) | (w[1].astype(np.uint64) << _u(32))
+    xb = w[2].astype(np.uint64) | (w[3].astype(np.uint64) << _u(32))
+    return xa, xb
+
+
+def trunc_normal_v2(spec: DrawSpec, e: U64) -> np.ndarray:
+    """Stream version 2 (NOTE [ Truncated normal by rejection ] in ``_math/truncnorm.py``):
+    candidate ``c`` of element ``e`` is block ``32e + c``; its 64-bit words ``xa``, ``xb``
+    give the proposal and the acceptance test; the first accepted candidate wins."""
+    mean, std, a, b, alpha, beta, sign, method, m = (np.float64(v) for v in spec.params)
+    if method == truncnorm.CONST:
+        value = np.full(e.shape, min(max(mean, a), b), np.float64)
+    else:
+        half = c64("HALF_F64")
+        value = np.zeros(e.shape, np.float64)
+        done = np.zeros(e.shape, bool)
+        for c in range(truncnorm.CANDIDATES):
+            xa, xb = _pair64(block_words(spec, e * _u(truncnorm.CANDIDATES) + _u(c)))
+            if method == truncnorm.NORMAL:
+                x = np.sqrt(c64("TWO_F64") * neg_log_f64(xa)) * sincos_f64(xb)[0]
+                ok = (x >= alpha) & (x <= beta)
+            elif method == truncnorm.UNIFORM:
+                x = alpha + (beta - alpha) * ((xa >> _u(11)).astype(np.float64) * c64("TWO_M53_F64"))
+                ok = neg_log_f64(xb) >= (half * (x - m)) * (x + m)
+            else:
+                x = alpha + neg_log_f64(xa) / m
+                ok = (x <= beta) & (neg_log_f64(xb) >= (half * (x - m)) * (x - m))
+            if c == truncnorm.CANDIDATES - 1:  # none accepted: the last proposal, clamped
+                ok = ok | ~done
+                x = np.minimum(np.maximum(x, alpha), beta)
+            value = np.where(ok & ~done, x, value)
+            done = done | ok
+        flip = np.full(e.shape, sign < 0)
+        value = mean + std * _flip64(value, flip)
+        value = np.minimum(np.maximum(value, a), b)
+    return value if spec.dtype == torch.float64 else _round_to(value.astype(np.float32), spec.dtype)
+
+
+def _flip64(x: npt.NDArray[np.float64], flip: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """Negate where ``flip`` by the sign bit."""
+    return (x.view(np.uint64) ^ np.where(flip, _u(1 << 63), _u(0))).view(np.float64)
+
+
 def bernoulli(spec: DrawSpec, e: U64) -> np.ndarray:
     """1 where the element's word is below ``threshold = ceil(p * 2^32)``, else 0."""
     (threshold,) = spec.params
@@ -276,6 +331,59 @@ def permute(i: U64, n: int, keys: list[int]) -> U64:
     return y
 
 
+def _round_function(v: U64, r: int, pkey: tuple[int, int], mask: int) -> U64:
+    """Round ``r``'s function of version 2's Feistel network: word ``v % 4`` of the Philox
+    block with counter ``(v // 4, r, TAG_PERM_ROUND, 2)`` under the permutation key, its
+    bits under ``mask``."""
+    ws = philox4x32(v >> _u(2), np.full(v.shape, r, np.uint64), ROUND_C2, ROUND_C3, pkey[0], pkey[1])
+    i = (v & _u(3)).astype(np.intp)
+    return np.choose(i, ws).astype(np.uint64) & _u(mask)
+
+
+def _feistel_v2(x: U64, pkey: tuple[int, int], k: int) -> U64:
+    """Version 2's unbalanced Feistel network on ``[0, 2^k)``: ``x = L 2^b + R`` with ``L``
+    of ``a = ceil(k/2)`` bits and ``R`` of ``b = floor(k/2)``; even rounds add ``F_r(R)`` to
+    ``L`` modulo ``2^a``, odd rounds ``F_r(L)`` to ``R`` modulo ``2^b`` (adding, unlike XOR,
+    reaches odd permutations)."""
+    a, b = (k + 1) // 2, k // 2
+    ma, mb = (1 << a) - 1, (1 << b) - 1
+    left, right = x >> _u(b), x & _u(mb)
+    for r in range(ROUNDS_V2):
+        if r % 2 == 0:
+            left = (left + _round_function(right, r, pkey, ma)) & _u(ma)
+        else:
+            right = (right + _round_function(left, r, pkey, mb)) & _u(mb)
+    return (left << _u(b)) | right
+
+
+def sort_keys(n: int, pkey: tuple[int, int]) -> U64:
+    """The ``n`` 64-bit sort keys of version 2's small permutations: a uint64 bits draw of
+    ``n`` elements under the permutation key at offset 0 (block ``j // 2``, its 64-bit word
+    ``j % 2``)."""
+    j = np.arange(n, dtype=np.uint64)
+    ws = philox4x32(j >> _u(1), 0, 0, 0, pkey[0], pkey[1])
+    lo = np.where(j % _u(2) == 0, ws[0], ws[2]).astype(np.uint64)
+    hi = np.where(j % _u(2) == 0, ws[1], ws[3]).astype(np.uint64)
+    return lo | (hi << _u(32))
+
+
+def permute_v2(i: U64, n: int, pkey: tuple[int, int]) -> U64:
+    """Stream version 2's ``pi(i)``: for ``n <= 2^16`` the ranks of a stable sort of ``n``
+    64-bit keys (``pi`` lists the keys' indices in increasing key order, ties by index);
+    above, a 10-round Feistel network with modular addition on ``[0, 2^k)``, ``k`` the bit
+    length of ``n - 1``, cycle-walked into ``[0, n)`` (fewer than 2 steps on average)."""
+    if n <= SORT_MAX:
+        order = np.argsort(sort_keys(n, pkey), kind="stable").astype(np.uint64)
+        return order[i.astype(np.intp)]
+    k = (n - 1).bit_length()
+    y = _feistel_v2(i, pkey, k)
+    out = y >= _u(n)
+    while out.any():
+        y[out] = _feistel_v2(y[out], pkey, k)
+        out = y >= _u(n)
+    return y
+
+
 _DRAWS = {
     "uniform": uniform,
     "normal": normal,
@@ -288,6 +396,8 @@ _DRAWS = {
     "gumbel": gumbel,
     "log_normal": log_normal,
     "geometric": geometric,
+    "uniform_v2": uniform_v2,
+    "trunc_normal_v2": trunc_normal_v2,
 }
 
 
@@ -308,6 +418,9 @@ def compute(spec: DrawSpec) -> np.ndarray:
     if spec.kind == "randperm":
         (n,) = spec.params
         return permute(e, n, feistel_keys(spec.key, spec.offset)).view(np.int64)
+    if spec.kind == "randperm_v2":
+        (n,) = spec.params
+        return permute_v2(e, n, permutation_key(spec.key, spec.offset)).view(np.int64)
     return _DRAWS[spec.kind](spec, e)
 
 

@@ -340,7 +340,7 @@ class TritonEngine(Engine):
         return True
 
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
-                       alpha: torch.Tensor) -> None:
+                       alpha: torch.Tensor, version: int = 1) -> None:
         n = alpha.numel()
         block = min(self.block, STATEFUL_BLOCK)
         self._launch(kernels(self.interpret)["gamma_kernel"], (_cdiv(n, block),), out, alpha, n, *key,
@@ -383,11 +383,12 @@ class TritonEngine(Engine):
                      e0 & 0xFFFFFFFF, e0 >> 32, threshold, bits, F64=f64, BLOCK=self.block)
         return True
 
-    def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor) -> None:
+    def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor,
+                version: int = 1) -> None:
         self._counts(out, key, offset, rate, rate, False)
 
     def binomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, count: torch.Tensor,
-                 prob: torch.Tensor) -> None:
+                 prob: torch.Tensor, version: int = 1) -> None:
         self._counts(out, key, offset, count, prob, True)
 
     def _counts(self, out, key, offset, a, b, binomial):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""The keyed Feistel permutation's parameters (docs/spec.md section 7), shared by every engine.
+"""The keyed permutations' parameters (docs/spec.md sections 7 and 10), shared by every engine.
 
 The round keys are the words of two stream blocks; the C and Triton engines, the portable
 and reference engines and :class:`keystream.Permutation` all take them from here.  What
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._constants import u32
 from .._kinds import PERM_KEY_BLOCKS
 from .._philox import philox4x32
 
-__all__ = ["feistel_keys", "half_bits"]
+__all__ = ["ROUNDS_V2", "ROUND_C2", "ROUND_C3", "SORT_MAX", "feistel_keys", "half_bits", "permutation_key"]
 
 
 def feistel_keys(key: tuple[int, int], offset: int) -> list[int]:
@@ -25,3 +26,22 @@ def feistel_keys(key: tuple[int, int], offset: int) -> list[int]:
 def half_bits(n: int) -> int:
     """Half width ``h`` of the Feistel domain ``[0, 4^h)``: the smallest ``h >= 1`` with ``4^h >= n``."""
     return max(1, ((n - 1).bit_length() + 1) // 2)
+
+
+# ------------------------------------------------------------------ stream version 2
+#: randperm / Permutation of n <= this sort 64-bit keys; larger n use the Feistel network.
+SORT_MAX = u32("PERM_V2_SORT_MAX")
+#: Feistel rounds of stream version 2, each one Philox block under the permutation key.
+ROUNDS_V2 = u32("PERM_V2_ROUNDS")
+#: Counter words (c2, c3) of a round-function block: never those of a draw (0, 0) or of a
+#: key derivation (tag, 1).
+ROUND_C2, ROUND_C3 = u32("TAG_PERM_ROUND"), u32("PERM_ROUND_C3")
+
+
+def permutation_key(key: tuple[int, int], offset: int) -> tuple[int, int]:
+    """Stream version 2's permutation key: words 0 and 1 of block ``offset`` (docs/spec.md
+    section 10); its sort keys and round functions are Philox blocks under this key."""
+    ws = philox4x32(np.array([offset & 0xFFFFFFFF], np.uint64), np.array([offset >> 32], np.uint64), 0, 0,
+                    key[0], key[1])
+    return int(ws[0][0]), int(ws[1][0])
+

@@ -142,13 +142,15 @@ def log_f64(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 _EXP_C = [f64(f"EXP_C{i}_F64") for i in range(13)]
 
 
-def exp_f64(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def exp_f64(x: npt.NDArray[np.float64], subnormal: bool = False) -> npt.NDArray[np.float64]:
     """``e^x`` for finite float64 ``x``: the torch form's steps (``torch_forms.exp_f64``) in
     numpy. ``k = round(x / ln 2)`` (ties to even), ``r = (x - k*LN2_HI) - k*LN2_LO``, a
     degree-12 Horner polynomial, times ``2^(k//2)`` and ``2^(k - k//2)`` built from bits;
-    beyond +-708 the result saturates to ``inf`` / ``0``."""
+    above 709 the result is ``inf``, below -708 ``0`` (``subnormal``: below -746, the
+    subnormal results of stream version 2 rounded once by the last product)."""
     x = np.asarray(x, dtype=np.float64)
-    xc = np.clip(x, -708.0, 709.0)
+    low = c64("EXP_MIN_V2_F64") if subnormal else np.float64(-708.0)
+    xc = np.clip(x, low, 709.0)
     k = np.round(xc * np.float64(f64("INV_LN2_F64")))
     r = (xc - k * np.float64(f64("LN2_HI_F64"))) - k * np.float64(f64("LN2_LO_F64"))
     p = np.full_like(r, _EXP_C[12])
@@ -159,7 +161,7 @@ def exp_f64(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     s1 = ((half + 1023) << 52).view(np.float64)
     s2 = ((ki - half + 1023) << 52).view(np.float64)
     y = (p * s1) * s2
-    return np.where(x > 709.0, np.inf, np.where(x < -708.0, 0.0, y))
+    return np.where(x > 709.0, np.inf, np.where(x < low, 0.0, y))
 
 
 # --------------------------------------------------------- deterministic sin / cos

@@ -14,9 +14,9 @@ import torch
 
 from .._constants import f32, f64, u32, u64
 
-__all__ = ["bit_length", "c32", "c64", "alpha_dropout_noise", "dropout_noise", "exp_f64", "log_f64",
-           "log_factorial_f64", "log_parts_f64", "mulhi64", "mulhilo32", "neg_log1m_f64", "neg_log_f32",
-           "neg_log_f64", "sincos_f32", "sincos_f64", "sqrt_f32", "sqrt_f64"]
+__all__ = ["bit_length", "c32", "c64", "alpha_dropout_noise", "dropout_noise", "exp_f64", "log1p_f64", "log_f64",
+           "log_factorial_diff_f64", "log_factorial_f64", "log_parts_f64", "mulhi64", "mulhilo32", "neg_log1m_f64",
+           "neg_log_f32", "neg_log_f64", "sincos_f32", "sincos_f64", "sqrt_f32", "sqrt_f64", "stirling_series_f64"]
 
 _M32 = 0xFFFFFFFF
 Tensor = torch.Tensor
@@ -249,16 +249,19 @@ def log_f64(x: Tensor) -> Tensor:
 _EXP_C = [f64(f"EXP_C{i}_F64") for i in range(13)]
 
 
-def exp_f64(x: Tensor) -> Tensor:
+def exp_f64(x: Tensor, subnormal: bool = False) -> Tensor:
     """``e^x`` in float64, within 2 ulp, identical on every device (no FMA: one op per torch call).
 
     ``k = round(x / ln 2)`` (ties to even), ``r = (x - k*LN2_HI) - k*LN2_LO``, ``e^r`` by a
     degree-12 polynomial (Horner, each step ``p*r`` then ``+ c``), scaled by ``2^k`` built
-    from bits as two factors.  Arguments beyond +-708 saturate to ``inf`` / ``0``.
+    from bits as two factors.  Arguments above 709 give ``inf``, below -708 ``0``; with
+    ``subnormal`` (stream version 2) only below -746: between, both factors of ``2^k`` are
+    normal and the last product rounds once into the subnormal range (gradual underflow).
     """
     x = x.to(torch.float64)
-    big, small = x > 709.0, x < -708.0
-    xc = x.clamp(-708.0, 709.0)
+    low = f64("EXP_MIN_V2_F64") if subnormal else -708.0
+    big, small = x > 709.0, x < low
+    xc = x.clamp(low, 709.0)
     k = torch.round(xc * f64("INV_LN2_F64"))
     r = (xc - k * f64("LN2_HI_F64")).sub_(k * f64("LN2_LO_F64"))
     p = torch.full_like(r, _EXP_C[12])
@@ -282,6 +285,35 @@ def neg_log1m_f64(p: Tensor) -> Tensor:
     u = 1.0 - p
     exact = u == 1.0
     return torch.where(exact, p, (log_f64(torch.where(exact, 0.5, u)) * p) / torch.where(exact, -0.5, u - 1.0))
+
+
+def log1p_f64(t: Tensor) -> Tensor:
+    """``ln(1 + t)`` in float64 for ``t > -1``, accurate for small ``t`` (Goldberg's form, as
+    :func:`neg_log1m_f64`): ``u = 1 + t``, then ``(ln(u) * t) / (u - 1)``, ``t`` where ``u``
+    rounds to 1."""
+    u = 1.0 + t
+    exact = u == 1.0
+    return torch.where(exact, t, (log_f64(torch.where(exact, 2.0, u)) * t) / torch.where(exact, 1.0, u - 1.0))
+
+
+def stirling_series_f64(x: Tensor) -> Tensor:
+    """Stirling's correction ``r (1/12 - r^2 (1/360 - r^2 / 1260))``, ``r = 1 / x``."""
+    r = 1.0 / x
+    r2 = r * r
+    return r * (c64("INV_12_F64", x) - r2 * (c64("INV_360_F64", x) - r2 * c64("INV_1260_F64", x)))
+
+
+def log_factorial_diff_f64(i: Tensor, j: Tensor) -> Tensor:
+    """``ln i! - ln j!`` for whole ``i, j >= 0`` without the cancellation of two large logs
+    (stream version 2): ``lf(i) - lf(j)`` where either is at most 18, else with ``x = i + 1``,
+    ``y = j + 1``, ``d = x - y`` (exact), ``((x - 1/2) ln(1 + d/y) + d (ln y - 1)) +
+    (S(x) - S(y))``, ``S`` Stirling's correction: exact to rounding for counts near 2^53."""
+    small = (i <= EXACT_FACTORIALS) | (j <= EXACT_FACTORIALS)
+    x, y = torch.where(small, 20.0, i + 1.0), torch.where(small, 20.0, j + 1.0)
+    d = x - y
+    big = ((x - c64("HALF_F64", x)) * log1p_f64(d / y) + d * (log_f64(y) - c64("ONE_F64", x))) + (
+        stirling_series_f64(x) - stirling_series_f64(y))
+    return torch.where(small, log_factorial_f64(i) - log_factorial_f64(j), big)
 
 
 #: Below this, ``ln k!`` is the log of the exact product ``k!`` (18! < 2^53).

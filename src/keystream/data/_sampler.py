@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch.utils.data import Sampler
 
-from .._generator import Generator
+from .._generator import STREAM_VERSION, Generator, _check_version
 from .._keys import canonical_seed
 from .._permutation import Permutation
 
@@ -31,9 +31,9 @@ __all__ = ["ShuffleSampler", "epoch_generator"]
 _CHUNK = 1 << 16
 
 
-def epoch_generator(seed: int, epoch: int) -> Generator:
-    """``Generator(seed).fold_in(epoch)``: the root of everything random in an epoch."""
-    return Generator(seed).fold_in(epoch)
+def epoch_generator(seed: int, epoch: int, stream_version: int = STREAM_VERSION) -> Generator:
+    """``Generator(seed, stream_version=...).fold_in(epoch)``: the root of everything random in an epoch."""
+    return Generator(seed, stream_version=stream_version).fold_in(epoch)
 
 
 def _int(value: Any, name: str, minimum: int) -> int:
@@ -57,6 +57,9 @@ class ShuffleSampler(Sampler[int]):
         shuffle: ``False`` keeps the dataset order (positions map to themselves).
         drop_last: drop the epoch's last incomplete global batch; otherwise it is
             completed with the first samples of the epoch's order (decided globally).
+        stream_version: the stream version of the epochs' permutations (default: the
+            latest, 2; 1 reproduces the orders of keystream's first releases, whose
+            permutations are not uniform).  Part of :meth:`state_dict`.
 
     Reproducibility:
         Position ``p`` of epoch ``e`` is ``Permutation(n, Generator(seed).fold_in(e))[p % n]``;
@@ -71,7 +74,7 @@ class ShuffleSampler(Sampler[int]):
 
     def __init__(self, data_source: Sized | int, batch_size: int | None = None, *, seed: int = 0,
                  num_replicas: int | None = None, rank: int | None = None, shuffle: bool = True,
-                 drop_last: bool = False) -> None:
+                 drop_last: bool = False, stream_version: int = STREAM_VERSION) -> None:
         if isinstance(data_source, bool) or not (isinstance(data_source, numbers.Integral)
                                                  or isinstance(data_source, Sized)):
             raise TypeError(f"data_source must be a sized dataset or its length (an int), got "
@@ -96,6 +99,7 @@ class ShuffleSampler(Sampler[int]):
             raise ValueError(f"the global batch_size {self.batch_size} is not divisible by the world size "
                              f"{self.num_replicas}")
         self.seed = canonical_seed(seed)
+        self.stream_version = _check_version(stream_version)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         if self.steps * self.per_rank > sys.maxsize:  # (padding the last batch can pass 2^63 - 1)
@@ -129,7 +133,7 @@ class ShuffleSampler(Sampler[int]):
         self._delivered = None
 
     def permutation(self) -> Permutation | None:
-        return Permutation(self.n, epoch_generator(self.seed, self.epoch)) if self.shuffle else None
+        return Permutation(self.n, epoch_generator(self.seed, self.epoch, self.stream_version)) if self.shuffle else None
 
     def global_indices(self, start: int, stop: int) -> torch.Tensor:
         """Samples at global positions ``[start, stop)`` of the current epoch."""
@@ -195,7 +199,7 @@ class ShuffleSampler(Sampler[int]):
         position = min(self._start - self._start % self.batch_size + steps_done * self.batch_size,
                        self.steps * self.batch_size)
         return {"seed": self.seed, "epoch": self.epoch, "position": position, "n": self.n,
-                "batch_size": self.batch_size}
+                "batch_size": self.batch_size, "stream_version": self.stream_version}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue the global stream from ``state``, with this sampler's world size.
@@ -210,6 +214,9 @@ class ShuffleSampler(Sampler[int]):
             raise ValueError(f"the state is from seed {state['seed']}, this sampler has seed {self.seed}")
         if state["n"] != self.n:
             raise ValueError(f"the state is from a dataset of length {state['n']}, this one has {self.n}")
+        if state.get("stream_version", 1) != self.stream_version:  # (states without one are version 1's)
+            raise ValueError(f"the state is from stream version {state.get('stream_version', 1)}, this sampler has "
+                             f"stream_version={self.stream_version}: make it with that stream_version")
         if state.get("batch_size", self.batch_size) != self.batch_size:
             raise ValueError(f"the state is from global batch size {state['batch_size']}, this sampler has "
                              f"{self.batch_size}")
