@@ -32,7 +32,7 @@ def test_engine_matches_reference(engine, device, case, dtype):
     if not engine.implements(case.kind, dtype):
         pytest.skip(f"{engine.name} has no kernel for {case.kind} at {dtype} (the portable engine serves it)")
     for shape, region in SHAPES:
-        if case.kind == "randperm" and len(shape) != 1:
+        if case.kind.startswith("randperm") and len(shape) != 1:
             continue
         for offset in OFFSETS:
             spec = conf.make_spec(case, dtype, shape, region, offset)
@@ -41,9 +41,13 @@ def test_engine_matches_reference(engine, device, case, dtype):
             assert conf.same_bits(got, want), (case.name, dtype, shape, region, offset)
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 16, 17, 1000, (1 << 40) + 3, (1 << 62) + 1, 1 << 63])
-def test_randperm_large_n_regions(engine, n):
-    case = [c for c in conf.CASES if c.kind == "randperm"][0]
+@pytest.mark.parametrize("kind", ["randperm", "randperm_v2"])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 16, 17, 1000, 65536, 65537, 100_003, (1 << 40) + 3, (1 << 62) + 1,
+                               1 << 63])
+def test_randperm_large_n_regions(engine, n, kind):
+    if not engine.implements(kind, torch.int64):
+        pytest.skip(f"{engine.name} has no kernel for {kind} (the portable engine serves it)")
+    case = [c for c in conf.CASES if c.kind == kind][0]
     start = max(0, n - 40)
     spec = conf.make_spec(case, torch.int64, (n,), ((start, n),), 12345)
     assert conf.same_bits(conf.run_case(engine, spec), conf.reference(spec))
@@ -188,7 +192,7 @@ def test_feistel_keys_are_the_words_of_their_two_blocks():
 def test_every_draw_is_prefix_stable(case, dtype):
     """The first k elements of a draw of n are the draw of k, for every kernel kind (its
     layout decides which blocks an element reads, never n)."""
-    if case.kind == "randperm":
+    if case.kind.startswith("randperm"):
         pytest.skip("a permutation of k is not a prefix of one of n")
     full = conf.run_case("portable", conf.make_spec(case, dtype, (103,), offset=(1 << 64) - 900))
     for k in (1, 3, 4, 5, 66):

@@ -16,6 +16,7 @@ import torch
 
 from ._draws import _below
 from ._engines import Engine, get_engine
+from ._math import truncnorm
 from ._spec import DrawSpec
 
 __all__ = ["Case", "CASES", "INIT_FILLS", "PUBLIC_DRAWS", "cases", "make_spec", "reference", "run_case", "same_bits"]
@@ -36,6 +37,22 @@ def _uniform_params(low: float, high: float) -> Callable[[torch.dtype], tuple[An
         return (lo, span, hi, _below(hi, dtype))
 
     return make
+
+
+def _uniform_v2_params(low: float, high: float) -> Callable[[torch.dtype], tuple[Any, ...]]:
+    """The kernel parameters of stream version 2's 16-bit uniform(low, high): the span in float32."""
+
+    def make(dtype: torch.dtype) -> tuple[Any, ...]:
+        lo = float(torch.tensor(low, dtype=dtype))
+        hi = float(torch.tensor(high, dtype=dtype))
+        return (lo, float(torch.tensor(hi - lo, dtype=torch.float64).to(torch.float32)), hi, _below(hi, dtype))
+
+    return make
+
+
+def _trunc_normal_v2_params(mean: float, std: float, a: float, b: float) -> Callable[[torch.dtype], tuple[Any, ...]]:
+    """Stream version 2's truncated normal parameters (the same for every dtype)."""
+    return lambda d: truncnorm.plan(mean, std, a, b)
 
 
 def _ct(dtype: torch.dtype) -> torch.dtype:
@@ -83,6 +100,14 @@ CASES: tuple[Case, ...] = (
     Case("log_normal(-0.3,0.25)", "log_normal", FLOATS, lambda d: (float(torch.tensor(-0.3, dtype=_ct(d))), 0.25)),
     Case("geometric(0.3)", "geometric", FLOATS, lambda d: (float(torch.tensor(0.35667494393873245, dtype=_ct(d))),)),
     Case("geometric(1e-6)", "geometric", FLOATS, lambda d: (float(torch.tensor(1.0000005e-06, dtype=_ct(d))),)),
+    # stream version 2's kinds (docs/spec.md section 10)
+    Case("rand v2", "uniform_v2", (F16, BF16), _uniform_v2_params(0.0, 1.0)),
+    Case("uniform(1,2) v2", "uniform_v2", (F16, BF16), _uniform_v2_params(1.0, 2.0)),
+    Case("uniform(-3,5) v2", "uniform_v2", (F16, BF16), _uniform_v2_params(-3.0, 5.0)),
+    Case("randperm v2", "randperm_v2", (torch.int64,), lambda d: ()),
+    *(Case(f"trunc_normal({m},{sd},{a},{b}) v2", "trunc_normal_v2", FLOATS, _trunc_normal_v2_params(m, sd, a, b))
+      for m, sd, a, b in ((0.0, 1.0, -2.0, 2.0), (0.0, 1.0, 2.0, 3.0), (1.0, 0.5, -1.0, 0.9), (0.0, 1.0, 0.0, 0.1),
+                          (0.0, 1.0, 4.0, math.inf), (0.0, 0.0, -1.0, 1.0), (0.0, 1.0, -0.3, 0.2))),
 )
 
 #: Every public draw, as the golden files and the coverage test know it:
@@ -205,7 +230,7 @@ def make_spec(case: Case, dtype: torch.dtype, shape: tuple[int, ...], region: tu
     if region is None:
         region = tuple((0, s) for s in shape)
     params = case.params(dtype)
-    if case.kind == "randperm":
+    if case.kind in ("randperm", "randperm_v2"):
         params = (shape[0],)
     return DrawSpec(case.kind, params, key, offset, shape, region, dtype)
 

@@ -326,7 +326,8 @@ class Generator(metaclass=OpaqueMeta):
             raise ValueError(str(err)) from None
         self._follow_worker()
         with self._lock:
-            self._key, self._offset, self._spawn_count, self._version = (int(key[0]), int(key[1])), offset, spawn, version
+            self._key, self._offset, self._spawn_count = (int(key[0]), int(key[1])), offset, spawn
+            self._version = version
         return self
 
     # ------------------------------------------------------------- derivation

@@ -9,7 +9,8 @@ it when it runs and a captured ``add_`` advances it by the draw's blocks, so eve
 draws the next numbers, exactly those the same sequence of eager draws would give (torch's
 ``graphsafe_set_state`` does the same for its generator).  The host offset is set from the
 device when the block exits.  Served: the draws of the Triton engine's element-wise kernels
-(every kind but randperm and the truncated normal); other draws from the generator raise
+(every kind but randperm, the truncated normal and stream version 2's kinds, which have no
+Triton kernel yet); other draws from the generator raise
 while the block is open.  The logic runs on the CPU with the Triton interpreter engine (the
 tests); it has not run on a GPU yet.
 """
@@ -103,7 +104,10 @@ def run(state: GraphSafeState, kind: str, params: tuple[Any, ...], shape: tuple[
     if device != state.device:
         raise RuntimeError(f"keystream.graph_safe holds this generator's offset on {state.device}; "
                            f"a draw on {device} cannot read it")
-    engine = engine_for(device, kind, dtype)
+    try:
+        engine = engine_for(device, kind, dtype)
+    except ValueError as err:  # (a forced engine without this kind's kernel)
+        raise RuntimeError(f"keystream.graph_safe: {err}; make this draw outside the block") from None
     if not hasattr(engine, "device_offset"):
         raise RuntimeError(f"keystream.graph_safe: the {engine.name} engine reads offsets on the host; graph-safe "
                            "draws run on the Triton engine")

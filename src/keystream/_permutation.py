@@ -72,12 +72,8 @@ class Permutation:
         self._offset: int = offset
         self._version: int = version
         self._table: torch.Tensor | None = None
-        if version == 1:
-            self.round_keys: tuple[int, ...] = tuple(feistel_keys(key, offset))
-            self._pkey = (0, 0)
-        else:
-            self.round_keys = ()
-            self._pkey: tuple[int, int] = permutation_key(key, offset)
+        self.round_keys: tuple[int, ...] = tuple(feistel_keys(key, offset)) if version == 1 else ()
+        self._pkey: tuple[int, int] = permutation_key(key, offset) if version >= 2 else (0, 0)
 
     @property
     def _kind(self) -> str:

@@ -310,7 +310,7 @@ static inline int per_block(const Draw *d) {
     case K_LAPLACE: return d->dtype == D_F64 ? 1 : 2;
     case K_UNIFORM: case K_NORMAL: case K_EXPONENTIAL: case K_CAUCHY: case K_LOG_NORMAL: case K_GEOMETRIC:
         return d->dtype == D_F64 ? 2 : 4;
-    default: return 4;
+    default: return 4; /* K_UNIFORM_V2 (16-bit dtypes only) too */
     }
 }
 
@@ -352,6 +352,12 @@ static void emit(const Draw *d, uint32_t w[4][BATCH], int j, void *out, int64_t 
             store_float(out, o, x >= (float)d->fp[2] ? (float)d->fp[3] : x, d->dtype);
         }
         return;
+    case K_UNIFORM_V2: { /* stream version 2's 16-bit uniform: float32 arithmetic on u24, rounded once */
+        float u = (float)(w32 >> 8) * CF(TWO_M24_F32);
+        float x = round_to((float)d->fp[0] + (float)d->fp[1] * u, d->dtype);
+        store_float(out, o, x >= (float)d->fp[2] ? (float)d->fp[3] : x, d->dtype);
+        return;
+    }
     case K_NORMAL:
         if (d->dtype == D_F64) {
             uint64_t xa = (uint64_t)w[0][b] | ((uint64_t)w[1][b] << 32);
@@ -663,9 +669,12 @@ static void fill_run_trunc_normal(const Draw *d, uint64_t e0, int64_t len, void 
     }
 }
 
+static void fill_run_trunc_normal_v2(const Draw *d, uint64_t e0, int64_t len, void *out);
+
 /* One run of consecutive elements [e0, e0 + len) to out[0 .. len). */
 static void fill_run(const Draw *d, uint64_t e0, int64_t len, void *out) {
     if (d->kind == K_TRUNC_NORMAL) { fill_run_trunc_normal(d, e0, len, out); return; }
+    if (d->kind == K_TRUNC_NORMAL_V2) { fill_run_trunc_normal_v2(d, e0, len, out); return; }
     uint32_t w[4][BATCH];
     uint64_t tmp[4 * BATCH]; /* room for 4*BATCH elements of up to 8 bytes */
     int k = per_block(d), size = d->elem_size;
@@ -1310,6 +1319,72 @@ static inline void philox_at(uint32_t k0, uint32_t k1, const uint64_t *ctr, uint
         x3[i] = 0;
     }
     PHILOX_LANES(k0, k1, x0, x1, x2, x3, w);
+}
+
+/* Stream version 2's truncated normal (docs/spec.md section 10.2, _math/truncnorm.py): the
+ * plan's nine float64 parameters travel as bit patterns in ip[0..8]; element e's candidate c
+ * is block 32e + c.  The first candidates of BATCH elements in lanes, later ones (rare: each
+ * is accepted with probability above 0.49) one block at a time. */
+typedef struct { double mean, std, a, b, alpha, beta, sign, method, m; } TnPlan;
+
+static inline double tn_try(const TnPlan *t, uint64_t xa, uint64_t xb, int *ok) {
+    double x;
+    if (t->method == 1.0) { /* NORMAL */
+        double c, s;
+        sincos_f64(xb, &c, &s);
+        x = sqrt(CD(TWO_F64) * neg_log_f64(xa)) * c;
+        *ok = x >= t->alpha && x <= t->beta;
+    } else if (t->method == 2.0) { /* UNIFORM */
+        x = t->alpha + (t->beta - t->alpha) * u53(xa);
+        *ok = neg_log_f64(xb) >= (CD(HALF_F64) * (x - t->m)) * (x + t->m);
+    } else { /* EXPONENTIAL */
+        x = t->alpha + neg_log_f64(xa) / t->m;
+        *ok = x <= t->beta && neg_log_f64(xb) >= (CD(HALF_F64) * (x - t->m)) * (x - t->m);
+    }
+    return x;
+}
+
+static double tn_element(const Draw *d, const TnPlan *t, uint64_t e, uint64_t xa, uint64_t xb) {
+    double x;
+    if (t->method == 0.0) {
+        x = t->mean < t->a ? t->a : t->mean > t->b ? t->b : t->mean;
+        return x;
+    }
+    int ok;
+    x = tn_try(t, xa, xb, &ok);
+    for (int c = 1; !ok && c < (int)KS_TN_CANDIDATES; c++) {
+        uint64_t blk = d->offset + (uint64_t)KS_TN_CANDIDATES * e + (uint64_t)c;
+        const uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), 0, 0}, key[2] = {d->k0, d->k1};
+        uint32_t w[4];
+        ks_philox(ctr, key, (int)KS_PHILOX_ROUNDS, w);
+        x = tn_try(t, (uint64_t)w[0] | ((uint64_t)w[1] << 32), (uint64_t)w[2] | ((uint64_t)w[3] << 32), &ok);
+    }
+    if (!ok) x = x < t->alpha ? t->alpha : x > t->beta ? t->beta : x; /* the last proposal, clamped */
+    if (t->sign < 0.0) x = flip64(x);
+    double v = t->mean + t->std * x;
+    return v < t->a ? t->a : v > t->b ? t->b : v;
+}
+
+static void fill_run_trunc_normal_v2(const Draw *d, uint64_t e0, int64_t len, void *out) {
+    TnPlan t;
+    double p[9];
+    for (int i = 0; i < 9; i++) p[i] = f64_of(d->ip[i]);
+    t.mean = p[0]; t.std = p[1]; t.a = p[2]; t.b = p[3]; t.alpha = p[4]; t.beta = p[5];
+    t.sign = p[6]; t.method = p[7]; t.m = p[8];
+    uint64_t ctr[BATCH];
+    uint32_t w[4][BATCH];
+    for (int64_t i0 = 0; i0 < len; i0 += BATCH) {
+        int n = len - i0 < BATCH ? (int)(len - i0) : BATCH;
+        for (int j = 0; j < BATCH; j++)
+            ctr[j] = d->offset + (uint64_t)KS_TN_CANDIDATES * (e0 + (uint64_t)(i0 + (j < n ? j : 0)));
+        philox_at(d->k0, d->k1, ctr, w);
+        for (int j = 0; j < n; j++) {
+            double v = tn_element(d, &t, e0 + (uint64_t)(i0 + j), (uint64_t)w[0][j] | ((uint64_t)w[1][j] << 32),
+                                  (uint64_t)w[2][j] | ((uint64_t)w[3][j] << 32));
+            if (d->dtype == D_F64) ((double *)out)[i0 + j] = v;
+            else store_float(out, i0 + j, (float)v, d->dtype); /* float32 rounded once, 16-bit from it */
+        }
+    }
 }
 
 /* A batch of elements: every element's first candidate in vector lanes (its normal is the
@@ -1984,7 +2059,7 @@ void ks_fill_small(const void *packed, uint32_t k0, uint32_t k1, uint64_t offset
     memcpy(d.ip, p.ip, sizeof d.ip);
     int k = per_block(&d);
     uint64_t first = e0 / (uint64_t)k, nb = n > 0 ? (e0 + (uint64_t)n - 1) / (uint64_t)k - first + 1 : 0;
-    if (d.kind != K_TRUNC_NORMAL && d.kind != K_RANDPERM && nb <= 2) {
+    if (d.kind != K_TRUNC_NORMAL && d.kind != K_TRUNC_NORMAL_V2 && d.kind != K_RANDPERM && nb <= 2) {
         /* one or two blocks: each on its own (a batch computes BATCH of them; from 3 blocks on
          * the batch was faster, measured) and each element by
          * emit, the per-element form of the batch kernels (tests compare the two) */

@@ -269,7 +269,7 @@ def count_in_ball(key: tuple[int, int], offset: int, dims: int, s0: int, s1: int
 
 #: Work per element, in uniforms, where it is more than one (it sets the thread count): a
 #: Feistel index costs about 4, a truncated normal 16 normals.
-_COST = {"randperm": 4, "trunc_normal": 16}
+_COST = {"randperm": 4, "trunc_normal": 16, "trunc_normal_v2": 4}
 #: A Poisson or binomial element costs about as many uniforms as this (a block and a log or
 #: two, or a short inversion loop).
 _COUNT_COST = 16
@@ -290,7 +290,7 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
         raise ValueError(f"the C engine has no kernel for {kind} at {dtype}")
     code = row.code
     if kind in ("uniform", "normal", "exponential", "trunc_normal", "cauchy", "laplace", "gumbel", "log_normal",
-                "geometric"):
+                "geometric", "uniform_v2"):
         for i, v in enumerate(params):
             fp[i] = float(v)
     elif kind == "randint":
@@ -299,6 +299,9 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
     elif kind == "bernoulli":
         ip[0] = params[0]
         ip[1] = _ONE_BITS.get(dtype, 1)
+    elif kind == "trunc_normal_v2":  # nine float64 parameters: their bit patterns
+        for i, v in enumerate(params):
+            ip[i] = struct.unpack("<Q", struct.pack("<d", float(v)))[0]
     return code, DTYPE_CODES.get(dtype, 0), fp, ip
 
 
@@ -322,7 +325,7 @@ class CpuEngine(Engine):
     #: row of the table is not here until the C code computes it: the portable engine serves it.
     kernel_kinds = frozenset({"bits32", "bits64", "uniform", "normal", "exponential", "randint", "bernoulli",
                               "randperm", "trunc_normal", "cauchy", "laplace", "gumbel", "log_normal", "geometric",
-                              "randperm_v2"})
+                              "randperm_v2", "uniform_v2", "trunc_normal_v2"})
 
     def available(self) -> bool:
         return _LIB is not None

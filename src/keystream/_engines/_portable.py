@@ -20,7 +20,7 @@ import torch
 from .._constants import f32, f64, u32
 from .._kinds import elements_per_block, layout
 from .._math import truncnorm
-from .._math.feistel import ROUND_C2, ROUND_C3, ROUNDS_V2, SORT_MAX, feistel_keys, half_bits, permutation_key
+from .._math.feistel import ROUND_C2, ROUND_C3, ROUNDS_V2, SORT_MAX, feistel_keys, permutation_key
 from .._math.torch_forms import (
     c32,
     c64,

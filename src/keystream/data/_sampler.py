@@ -133,7 +133,9 @@ class ShuffleSampler(Sampler[int]):
         self._delivered = None
 
     def permutation(self) -> Permutation | None:
-        return Permutation(self.n, epoch_generator(self.seed, self.epoch, self.stream_version)) if self.shuffle else None
+        if not self.shuffle:
+            return None
+        return Permutation(self.n, epoch_generator(self.seed, self.epoch, self.stream_version))
 
     def global_indices(self, start: int, stop: int) -> torch.Tensor:
         """Samples at global positions ``[start, stop)`` of the current epoch."""
