@@ -28,9 +28,11 @@ def test_uniform_float64():
 
 def test_uniform_float16_bfloat16():
     w32 = words32(3, N)
-    v1 = ks.Generator(3, stream_version=1)
-    assert v1.rand(N, dtype=torch.float16).float().tolist() == [(w >> 21) * 2.0**-11 for w in w32]
-    assert v1.rand(N, dtype=torch.bfloat16).float().tolist() == [(w >> 24) * 2.0**-8 for w in w32]
+    def v1() -> ks.Generator:
+        return ks.Generator(3, stream_version=1)
+
+    assert v1().rand(N, dtype=torch.float16).float().tolist() == [(w >> 21) * 2.0**-11 for w in w32]
+    assert v1().rand(N, dtype=torch.bfloat16).float().tolist() == [(w >> 24) * 2.0**-8 for w in w32]
     # stream version 2: the float32 uniform rounded once (nearest even), 1.0 replaced by the value below
     u24 = torch.tensor([(w >> 8) * 2.0**-24 for w in w32], dtype=torch.float32)
     for dt in (torch.float16, torch.bfloat16):

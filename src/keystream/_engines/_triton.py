@@ -46,7 +46,7 @@ _IMPORT_ERROR: str | None = None
 #: row of the table is not here until the kernels compute it: the portable engine serves it.
 KINDS = {k.name: k.code for k in KERNEL_KINDS
          if k.name in ("bits32", "bits64", "uniform", "normal", "exponential", "randint", "bernoulli", "cauchy",
-                       "laplace", "gumbel", "log_normal", "geometric")}
+                       "laplace", "gumbel", "log_normal", "geometric", "uniform_v2")}
 DTYPES = DTYPE_CODES
 MAX_OUTER = 3
 #: Lanes per program of the kernels whose lanes hold more state (a region's run
@@ -436,7 +436,7 @@ def _params(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) -> tuple
     code = kernel_kind(kind, dtype).code
     p = [0, 0, 0, 0]
     if kind in ("uniform", "normal", "exponential", "cauchy", "laplace", "log_normal", "geometric", "gumbel",
-                "trunc_normal"):
+                "trunc_normal", "uniform_v2"):
         # float parameters in the compute dtype; gumbel's are float64 for every dtype
         conv = _f64_bits if dtype == torch.float64 or kind == "gumbel" else _f32_bits
         for i, v in enumerate(params):

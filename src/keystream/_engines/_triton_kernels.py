@@ -378,6 +378,17 @@ def values(w0, w1, w2, w3, p0, p1, p2, p3, KIND: tl.constexpr, DTYPE: tl.constex
             x3 = round_to(lo + round_to(sp * u3, DTYPE), DTYPE)
             return (tl.where(x0 >= hi, be, x0), tl.where(x1 >= hi, be, x1),
                     tl.where(x2 >= hi, be, x2), tl.where(x3 >= hi, be, x3))
+    elif KIND == K_UNIFORM_V2:  # stream version 2's 16-bit uniform: float32 on the 24-bit u, rounded once
+        lo = p0.to(tl.uint32).to(tl.float32, bitcast=True)
+        sp = p1.to(tl.uint32).to(tl.float32, bitcast=True)
+        hi = p2.to(tl.uint32).to(tl.float32, bitcast=True)
+        be = p3.to(tl.uint32).to(tl.float32, bitcast=True)
+        x0 = round_to(lo + sp * ((w0 >> 8).to(tl.float32) * f32c(TWO_M24_F32)), DTYPE)
+        x1 = round_to(lo + sp * ((w1 >> 8).to(tl.float32) * f32c(TWO_M24_F32)), DTYPE)
+        x2 = round_to(lo + sp * ((w2 >> 8).to(tl.float32) * f32c(TWO_M24_F32)), DTYPE)
+        x3 = round_to(lo + sp * ((w3 >> 8).to(tl.float32) * f32c(TWO_M24_F32)), DTYPE)
+        return (tl.where(x0 >= hi, be, x0), tl.where(x1 >= hi, be, x1),
+                tl.where(x2 >= hi, be, x2), tl.where(x3 >= hi, be, x3))
     elif KIND == K_NORMAL:  # normal: p0, p1 = bits of mean, std (compute dtype)
         return normal_values(w0, w1, w2, w3, p0, p1, DTYPE, UNIT)
     elif KIND == K_EXPONENTIAL:  # exponential: p0 = bits of lambd
