@@ -15,6 +15,7 @@ import time
 
 from torch.utils.data import DistributedSampler
 
+import keystream as ks
 from _timing import Report
 from keystream.data import ShuffleSampler
 
@@ -30,8 +31,8 @@ def rss(field: str) -> int:
     return 0
 
 
-def throughput(n: int, count: int, world: int = 1) -> float:
-    s = ShuffleSampler(n, batch_size=256 * world, seed=1, num_replicas=world, rank=0)
+def throughput(n: int, count: int, world: int = 1, version: int = ks.STREAM_VERSION) -> float:
+    s = ShuffleSampler(n, batch_size=256 * world, seed=1, num_replicas=world, rank=0, stream_version=version)
     t0 = time.perf_counter()
     k = 0
     for _ in s:
@@ -77,10 +78,15 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the numbers as JSON")
     args = ap.parse_args()
     report = Report("data")
-    for world in (1, 4):
-        r = [throughput(10**9, 5_000_000, world) for _ in range(3)]
-        report.line(f"ShuffleSampler, n = 10^9, world size {world} (rank 0): {statistics.median(r) / 1e6:.1f} M "
-                    f"indices/s (3 runs: {min(r) / 1e6:.1f}-{max(r) / 1e6:.1f})", world=world, indices_per_s=r)
+    for n, world in ((10**9, 1), (10**9, 4), (2**28 + 1, 1)):  # 2^28 + 1: version 1's longest cycle walks
+        runs: dict[int, list[float]] = {1: [], 2: []}
+        for _ in range(3):  # the two stream versions interleaved
+            for version in (1, 2):
+                runs[version].append(throughput(n, 5_000_000, world, version))
+        for version, r in runs.items():
+            report.line(f"ShuffleSampler, n = {n}, world size {world} (rank 0), stream version {version}: "
+                        f"{statistics.median(r) / 1e6:.1f} M indices/s (3 runs: {min(r) / 1e6:.1f}-{max(r) / 1e6:.1f})",
+                        n=n, world=world, stream_version=version, indices_per_s=r)
     n = 10**7
     ks_t = first_index(lambda: ShuffleSampler(n, batch_size=256, seed=1))
     torch_t = first_index(lambda: DistributedSampler(_Sized(n), num_replicas=1, rank=0, seed=1))

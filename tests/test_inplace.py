@@ -112,3 +112,35 @@ def test_bernoulli_input_and_p_as_torch():
     a = ks.bernoulli(x, 0.25, generator=ks.Generator(3))
     assert a.shape == x.shape and a.dtype == x.dtype
     assert same_bits(a, ks.bernoulli(0.25, (4, 5), generator=ks.Generator(3), dtype=torch.float64))
+
+
+@pytest.mark.parametrize("fill", [
+    lambda t, g: ks.uniform_(t, generator=g), lambda t, g: ks.normal_(t, generator=g),
+    lambda t, g: ks.exponential_(t, generator=g), lambda t, g: ks.geometric_(t, 0.3, generator=g),
+    lambda t, g: ks.log_normal_(t, generator=g), lambda t, g: ks.cauchy_(t, generator=g),
+    lambda t, g: ks.bernoulli_(t, 0.5, generator=g), lambda t, g: ks.random_(t, 0, 5, generator=g),
+    lambda t, g: ks.poisson(torch.ones(3), generator=g, out=t),
+])
+def test_in_place_writes_bump_the_version_counter(fill):
+    """As torch's in-place operations: autograd then refuses a backward pass through a value
+    saved before the write, instead of computing a wrong gradient."""
+    x = torch.ones(3, requires_grad=True)
+    y = x * 1
+    z = (y * y).sum()  # saves y
+    with torch.no_grad():
+        fill(y, ks.Generator(1))
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+
+
+def test_inference_tensors_are_refused_outside_inference_mode():
+    with torch.inference_mode():
+        t = torch.empty(3)
+    g = ks.Generator(1)
+    with pytest.raises(RuntimeError, match="inference tensor"):
+        ks.uniform_(t, generator=g)
+    with pytest.raises(RuntimeError, match="inference tensor"):
+        ks.poisson(torch.ones(3), generator=g, out=t)
+    assert g.offset == 0
+    with torch.inference_mode():
+        ks.uniform_(t, generator=g)

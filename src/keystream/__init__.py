@@ -65,3 +65,15 @@ _DRAW_MODULES = (_draws, _composite, _counts)
 for _module in (*_DRAW_MODULES, _inplace):
     __all__ += _module.__all__
 del _module
+
+#: The subpackages, imported on first use (``import keystream; keystream.data``): each costs
+#: import time that a script drawing numbers does not need.
+_SUBPACKAGES = ("data", "distributed", "distributions", "init", "montecarlo", "nn", "sampling")
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -136,7 +136,9 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
             except BaseException:
                 g._release(*reserved, blocks)
                 raise
-        return dest if dest is target else target.copy_(dest)
+        if dest is not target:
+            return target.copy_(dest)
+        return dest if out is None else _draws._written(dest)
     w = input.detach().reshape(rows, categories).to(torch.float64)
     _check_values(w, n, replacement)
     if replacement:
@@ -338,7 +340,7 @@ def _sqrt(x: Tensor) -> Tensor:
     vectorised one is not correctly rounded; the stream math's torch form elsewhere (the
     portable engine's, checked against numpy by the conformance suite)."""
     if x.device.type == "cpu":
-        return torch.from_numpy(np.sqrt(x.detach().contiguous().numpy()))
+        return torch.from_numpy(np.asarray(np.sqrt(x.detach().contiguous().numpy())))  # (0-d: a numpy scalar)
     return sqrt_f64(x)
 
 

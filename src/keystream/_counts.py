@@ -251,7 +251,7 @@ def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.d
     except BaseException:
         g._release(key, start, blocks)
         raise
-    return target if target is out else _draws._finish(target, out)
+    return _draws._written(target) if target is out else _draws._finish(target, out)
 
 
 def _checked(value: Any, name: str, ok: Callable[[Any], Any], rule: str) -> Tensor | float:

@@ -172,6 +172,17 @@ def _check_out(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> None:
     if any(n > 1 and st == 0 for n, st in zip(out.shape, out.stride())):
         # torch refuses to write such a tensor (copy_ raises); say so before any block moves
         raise ValueError("out has elements that share memory (an expanded tensor): clone() it first")
+    if out.is_inference() and not torch.is_inference_mode_enabled():
+        # torch's rule (an inference tensor has no version counter to tell autograd of the write)
+        raise RuntimeError("out: Inplace update to inference tensor outside InferenceMode is not allowed")
+
+
+def _written(out: Tensor) -> Tensor:
+    """``out`` after an engine wrote it through its data pointer: its version counter bumped,
+    as torch's own in-place operations do, so that autograd refuses a backward pass through
+    values that were saved before the write."""
+    torch.autograd.graph.increment_version(out)
+    return out
 
 
 def _real(value: Any, name: str) -> float:
@@ -275,7 +286,7 @@ def _delivered(target: Tensor, out: Tensor | None) -> Tensor:
     if out is not None and target is not out:
         out.copy_(target)
         return out
-    return target
+    return target if out is None else _written(out)
 
 
 def _empty(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Tensor:

@@ -13,7 +13,6 @@ position with any world size or number of workers, without replay.
 from __future__ import annotations
 
 import itertools
-import math
 import numbers
 import sys
 from collections.abc import Iterator, Sized
@@ -116,7 +115,7 @@ class ShuffleSampler(Sampler[int]):
     @property
     def steps(self) -> int:
         """Global steps in an epoch."""
-        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)  # (integers: n < 2^63)
 
     @property
     def per_rank(self) -> int:

@@ -164,11 +164,15 @@ def _gamma_dist(d: D.Gamma, shape: torch.Size, g: Generator, grad: bool) -> Tens
 
 def _beta(d: D.Beta, shape: torch.Size, g: Generator, grad: bool) -> Tensor:
     a, b = d.concentration1.expand(shape), d.concentration0.expand(shape)
+    if g._version >= 2 and not grad:  # keystream.beta: log space for tiny parameters (no 0 / 0)
+        return _composite.beta(a.detach(), b.detach(), generator=g).to(a.dtype)
     x = _gamma(torch.stack([a, b], -1), g, grad)
     return x[..., 0] / (x[..., 0] + x[..., 1])
 
 
 def _dirichlet(d: D.Dirichlet, shape: torch.Size, g: Generator, grad: bool) -> Tensor:
+    if g._version >= 2 and not grad:  # keystream.dirichlet: log space for tiny parameters (no 0 / 0)
+        return _composite.dirichlet(d.concentration.detach().expand(shape).contiguous(), generator=g)
     x = _gamma(d.concentration.expand(shape), g, grad)
     total = x[..., 0]
     for i in range(1, shape[-1]):  # left to right, as keystream.dirichlet

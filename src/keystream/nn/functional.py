@@ -76,15 +76,16 @@ def _run(x: Tensor, p: float, training: bool, inplace: bool, site: Site | str, f
         raise TypeError(f"input must be a floating point tensor, got {x.dtype}")
     if feature and x.dim() < 2:
         raise ValueError(f"feature dropout needs an input with at least 2 dimensions, got {x.dim()}")
-    if x.dim() == 0:
+    original = x
+    if x.dim() == 0:  # one element, the batch of one; the result keeps the input's shape
         x = x.reshape(1)
     glob, starts = _placement(x, feature, features, feature_start)
     if p == 1.0:  # torch's input * 0 (a call of the site all the same)
         count_call(s, x)
         zero = torch.zeros((), dtype=x.dtype, device=x.device)
-        return x.mul_(zero) if inplace else x * zero
-    y = keyed_dropout(s, x.contiguous(), p, alpha, feature, glob, starts)
-    return x.copy_(y) if inplace else y
+        return original.mul_(zero) if inplace else original * zero
+    y = keyed_dropout(s, x.contiguous(), p, alpha, feature, glob, starts).reshape(original.shape)
+    return original.copy_(y) if inplace else y
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, site: Site | str,
