@@ -144,3 +144,15 @@ def test_inference_tensors_are_refused_outside_inference_mode():
     assert g.offset == 0
     with torch.inference_mode():
         ks.uniform_(t, generator=g)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_uniform_of_equal_bounds_gives_the_bound(dtype):
+    """torch's ``uniform_(a, a)`` (torchvision's fixed-factor transforms): ``a`` everywhere,
+    and the draw's blocks taken as for any other bounds."""
+    for version in (1, 2):
+        g = ks.Generator(1, stream_version=version)
+        t = ks.uniform_(torch.empty(5, dtype=dtype), 0.75, 0.75, generator=g)
+        assert bool((t == 0.75).all()) and g.offset == (3 if dtype == torch.float64 else 2)
+        both = ks.uniform(torch.tensor([0.5, 0.5]), torch.tensor([0.5, 1.0]), generator=g, dtype=dtype)
+        assert float(both[0]) == 0.5 and 0.5 <= float(both[1]) < 1.0

@@ -276,8 +276,8 @@ def _versioned(kind: str, params: tuple[Any, ...], dtype: torch.dtype, version: 
     ``params`` (docs/spec.md section 10)."""
     new = versioned(kind, dtype, version)
     if new == "uniform_v2":  # the span in float32, not rounded to the 16-bit dtype
-        low, _, high, below = params
-        return new, (low, _round(high - low, torch.float32), high, below)
+        low, span, high, below = params
+        return new, (low, _round(high - low, torch.float32) if span else 0.0, high, below)
     return new, params
 
 
@@ -789,7 +789,8 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
     operation to the 16-bit dtype with an 11-bit (8-bit) uniform.
 
     Raises:
-        ValueError: ``low >= high`` (after rounding to the dtype) or ``high - low`` overflows.
+        ValueError: ``low > high`` (after rounding to the dtype) or ``high - low`` overflows.
+            ``low == high`` gives ``low`` (as torch), taking the draw's blocks all the same.
 
     Reproducibility:
         The same blocks and element layout as :func:`rand` at the dtype.
@@ -820,6 +821,7 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
         u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, dtype)), shape, dtype, g, dev, reg).to(ct)
         x = rounded(lo_r + rounded(rounded(hi_r - lo_r) * u))
     below = torch.nextafter(hi_r.to(dtype), torch.tensor(-math.inf, dtype=dtype, device=dev)).to(ct)
+    below = torch.where(lo_r == hi_r, lo_r, below)  # low == high: low, as torch
     return _finish(torch.where(x >= hi_r, below, x).to(dtype), out)
 
 
@@ -827,13 +829,13 @@ def _check_uniform_bounds(low: Tensor, high: Tensor, dtype: torch.dtype) -> tupl
     """low, high and span rounded to ``dtype`` (in the compute dtype), after checking them.
 
     Raises:
-        ValueError: NaN bounds, ``low >= high`` or ``high - low`` overflowing ``dtype``.
+        ValueError: NaN bounds, ``low > high`` or ``high - low`` overflowing ``dtype``.
     """
     ct = _compute_dtype(dtype)
     lo = low.to(torch.float64).cpu().to(dtype).to(ct)
     hi = high.to(torch.float64).cpu().to(dtype).to(ct)
-    if torch.isnan(lo).any() or torch.isnan(hi).any() or not bool((lo < hi).all()):
-        raise ValueError(f"uniform needs low < high (in {dtype}), got low={low.tolist()}, high={high.tolist()}")
+    if torch.isnan(lo).any() or torch.isnan(hi).any() or not bool((lo <= hi).all()):
+        raise ValueError(f"uniform needs low <= high (in {dtype}), got low={low.tolist()}, high={high.tolist()}")
     span = (hi - lo).to(dtype).to(ct)
     if not bool(torch.isfinite(span).all()):
         raise ValueError(f"high - low overflows {dtype}: low={low.tolist()}, high={high.tolist()}")
@@ -847,6 +849,8 @@ def _uniform_params(low: float, high: float, dtype: torch.dtype, signs: tuple[fl
     (``signs``: of low and high, so that the cache tells -0.0 from 0.0)."""
     f64 = torch.float64
     lo, hi, span = _check_uniform_bounds(torch.tensor(low, dtype=f64), torch.tensor(high, dtype=f64), dtype)
+    if float(lo) == float(hi):  # torch's uniform_(a, a): a everywhere (x = a + 0 u is never >= inf)
+        return float(lo), 0.0, math.inf, float(lo)
     return float(lo), float(span), float(hi), _below(float(hi), dtype)
 
 
