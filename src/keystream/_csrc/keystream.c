@@ -515,6 +515,50 @@ static void batch_normal_f64(const Draw *d, uint32_t w[4][BATCH], double *restri
     }
 }
 
+/* log_normal: the normals of the batch (batch_normal_*: the same operations as emit's), then
+ * the stream's float64 exp over the whole batch in one loop, which vectorises (exp_f64 is
+ * branch-free), instead of one scalar exp per element. */
+KS_CLONES
+static void batch_log_normal_f32(const Draw *d, uint32_t w[4][BATCH], float *o) {
+    float v[4 * BATCH];
+    double x[4 * BATCH];
+    batch_normal_f32(d, w, v);
+    for (int i = 0; i < 4 * BATCH; i++) x[i] = (double)v[i]; /* (three plain loops vectorise) */
+    for (int i = 0; i < 4 * BATCH; i++) x[i] = exp_f64(x[i]);
+    for (int i = 0; i < 4 * BATCH; i++) o[i] = (float)x[i];
+}
+
+KS_CLONES
+static void batch_log_normal_f64(const Draw *d, uint32_t w[4][BATCH], double *o) {
+    double v[2 * BATCH];
+    batch_normal_f64(d, w, v);
+    for (int i = 0; i < 2 * BATCH; i++) o[i] = exp_f64(v[i]);
+}
+
+/* geometric: 1 + floor((-ln u) / lam), a batch at a time (vectorises). */
+KS_CLONES
+static void batch_geometric_f32(const Draw *d, uint32_t w[4][BATCH], float *o) {
+    float lam = (float)d->fp[0], v[4][BATCH];
+    for (int p = 0; p < 4; p++)
+        for (int i = 0; i < BATCH; i++) v[p][i] = floorf(neg_log_f32(w[p][i]) / lam) + 1.0f;
+    for (int i = 0; i < BATCH; i++)
+        for (int p = 0; p < 4; p++) o[4 * i + p] = v[p][i];
+}
+
+KS_CLONES
+static void batch_geometric_f64(const Draw *d, uint32_t w[4][BATCH], double *o) {
+    double lam = d->fp[0], v[2][BATCH];
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t x = (uint64_t)w[2 * h][i] | ((uint64_t)w[2 * h + 1][i] << 32);
+            v[h][i] = floor(neg_log_f64(x) / lam) + 1.0;
+        }
+    for (int i = 0; i < BATCH; i++) {
+        o[2 * i] = v[0][i];
+        o[2 * i + 1] = v[1][i];
+    }
+}
+
 KS_CLONES
 static void batch_exponential_f32(const Draw *d, uint32_t w[4][BATCH], float *o) {
     float lambd = (float)d->fp[0], v[4][BATCH];
@@ -612,6 +656,14 @@ static void compute_batch(const Draw *d, uint32_t w[4][BATCH], int nb, void *tmp
     case K_BERNOULLI: batch_bernoulli(d, w, tmp); return;
     case K_LAPLACE:
         if (d->dtype == D_F32) { batch_laplace_f32(d, w, tmp); return; }
+        break;
+    case K_LOG_NORMAL:
+        if (d->dtype == D_F32) { batch_log_normal_f32(d, w, tmp); return; }
+        if (d->dtype == D_F64) { batch_log_normal_f64(d, w, tmp); return; }
+        break;
+    case K_GEOMETRIC:
+        if (d->dtype == D_F32) { batch_geometric_f32(d, w, tmp); return; }
+        if (d->dtype == D_F64) { batch_geometric_f64(d, w, tmp); return; }
         break;
     case K_GUMBEL:
         if (d->dtype == D_F64) { batch_gumbel(d, w, tmp); return; }
