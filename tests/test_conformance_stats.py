@@ -234,3 +234,16 @@ def test_binomial_mean_and_variance(count, p):
     mean, var = count * p, count * p * (1 - p)
     assert abs(x.mean() - mean) < Z * math.sqrt(var / n)
     assert abs(x.var() / var - 1) < Z * math.sqrt(2 / n) * 1.5
+
+
+def test_multinomial_never_draws_a_zero_weight():
+    w = torch.tensor([0.0, 5e-324, 1.0], dtype=torch.float64)
+    from keystream._engines import use_engine
+
+    for engine in ("cpu", "portable"):
+        with use_engine(engine):
+            picks = torch.stack([ks.multinomial(w, 2, generator=ks.Generator(s)) for s in range(200)])
+        assert not bool((picks == 0).any()), engine
+        with use_engine(engine):
+            old = torch.stack([ks.multinomial(w, 2, generator=ks.Generator(s, stream_version=1)) for s in range(50)])
+        assert bool((old == 0).any()), engine  # version 1: the zero weight tied with the tiny one's inf key

@@ -119,7 +119,8 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     kind, dtype, count = ("bits", torch.uint64, rows * n) if replacement else ("exponential", torch.float64,
                                                                                rows * categories)
     engine = engine_for(device, kind, dtype)
-    if engine.has_multinomial(n, replacement):
+    version = g._version
+    if engine.has_multinomial(n, replacement) and version in engine.composite_versions:
         # The kernel checks the weights as it reads them, so it runs before the blocks are
         # reserved, at the state they will have; a draw by another thread in between makes
         # it run again at the blocks reserved.
@@ -127,12 +128,13 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         src = (src if src.dtype in (torch.float32, torch.float64) else src.to(torch.float32)).contiguous()
         dest = target if out is None and target.is_contiguous() else _draws._empty(shape, torch.int64, device)
         key, start, _, _ = g._snapshot()
-        _value_error(engine.multinomial(dest.view(rows, n), key, start, src, n, replacement, k), n, replacement)
+        _value_error(engine.multinomial(dest.view(rows, n), key, start, src, n, replacement, k, version), n,
+                     replacement)
         blocks = blocks_for(kind, dtype, count)
-        reserved = g._reserve(blocks)
+        reserved = g._reserve(blocks, version)
         if reserved != (key, start):
             try:
-                engine.multinomial(dest.view(rows, n), *reserved, src, n, replacement, k)
+                engine.multinomial(dest.view(rows, n), *reserved, src, n, replacement, k, version)
             except BaseException:
                 g._release(*reserved, blocks)
                 raise
@@ -152,6 +154,8 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         picks = torch.searchsorted(prefix, (hi << 32) | lo, right=True)
     else:
         keys = _draws.exponential((rows, categories), generator=g, dtype=torch.float64, device=device) / w
+        if version >= 2:  # a weight of 0 ranks after every weight > 0, even those whose key overflowed to inf
+            keys = torch.where(w == 0.0, torch.nan, keys)
         picks = _smallest(keys, n)
     return target.copy_(picks.reshape(shape))
 

@@ -1173,6 +1173,7 @@ typedef struct {
     int w_f32, replacement;
     int64_t rows, cats, n;
     int k; /* K */
+    int version; /* the stream version: 2 never ranks a weight of 0 with the infinite keys of tiny weights */
     int64_t *out;
     int failed;
     int status[KS_MAX_PARTS]; /* per part: 0, or 1 (a bad weight), 2 (a row short of weights > 0) */
@@ -1271,6 +1272,7 @@ static void mult_part(void *ctx, int part, int nparts) {
         fill_run(&j->d, (uint64_t)(r * cats), cats, e);
         int64_t m = 0;
         for (int64_t c = 0; c < cats; c++) {
+            if (j->version >= 2 && row[c] == 0.0) continue; /* never drawn (the row has n weights > 0) */
             double key = e[c] / row[c];
             if (m == n && !(key < best[n - 1])) continue; /* an equal key: the earlier column stays */
             int64_t p = m < n ? m++ : n - 1;
@@ -1283,7 +1285,7 @@ static void mult_part(void *ctx, int part, int nparts) {
 }
 
 int ks_multinomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *w, int w_f32,
-                   int64_t rows, int64_t cats, int64_t n, int replacement, int k, int64_t *out) {
+                   int64_t rows, int64_t cats, int64_t n, int replacement, int k, int64_t *out, int version) {
     MultJob j;
     memset(&j, 0, sizeof j);
     j.d.k0 = k0; j.d.k1 = k1; j.d.offset = offset;
@@ -1293,6 +1295,7 @@ int ks_multinomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, cons
     j.w = w; j.w_f32 = w_f32; j.replacement = replacement;
     j.rows = rows; j.cats = cats; j.n = n; j.out = out;
     j.k = k;
+    j.version = version;
     j.need = replacement ? 1 : n;
     int nparts = parts_for(nthreads) < KS_MAX_PARTS ? parts_for(nthreads) : KS_MAX_PARTS;
     ks_parallel(mult_part, &j, nparts, nthreads < nparts ? nthreads : nparts);

@@ -78,8 +78,9 @@ class Engine(abc.ABC):
         in [0, n) under the permutation key ``pkey``, or None (no kernel here)."""
         return None
 
-    #: The stream versions whose definitions of the gamma and count kernels this engine's
-    #: :meth:`standard_gamma`, :meth:`poisson` and :meth:`binomial` compute (``version=``).
+    #: The stream versions whose definitions of the composite draws' kernels this engine's
+    #: :meth:`standard_gamma`, :meth:`poisson`, :meth:`binomial` and :meth:`multinomial`
+    #: compute (``version=``).
     composite_versions: frozenset[int] = frozenset({1})
 
     def has_standard_gamma(self) -> bool:
@@ -135,7 +136,7 @@ class Engine(abc.ABC):
         return False
 
     def multinomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, weights: torch.Tensor, n: int,
-                    replacement: bool, k: int) -> int:
+                    replacement: bool, k: int, version: int = 1) -> int:
         """``keystream.multinomial``'s definition (docs/spec.md section 8) into int64 ``out``
         [rows, n] from ``weights`` [rows, cats] (contiguous float32 or float64) and the draw
         at (key, offset), checking the weights as it reads them: returns 0, or 1 (a

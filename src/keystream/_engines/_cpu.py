@@ -67,7 +67,7 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_multinomial.restype = ctypes.c_int
             lib.ks_multinomial.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_void_p,
                                            ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
-                                           ctypes.c_int, ctypes.c_void_p]
+                                           ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
             lib.ks_gamma.restype = None
             lib.ks_gamma.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, ctypes.c_void_p,
                                      ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
@@ -195,7 +195,7 @@ MULTINOMIAL_MAX_N = 64
 
 
 def multinomial(out: torch.Tensor, key: tuple[int, int], offset: int, weights: torch.Tensor, n: int,
-                replacement: bool, k: int) -> int:
+                replacement: bool, k: int, version: int = 1) -> int:
     """``keystream.multinomial`` with the C kernel (any n with replacement, at most
     MULTINOMIAL_MAX_N without), checking the weights as it reads them: 0, or 1 (a negative,
     NaN or inf weight), 2 (a row with too few weights > 0; then ``out`` is incomplete)."""
@@ -203,7 +203,7 @@ def multinomial(out: torch.Tensor, key: tuple[int, int], offset: int, weights: t
     rows, cats = weights.shape
     status = int(_LIB.ks_multinomial(parts(rows * (cats + n)), key[0], key[1], offset, weights.data_ptr(),
                                      int(weights.dtype == torch.float32), rows, cats, n, int(replacement), k,
-                                     out.data_ptr()))
+                                     out.data_ptr(), version))
     if status < 0:
         raise MemoryError("keystream: no memory for multinomial's row buffers")
     return status
@@ -382,8 +382,8 @@ class CpuEngine(Engine):
         return _LIB is not None and (replacement or n <= MULTINOMIAL_MAX_N)
 
     def multinomial(self, out: torch.Tensor, key: tuple[int, int], offset: int, weights: torch.Tensor, n: int,
-                    replacement: bool, k: int) -> int:
-        return multinomial(out, key, offset, weights, n, replacement, k)
+                    replacement: bool, k: int, version: int = 1) -> int:
+        return multinomial(out, key, offset, weights, n, replacement, k, version)
 
     def count_in_ball(self, key: tuple[int, int], offset: int, dims: int, s0: int, s1: int,
                       device: torch.device) -> torch.Tensor | None:
