@@ -57,7 +57,7 @@ class Permutation:
         True
     """
 
-    __slots__ = ("n", "round_keys", "_key", "_offset", "_version", "_pkey", "_table")
+    __slots__ = ("n", "round_keys", "_key", "_offset", "_version", "_pkey", "_table", "_tables")
 
     def __init__(self, n: int, generator: Generator | None = None) -> None:
         if isinstance(n, bool) or not isinstance(n, numbers.Integral):
@@ -72,6 +72,7 @@ class Permutation:
         self._offset: int = offset
         self._version: int = version
         self._table: torch.Tensor | None = None
+        self._tables: dict[torch.device, Any] = {}  # per device: the engine's permutation_tables
         self.round_keys: tuple[int, ...] = tuple(feistel_keys(key, offset)) if version == 1 else ()
         self._pkey: tuple[int, int] = permutation_key(key, offset) if version >= 2 else (0, 0)
 
@@ -91,7 +92,10 @@ class Permutation:
             if self._table is None:
                 self._table = self.range(0, self.n)
             return self._table.to(flat.device)[flat]
-        out = engine_for(flat.device).permute_indices_v2(flat, self.n, self._pkey)
+        engine = engine_for(flat.device)
+        if flat.device not in self._tables:  # (made once per device: 10 2^a / 4 blocks, a <= 16)
+            self._tables[flat.device] = engine.permutation_tables(self.n, self._pkey)
+        out = engine.permute_indices_v2(flat, self.n, self._pkey, self._tables.get(flat.device))
         if out is None:
             out = get_engine("portable").permute_indices_v2(flat, self.n, self._pkey)
         assert out is not None
@@ -137,6 +141,8 @@ class Permutation:
         out = torch.empty(stop - start, dtype=torch.int64, device=dev)
         if self._table is not None:
             return out.copy_(self._table[start:stop])
+        if self._version >= 2 and self.n > SORT_MAX and stop > start:  # (the round tables, made once)
+            return out.copy_(self._lookup(torch.arange(start, stop, device=dev)))
         spec = DrawSpec(self._kind, (self.n,), self._key, self._offset, (self.n,), ((start, stop),), torch.int64)
         if stop > start:
             engine_for(dev, self._kind, torch.int64).fill(out, spec)

@@ -825,12 +825,58 @@ static void feistel_v2_lanes(uint32_t left[BATCH], uint32_t right[BATCH], uint32
     }
 }
 
+/* The round functions as tables (the same values, computed once): tab[r 2^a + v] = F_r(v)
+ * under round r's mask, for v < 2^b (even r) or v < 2^a (odd r); 10 2^a words.  Worth it
+ * when a lookup needs many more blocks than the tables: a whole randperm, an epoch's
+ * indices. */
+KS_CLONES
+void ks_perm_v2_tables(uint32_t k0, uint32_t k1, int k, uint32_t *tab) {
+    int a = (k + 1) / 2, b = k / 2;
+    uint64_t stride = UINT64_C(1) << a;
+    uint32_t ma = a == 32 ? 0xFFFFFFFFu : (uint32_t)(stride - 1), mb = (uint32_t)((UINT64_C(1) << b) - 1);
+    uint32_t c0[BATCH], c1[BATCH], c2[BATCH], c3[BATCH], w[4][BATCH];
+    for (int r = 0; r < (int)KS_PERM_V2_ROUNDS; r++) {
+        uint64_t size = (r & 1) ? stride : (UINT64_C(1) << b);
+        uint32_t m = (r & 1) ? mb : ma;
+        uint32_t *t = tab + (uint64_t)r * stride;
+        for (uint64_t v0 = 0; v0 < size; v0 += 4 * BATCH) {
+            for (int j = 0; j < BATCH; j++) {
+                c0[j] = (uint32_t)((v0 >> 2) + (uint64_t)j);
+                c1[j] = (uint32_t)r;
+                c2[j] = KS_TAG_PERM_ROUND;
+                c3[j] = KS_PERM_ROUND_C3;
+            }
+            PHILOX_LANES(k0, k1, c0, c1, c2, c3, w);
+            for (int j = 0; j < BATCH; j++)
+                for (int q = 0; q < 4; q++) {
+                    uint64_t v = v0 + 4 * (uint64_t)j + (uint64_t)q;
+                    if (v < size) t[v] = w[q][j] & m;
+                }
+        }
+    }
+}
+
+/* feistel_v2_lanes with the round functions read from the tables. */
+static void feistel_v2_lanes_tab(uint32_t left[BATCH], uint32_t right[BATCH], const uint32_t *tab, int k) {
+    int a = (k + 1) / 2, b = k / 2;
+    uint64_t stride = UINT64_C(1) << a;
+    uint32_t ma = a == 32 ? 0xFFFFFFFFu : (uint32_t)(stride - 1), mb = (uint32_t)((UINT64_C(1) << b) - 1);
+    for (int r = 0; r < (int)KS_PERM_V2_ROUNDS; r++) {
+        const uint32_t *t = tab + (uint64_t)r * stride;
+        if (r & 1)
+            for (int j = 0; j < BATCH; j++) right[j] = (right[j] + t[left[j]]) & mb;
+        else
+            for (int j = 0; j < BATCH; j++) left[j] = (left[j] + t[right[j]]) & ma;
+    }
+}
+
 /* Version 2's pi(x) for count indices (idx[i], or first + i when idx is NULL) into out
  * (int64, or elem_size-byte integers through store_int): BATCH lanes, each holding one
  * index's walk; a lane whose value falls in [0, n) delivers it and takes the next index,
- * so the cycle walk (under 2 steps on average) keeps every lane busy. */
-static void permute_v2_stream(uint64_t n, uint32_t k0, uint32_t k1, const int64_t *idx, uint64_t first,
-                              int64_t count, void *out, int elem_size) {
+ * so the cycle walk (under 2 steps on average) keeps every lane busy.  tab: the round
+ * tables (ks_perm_v2_tables), or NULL (a Philox block per lane and round). */
+static void permute_v2_stream(uint64_t n, uint32_t k0, uint32_t k1, const uint32_t *tab, const int64_t *idx,
+                              uint64_t first, int64_t count, void *out, int elem_size) {
     int k = 64 - __builtin_clzll(n - 1), b = k / 2;
     uint64_t mb = (UINT64_C(1) << b) - 1;
     uint32_t left[BATCH], right[BATCH];
@@ -851,7 +897,8 @@ static void permute_v2_stream(uint64_t n, uint32_t k0, uint32_t k1, const int64_
             }
         }
         if (pending == 0) return;
-        feistel_v2_lanes(left, right, k0, k1, k);
+        if (tab) feistel_v2_lanes_tab(left, right, tab, k);
+        else feistel_v2_lanes(left, right, k0, k1, k);
         for (int j = 0; j < BATCH; j++) {
             if (slot[j] < 0) continue;
             uint64_t y = ((uint64_t)left[j] << b) | right[j];
@@ -1120,7 +1167,10 @@ typedef struct {
     const uint64_t *keys;
     const int64_t *idx;
     int64_t count;
-    int64_t *out;
+    void *out;
+    const uint32_t *tab;  /* version 2: the round tables, or NULL */
+    uint64_t first;       /* version 2: the first index when idx is NULL */
+    int elem_size;        /* version 2: bytes per output integer */
 } PermJob;
 
 static void perm_part(void *ctx, int part, int nparts) {
@@ -1131,7 +1181,7 @@ static void perm_part(void *ctx, int part, int nparts) {
         int m = hi - i0 < BATCH ? (int)(hi - i0) : BATCH;
         for (int k = 0; k < m; k++) x[k] = (uint64_t)j->idx[i0 + k];
         permute_batch(x, m, j->n, j->keys, j->h, y);
-        for (int k = 0; k < m; k++) j->out[i0 + k] = (int64_t)y[k];
+        for (int k = 0; k < m; k++) ((int64_t *)j->out)[i0 + k] = (int64_t)y[k];
     }
 }
 
@@ -1147,12 +1197,18 @@ static void perm_v2_part(void *ctx, int part, int nparts) {
     const PermJob *j = ctx;
     int64_t lo = j->count * part / nparts, hi = j->count * (part + 1) / nparts;
     if (hi > lo)
-        permute_v2_stream(j->n, (uint32_t)j->keys[0], (uint32_t)j->keys[1], j->idx + lo, 0, hi - lo, j->out + lo, 8);
+        permute_v2_stream(j->n, (uint32_t)j->keys[0], (uint32_t)j->keys[1], j->tab, j->idx ? j->idx + lo : NULL,
+                          j->first + (uint64_t)lo, hi - lo, (char *)j->out + lo * j->elem_size, j->elem_size);
 }
 
-void ks_permute_v2_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *idx, int64_t count, int64_t *out,
-                           int nthreads) {
-    PermJob j = {n, h, keys, idx, count, out};
+/* idx NULL: the indices first .. first + count - 1; out: elem_size-byte integers; tab: the
+ * round tables or NULL. */
+void ks_permute_v2_indices(uint64_t n, const uint64_t *keys, const uint32_t *tab, const int64_t *idx, uint64_t first,
+                           int64_t count, void *out, int elem_size, int nthreads) {
+    PermJob j = {n, 0, keys, idx, count, out};
+    j.tab = tab;
+    j.first = first;
+    j.elem_size = elem_size;
     ks_parallel(perm_v2_part, &j, parts_for(nthreads), nthreads);
 }
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+from typing import Any
 
 import torch
 
@@ -73,9 +74,16 @@ class Engine(abc.ABC):
         the caller uses the portable engine's)."""
         return None
 
-    def permute_indices_v2(self, idx: torch.Tensor, n: int, pkey: tuple[int, int]) -> torch.Tensor | None:
+    def permute_indices_v2(self, idx: torch.Tensor, n: int, pkey: tuple[int, int],
+                           tables: Any = None) -> torch.Tensor | None:
         """Stream version 2's Feistel lookups (``n > 2^16``): ``pi(idx)`` for int64 indices
-        in [0, n) under the permutation key ``pkey``, or None (no kernel here)."""
+        in [0, n) under the permutation key ``pkey``, or None (no kernel here); ``tables``:
+        what :meth:`permutation_tables` made for this permutation, or None."""
+        return None
+
+    def permutation_tables(self, n: int, pkey: tuple[int, int]) -> Any:
+        """Whatever speeds up many :meth:`permute_indices_v2` calls of one permutation (the C
+        engine: its round functions as tables), or None."""
         return None
 
     #: The stream versions whose definitions of the composite draws' kernels this engine's

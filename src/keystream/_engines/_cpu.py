@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from .._constants import u32
 from .._kinds import DTYPE_CODES, kernel_kind
 from .._math.exact import LIMBS
 from .._math.feistel import SORT_MAX, feistel_keys, half_bits, permutation_key
@@ -56,8 +57,10 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_permute_indices.argtypes = [u64, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                                ctypes.c_void_p, ctypes.c_int]
             lib.ks_permute_v2_indices.restype = None
-            lib.ks_permute_v2_indices.argtypes = [u64, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
-                                               ctypes.c_void_p, ctypes.c_int]
+            lib.ks_permute_v2_indices.argtypes = [u64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, u64,
+                                                  ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+            lib.ks_perm_v2_tables.restype = None
+            lib.ks_perm_v2_tables.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int, ctypes.c_void_p]
             lib.ks_exact_sums.restype = ctypes.c_int64
             lib.ks_exact_sums.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p,
                                           ctypes.c_void_p]
@@ -164,15 +167,43 @@ def permute_indices(idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.T
 
 
 
-def permute_indices_v2(idx: torch.Tensor, n: int, pkey: tuple[int, int]) -> torch.Tensor | None:
-    """Stream version 2's ``pi(idx)`` for ``n > 2^16`` with the C kernel (None without it)."""
+#: Round tables (ks_perm_v2_tables) are made for domains of at most 2^(2 TABLE_HALF_BITS)
+#: (10 tables of 2^16 words: 2.5 MiB) and lookups of at least TABLE_MIN_COUNT indices: they
+#: cost 10 2^a / 4 blocks, a lookup without them 10 blocks (and under 2 walks) an index.
+TABLE_HALF_BITS = 16
+TABLE_MIN_COUNT = 1 << 14
+
+
+def perm_v2_tables(n: int, pkey: tuple[int, int]) -> torch.Tensor | None:
+    """Stream version 2's Feistel round functions as tables (the same values), or None where
+    the domain is too large for them or the C library is missing."""
+    k = (n - 1).bit_length()
+    a = (k + 1) // 2
+    if _LIB is None or a > TABLE_HALF_BITS:
+        return None
+    tab = torch.empty(u32("PERM_V2_ROUNDS") << a, dtype=torch.int32)
+    _LIB.ks_perm_v2_tables(pkey[0], pkey[1], k, tab.data_ptr())
+    return tab
+
+
+def permute_indices_v2(idx: torch.Tensor | None, n: int, pkey: tuple[int, int], tables: torch.Tensor | None = None,
+                       first: int = 0, count: int = 0, out: torch.Tensor | None = None) -> torch.Tensor | None:
+    """Stream version 2's ``pi`` for ``n > 2^16`` with the C kernel (None without it): of the
+    int64 indices ``idx``, or (``idx`` None) of ``first .. first + count - 1`` into ``out``
+    (a contiguous integer tensor, default int64); with the round ``tables`` when given."""
     if _LIB is None:
         return None
-    src = idx.to(device="cpu", dtype=torch.int64).contiguous()
-    out = torch.empty_like(src)
+    src = None if idx is None else idx.to(device="cpu", dtype=torch.int64).contiguous()
+    total = count if src is None else src.numel()
+    if out is None:
+        out = torch.empty(total, dtype=torch.int64)
+    if tables is None and total >= TABLE_MIN_COUNT:
+        tables = perm_v2_tables(n, pkey)
     k = (ctypes.c_uint64 * 2)(*pkey)
-    _LIB.ks_permute_v2_indices(n, half_bits(n), k, src.data_ptr(), src.numel(), out.data_ptr(),
-                               parts(src.numel() * 10))  # an index costs about 10 blocks
+    cost = 2 if tables is not None else 10  # blocks (or table rounds) an index costs, about
+    _LIB.ks_permute_v2_indices(n, k, None if tables is None else tables.data_ptr(),
+                               None if src is None else src.data_ptr(), first, total, out.data_ptr(),
+                               out.element_size(), parts(total * cost))
     return out
 
 
@@ -339,8 +370,12 @@ class CpuEngine(Engine):
     def permute_indices(self, idx: torch.Tensor, n: int, keys: tuple[int, ...]) -> torch.Tensor | None:
         return permute_indices(idx, n, keys)
 
-    def permute_indices_v2(self, idx: torch.Tensor, n: int, pkey: tuple[int, int]) -> torch.Tensor | None:
-        return permute_indices_v2(idx, n, pkey) if n > SORT_MAX else None
+    def permute_indices_v2(self, idx: torch.Tensor, n: int, pkey: tuple[int, int],
+                           tables: Any = None) -> torch.Tensor | None:
+        return permute_indices_v2(idx, n, pkey, tables) if n > SORT_MAX else None
+
+    def permutation_tables(self, n: int, pkey: tuple[int, int]) -> Any:
+        return perm_v2_tables(n, pkey) if n > SORT_MAX else None
 
     composite_versions = frozenset({1, 2})
 
@@ -400,12 +435,12 @@ class CpuEngine(Engine):
             if n <= SORT_MAX:
                 _PORTABLE.fill(out, spec)
                 return
-            idx = torch.arange(spec.out_numel, dtype=torch.int64)
-            if spec.contiguous_range() is not None:
-                idx += spec.contiguous_range()[0]  # type: ignore[index]
+            flat = spec.contiguous_range()
+            pkey = permutation_key(spec.key, spec.offset)
+            if flat is not None:  # straight into out, whatever its integer width
+                permute_indices_v2(None, n, pkey, first=flat[0], count=spec.out_numel, out=out.view(-1))
             else:
-                idx = _region_flat(spec)
-            out.view(-1).copy_(permute_indices_v2(idx, n, permutation_key(spec.key, spec.offset)))  # type: ignore[arg-type]
+                out.view(-1).copy_(permute_indices_v2(_region_flat(spec), n, pkey))  # type: ignore[arg-type]
             return
         if kind == "randperm":
             code, dcode, fp, ip = kernel_kind(kind, dtype).code, 0, (ctypes.c_double * 4)(), (ctypes.c_uint64 * 12)()

@@ -360,7 +360,7 @@ class PortableEngine(Engine):
     def permute_indices(self, idx: Tensor, n: int, keys: tuple[int, ...]) -> Tensor | None:
         return permute(idx, n, list(keys))
 
-    def permute_indices_v2(self, idx: Tensor, n: int, pkey: tuple[int, int]) -> Tensor | None:
+    def permute_indices_v2(self, idx: Tensor, n: int, pkey: tuple[int, int], tables: object = None) -> Tensor | None:
         return permute_v2(idx, n, pkey)
 
     def fill(self, out: Tensor, spec: DrawSpec) -> None:
