@@ -1476,6 +1476,35 @@ static double tn_element(const Draw *d, const TnPlan *t, uint64_t e, uint64_t xa
     return v < t->a ? t->a : v > t->b ? t->b : v;
 }
 
+/* The first candidates of a batch in lanes, one method for the whole draw (vectorises). */
+KS_CLONES
+static void tn_first_lanes(const TnPlan *t, uint32_t w[4][BATCH], double x[BATCH], int ok[BATCH]) {
+    if (t->method == 1.0) {
+        for (int j = 0; j < BATCH; j++) {
+            uint64_t xa = (uint64_t)w[0][j] | ((uint64_t)w[1][j] << 32);
+            uint64_t xb = (uint64_t)w[2][j] | ((uint64_t)w[3][j] << 32);
+            double c, s;
+            sincos_f64(xb, &c, &s);
+            x[j] = sqrt(CD(TWO_F64) * neg_log_f64(xa)) * c;
+            ok[j] = (x[j] >= t->alpha) & (x[j] <= t->beta);
+        }
+    } else if (t->method == 2.0) {
+        for (int j = 0; j < BATCH; j++) {
+            uint64_t xa = (uint64_t)w[0][j] | ((uint64_t)w[1][j] << 32);
+            uint64_t xb = (uint64_t)w[2][j] | ((uint64_t)w[3][j] << 32);
+            x[j] = t->alpha + (t->beta - t->alpha) * u53(xa);
+            ok[j] = neg_log_f64(xb) >= (CD(HALF_F64) * (x[j] - t->m)) * (x[j] + t->m);
+        }
+    } else {
+        for (int j = 0; j < BATCH; j++) {
+            uint64_t xa = (uint64_t)w[0][j] | ((uint64_t)w[1][j] << 32);
+            uint64_t xb = (uint64_t)w[2][j] | ((uint64_t)w[3][j] << 32);
+            x[j] = t->alpha + neg_log_f64(xa) / t->m;
+            ok[j] = (x[j] <= t->beta) & (neg_log_f64(xb) >= (CD(HALF_F64) * (x[j] - t->m)) * (x[j] - t->m));
+        }
+    }
+}
+
 static void fill_run_trunc_normal_v2(const Draw *d, uint64_t e0, int64_t len, void *out) {
     TnPlan t;
     double p[9];
@@ -1484,14 +1513,24 @@ static void fill_run_trunc_normal_v2(const Draw *d, uint64_t e0, int64_t len, vo
     t.sign = p[6]; t.method = p[7]; t.m = p[8];
     uint64_t ctr[BATCH];
     uint32_t w[4][BATCH];
+    double x[BATCH];
+    int ok[BATCH];
     for (int64_t i0 = 0; i0 < len; i0 += BATCH) {
         int n = len - i0 < BATCH ? (int)(len - i0) : BATCH;
         for (int j = 0; j < BATCH; j++)
             ctr[j] = d->offset + (uint64_t)KS_TN_CANDIDATES * (e0 + (uint64_t)(i0 + (j < n ? j : 0)));
         philox_at(d->k0, d->k1, ctr, w);
+        if (t.method != 0.0) tn_first_lanes(&t, w, x, ok);
         for (int j = 0; j < n; j++) {
-            double v = tn_element(d, &t, e0 + (uint64_t)(i0 + j), (uint64_t)w[0][j] | ((uint64_t)w[1][j] << 32),
-                                  (uint64_t)w[2][j] | ((uint64_t)w[3][j] << 32));
+            double v;
+            if (t.method != 0.0 && ok[j]) { /* (tn_element's ending, for the accepted first candidate) */
+                double y = t.sign < 0.0 ? flip64(x[j]) : x[j];
+                v = t.mean + t.std * y;
+                v = v < t.a ? t.a : v > t.b ? t.b : v;
+            } else {
+                v = tn_element(d, &t, e0 + (uint64_t)(i0 + j), (uint64_t)w[0][j] | ((uint64_t)w[1][j] << 32),
+                               (uint64_t)w[2][j] | ((uint64_t)w[3][j] << 32));
+            }
             if (d->dtype == D_F64) ((double *)out)[i0 + j] = v;
             else store_float(out, i0 + j, (float)v, d->dtype); /* float32 rounded once, 16-bit from it */
         }
