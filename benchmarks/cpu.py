@@ -69,6 +69,12 @@ def draws(n: int):
                                              "numpy standard_cauchy": lambda: rng.standard_cauchy(m)}, m),
         "log_normal f32": (lambda: g.log_normal(m), {"torch log_normal_": lambda: torch.empty(m).log_normal_(),
                                                      "numpy lognormal": lambda: rng.lognormal(1.0, 2.0, m)}, m),
+        "trunc_normal_ f32 (std 0.02)": (lambda: ks.init.trunc_normal_(torch.empty(m), std=0.02, generator=g),
+                                         {"torch trunc_normal_": lambda: torch.nn.init.trunc_normal_(
+                                             torch.empty(m), std=0.02)}, m),
+        "trunc_normal_ f32 on [2, 3]": (lambda: ks.init.trunc_normal_(torch.empty(m), a=2.0, b=3.0, generator=g),
+                                        {"torch trunc_normal_": lambda: torch.nn.init.trunc_normal_(
+                                            torch.empty(m), a=2.0, b=3.0)}, m),
         "geometric f32": (lambda: g.geometric(m, p=0.3),
                           {"torch geometric_": lambda: torch.empty(m).geometric_(0.3),
                            "numpy geometric": lambda: rng.geometric(0.3, m)}, m),

