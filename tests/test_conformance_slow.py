@@ -40,7 +40,7 @@ def pit_ks(x: np.ndarray, cdf, gen: np.random.Generator) -> float:
 
 @pytest.mark.parametrize("n", [3, 5, 6])
 def test_all_permutations(n):
-    count = math.factorial(n) * 2000
+    count = math.factorial(n) * (200 if n == 6 else 1000)
     index = {p: i for i, p in enumerate(itertools.permutations(range(n)))}
     g = ks.Generator(n + 100)
     rows = torch.stack([ks.randperm(n, generator=g) for _ in range(count)]).tolist()
@@ -52,7 +52,7 @@ def test_all_permutations(n):
 def test_permutation_parity_fixed_points_and_positions(n):
     from test_conformance_stats import odd_share
 
-    count = max(200, 4_000_000 // n)
+    count = max(200, min(20_000, 4_000_000 // n))
     g = ks.Generator(n)
     perms = torch.stack([ks.randperm(n, generator=g) for _ in range(count)])
     share = odd_share(perms)

@@ -107,3 +107,14 @@ def test_shuffle_sampler_versions():
         new.load_state_dict(state)
     legacy = {k: v for k, v in state.items() if k != "stream_version"}  # states of keystream 0.1
     ShuffleSampler(100, seed=4, stream_version=1).load_state_dict(legacy)
+
+
+def test_torch_load_of_a_generator_by_default():
+    g = ks.Generator(4, stream_version=1)
+    g.rand(5)
+    buf = io.BytesIO()
+    torch.save({"generator": g, "step": 3}, buf)
+    buf.seek(0)
+    restored = torch.load(buf)["generator"]  # weights_only, torch's default
+    assert restored == g and restored.stream_version == 1
+    assert g.get_offset() == restored.get_offset() and ks.Generator(1).set_offset(9).offset == 9

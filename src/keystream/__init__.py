@@ -77,3 +77,6 @@ def __getattr__(name: str) -> object:
 
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+del annotations  # (the __future__ import's name: not part of the API)

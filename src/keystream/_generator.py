@@ -185,6 +185,15 @@ class Generator(metaclass=OpaqueMeta):
         generator, the 64-bit integer of its derived key)."""
         return self._key[0] | (self._key[1] << 32)
 
+    def get_offset(self) -> int:
+        """torch.Generator's name for :attr:`offset` (here in 128-bit blocks)."""
+        return self.offset
+
+    def set_offset(self, offset: int) -> Generator:
+        """torch.Generator's name for setting :attr:`offset` (in 128-bit blocks); returns ``self``."""
+        self.offset = offset
+        return self
+
     def advance(self, blocks: int) -> Generator:
         """Skip ``blocks`` blocks, as if a draw had consumed them; return ``self``."""
         blocks = _check_count(blocks, "blocks")
@@ -431,6 +440,11 @@ class Generator(metaclass=OpaqueMeta):
 
 #: The module-level generator used when a draw gets ``generator=None`` (like torch's).
 default_generator = Generator()
+
+# torch.load's default (weights_only) unpickler may rebuild a Generator saved in a checkpoint:
+# its pickled state is a dict of ints and strings, restored through load_state_dict's checks.
+if hasattr(torch.serialization, "add_safe_globals"):
+    torch.serialization.add_safe_globals([Generator])
 
 # NOTE [ DataLoader workers ]
 # Every DataLoader worker starts with a copy of the parent's default generator (fork) or a
