@@ -25,8 +25,35 @@ OFFSETS = [0, (1 << 32) - 2, (1 << 64) - 300]
 CASES = [pytest.param(c, d, id=f"{c.name}-{str(d).replace('torch.', '')}") for c, d in conf.cases()]
 
 
+def _representative(case: conf.Case, dtype: torch.dtype) -> bool:
+    """The (case, dtype) pairs the Triton interpreter runs in the default suite: each kind's
+    first case at its first dtype and at bfloat16 (the 16-bit store).  The interpreter is
+    slow (minutes for the whole matrix); the rest runs under ``-m slow``."""
+    first = next(c for c in conf.CASES if c.kind == case.kind)
+    return case is first and (dtype == case.dtypes[0] or dtype == torch.bfloat16)
+
+
 @pytest.mark.parametrize("case,dtype", CASES)
 def test_engine_matches_reference(engine, device, case, dtype):
+    if engine.name == "triton-interpreter" and not _representative(case, dtype):
+        pytest.skip("the Triton interpreter's full matrix runs under -m slow")
+    _matches_reference(engine, device, case, dtype)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case,dtype", CASES)
+def test_triton_interpreter_matches_reference_everywhere(case, dtype):
+    from keystream._engines import get_engine
+
+    engine = get_engine("triton-interpreter")
+    if not engine.available():
+        pytest.skip("Triton is not installed")
+    if _representative(case, dtype):
+        pytest.skip("in the default suite")
+    _matches_reference(engine, torch.device("cpu"), case, dtype)
+
+
+def _matches_reference(engine, device, case, dtype):  # type: ignore[no-untyped-def]
     if not engine.supports(device):
         pytest.skip(f"{engine.name} does not run on {device}")
     if not engine.implements(case.kind, dtype):

@@ -39,6 +39,9 @@ def _tool():
 #: small sizes instead (tests/test_triton_engine.py), which these goldens pin.
 _SLOW_IN_THE_INTERPRETER = {"standard_gamma", "gamma", "chi2", "beta", "dirichlet", "student_t", "poisson", "binomial",
                             "sampling.sample"}
+#: Cases added for stream version 2's parameters: version 1's values on the interpreter are
+#: the randperm and trunc_normal kernels' (checked at the other goldens and in test_engines).
+_NOT_IN_THE_INTERPRETER = {"randperm/int64-16", "randperm/int32-large", "init.trunc_normal_/tails"}
 
 
 #: Draws whose version-2 kinds have no Triton kernel yet (randperm_v2, trunc_normal_v2).
@@ -48,6 +51,8 @@ _NO_V2_TRITON_KERNEL = {"randperm", "init.sparse_", "init.trunc_normal_"}
 @pytest.mark.parametrize("version", sorted(ALL_GOLDENS))
 @pytest.mark.parametrize("name", sorted(GOLDENS["draws"]))
 def test_golden(engine, name, version):
+    if engine.name == "triton-interpreter" and name in _NOT_IN_THE_INTERPRETER:
+        pytest.skip("version 1's randperm and trunc_normal kernels are checked at the other goldens")
     if engine.name == "triton-interpreter" and name.split("/")[0] in _SLOW_IN_THE_INTERPRETER:
         pytest.skip("compared with the C engine in tests/test_triton_engine.py")
     if engine.name == "triton-interpreter" and version == 2 and name not in CHANGED_IN_V2:
