@@ -27,6 +27,7 @@ from .._math.feistel import SORT_MAX, feistel_keys, half_bits, permutation_key
 from .._spec import DrawSpec, zero_signs
 from .._warnings import KeystreamWarning
 from ._base import Engine
+from ._portable import _region_indices
 
 __all__ = ["CpuEngine"]
 
@@ -444,7 +445,8 @@ class CpuEngine(Engine):
             if flat is not None:  # straight into out, whatever its integer width
                 permute_indices_v2(None, n, pkey, first=flat[0], count=spec.out_numel, out=out.view(-1))
             else:
-                out.view(-1).copy_(permute_indices_v2(_region_flat(spec), n, pkey))  # type: ignore[arg-type]
+                flat_index = _region_indices(spec, torch.device("cpu")).reshape(-1)
+                out.view(-1).copy_(permute_indices_v2(flat_index, n, pkey))  # type: ignore[arg-type]
             return
         if kind == "randperm":
             code, dcode, fp, ip = kernel_kind(kind, dtype).code, 0, (ctypes.c_double * 4)(), (ctypes.c_uint64 * 12)()
@@ -469,14 +471,3 @@ class CpuEngine(Engine):
         work = total * _COST.get(kind, 1)
         _LIB.ks_fill(parts(work), code, dcode, size, spec.key[0], spec.key[1], spec.offset, fp, ip, n_outer,
                      ostart, ocount, ostride, run_offset, run, total, out.data_ptr())
-
-
-def _region_flat(spec: DrawSpec) -> torch.Tensor:
-    """The flat indices of a region's elements, in C order."""
-    from .._spec import flat_strides
-
-    e = torch.zeros((), dtype=torch.int64)
-    for (start, stop), stride in zip(spec.region, flat_strides(spec.shape)):
-        e = e.unsqueeze(-1) + (torch.arange(stop - start) + start) * stride
-    return e.reshape(-1)
-

@@ -320,15 +320,20 @@ def _feistel(x: U64, keys: list[int], h: int) -> U64:
     return (left << _u(h)) | right
 
 
+def _cycle_walk(i: U64, n: int, step) -> U64:  # type: ignore[no-untyped-def]
+    """``step`` applied to ``i``, then again to each value while it is ``>= n``."""
+    y = step(i)
+    out = y >= _u(n)
+    while out.any():
+        y[out] = step(y[out])
+        out = y >= _u(n)
+    return y
+
+
 def permute(i: U64, n: int, keys: list[int]) -> U64:
     """``pi(i)`` for a permutation of [0, n): Feistel on [0, 4^h), cycle-walking into [0, n)."""
     h = half_bits(n)
-    y = _feistel(i, keys, h)
-    out = y >= _u(n)
-    while out.any():
-        y[out] = _feistel(y[out], keys, h)
-        out = y >= _u(n)
-    return y
+    return _cycle_walk(i, n, lambda x: _feistel(x, keys, h))
 
 
 def _round_function(v: U64, r: int, pkey: tuple[int, int], mask: int) -> U64:
@@ -358,13 +363,9 @@ def _feistel_v2(x: U64, pkey: tuple[int, int], k: int) -> U64:
 
 def sort_keys(n: int, pkey: tuple[int, int]) -> U64:
     """The ``n`` 64-bit sort keys of version 2's small permutations: a uint64 bits draw of
-    ``n`` elements under the permutation key at offset 0 (block ``j // 2``, its 64-bit word
-    ``j % 2``)."""
-    j = np.arange(n, dtype=np.uint64)
-    ws = philox4x32(j >> _u(1), 0, 0, 0, pkey[0], pkey[1])
-    lo = np.where(j % _u(2) == 0, ws[0], ws[2]).astype(np.uint64)
-    hi = np.where(j % _u(2) == 0, ws[1], ws[3]).astype(np.uint64)
-    return lo | (hi << _u(32))
+    ``n`` elements under the permutation key at offset 0."""
+    bits = DrawSpec("bits", (), pkey, 0, (n,), ((0, n),), torch.uint64)
+    return word64(bits, np.arange(n, dtype=np.uint64))
 
 
 def permute_v2(i: U64, n: int, pkey: tuple[int, int]) -> U64:
@@ -376,12 +377,7 @@ def permute_v2(i: U64, n: int, pkey: tuple[int, int]) -> U64:
         order = np.argsort(sort_keys(n, pkey), kind="stable").astype(np.uint64)
         return order[i.astype(np.intp)]
     k = (n - 1).bit_length()
-    y = _feistel_v2(i, pkey, k)
-    out = y >= _u(n)
-    while out.any():
-        y[out] = _feistel_v2(y[out], pkey, k)
-        out = y >= _u(n)
-    return y
+    return _cycle_walk(i, n, lambda x: _feistel_v2(x, pkey, k))
 
 
 _DRAWS = {
