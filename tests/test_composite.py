@@ -160,6 +160,20 @@ def test_gamma_family_is_the_same_on_every_engine_and_for_tensor_parameters():
                                ks.beta(alpha, 2.0, generator=ks.Generator(23)),
                                ks.dirichlet(alpha, generator=ks.Generator(23)),
                                ks.student_t(alpha * 10, generator=ks.Generator(23))]
+            # the kernels' direct paths: parameters of either float dtype, one or many, every
+            # output dtype, a non-contiguous out, both stream versions, rejected candidates
+            many = torch.rand(3001, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 3 + 1e-3
+            for version in ks.STREAM_VERSIONS:
+                g = ks.Generator(29, stream_version=version)
+                strided = torch.empty(3001, 2, dtype=torch.float64)[:, 0]
+                results[engine] += [
+                    ks.standard_gamma(many, generator=g), ks.standard_gamma(many.float(), generator=g),
+                    ks.standard_gamma(0.3, (5,), generator=g, dtype=torch.float16),
+                    ks.gamma(many, many.flip(0).float(), generator=g), ks.gamma(2.5, 0.7, (7,), generator=g),
+                    ks.chi2(many * 2, generator=g), ks.chi2(1e-3, (9,), generator=g, dtype=torch.bfloat16),
+                    ks.gamma(many, 3.0, generator=g, out=strided),
+                    ks.student_t(many.float() + 2, generator=g), ks.student_t(5.0, (7,), generator=g),
+                    ks.student_t(many, generator=g, dtype=torch.float64)]
     first = next(iter(results.values()))
     for got in results.values():
         assert all(same_bits(a, b) for a, b in zip(got, first))

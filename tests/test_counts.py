@@ -55,6 +55,19 @@ def test_binomial_is_the_same_on_every_engine(dtype):
     _on_every_engine(lambda: ks.binomial(400.0, 0.25, (37,), generator=ks.Generator(5), dtype=dtype))
 
 
+@pytest.mark.parametrize("version", ks.STREAM_VERSIONS)
+def test_every_engine_over_many_parameters(version):
+    """Log-uniform rates and counts (the C kernel tests each element's first candidate in
+    vector lanes and the rest in scalar code: both, across the switches at 10 and 18)."""
+    rng = torch.Generator().manual_seed(version)
+    rate = torch.exp(torch.rand(20011, generator=rng, dtype=F64) * 30 - 3)
+    count = torch.floor(torch.exp(torch.rand(20011, generator=rng, dtype=F64) * 28))
+    prob = torch.rand(20011, generator=rng, dtype=F64) ** 3
+    _on_every_engine(lambda: ks.poisson(rate, generator=ks.Generator(6, stream_version=version)))
+    _on_every_engine(lambda: ks.binomial(count, prob, generator=ks.Generator(7, stream_version=version)))
+    _on_every_engine(lambda: ks.poisson(25.0, (4099,), generator=ks.Generator(8, stream_version=version)))
+
+
 def test_near_the_end_of_the_counter_space():
     g = ks.Generator(6)
     n = 301

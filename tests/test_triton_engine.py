@@ -424,13 +424,19 @@ def test_gamma_poisson_and_binomial_kernels_equal_the_definitions():
     alpha = torch.tensor([1e-3, 0.2, 0.9, 1.0, 2.5, 40.0]).repeat(11)
 
     def draws():
-        g = ks.Generator(3)
-        g.offset = (1 << 32) - 100
-        return [ks.poisson(rates, generator=g.clone()), ks.poisson(rates.double(), generator=g.clone()),
-                ks.poisson(12.5, (37,), generator=g.clone(), dtype=torch.float64),
-                ks.binomial(count, prob, generator=g.clone(), dtype=torch.float32),
-                ks.binomial(count.double(), 0.75, generator=g.clone()),
-                ks.standard_gamma(alpha, generator=g.clone()), ks.standard_gamma(alpha.double(), generator=g.clone())]
+        result = []
+        for version in ks.STREAM_VERSIONS:  # (version 1: the Triton kernels; 2: the engine's fallbacks)
+            g = ks.Generator(3, stream_version=version)
+            g.offset = (1 << 32) - 100
+            result += [ks.poisson(rates, generator=g.clone()), ks.poisson(rates.double(), generator=g.clone()),
+                       ks.poisson(12.5, (37,), generator=g.clone(), dtype=torch.float64),
+                       ks.binomial(count, prob, generator=g.clone(), dtype=torch.float32),
+                       ks.binomial(count.double(), 0.75, generator=g.clone()),
+                       ks.standard_gamma(alpha, generator=g.clone()),
+                       ks.standard_gamma(alpha.double(), generator=g.clone()),
+                       ks.gamma(alpha, 2.5, generator=g.clone()), ks.chi2(alpha * 3, generator=g.clone()),
+                       ks.student_t(alpha + 2, generator=g.clone(), dtype=torch.float64)]
+        return result
 
     with use_engine("cpu"):
         want = draws()

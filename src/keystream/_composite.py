@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from . import _draws
+from ._constants import f64
 from ._draws import generator_method
 from ._engines import engine_for
 from ._generator import Generator, resolve_generator
@@ -248,6 +249,12 @@ class Elements:
                 yield pos + (a - lo), a, min(hi, a + rows)
 
 
+def _gamma_blocks(n: int) -> tuple[int, int]:
+    """The blocks of a standard_gamma draw of ``n`` elements: its normals', and in all."""
+    z_blocks = blocks_for("normal", torch.float64, n * GAMMA_CANDIDATES)
+    return z_blocks, z_blocks + blocks_for("exponential", torch.float64, n * (GAMMA_CANDIDATES + 1))
+
+
 def _gamma_f64(alpha: Tensor, g: Generator, elements: Elements | None = None) -> Tensor:
     """Standard Gamma(alpha) for a float64 tensor of alphas > 0 (any shape, on its device):
     the normals of ``randn((n, 12), float64)``, then the exponentials of
@@ -266,8 +273,7 @@ def _gamma_f64_and_log(alpha: Tensor, g: Generator, elements: Elements | None,
     version = g._version
     value = torch.empty(alpha.shape, dtype=torch.float64, device=dev)
     log_value = torch.empty(alpha.shape, dtype=torch.float64, device=dev) if with_log else None
-    z_blocks = blocks_for("normal", torch.float64, n * k)
-    blocks = z_blocks + blocks_for("exponential", torch.float64, n * (k + 1))
+    z_blocks, blocks = _gamma_blocks(n)
     if dev.type == "meta":  # NOTE [ meta ] in _draws: the blocks, no values
         g._reserve(blocks, version)
         return value, log_value
@@ -352,7 +358,10 @@ def _positive_param(value: Any, name: str) -> Tensor | float:
     """A parameter that must be finite and > 0: a number or a real tensor (checked)."""
     v = _draws._param(value, name)
     if isinstance(v, Tensor):
-        ok = bool((torch.isfinite(v) & (v > 0)).all()) if v.numel() else True
+        ok = True
+        if v.numel():  # one pass (NaN propagates to both ends)
+            lo, hi = torch.aminmax(v.detach())
+            ok = bool(lo > 0) and bool(hi < math.inf)
     else:
         ok = math.isfinite(v) and v > 0
     if not ok:
@@ -373,8 +382,8 @@ def region_of(values: dict[str, Any], size: Any, region: _draws.Region
 
 def _gamma_like(params: dict[str, Any], size: Any, g: Generator, dtype: Any, device: Any, out: Tensor | None,
                 draw: str, region: _draws.Region = None
-                ) -> tuple[dict[str, Tensor], tuple[int, ...], torch.dtype, torch.device, Elements]:
-    """The checked parameters as float64 tensors of the computed elements' shape, that shape,
+                ) -> tuple[dict[str, Tensor | float], tuple[int, ...], torch.dtype, torch.device, Elements]:
+    """The checked parameters (numbers or tensors, as given), the computed elements' shape,
     the dtype, device and elements."""
     values = {name: _positive_param(v, name) for name, v in params.items()}
     _, elements, shape = region_of(values, size, region)
@@ -382,10 +391,66 @@ def _gamma_like(params: dict[str, Any], size: Any, g: Generator, dtype: Any, dev
                           FLOAT_DTYPES, draw)
     _draws._check_out(out, shape, dtype)
     dev = _draws._device(device, out, g)
+    return values, shape, dtype, dev, elements
+
+
+def _f64(values: dict[str, Tensor | float], shape: tuple[int, ...], dev: torch.device) -> dict[str, Tensor]:
+    """Parameters as contiguous float64 tensors of ``shape`` on ``dev``."""
     full = tuple((0, n) for n in shape)
-    tensors = {name: _draws._regional(_draws._as_tensor(v), shape, full, torch.float64, dev).contiguous()
-               for name, v in values.items()}
-    return tensors, shape, dtype, dev, elements
+    return {name: _draws._regional(_draws._as_tensor(v), shape, full, torch.float64, dev).contiguous()
+            for name, v in values.items()}
+
+
+#: The dtypes the kernels of gamma and of the counts read and write directly (16-bit
+#: values pass through float64).
+KERNEL_DTYPES = (torch.float32, torch.float64)
+
+
+def kernel_param(v: Tensor | float, shape: tuple[int, ...], dev: torch.device) -> Tensor:
+    """A parameter as a kernel reads it: one value (broadcast), or contiguous of ``shape``,
+    float32 or float64 (a float32 value is exact in float64)."""
+    t = _draws._as_tensor(v).to(dev)
+    if t.dtype not in KERNEL_DTYPES:
+        t = t.to(torch.float64)
+    if t.numel() == 1:
+        return t.reshape(1)
+    return t.expand(shape).contiguous().reshape(-1)
+
+
+def _scaled_gamma(g: Generator, alpha: Tensor | float, rate: Tensor | float | None, shape: tuple[int, ...],
+                  dtype: torch.dtype, dev: torch.device, elements: Elements, out: Tensor | None,
+                  half: bool = False, numer: Tensor | None = None) -> Tensor:
+    """``standard_gamma(alpha) / rate`` (``rate`` None: the value itself), with ``half``
+    chi2's ``2 standard_gamma(alpha / 2)`` instead, then ``numer / sqrt(value)`` where
+    ``numer`` is given (float64, of the computed shape: Student's t), in float64, rounded once
+    to ``dtype`` (into ``out``).  An engine's kernel reads the parameters and writes the
+    values directly where it has one (the same IEEE operations)."""
+    engine = engine_for(dev, "normal", torch.float64)
+    version = g._version
+    if (dev.type != "meta" and engine.has_standard_gamma() and dtype in KERNEL_DTYPES and elements.index is None
+            and version in engine.composite_versions):
+        n = elements.total
+        z_blocks, blocks = _gamma_blocks(n)
+        a = kernel_param(alpha, shape, dev)
+        r = None if rate is None else kernel_param(rate, shape, dev)
+        target = out if out is not None and out.is_contiguous() else _draws._empty(shape, dtype, dev)
+        scale, mult = (f64("HALF_F64"), f64("TWO_F64")) if half else (f64("ONE_F64"), f64("ONE_F64"))
+        key, start = g._reserve(blocks, version)
+        try:
+            engine.standard_gamma(target.view(-1), key, start, start + z_blocks, a, version, scale, mult, r,
+                                  None if numer is None else numer.reshape(-1))
+        except BaseException:
+            g._release(key, start, blocks)
+            raise
+        return _draws._written(target) if target is out else _draws._finish(target, out)
+    p = _f64({"alpha": alpha} if rate is None else {"alpha": alpha, "rate": rate}, shape, dev)
+    if half:
+        x = c64("TWO_F64", p["alpha"]) * _gamma_f64(p["alpha"] * c64("HALF_F64", p["alpha"]), g, elements)
+    else:
+        x = _gamma_f64(p["alpha"], g, elements)
+    if rate is not None:
+        x = x / p["rate"]
+    return _finish(x if numer is None else numer / _sqrt(x), dtype, out)
 
 
 def _finish(x: Tensor, dtype: torch.dtype, out: Tensor | None) -> Tensor:
@@ -417,8 +482,9 @@ def standard_gamma(alpha: Tensor | float, size: Any = None, *, generator: Genera
         as for the full draw (so do gamma, chi2, beta and student_t).
     """
     g = resolve_generator(generator)
-    p, _, dtype, _, elements = _gamma_like({"alpha": alpha}, size, g, dtype, device, out, "standard_gamma", region)
-    return _finish(_gamma_f64(p["alpha"], g, elements), dtype, out)
+    v, shape, dtype, dev, elements = _gamma_like({"alpha": alpha}, size, g, dtype, device, out, "standard_gamma",
+                                                 region)
+    return _scaled_gamma(g, v["alpha"], None, shape, dtype, dev, elements, out)
 
 
 @_draws._eager
@@ -432,9 +498,9 @@ def gamma(concentration: Tensor | float, rate: Tensor | float = 1.0, size: Any =
         The blocks of :func:`standard_gamma` for the broadcast shape.
     """
     g = resolve_generator(generator)
-    p, _, dtype, _, elements = _gamma_like({"concentration": concentration, "rate": rate}, size, g, dtype, device,
-                                           out, "gamma", region)
-    return _finish(_gamma_f64(p["concentration"], g, elements) / p["rate"], dtype, out)
+    v, shape, dtype, dev, elements = _gamma_like({"concentration": concentration, "rate": rate}, size, g, dtype,
+                                                 device, out, "gamma", region)
+    return _scaled_gamma(g, v["concentration"], v["rate"], shape, dtype, dev, elements, out)
 
 
 @_draws._eager
@@ -447,9 +513,8 @@ def chi2(df: Tensor | float, size: Any = None, *, generator: Generator | None = 
         The blocks of :func:`standard_gamma` for the broadcast shape.
     """
     g = resolve_generator(generator)
-    p, _, dtype, _, elements = _gamma_like({"df": df}, size, g, dtype, device, out, "chi2", region)
-    half = c64("HALF_F64", p["df"])
-    return _finish(c64("TWO_F64", p["df"]) * _gamma_f64(p["df"] * half, g, elements), dtype, out)
+    v, shape, dtype, dev, elements = _gamma_like({"df": df}, size, g, dtype, device, out, "chi2", region)
+    return _scaled_gamma(g, v["df"], None, shape, dtype, dev, elements, out, half=True)
 
 
 @_draws._eager
@@ -466,7 +531,8 @@ def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: G
         The blocks of :func:`standard_gamma` of the ``(*shape, 2)`` tensor ``[a, b]``.
     """
     g = resolve_generator(generator)
-    p, _, dtype, _, elements = _gamma_like({"a": a, "b": b}, size, g, dtype, device, out, "beta", region)
+    v, shape, dtype, dev, elements = _gamma_like({"a": a, "b": b}, size, g, dtype, device, out, "beta", region)
+    p = _f64(v, shape, dev)
     params = torch.stack([p["a"], p["b"]], -1)
     logs = g._version >= 2 and bool((params < 1.0).any())
     x, lx = _gamma_f64_and_log(params, g, elements.scaled(2), logs)
@@ -509,7 +575,8 @@ def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor 
                         + (f" of dtype {alpha.dtype}" if isinstance(alpha, Tensor) else ""))
     if alpha.dim() == 0:
         raise ValueError("alpha must have at least one dimension (the categories)")
-    p, shape, dtype, _, _ = _gamma_like({"alpha": alpha}, None, g, None, None, out, "dirichlet")
+    v, shape, dtype, dev, _ = _gamma_like({"alpha": alpha}, None, g, None, None, out, "dirichlet")
+    p = _f64(v, shape, dev)
     logs = g._version >= 2 and bool((p["alpha"] < 1.0).any())
     x, lx = _gamma_f64_and_log(p["alpha"], g, None, logs)
     if lx is not None:  # NOTE [ Gamma in log space ]: rows with an alpha below 1
@@ -554,11 +621,14 @@ def student_t(df: Tensor | float, size: Any = None, *, generator: Generator | No
         :func:`chi2` from the next blocks.
     """
     g = resolve_generator(generator)
-    p, _, dtype, dev, elements = _gamma_like({"df": df}, size, g, dtype, device, out, "student_t", region)
-    full = _draws._param_shape(size, df=p["df"] if isinstance(df, Tensor) else df)
+    v, shape, dtype, dev, elements = _gamma_like({"df": df}, size, g, dtype, device, out, "student_t", region)
+    full = _draws._param_shape(size, df=v["df"])
     x = _draws.normal(0.0, 1.0, full, generator=g, dtype=torch.float64, device=dev, region=region)
+    logs = g._version >= 2 and bool(v["df"] < 2.0 if not isinstance(v["df"], Tensor) else (v["df"] < 2.0).any())
+    if not logs:  # x / sqrt((2 G) / df), G = standard_gamma(df / 2)
+        return _scaled_gamma(g, v["df"], v["df"], shape, dtype, dev, elements, out, half=True, numer=x)
+    p = _f64(v, shape, dev)
     half_df = p["df"] * c64("HALF_F64", x)
-    logs = g._version >= 2 and bool((half_df < 1.0).any())
     gam, lg = _gamma_f64_and_log(half_df, g, elements, logs)
     value = x / _sqrt((c64("TWO_F64", x) * gam) / p["df"])
     if lg is not None:  # NOTE [ Gamma in log space ]: Z / df = G / (df / 2), so x exp(-(ln G - ln(df / 2)) / 2)

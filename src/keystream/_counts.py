@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from . import _draws
-from ._composite import Elements, _at, _sqrt, region_of
+from ._composite import KERNEL_DTYPES, Elements, _at, _sqrt, kernel_param, region_of
 from ._constants import u32
 from ._draws import generator_method
 from ._engines import engine_for
@@ -194,21 +194,6 @@ def _binomial(n: Tensor, prob: Tensor, u: Tensor, v: Tensor, version: int = 1) -
     return torch.where(flip, n - k, k)
 
 
-#: The dtypes the kernels read and write directly (16-bit values pass through float64).
-_KERNEL_DTYPES = (torch.float32, torch.float64)
-
-
-def _kernel_param(v: Tensor | float, shape: tuple[int, ...], dev: torch.device) -> Tensor:
-    """A parameter as the kernel reads it: one value (broadcast), or contiguous of ``shape``,
-    float32 or float64 (a float32 value is exact in float64)."""
-    t = _draws._as_tensor(v).to(dev)
-    if t.dtype not in _KERNEL_DTYPES:
-        t = t.to(torch.float64)
-    if t.numel() == 1:
-        return t.reshape(1)
-    return t.expand(shape).contiguous().reshape(-1)
-
-
 def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.dtype, dev: torch.device,
             elements: Elements, g: Generator, out: Tensor | None) -> Tensor:
     """Poisson (one parameter: the rates) or binomial (count, prob), checked, broadcast to
@@ -221,11 +206,11 @@ def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.d
         g._reserve(blocks, version)
         return _draws._finish(torch.empty(shape, dtype=dtype, device=dev), out)
     engine = engine_for(dev, "uniform", torch.float64)
-    direct = (engine.has_counts() and dtype in _KERNEL_DTYPES and elements.index is None
+    direct = (engine.has_counts() and dtype in KERNEL_DTYPES and elements.index is None
               and version in engine.composite_versions)
     target = out if out is not None and (not direct or out.is_contiguous()) else _draws._empty(shape, dtype, dev)
     if direct:
-        values = [_kernel_param(v, shape, dev) for v in params]
+        values = [kernel_param(v, shape, dev) for v in params]
     else:
         values = [_draws._regional(_draws._as_tensor(v), shape, tuple((0, m) for m in shape), torch.float64,
                                    dev).reshape(-1) for v in params]

@@ -126,7 +126,7 @@ static inline float neg_log_f32(uint32_t w) {
     return flip32(ln);
 }
 
-static inline double log_parts_f64(int64_t k, uint64_t mant);
+static inline __attribute__((always_inline)) double log_parts_f64(int64_t k, uint64_t mant);
 
 static inline double neg_log_f64(uint64_t x) {
     uint64_t small = (uint64_t)0 - (uint64_t)(x < (UINT64_C(1) << 52));
@@ -142,7 +142,7 @@ static inline double neg_log_f64(uint64_t x) {
 }
 
 /* ln(2^k * 1.mant), mant the 52 fraction bits: the stream's float64 log (spec section 5). */
-static inline double log_parts_f64(int64_t k, uint64_t mant) {
+static inline __attribute__((always_inline)) double log_parts_f64(int64_t k, uint64_t mant) {
     uint64_t big = (uint64_t)(mant >= KS_SQRT2_MANT_F64);
     double xf = f64_of((UINT64_C(0x3FF0000000000000) - (big << 52)) | mant);
     k += (int64_t)big;
@@ -163,7 +163,7 @@ static inline double log_parts_f64(int64_t k, uint64_t mant) {
 }
 
 /* ln y for a finite float64 y > 0, subnormals included (_math.torch_forms.log_f64). */
-static inline double log_f64(double y) {
+static inline __attribute__((always_inline)) double log_f64(double y) {
     uint64_t b = bits_f64(y), mask = (UINT64_C(1) << 52) - 1, frac = b & mask;
     int64_t e = (int64_t)((b >> 52) & 0x7FF);
     /* subnormal: move the fraction's leading one to bit 52 (selects, no branch: it vectorises) */
@@ -1362,6 +1362,37 @@ int ks_multinomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, cons
     return status;
 }
 
+/* ------------------------------------------------------------- parameters */
+/* A parameter: float32 or float64 values, one per element (step 1) or one for all (step 0). */
+typedef struct {
+    const void *p;
+    int f32;
+    uint64_t step;
+} Param;
+
+static inline double param_at(const Param *p, uint64_t e) {
+    uint64_t i = e * p->step;
+    return p->f32 ? (double)((const float *)p->p)[i] : ((const double *)p->p)[i];
+}
+
+/* The values of elements e0 .. e0 + m - 1 into x[0 .. m - 1], and the first into the rest
+ * of the batch's lanes (one loop per case: each vectorises). */
+static inline void params_at(const Param *p, uint64_t e0, int m, double x[BATCH]) {
+    if (p->step == 0) {
+        double v = param_at(p, 0);
+        for (int i = 0; i < BATCH; i++) x[i] = v;
+        return;
+    }
+    if (p->f32) {
+        const float *f = (const float *)p->p + e0;
+        for (int i = 0; i < m; i++) x[i] = (double)f[i];
+    } else {
+        const double *f = (const double *)p->p + e0;
+        for (int i = 0; i < m; i++) x[i] = f[i];
+    }
+    for (int i = m; i < BATCH; i++) x[i] = x[0];
+}
+
 /* ---------------------------------------------------------------- gamma */
 /* keystream.standard_gamma (NOTE [ Gamma with a fixed number of candidates ] in
  * _composite.py): element e reads normal 12e + i of the float64 normal draw at z_offset
@@ -1370,8 +1401,13 @@ int ks_multinomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, cons
 typedef struct {
     uint32_t k0, k1;
     uint64_t z_offset, e_offset;
-    const double *alpha;
-    double *out;
+    Param alpha;        /* the alphas are alpha * alpha_scale (exact: chi2's df * 0.5) */
+    double alpha_scale;
+    double mult;        /* then value * mult (chi2: 2) ... */
+    Param rate;         /* ... / rate (gamma), where rate.p is not NULL ... */
+    Param numer;        /* ... and numer / sqrt(that) where numer.p is not NULL (student_t); rounded once */
+    void *out;
+    int out_f32;
     int64_t n;
     int version; /* the stream version: 2 takes exp with gradual underflow for the boost */
 } GammaJob;
@@ -1381,8 +1417,7 @@ static inline void block_at(const GammaJob *j, uint64_t b, uint32_t w[4]) {
     ks_philox(ctr, key, (int)KS_PHILOX_ROUNDS, w);
 }
 
-static double gamma_element(const GammaJob *j, uint64_t e) {
-    double a = j->alpha[e];
+static double gamma_element(const GammaJob *j, uint64_t e, double a) {
     int boost = a < 1.0;
     double s = boost ? a + CD(ONE_F64) : a, d = s - CD(THIRD_F64);
     double c = CD(ONE_F64) / sqrt(CD(NINE_F64) * d), value = d;
@@ -1421,7 +1456,8 @@ static double gamma_element(const GammaJob *j, uint64_t e) {
 
 /* Philox4x32-10 of BATCH arbitrary counters (c, 0, 0, 0): the lanes of a batch of gamma
  * elements' first candidates, which are not consecutive blocks. */
-static inline void philox_at(uint32_t k0, uint32_t k1, const uint64_t *ctr, uint32_t w[4][BATCH]) {
+KS_CLONES
+static void philox_at(uint32_t k0, uint32_t k1, const uint64_t *ctr, uint32_t w[4][BATCH]) {
     uint32_t x0[BATCH], x1[BATCH], x2[BATCH], x3[BATCH];
     for (int i = 0; i < BATCH; i++) {
         x0[i] = (uint32_t)ctr[i];
@@ -1542,12 +1578,17 @@ static void fill_run_trunc_normal_v2(const Draw *d, uint64_t e0, int64_t len, vo
  * 13e / 2 for even e, the second for odd e); the rare element whose first candidate is
  * rejected, and the boost, one element at a time. */
 KS_CLONES
+/* A part's elements a batch at a time: the first candidates (and the boosts) in vector
+ * lanes, each step a plain loop over the batch so that it vectorises (no control flow in
+ * a loop body: selects only), the rare rejected elements in scalar code (gamma_element). */
+KS_CLONES
 static void gamma_part(void *ctx, int part, int nparts) {
     const GammaJob *j = ctx;
     int64_t lo = j->n * part / nparts, hi = j->n * (part + 1) / nparts;
-    uint64_t zc[BATCH], ec[BATCH], bc[BATCH];
+    const double low = j->version >= 2 ? CD(EXP_MIN_V2_F64) : -708.0; /* the boost's exp */
+    uint64_t zc[BATCH], ec[BATCH], bc[BATCH], odd[BATCH];
     uint32_t zw[4][BATCH], ew[4][BATCH], bw[4][BATCH];
-    double value[BATCH];
+    double a[BATCH], d[BATCH], c[BATCH], z[BATCH], E[BATCH], v[BATCH], value[BATCH];
     int accepted[BATCH];
     for (int64_t e0 = lo; e0 < hi; e0 += BATCH) {
         int m = hi - e0 < BATCH ? (int)(hi - e0) : BATCH;
@@ -1557,46 +1598,81 @@ static void gamma_part(void *ctx, int part, int nparts) {
             zc[i] = j->z_offset + 6 * e;
             ec[i] = j->e_offset + (13 * e) / 2;
             bc[i] = j->e_offset + (13 * e + 12) / 2;
-            boosted |= j->alpha[e] < 1.0;
+            odd[i] = (uint64_t)0 - (e & 1); /* 13e (and 13e + 12) is odd for odd e: the second word pair */
         }
+        params_at(&j->alpha, (uint64_t)e0, m, a);
+        for (int i = 0; i < BATCH; i++) a[i] = a[i] * j->alpha_scale;
+        for (int i = 0; i < BATCH; i++) boosted |= a[i] < 1.0;
         philox_at(j->k0, j->k1, zc, zw);
         philox_at(j->k0, j->k1, ec, ew);
-        if (boosted) philox_at(j->k0, j->k1, bc, bw); /* the boost's exponential (where alpha < 1) */
-        else memset(bw, 0, sizeof bw);
         for (int i = 0; i < BATCH; i++) {
-            uint64_t e = (uint64_t)(e0 + (i < m ? i : 0));
-            double a = j->alpha[e];
-            double s = a < 1.0 ? a + CD(ONE_F64) : a, d = s - CD(THIRD_F64);
-            double c = CD(ONE_F64) / sqrt(CD(NINE_F64) * d);
-            double r = sqrt(CD(TWO_F64) * neg_log_f64((uint64_t)zw[0][i] | ((uint64_t)zw[1][i] << 32))), co, si;
-            sincos_f64((uint64_t)zw[2][i] | ((uint64_t)zw[3][i] << 32), &co, &si);
-            double z = r * co;
-            /* 13e (and 13e + 12) is odd for odd e: the second word pair (a mask, not a branch) */
-            uint64_t odd = (uint64_t)0 - (e & 1);
+            double s = a[i] < 1.0 ? a[i] + CD(ONE_F64) : a[i];
+            d[i] = s - CD(THIRD_F64);
+            c[i] = CD(ONE_F64) / sqrt(CD(NINE_F64) * d[i]);
+        }
+        for (int i = 0; i < BATCH; i++) { /* candidate 0's normal: the cos of its block */
+            uint64_t xa = (uint64_t)zw[0][i] | ((uint64_t)zw[1][i] << 32);
+            uint64_t xb = (uint64_t)zw[2][i] | ((uint64_t)zw[3][i] << 32);
+            double r = sqrt(CD(TWO_F64) * neg_log_f64(xa)), co, si;
+            sincos_f64(xb, &co, &si);
+            z[i] = r * co;
+        }
+        for (int i = 0; i < BATCH; i++) {
             uint64_t e_lo = ((uint64_t)ew[0][i] | ((uint64_t)ew[1][i] << 32));
             uint64_t e_hi = ((uint64_t)ew[2][i] | ((uint64_t)ew[3][i] << 32));
-            double E = neg_log_f64((e_lo & ~odd) | (e_hi & odd));
-            double t = CD(ONE_F64) + c * z, v = (t * t) * t;
-            uint64_t pos = (uint64_t)0 - (uint64_t)(v > 0.0); /* log of v where v > 0, else of 1 */
-            double log_v = log_f64(f64_of((bits_f64(v) & pos) | (bits_f64(CD(ONE_F64)) & ~pos)));
-            double rhs = (((CD(HALF_F64) * z) * z + d) - d * v) + d * log_v;
-            accepted[i] = (v > 0.0) & (flip64(E) < rhs);
-            uint64_t b_lo = ((uint64_t)bw[0][i] | ((uint64_t)bw[1][i] << 32));
-            uint64_t b_hi = ((uint64_t)bw[2][i] | ((uint64_t)bw[3][i] << 32));
-            double bx = flip64(neg_log_f64((b_lo & ~odd) | (b_hi & odd))) / a;
-            double power = j->version >= 2 ? exp_f64_v2(bx) : exp_f64(bx);
-            value[i] = a < 1.0 ? (d * v) * power : d * v;
+            E[i] = neg_log_f64((e_lo & ~odd[i]) | (e_hi & odd[i]));
+        }
+        for (int i = 0; i < BATCH; i++) {
+            double t = CD(ONE_F64) + c[i] * z[i];
+            v[i] = (t * t) * t;
+        }
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t pos = (uint64_t)0 - (uint64_t)(v[i] > 0.0); /* log of v where v > 0, else of 1 */
+            double log_v = log_f64(f64_of((bits_f64(v[i]) & pos) | (bits_f64(CD(ONE_F64)) & ~pos)));
+            double rhs = (((CD(HALF_F64) * z[i]) * z[i] + d[i]) - d[i] * v[i]) + d[i] * log_v;
+            accepted[i] = (v[i] > 0.0) & (flip64(E[i]) < rhs);
+            value[i] = d[i] * v[i];
+        }
+        if (boosted) { /* the boost's exponential, where alpha < 1 */
+            philox_at(j->k0, j->k1, bc, bw);
+            for (int i = 0; i < BATCH; i++) {
+                uint64_t b_lo = ((uint64_t)bw[0][i] | ((uint64_t)bw[1][i] << 32));
+                uint64_t b_hi = ((uint64_t)bw[2][i] | ((uint64_t)bw[3][i] << 32));
+                E[i] = flip64(neg_log_f64((b_lo & ~odd[i]) | (b_hi & odd[i]))) / a[i];
+            }
+            for (int i = 0; i < BATCH; i++) {
+                double power = exp_f64_below(E[i], low);
+                value[i] = a[i] < 1.0 ? value[i] * power : value[i];
+            }
         }
         for (int i = 0; i < m; i++) {
             uint64_t e = (uint64_t)(e0 + i);
-            j->out[e] = accepted[i] ? value[i] : gamma_element(j, e);
+            if (!accepted[i]) value[i] = gamma_element(j, e, a[i]);
         }
+        for (int i = 0; i < m; i++) value[i] = value[i] * j->mult;
+        if (j->rate.p != NULL) {
+            params_at(&j->rate, (uint64_t)e0, m, d); /* (d is free now) */
+            for (int i = 0; i < m; i++) value[i] = value[i] / d[i];
+        }
+        if (j->numer.p != NULL) {
+            params_at(&j->numer, (uint64_t)e0, m, d);
+            for (int i = 0; i < m; i++) value[i] = d[i] / sqrt(value[i]);
+        }
+        if (j->out_f32)
+            for (int i = 0; i < m; i++) ((float *)j->out)[e0 + i] = (float)value[i]; /* rounded once */
+        else
+            for (int i = 0; i < m; i++) ((double *)j->out)[e0 + i] = value[i];
     }
 }
 
-void ks_gamma(int nthreads, uint32_t k0, uint32_t k1, uint64_t z_offset, uint64_t e_offset, const double *alpha,
-              int64_t n, double *out, int version) {
-    GammaJob j = {k0, k1, z_offset, e_offset, alpha, out, n, version};
+/* The parameters: pointers, float32 flags and steps (0 or 1; rate and numer NULL for none);
+ * out float32 or float64. */
+void ks_gamma(int nthreads, uint32_t k0, uint32_t k1, uint64_t z_offset, uint64_t e_offset, const void *alpha,
+              int alpha_f32, uint64_t alpha_step, double alpha_scale, double mult, const void *rate, int rate_f32,
+              uint64_t rate_step, const void *numer, int numer_f32, uint64_t numer_step, int64_t n, void *out,
+              int out_f32, int version) {
+    GammaJob j = {k0, k1, z_offset, e_offset, {alpha, alpha_f32, alpha_step}, alpha_scale, mult,
+                  {rate, rate_f32, rate_step}, {numer, numer_f32, numer_step}, out, out_f32, n, version};
     ks_parallel(gamma_part, &j, parts_for(nthreads), nthreads);
 }
 
@@ -1607,18 +1683,6 @@ void ks_gamma(int nthreads, uint32_t k0, uint32_t k1, uint64_t z_offset, uint64_
  * one of _counts.py's, in its order; the per-element constants are computed again only
  * when the parameters change (a broadcast parameter: once per part). */
 #define CANDS ((int)KS_COUNT_CANDIDATES)
-
-/* A parameter: float32 or float64 values, one per element (step 1) or one for all (step 0). */
-typedef struct {
-    const void *p;
-    int f32;
-    uint64_t step;
-} Param;
-
-static inline double param_at(const Param *p, uint64_t e) {
-    uint64_t i = e * p->step;
-    return p->f32 ? (double)((const float *)p->p)[i] : ((const double *)p->p)[i];
-}
 
 typedef struct {
     uint32_t k0, k1;
@@ -1659,7 +1723,7 @@ static inline double log1p_f64(double t) {
 }
 
 /* Stirling's correction r (1/12 - r^2 (1/360 - r^2 / 1260)), r = 1 / x. */
-static inline double stirling_series(double x) {
+static inline __attribute__((always_inline)) double stirling_series(double x) {
     double r = 1.0 / x, r2 = r * r;
     return r * (CD(INV_12_F64) - r2 * (CD(INV_360_F64) - r2 * CD(INV_1260_F64)));
 }
@@ -1706,7 +1770,8 @@ static void poisson_params(double lam, PoissonParams *P) {
     P->shift = lam + CD(PTRS_SHIFT_F64);
 }
 
-static double poisson_element(const CountJob *j, uint64_t e, double u, double v, const PoissonParams *P) {
+/* From candidate `first` (1 where the lanes rejected candidate 0; u and v are candidate 0's). */
+static double poisson_element(const CountJob *j, uint64_t e, double u, double v, const PoissonParams *P, int first) {
     if (P->lam < CD(TEN_F64)) { /* inversion of the first u */
         double k = 0.0, p = P->first, f = p;
         while (!(u < f)) {
@@ -1718,7 +1783,7 @@ static double poisson_element(const CountJob *j, uint64_t e, double u, double v,
         }
         return k;
     }
-    for (int c = 0; c < CANDS; c++) { /* PTRS */
+    for (int c = first; c < CANDS; c++) { /* PTRS */
         if (c > 0) candidate(j, e, c, &u, &v);
         double us, k = transformed(u, P->a, P->b, P->shift, &us);
         if (us >= CD(TRS_US_ACCEPT_F64) && v <= P->vr) return k;
@@ -1756,7 +1821,7 @@ static void binomial_params(double n, double prob, BinomialParams *B) {
     B->shift = mean + CD(HALF_F64);
 }
 
-static double binomial_count(const CountJob *j, uint64_t e, double u, double v, const BinomialParams *B) {
+static double binomial_count(const CountJob *j, uint64_t e, double u, double v, const BinomialParams *B, int first) {
     double n = B->n;
     if (B->small) { /* inversion of the first u */
         double k = 0.0, pk = B->first, f = pk;
@@ -1769,7 +1834,7 @@ static double binomial_count(const CountJob *j, uint64_t e, double u, double v, 
         }
         return k;
     }
-    for (int c = 0; c < CANDS; c++) { /* BTRS */
+    for (int c = first; c < CANDS; c++) { /* BTRS */
         if (c > 0) candidate(j, e, c, &u, &v);
         double us, k = transformed(u, B->a, B->b, B->shift, &us);
         if (k < 0.0 || k > n) continue;
@@ -1783,8 +1848,144 @@ static double binomial_count(const CountJob *j, uint64_t e, double u, double v, 
     return B->m;
 }
 
-/* A part's elements a batch at a time: the first candidates' blocks in vector lanes, the
- * rest of each element in scalar code. */
+/* ln k! for whole k in [0, 18] (the exact product's log: log_factorial_f64's first case), so
+ * that the lanes can look it up instead of looping. */
+typedef struct { double lf[19]; } SmallFactorials;
+
+static void small_factorials(SmallFactorials *t) {
+    for (int k = 0; k <= 18; k++) t->lf[k] = log_factorial_f64((double)k);
+}
+
+/* c ? x : y by bit masks: GCC if-converts a select of doubles that feed the stream's log
+ * only in this form (a ?: there leaves control flow, and the loop scalar). */
+static inline __attribute__((always_inline)) double sel(int c, double x, double y) {
+    uint64_t m = (uint64_t)0 - (uint64_t)(c != 0);
+    return f64_of((bits_f64(x) & m) | (bits_f64(y) & ~m));
+}
+
+/* floor(x), exactly, from rint (round to nearest even, which vectorises where floor does not
+ * under IEEE exception semantics): one less where the nearest integer is above x. */
+static inline __attribute__((always_inline)) double floor_lane(double x) {
+    double r = rint(x);
+    return sel(r > x, r - 1.0, r);
+}
+
+/* log_factorial_f64 without branches (both cases computed, one selected): it vectorises. */
+static inline __attribute__((always_inline)) double log_factorial_lane(const SmallFactorials *t, double k) {
+    double x = k + 1.0, r = 1.0 / x, r2 = r * r;
+    double series = r * (CD(INV_12_F64) - r2 * (CD(INV_360_F64) - r2 * CD(INV_1260_F64)));
+    double big = (((x - CD(HALF_F64)) * log_f64(sel(k <= 18.0, 1.0, x)) - x) + CD(HALF_LN_2PI_F64)) + series;
+    double index = sel(k <= 18.0, sel(k >= 0.0, k, 0.0), 0.0);
+    return sel(k <= 18.0, t->lf[(int64_t)index], big);
+}
+
+static inline __attribute__((always_inline)) double log1p_lane(double t) {
+    double u = 1.0 + t;
+    int one = u == 1.0;
+    double q = (log_f64(sel(one, 2.0, u)) * t) / sel(one, 1.0, u - 1.0);
+    return sel(one, t, q);
+}
+
+static inline __attribute__((always_inline)) double log_factorial_diff_lane(const SmallFactorials *f, double i, double j) {
+    double plain = log_factorial_lane(f, i) - log_factorial_lane(f, j);
+    double xi = i + 1.0, xj = j + 1.0, d = xi - xj;
+    double fine = ((xi - CD(HALF_F64)) * log1p_lane(d / xj) + d * (log_f64(xj) - CD(ONE_F64)))
+                  + (stirling_series(xi) - stirling_series(xj));
+    return sel((i <= 18.0) | (j <= 18.0), plain, fine);
+}
+
+/* A batch's first candidates, one element a lane (first_tests, full_tests): every step of
+ * poisson_element's PTRS and binomial_count's BTRS for candidate 0, in their order, with
+ * selects for their branches.  acc[i] is 1 where candidate 0 is accepted (k[i] its count),
+ * 0 where the element needs the scalar code (inversion, or candidate 0 rejected). */
+typedef struct {
+    double a[BATCH], b[BATCH], shift[BATCH], vr[BATCH], ia[BATCH], lam[BATCH], loglam[BATCH];
+    double n[BATCH], m[BATCH], h[BATCH], lpq[BATCH];
+    int rejection[BATCH];
+} CountLanes;
+
+/* Phase 1 of a batch's first candidates (every lane): the count k, and acc[i] where the
+ * candidate is accepted without the full test; the lanes that need the full test (the
+ * logs: about a third) listed in need[0 .. return value - 1] with their t. */
+static inline __attribute__((always_inline)) int first_tests(const CountLanes *L, int binomial, const double *u,
+                                                             const double *v, double *k_out, double *t_out, int *acc,
+                                                             int *need) {
+    int full[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        double centred = u[i] - CD(HALF_F64), us = CD(HALF_F64) - fabs(centred);
+        double k = floor_lane(((CD(TWO_F64) * L->a[i]) / us + L->b[i]) * centred + L->shift[i]);
+        int fast = (us >= CD(TRS_US_ACCEPT_F64)) & (v[i] <= L->vr[i]);
+        double t = (v[i] * L->ia[i]) / (L->a[i] / (us * us) + L->b[i]);
+        if (binomial) { /* rejected out of range, then accepted fast or at t == 0 */
+            int in_range = (k >= 0.0) & (k <= L->n[i]);
+            acc[i] = L->rejection[i] & in_range & (fast | (t == 0.0));
+            full[i] = L->rejection[i] & in_range & !(fast | (t == 0.0));
+        } else { /* accepted fast, then rejected, then accepted at t == 0 */
+            int rejected = (k < 0.0) | ((us < CD(PTRS_US_REJECT_F64)) & (v[i] > us));
+            acc[i] = L->rejection[i] & (fast | (!rejected & (t == 0.0)));
+            full[i] = L->rejection[i] & !fast & !rejected & (t != 0.0);
+        }
+        k_out[i] = k;
+        t_out[i] = t;
+    }
+    int count = 0;
+    for (int i = 0; i < BATCH; i++) {
+        need[count] = i;
+        count += full[i];
+    }
+    return count;
+}
+
+/* Phase 2: the full test ln t <= rhs of the listed lanes, packed so that the logs vectorise. */
+static inline __attribute__((always_inline)) void full_tests(int version, int binomial, const SmallFactorials *f,
+                                                            const CountLanes *L, const double *k_in,
+                                                            const double *t_in, const int *need, int count, int *acc) {
+    double k[BATCH], t[BATCH], p0[BATCH], p1[BATCH], p2[BATCH], p3[BATCH];
+    int ok[BATCH];
+    for (int j = 0; j < count; j++) {
+        int i = need[j];
+        k[j] = k_in[i], t[j] = t_in[i];
+        p0[j] = binomial ? L->n[i] : L->lam[i];
+        p1[j] = binomial ? L->m[i] : L->loglam[i];
+        p2[j] = binomial ? L->h[i] : 0.0;
+        p3[j] = binomial ? L->lpq[i] : 0.0;
+    }
+    for (int j = 0; j < count; j++) {
+        double log_t = log_f64(sel(t[j] > 0.0, t[j], 1.0)), rhs;
+        if (binomial) {
+            double n = p0[j], m = p1[j], kk = k[j];
+            rhs = version >= 2
+                ? (log_factorial_diff_lane(f, m, kk) + log_factorial_diff_lane(f, n - m, n - kk)) + (kk - m) * p3[j]
+                : (p2[j] - (log_factorial_lane(f, kk) + log_factorial_lane(f, n - kk))) + (kk - m) * p3[j];
+        } else {
+            double lam = p0[j], loglam = p1[j], kk = k[j];
+            double x = kk + 1.0, d = x - lam;
+            double fine = ((d - (x - CD(HALF_F64)) * log1p_lane(d / lam)) - CD(HALF_F64) * loglam)
+                          - (CD(HALF_LN_2PI_F64) + stirling_series(x));
+            double plain = (kk * loglam - lam) - log_factorial_lane(f, kk);
+            rhs = version >= 2 ? sel(kk > 18.0, fine, plain) : plain;
+        }
+        ok[j] = log_t <= rhs;
+    }
+    for (int j = 0; j < count; j++) acc[need[j]] = ok[j];
+}
+
+/* The acceptance tests of one candidate a lane (constant arguments: each case's loops
+ * vectorise). */
+static inline __attribute__((always_inline)) void lane_tests(const CountJob *j, const SmallFactorials *f,
+                                                            const CountLanes *L, int binomial, const double *u,
+                                                            const double *v, double *k, int *acc) {
+    double t[BATCH];
+    int need[BATCH];
+    int count = binomial ? first_tests(L, 1, u, v, k, t, acc, need) : first_tests(L, 0, u, v, k, t, acc, need);
+    if (binomial && j->version >= 2) full_tests(2, 1, f, L, k, t, need, count, acc);
+    else if (binomial) full_tests(1, 1, f, L, k, t, need, count, acc);
+    else if (j->version >= 2) full_tests(2, 0, f, L, k, t, need, count, acc);
+    else full_tests(1, 0, f, L, k, t, need, count, acc);
+}
+
+/* A part's elements a batch at a time: the first candidates' blocks and their acceptance
+ * tests in vector lanes (first_candidates), the rest of each element in scalar code. */
 KS_CLONES
 static void count_part(void *ctx, int part, int nparts, int binomial) {
     const CountJob *j = ctx;
@@ -1792,6 +1993,11 @@ static void count_part(void *ctx, int part, int nparts, int binomial) {
     if (lo >= hi) return;
     uint64_t ctr[BATCH];
     uint32_t w[4][BATCH];
+    double u[BATCH], v[BATCH], k[BATCH];
+    int acc[BATCH];
+    CountLanes L;
+    SmallFactorials f;
+    small_factorials(&f);
     PoissonParams P;
     BinomialParams B;
     if (binomial) binomial_params(param_at(&j->a, (uint64_t)lo), param_at(&j->b, (uint64_t)lo), &B);
@@ -1800,20 +2006,54 @@ static void count_part(void *ctx, int part, int nparts, int binomial) {
         int m = hi - e0 < BATCH ? (int)(hi - e0) : BATCH;
         for (int i = 0; i < BATCH; i++) ctr[i] = j->offset + (uint64_t)CANDS * (uint64_t)(e0 + (i < m ? i : 0));
         philox_at(j->k0, j->k1, ctr, w);
+        for (int i = 0; i < BATCH; i++) {
+            u[i] = u53((uint64_t)w[0][i] | ((uint64_t)w[1][i] << 32));
+            v[i] = u53((uint64_t)w[2][i] | ((uint64_t)w[3][i] << 32));
+        }
+        /* the lanes' parameters (computed again only where they change) */
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t e = (uint64_t)(e0 + (i < m ? i : 0));
+            if (binomial) {
+                double n = param_at(&j->a, e), prob = param_at(&j->b, e);
+                if (bits_f64(n) != bits_f64(B.n) || bits_f64(prob) != bits_f64(B.prob)) binomial_params(n, prob, &B);
+                L.rejection[i] = !B.small;
+                L.a[i] = B.a, L.b[i] = B.b, L.shift[i] = B.shift, L.vr[i] = B.vr, L.ia[i] = B.alpha;
+                L.n[i] = B.n, L.m[i] = B.m, L.h[i] = B.h, L.lpq[i] = B.lpq;
+                if (B.small) L.a[i] = 1.0, L.b[i] = 1.0, L.shift[i] = 0.0, L.vr[i] = 0.0, L.ia[i] = 1.0, L.m[i] = 0.0,
+                    L.h[i] = 0.0, L.lpq[i] = 0.0; /* (unused: finite values for the lanes) */
+            } else {
+                double lam = param_at(&j->a, e);
+                if (bits_f64(lam) != bits_f64(P.lam)) poisson_params(lam, &P);
+                L.rejection[i] = !(P.lam < CD(TEN_F64));
+                L.lam[i] = P.lam;
+                if (L.rejection[i]) {
+                    L.a[i] = P.a, L.b[i] = P.b, L.shift[i] = P.shift, L.vr[i] = P.vr, L.ia[i] = P.inv_alpha;
+                    L.loglam[i] = P.loglam;
+                } else {
+                    L.a[i] = 1.0, L.b[i] = 1.0, L.shift[i] = 0.0, L.vr[i] = 0.0, L.ia[i] = 1.0, L.loglam[i] = 0.0;
+                    L.lam[i] = 1.0;
+                }
+            }
+        }
+        int any = 0;
+        for (int i = 0; i < BATCH; i++) any |= L.rejection[i];
+        if (!any) { /* inversion everywhere: no lanes */
+            memset(acc, 0, sizeof acc);
+        } else {
+            lane_tests(j, &f, &L, binomial, u, v, k, acc);
+        }
         for (int i = 0; i < m; i++) {
             uint64_t e = (uint64_t)(e0 + i);
-            double u = u53((uint64_t)w[0][i] | ((uint64_t)w[1][i] << 32));
-            double v = u53((uint64_t)w[2][i] | ((uint64_t)w[3][i] << 32));
             double value;
             if (binomial) {
                 double n = param_at(&j->a, e), prob = param_at(&j->b, e);
                 if (bits_f64(n) != bits_f64(B.n) || bits_f64(prob) != bits_f64(B.prob)) binomial_params(n, prob, &B);
-                double k = binomial_count(j, e, u, v, &B);
-                value = B.flip ? n - k : k;
+                double c = acc[i] ? k[i] : binomial_count(j, e, u[i], v[i], &B, L.rejection[i]);
+                value = B.flip ? n - c : c;
             } else {
                 double lam = param_at(&j->a, e);
                 if (bits_f64(lam) != bits_f64(P.lam)) poisson_params(lam, &P);
-                value = poisson_element(j, e, u, v, &P);
+                value = acc[i] ? k[i] : poisson_element(j, e, u[i], v[i], &P, L.rejection[i]);
             }
             if (j->out_f32) ((float *)j->out)[e] = (float)value; /* rounded once */
             else ((double *)j->out)[e] = value;

@@ -96,11 +96,15 @@ class Engine(abc.ABC):
         return False
 
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
-                       alpha: torch.Tensor, version: int = 1) -> None:
+                       alpha: torch.Tensor, version: int = 1, alpha_scale: float = 1.0, mult: float = 1.0,
+                       rate: torch.Tensor | None = None, numer: torch.Tensor | None = None) -> None:
         """``keystream.standard_gamma``'s definition (NOTE [ Gamma with a fixed number of
-        candidates ]) into float64 ``out`` from contiguous float64 ``alpha`` (> 0, finite)
-        and the float64 normal and exponential draws at ``z_offset`` and ``e_offset``.
-        Called only where :meth:`has_standard_gamma`."""
+        candidates ]) of ``alpha * alpha_scale``, times ``mult``, divided by ``rate`` (None:
+        not divided), then ``numer / sqrt(...)`` (None: not), every step in float64 (a
+        correctly rounded sqrt), into contiguous float32 or float64 ``out``
+        (rounded once), with the float64 normal and exponential draws at ``z_offset`` and
+        ``e_offset``; ``alpha``, ``rate`` and ``numer`` contiguous float32 or float64 (``out``'s numel, or
+        one value for all).  Called only where :meth:`has_standard_gamma`."""
         raise NotImplementedError(f"engine {self.name!r} has no standard_gamma kernel")
 
     def has_counts(self) -> bool:

@@ -71,11 +71,12 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_multinomial.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_void_p,
                                            ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
                                            ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-            lib.ks_gamma.restype = None
-            lib.ks_gamma.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, ctypes.c_void_p,
-                                     ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
-            lib.ks_poisson.restype = None
             param: list[Any] = [ctypes.c_void_p, ctypes.c_int, u64]  # values, float32?, step
+            lib.ks_gamma.restype = None
+            lib.ks_gamma.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, *param,
+                                     ctypes.c_double, ctypes.c_double, *param, *param, ctypes.c_int64,
+                                     ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+            lib.ks_poisson.restype = None
             lib.ks_poisson.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, *param, ctypes.c_int64,
                                        ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
             lib.ks_binomial.restype = None
@@ -241,16 +242,19 @@ def multinomial(out: torch.Tensor, key: tuple[int, int], offset: int, weights: t
 
 
 def standard_gamma(out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
-                   alpha: torch.Tensor, version: int = 1) -> None:
-    """``keystream.standard_gamma`` with the C kernel: float64 ``out`` from contiguous float64
-    ``alpha`` (the same numel) and the normal and exponential draws at the two offsets."""
+                   alpha: torch.Tensor, version: int = 1, alpha_scale: float = 1.0, mult: float = 1.0,
+                   rate: torch.Tensor | None = None, numer: torch.Tensor | None = None) -> None:
+    """``keystream.standard_gamma`` with the C kernel, as ``Engine.standard_gamma``."""
     assert _LIB is not None
-    n = alpha.numel()
-    _LIB.ks_gamma(parts(n * 8), key[0], key[1], z_offset, e_offset, alpha.data_ptr(), n, out.data_ptr(), version)
+    n = out.numel()
+    r = _param(rate) if rate is not None else (None, 0, 0)
+    x = _param(numer) if numer is not None else (None, 0, 0)
+    _LIB.ks_gamma(parts(n * 8), key[0], key[1], z_offset, e_offset, *_param(alpha), alpha_scale, mult, *r, *x, n,
+                  out.data_ptr(), int(out.dtype == torch.float32), version)
 
 
 def _param(p: torch.Tensor) -> tuple[int, int, int]:
-    """A count kernel's parameter: pointer, float32 flag, step (0: one value for all)."""
+    """A kernel's parameter: pointer, float32 flag, step (0: one value for all)."""
     return p.data_ptr(), int(p.dtype == torch.float32), int(p.numel() > 1)
 
 
@@ -383,8 +387,9 @@ class CpuEngine(Engine):
         return _LIB is not None
 
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
-                       alpha: torch.Tensor, version: int = 1) -> None:
-        standard_gamma(out, key, z_offset, e_offset, alpha, version)
+                       alpha: torch.Tensor, version: int = 1, alpha_scale: float = 1.0, mult: float = 1.0,
+                       rate: torch.Tensor | None = None, numer: torch.Tensor | None = None) -> None:
+        standard_gamma(out, key, z_offset, e_offset, alpha, version, alpha_scale, mult, rate, numer)
 
     def sample_tokens(self, logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor,
                       top_k: torch.Tensor | None, top_p: torch.Tensor | None,

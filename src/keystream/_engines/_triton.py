@@ -31,6 +31,7 @@ import torch
 
 from .._kinds import DTYPE_CODES, KERNEL_KINDS, elements_per_block, kernel_kind
 from .._math.feistel import feistel_keys, half_bits
+from .._math.torch_forms import sqrt_f64
 from .._spec import DrawSpec, zero_signs
 from .._warnings import KeystreamWarning
 from ._base import Engine
@@ -340,11 +341,23 @@ class TritonEngine(Engine):
         return True
 
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
-                       alpha: torch.Tensor, version: int = 1) -> None:
-        n = alpha.numel()
+                       alpha: torch.Tensor, version: int = 1, alpha_scale: float = 1.0, mult: float = 1.0,
+                       rate: torch.Tensor | None = None, numer: torch.Tensor | None = None) -> None:
+        n = out.numel()
+        # the kernel reads float64 alphas and writes float64 values: the scalings as torch ops
+        a = (alpha.to(torch.float64) * alpha_scale).expand(n).contiguous()
+        plain = alpha_scale == 1.0 and mult == 1.0 and rate is None and numer is None
+        values = out if out.dtype == torch.float64 and plain else torch.empty(n, dtype=torch.float64, device=out.device)
         block = min(self.block, STATEFUL_BLOCK)
-        self._launch(kernels(self.interpret)["gamma_kernel"], (_cdiv(n, block),), out, alpha, n, *key,
+        self._launch(kernels(self.interpret)["gamma_kernel"], (_cdiv(n, block),), values, a, n, *key,
                      z_offset & 0xFFFFFFFF, z_offset >> 32, e_offset & 0xFFFFFFFF, e_offset >> 32, BLOCK=block)
+        if values is not out:
+            values = values * mult
+            if rate is not None:
+                values = values / rate.to(torch.float64)
+            if numer is not None:
+                values = numer.to(torch.float64) / sqrt_f64(values)
+            out.copy_(values)
 
     def sample_tokens(self, logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor,
                       top_k: torch.Tensor | None, top_p: torch.Tensor | None,
