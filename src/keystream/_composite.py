@@ -266,7 +266,8 @@ def _gamma_f64(alpha: Tensor, g: Generator, elements: Elements | None = None) ->
 def _gamma_f64_and_log(alpha: Tensor, g: Generator, elements: Elements | None,
                        with_log: bool) -> tuple[Tensor, Tensor | None]:
     """:func:`_gamma_f64`'s values and, ``with_log``, their logs computed without the exp
-    (``ln(d v) - E / alpha`` for ``alpha < 1``, NOTE [ Gamma in log space ]): the same blocks."""
+    (``ln(d v) - E / alpha`` for ``alpha < 1``, NOTE [ Gamma in log space ]): the same blocks.
+    ``alpha`` may be of any float dtype (its values are exact in float64)."""
     elements = Elements(alpha.numel()) if elements is None else elements
     n, k = elements.total, GAMMA_CANDIDATES
     dev = alpha.device
@@ -280,12 +281,12 @@ def _gamma_f64_and_log(alpha: Tensor, g: Generator, elements: Elements | None,
     engine = engine_for(dev, "normal", torch.float64)
     key, start = g._reserve(blocks, version)
     try:
-        flat = alpha.reshape(-1)
         out = value.view(-1)
         if (engine.has_standard_gamma() and elements.index is None and version in engine.composite_versions
                 and not with_log):
-            engine.standard_gamma(out, key, start, start + z_blocks, flat.contiguous(), version)
+            engine.standard_gamma(out, key, start, start + z_blocks, kernel_param(alpha, alpha.shape, dev), version)
             return value, None
+        flat = alpha.reshape(-1).to(torch.float64)
         rows = max(1, (1 << 20) // (k + 1))  # candidates a chunk at a time: bounded memory
         for pos, lo, hi in elements.pieces(rows):
             z = _draws.normal(0.0, 1.0, (n, k), generator=_at(g, key, start), dtype=torch.float64, device=dev,
@@ -576,7 +577,7 @@ def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor 
     if alpha.dim() == 0:
         raise ValueError("alpha must have at least one dimension (the categories)")
     v, shape, dtype, dev, _ = _gamma_like({"alpha": alpha}, None, g, None, None, out, "dirichlet")
-    p = _f64(v, shape, dev)
+    p = {"alpha": alpha.to(dev)}  # (its own dtype: the kernels read it, exact in float64)
     logs = g._version >= 2 and bool((p["alpha"] < 1.0).any())
     x, lx = _gamma_f64_and_log(p["alpha"], g, None, logs)
     if lx is not None:  # NOTE [ Gamma in log space ]: rows with an alpha below 1

@@ -1514,6 +1514,7 @@ static double tn_element(const Draw *d, const TnPlan *t, uint64_t e, uint64_t xa
 
 /* The first candidates of a batch in lanes, one method for the whole draw (vectorises). */
 KS_CLONES
+KS_CLONES
 static void tn_first_lanes(const TnPlan *t, uint32_t w[4][BATCH], double x[BATCH], int ok[BATCH]) {
     if (t->method == 1.0) {
         for (int j = 0; j < BATCH; j++) {
@@ -1541,6 +1542,25 @@ static void tn_first_lanes(const TnPlan *t, uint32_t w[4][BATCH], double x[BATCH
     }
 }
 
+/* tn_element's ending for the accepted first candidates: the sign, mean + std y, clamped to
+ * [a, b] (selects by masks: it vectorises). */
+KS_CLONES
+static void tn_finish_lanes(const TnPlan *t, const double x[BATCH], const int ok[BATCH], double v[BATCH]) {
+    uint64_t sign = t->sign < 0.0 ? UINT64_C(0x8000000000000000) : 0;
+    for (int j = 0; j < BATCH; j++) {
+        double y = f64_of(bits_f64(x[j]) ^ sign);
+        double r = t->mean + t->std * y;
+        uint64_t lo = (uint64_t)0 - (uint64_t)(r < t->a), hi = (uint64_t)0 - (uint64_t)(r > t->b);
+        uint64_t c = (bits_f64(t->a) & lo) | (bits_f64(t->b) & hi & ~lo) | (bits_f64(r) & ~lo & ~hi);
+        v[j] = ok[j] ? f64_of(c) : 0.0;
+    }
+}
+
+KS_CLONES
+static void tn_store_f32(float *o, const double *v, int n) {
+    for (int j = 0; j < n; j++) o[j] = (float)v[j]; /* rounded once */
+}
+
 static void fill_run_trunc_normal_v2(const Draw *d, uint64_t e0, int64_t len, void *out) {
     TnPlan t;
     double p[9];
@@ -1549,7 +1569,7 @@ static void fill_run_trunc_normal_v2(const Draw *d, uint64_t e0, int64_t len, vo
     t.sign = p[6]; t.method = p[7]; t.m = p[8];
     uint64_t ctr[BATCH];
     uint32_t w[4][BATCH];
-    double x[BATCH];
+    double x[BATCH], v[BATCH];
     int ok[BATCH];
     for (int64_t i0 = 0; i0 < len; i0 += BATCH) {
         int n = len - i0 < BATCH ? (int)(len - i0) : BATCH;
@@ -1557,19 +1577,15 @@ static void fill_run_trunc_normal_v2(const Draw *d, uint64_t e0, int64_t len, vo
             ctr[j] = d->offset + (uint64_t)KS_TN_CANDIDATES * (e0 + (uint64_t)(i0 + (j < n ? j : 0)));
         philox_at(d->k0, d->k1, ctr, w);
         if (t.method != 0.0) tn_first_lanes(&t, w, x, ok);
-        for (int j = 0; j < n; j++) {
-            double v;
-            if (t.method != 0.0 && ok[j]) { /* (tn_element's ending, for the accepted first candidate) */
-                double y = t.sign < 0.0 ? flip64(x[j]) : x[j];
-                v = t.mean + t.std * y;
-                v = v < t.a ? t.a : v > t.b ? t.b : v;
-            } else {
-                v = tn_element(d, &t, e0 + (uint64_t)(i0 + j), (uint64_t)w[0][j] | ((uint64_t)w[1][j] << 32),
-                               (uint64_t)w[2][j] | ((uint64_t)w[3][j] << 32));
-            }
-            if (d->dtype == D_F64) ((double *)out)[i0 + j] = v;
-            else store_float(out, i0 + j, (float)v, d->dtype); /* float32 rounded once, 16-bit from it */
-        }
+        else memset(ok, 0, sizeof ok);
+        tn_finish_lanes(&t, x, ok, v);
+        for (int j = 0; j < n; j++)
+            if (!ok[j])
+                v[j] = tn_element(d, &t, e0 + (uint64_t)(i0 + j), (uint64_t)w[0][j] | ((uint64_t)w[1][j] << 32),
+                                  (uint64_t)w[2][j] | ((uint64_t)w[3][j] << 32));
+        if (d->dtype == D_F64) memcpy((double *)out + i0, v, (size_t)n * sizeof(double));
+        else if (d->dtype == D_F32) tn_store_f32((float *)out + i0, v, n);
+        else for (int j = 0; j < n; j++) store_float(out, i0 + j, (float)v[j], d->dtype); /* 16-bit from float32 */
     }
 }
 
