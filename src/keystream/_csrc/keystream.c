@@ -1242,17 +1242,15 @@ typedef struct {
  * vectorises). */
 static inline int row_status(const double *row, int64_t cats, int64_t need, double *top_out) {
     int64_t positive = 0, ok = 1;
-    for (int64_t c = 0; c < cats; c++) {
-        ok &= (int64_t)(row[c] >= 0.0) & (int64_t)(row[c] <= DBL_MAX); /* no branch: it vectorises */
-        positive += (int64_t)(row[c] > 0.0);
-    }
-    int64_t bad = !ok;
     uint64_t top = 0;
     const uint64_t *bits = (const uint64_t *)(const void *)row;
-    for (int64_t c = 0; c < cats; c++) {
+    for (int64_t c = 0; c < cats; c++) { /* one pass, no branch: it vectorises */
+        ok &= (int64_t)(row[c] >= 0.0) & (int64_t)(row[c] <= DBL_MAX);
+        positive += (int64_t)(row[c] > 0.0);
         uint64_t b = bits[c] & UINT64_C(0x7FFFFFFFFFFFFFFF);
         top = b > top ? b : top;
     }
+    int64_t bad = !ok;
     *top_out = f64_of(top);
     return bad ? 1 : positive < need ? 2 : 0;
 }
@@ -1291,9 +1289,12 @@ static void mult_part(void *ctx, int part, int nparts) {
             shift = j->k - e;
             a = shift < 1000 ? shift : 1000;
             double sa = ldexp(1.0, a), sb = ldexp(1.0, shift - a); /* 2^(K - e), exactly, in two steps */
+            /* q = floor((w 2^a) 2^(K - e - a)): a conversion's truncation is the floor of these
+             * nonnegative values below 2^52 (a loop of its own: it vectorises), then the sums */
+            for (int64_t c = 0; c < cats; c++) prefix[c] = (int64_t)((row[c] * sa) * sb);
             int64_t acc = 0;
             for (int64_t c = 0; c < cats; c++) {
-                acc += (int64_t)floor((row[c] * sa) * sb);
+                acc += prefix[c];
                 prefix[c] = acc;
             }
             uint64_t total = (uint64_t)prefix[cats - 1];
