@@ -173,6 +173,119 @@ def test_patch_torch_follows_torch_manual_seed():
     assert torch.manual_seed.__module__ == "torch.random"
 
 
+@pytest.fixture
+def patched():
+    """patch_torch in effect for the test (undone whatever happens)."""
+    try:
+        yield
+    finally:
+        ks.unpatch_torch()
+
+
+def test_patch_torch_adopts_the_seed_torch_was_given_before(patched):
+    torch.manual_seed(42)
+    ks.patch_torch()
+    assert same_bits(torch.rand(3), ks.rand(3, generator=ks.Generator(42)))
+
+
+def test_torch_rng_state_functions_save_and_restore_keystream_under_the_patch(patched):
+    torch_state = torch.random.default_generator.get_state()
+    ks.patch_torch(5)
+    state = torch.get_rng_state()
+    a = torch.rand(4)
+    torch.set_rng_state(state)
+    assert torch.equal(torch.rand(4), a)
+    with torch.random.fork_rng():  # isolate_rng, the sanity check: the outer stream unchanged
+        torch.rand(9)
+    b = torch.rand(4)
+    torch.set_rng_state(state)
+    torch.rand(4)
+    assert torch.equal(torch.rand(4), b)
+    # seed-then-restore (torchvision's FakeData): the stream continues, not reseeded
+    saved = torch.get_rng_state()
+    torch.manual_seed(3)
+    torch.rand(2)
+    torch.random.set_rng_state(saved)
+    c = torch.rand(2)
+    torch.set_rng_state(saved)
+    assert torch.equal(torch.rand(2), c)
+    # a checkpoint file round trip (a Trainer saves torch.random.get_rng_state())
+    buffer = __import__("io").BytesIO()
+    torch.save({"cpu": torch.random.get_rng_state()}, buffer)
+    d = torch.rand(3)
+    buffer.seek(0)
+    torch.random.set_rng_state(torch.load(buffer)["cpu"])
+    assert torch.equal(torch.rand(3), d)
+    # a bad keystream part changes neither generator
+    bad = torch.get_rng_state().clone()
+    bad[-27] = 99  # the stream version byte
+    before = torch.get_rng_state()
+    with pytest.raises(ValueError, match="stream version"):
+        torch.set_rng_state(bad)
+    assert torch.equal(torch.get_rng_state(), before)
+    # torch.seed() reseeds keystream with the seed it returns
+    s = torch.seed()
+    assert same_bits(torch.rand(3), ks.rand(3, generator=ks.Generator(s)))
+    ks.unpatch_torch()
+    assert torch.get_rng_state().numel() == torch_state.numel()
+    torch.random.default_generator.set_state(torch_state)
+
+
+def test_random_split_without_a_generator_draws_keystream_and_leaves_torch_alone(patched):
+    torch_state = torch.random.default_generator.get_state()
+    ks.patch_torch(4)
+    parts = torch.utils.data.random_split(range(10), [0.5, 0.5])
+    assert parts[0].indices + parts[1].indices == ks.randperm(10, generator=ks.Generator(4)).tolist()
+    assert torch.equal(torch.random.default_generator.get_state(), torch_state)
+
+
+def test_activation_checkpointing_recomputes_the_same_dropout_mask_under_the_patch(patched):
+    from torch.utils.checkpoint import checkpoint
+
+    layer = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Dropout(0.5))
+    x = torch.randn(4, 8, requires_grad=True)
+
+    def grads(use_checkpoint):
+        ks.manual_seed(11)
+        x.grad = None
+        y = checkpoint(layer, x, use_reentrant=False) if use_checkpoint else layer(x)
+        y.sum().backward()
+        return x.grad.clone()
+
+    ks.patch_torch(0)
+    assert torch.equal(grads(True), grads(False))
+
+
+def test_every_thread_draws_keystream_under_the_patch_and_any_thread_unpatches(patched):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ks.patch_torch(7)
+    seen = {}
+
+    def other():
+        seen["rand"] = torch.rand(3)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert same_bits(seen["rand"], ks.rand(3, generator=ks.Generator(7)))
+    ks.manual_seed(8)
+    with ThreadPoolExecutor(2) as pool:
+        mask = pool.submit(lambda: F.dropout(torch.ones(64), 0.5)).result()
+    with ks.torch_random(ks.Generator(8)):
+        assert torch.equal(mask, F.dropout(torch.ones(64), 0.5))
+    t = threading.Thread(target=ks.unpatch_torch)
+    t.start()
+    t.join()
+    torch.manual_seed(0)
+    u = torch.rand(3)
+    torch.manual_seed(0)
+    assert torch.equal(u, torch.rand(3)) and not same_bits(u, ks.rand(3, generator=ks.Generator(0)))
+    assert torch.rand is torch._C._VariableFunctions.rand and "uniform_" not in vars(torch.Tensor)
+    ks.patch_torch(1)  # the patch works again after an unpatch from another thread
+    assert same_bits(torch.rand(2), ks.rand(2, generator=ks.Generator(1)))
+
+
 def test_transformers_model_is_reproducible_unmodified():
     transformers = pytest.importorskip("transformers")
     cfg = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

@@ -23,7 +23,9 @@ NOTE [ two layers ]
 Inside a handler, keystream's own torch calls go to torch (the thread is marked busy).
 
 NOTE [ torch.Generator arguments ]
-A call that passes a ``torch.Generator`` draws from a keystream stream derived from that
+A call that passes torch's default generator (``random_split`` does) is a call that passes
+none: it draws from the mode's generator and leaves torch's alone.  A call that passes
+another ``torch.Generator`` draws from a keystream stream derived from that
 generator, which carries the stream's position as its seed: the call reads its seed ``s``,
 draws from ``Generator(s).fold_in("torch.Generator")``, and reseeds it with ``next(s)``
 (the first 63 bits of ``Generator(s).fold_in("torch.Generator next")``'s stream).  So two
@@ -272,10 +274,14 @@ def _handlers() -> dict[Any, Handler]:
 def _wrapper(original: Any, handler: Handler) -> Callable[..., Any]:
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        modes = getattr(_local, "modes", None)
-        if not modes or getattr(_local, "busy", False):
+        if getattr(_local, "busy", False):
             return original(*args, **kwargs)
-        return modes[-1].serve(handler, args, kwargs)
+        modes = getattr(_local, "modes", None)
+        # the thread's own mode, else patch_torch's (NOTE [ every thread under patch_torch ])
+        mode = modes[-1] if modes else (_patched[0] if _patched else None)
+        if mode is None or not mode.active:
+            return original(*args, **kwargs)
+        return mode.serve(handler, args, kwargs)
     return wrapper
 
 
@@ -314,6 +320,7 @@ class _Mode(TorchFunctionMode):
     def __init__(self, generator: Generator | None) -> None:
         super().__init__()
         self.generator = generator
+        self.active = True  # False: closed from another thread (passes every call through)
 
     def __enter__(self) -> _Mode:
         _handlers()
@@ -339,6 +346,8 @@ class _Mode(TorchFunctionMode):
         to torch meanwhile."""
         kwargs = dict(kwargs)
         g = kwargs.pop("generator", None)
+        if g is torch.random.default_generator:  # torch's default passed explicitly (random_split): the default
+            g = None
         if g is None:
             g = self.generator if self.generator is not None else default_generator
         elif isinstance(g, torch.Generator):
@@ -355,7 +364,7 @@ class _Mode(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
         handler = _table.get(func)
-        if handler is not None and not getattr(_local, "busy", False):
+        if handler is not None and self.active and not getattr(_local, "busy", False):
             return self.serve(handler, args, kwargs or {})
         return func(*args, **(kwargs or {}))
 
@@ -399,7 +408,68 @@ def torch_random(generator: Generator | None = None) -> Iterator[Generator]:
         yield generator if generator is not None else default_generator
 
 
+# patch_torch's state while in effect: [mode, patching thread, torch's functions replaced]
 _patched: list[Any] = []
+
+# NOTE [ every thread under patch_torch ]
+# torch's function modes are per thread, so patch_torch's mode sees the calls of the thread
+# that patched.  Every other thread reaches the random primitives' wrappers (NOTE [ two
+# layers ]), which answer with the patch's mode where the thread has no mode of its own: so
+# every thread draws keystream's numbers, from the one default generator (whose draws are
+# atomic: each takes its own blocks).  unpatch_torch from another thread cannot pop the
+# mode from the patching thread's stack: it marks the mode inactive (it then passes every
+# call through) and puts torch's functions back.
+
+# NOTE [ torch's RNG state under patch_torch ]
+# Code that saves and restores torch's RNG state (checkpoints, fork_rng, isolate_rng,
+# torch.utils.checkpoint, seed-then-restore) must save and restore keystream's numbers
+# under the patch.  torch.get_rng_state returns torch's own state followed by keystream's
+# default generator's 32-byte state (Generator.get_state); torch.set_rng_state of such a
+# tensor restores both (checked before either changes), of torch's own state torch's only.
+# torch.seed() reseeds keystream with the seed it returns; manual_seed seeds both.
+
+
+def _is_combined(state: Any) -> bool:
+    from ._generator import STATE_BYTES, _MAGIC
+    return (isinstance(state, Tensor) and state.dtype == torch.uint8 and state.dim() == 1
+            and state.numel() > STATE_BYTES
+            and bytes(state[-STATE_BYTES:-STATE_BYTES + 4].tolist()) == _MAGIC)
+
+
+def _state_functions(torch_get: Callable[[], Tensor], torch_set: Callable[[Tensor], None],
+                     torch_seed: Callable[[], int], torch_manual_seed: Callable[[int], Any]
+                     ) -> dict[str, Callable[..., Any]]:
+    """torch's seeding and state functions under the patch (NOTE [ torch's RNG state under
+    patch_torch ])."""
+    from ._generator import STATE_BYTES
+
+    @functools.wraps(torch_get)
+    def get_rng_state() -> Tensor:
+        return torch.cat([torch_get(), default_generator.get_state()])
+
+    @functools.wraps(torch_set)
+    def set_rng_state(new_state: Tensor) -> None:
+        if not _is_combined(new_state):
+            torch_set(new_state)
+            return
+        ours = new_state[-STATE_BYTES:]
+        Generator(0).set_state(ours)  # (checked first: a bad state changes neither)
+        torch_set(new_state[:-STATE_BYTES].clone())
+        default_generator.set_state(ours)
+
+    @functools.wraps(torch_seed)
+    def seed() -> int:
+        value = torch_seed()
+        manual_seed(value)
+        return value
+
+    @functools.wraps(torch_manual_seed)
+    def seeding(s: int) -> Any:
+        result = torch_manual_seed(s)
+        manual_seed(int(s))
+        return result
+
+    return {"get_rng_state": get_rng_state, "set_rng_state": set_rng_state, "seed": seed, "manual_seed": seeding}
 
 
 class _PatchedWorker:
@@ -433,49 +503,59 @@ def _worker_iter_init(original: Callable[..., None]) -> Callable[..., None]:
 
 def patch_torch(seed: int | None = None) -> None:
     """Make the program's torch randomness keystream's: :func:`torch_random` with
-    keystream's default generator, entered for the calling thread until
-    :func:`unpatch_torch`, and ``torch.manual_seed(s)`` (so Lightning's ``seed_everything``
-    and transformers' ``set_seed``) seeding keystream's default generator too.
+    keystream's default generator, for every thread until :func:`unpatch_torch`, with
+    torch's seeding and RNG-state functions keystream's too.
+
+    ``torch.manual_seed(s)`` (so Lightning's ``seed_everything`` and transformers'
+    ``set_seed``) and ``torch.seed()`` seed keystream's default generator too;
+    ``torch.get_rng_state()`` includes its state and ``torch.set_rng_state`` restores it, so
+    checkpoints, ``torch.random.fork_rng``, Lightning's ``isolate_rng`` and
+    ``torch.utils.checkpoint`` save and restore keystream's numbers.  torch's own generator
+    is never drawn from.
 
     Args:
-        seed: if given, ``keystream.manual_seed(seed)`` first.
+        seed: the seed of keystream's default generator.  Default: the seed torch was last
+            given (``torch.initial_seed()``), so seeding torch before or after patching
+            gives the same numbers.
 
     Reproducibility:
-        As :func:`torch_random`.  DataLoader workers (``fork`` and ``spawn``) run under the
-        patch too, each with keystream's default generator seeded from torch's seed for the
-        worker (so the numbers depend on ``num_workers``, as torch's do; use
-        :class:`keystream.data.PerSampleDataset` for numbers that do not).  Other threads
-        enter :func:`torch_random` themselves.
+        As :func:`torch_random`, in every thread: threads that draw at the same time take
+        their numbers from the one default generator in the order their calls reach it
+        (each call's blocks are its own).  DataLoader workers (``fork`` and ``spawn``) run
+        under the patch too, each with keystream's default generator seeded from torch's
+        seed for the worker (so the numbers depend on ``num_workers``, as torch's do; use
+        :class:`keystream.data.PerSampleDataset` for numbers that do not).
     """
     if _patched:
         unpatch_torch()
-    if seed is not None:
-        manual_seed(seed)
+    manual_seed(torch.initial_seed() if seed is None else seed)
     mode = _Mode(None)
     mode.__enter__()
-    original = torch.manual_seed
-
-    @functools.wraps(original)
-    def seeding(s: int) -> Any:
-        result = original(s)
-        manual_seed(int(s))
-        return result
-
-    torch.manual_seed = seeding  # type: ignore[assignment]
-    torch.random.manual_seed = seeding  # type: ignore[assignment]
+    originals = {name: getattr(torch.random, name) for name in ("get_rng_state", "set_rng_state", "seed",
+                                                                "manual_seed")}
+    for name, fn in _state_functions(originals["get_rng_state"], originals["set_rng_state"], originals["seed"],
+                                     originals["manual_seed"]).items():
+        setattr(torch, name, fn)
+        setattr(torch.random, name, fn)
     workers = torch.utils.data.dataloader._MultiProcessingDataLoaderIter
     worker_init = workers.__init__
     workers.__init__ = _worker_iter_init(worker_init)  # type: ignore[method-assign]
-    _patched[:] = [mode, original, worker_init]
+    _patched[:] = [mode, threading.get_ident(), originals, worker_init]
 
 
 def unpatch_torch() -> None:
-    """Undo :func:`patch_torch` (nothing if it is not in effect)."""
-    if not _patched:
-        return
-    mode, original, worker_init = _patched
-    _patched.clear()
-    torch.manual_seed = original  # type: ignore[assignment]
-    torch.random.manual_seed = original  # type: ignore[assignment]
+    """Undo :func:`patch_torch` (nothing if it is not in effect), from any thread."""
+    with _lock:
+        if not _patched:
+            return
+        mode, thread, originals, worker_init = _patched
+        _patched.clear()
+    for name, fn in originals.items():
+        setattr(torch, name, fn)
+        setattr(torch.random, name, fn)
     torch.utils.data.dataloader._MultiProcessingDataLoaderIter.__init__ = worker_init  # type: ignore[method-assign]
-    mode.__exit__(None, None, None)
+    if thread == threading.get_ident():
+        mode.__exit__(None, None, None)
+    else:  # NOTE [ every thread under patch_torch ]
+        mode.active = False
+        _uninstall()
