@@ -430,7 +430,7 @@ _patched: list[Any] = []
 
 
 def _is_combined(state: Any) -> bool:
-    from ._generator import STATE_BYTES, _MAGIC
+    from ._generator import _MAGIC, STATE_BYTES
     return (isinstance(state, Tensor) and state.dtype == torch.uint8 and state.dim() == 1
             and state.numel() > STATE_BYTES
             and bytes(state[-STATE_BYTES:-STATE_BYTES + 4].tolist()) == _MAGIC)
