@@ -291,3 +291,15 @@ def test_keystream_loader_makes_the_sampler_state_count_what_training_received()
     rest = [b.tolist() for b in KsLoader(list(range(100)), batch_size=4, sampler=resumed)]
     full = [b.tolist() for b in DataLoader(list(range(100)), batch_size=4, sampler=ShuffleSampler(100, 4, seed=1))]
     assert seen + rest == full
+
+
+def test_dataloader_takes_a_keystream_generator():
+    g = ks.Generator(1)
+    loader = ks.data.DataLoader(list(range(10)), 3, True, generator=g)  # (shuffle positional, as torch allows)
+    first = [v for batch in loader for v in batch.tolist()]
+    second = [v for batch in loader for v in batch.tolist()]
+    h = ks.Generator(1)
+    assert first == ks.randperm(10, generator=h).tolist() and second == ks.randperm(10, generator=h).tolist()
+    assert g.spawn_count == 1  # the workers' base seed: g.torch_generator(), made once
+    plain = ks.data.DataLoader(list(range(4)), batch_size=2, generator=ks.Generator(2))
+    assert [b.tolist() for b in plain] == [[0, 1], [2, 3]]

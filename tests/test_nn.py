@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 
 import keystream as ks
@@ -263,3 +264,23 @@ def test_full_batch_reference_of_the_workers():
     plain = Net().eval()(x)
     assert y.shape == plain.shape == (GLOBAL_BATCH, 4, 6) and STEP == 5
     assert bool((y != plain).any())
+
+
+def test_functional_dropout_without_a_site_is_torch_s_call_under_torch_random():
+    """NOTE [ dropout without a site ]: torch's call as it is, the mask from the generator."""
+    from keystream.nn import functional as KF
+
+    x = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(0))
+    for ours, theirs in [(KF.dropout, F.dropout), (KF.alpha_dropout, F.alpha_dropout),
+                         (KF.dropout1d, F.dropout1d), (KF.dropout2d, F.dropout2d),
+                         (KF.feature_alpha_dropout, F.feature_alpha_dropout)]:
+        got = ours(x, 0.4, True, generator=ks.Generator(3))
+        with ks.torch_random(ks.Generator(3)):
+            want = theirs(x, 0.4, True)
+        assert torch.equal(got, want), ours.__name__
+    g = ks.Generator(5)
+    y = x.clone()
+    assert KF.dropout(y, 0.5, inplace=True, generator=g) is y and g.offset > 0
+    assert KF.dropout(x, 0.5, training=False) is x
+    with pytest.raises(ValueError, match="need a site"):
+        KF.dropout(x, 0.5, features=(3, 5))

@@ -47,8 +47,8 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from . import _composite, _counts, _draws, _inplace
+from ._dropout import dropout as _dropout
 from ._generator import Generator, default_generator, manual_seed
-from ._math.torch_forms import alpha_dropout_noise, dropout_noise
 
 __all__ = ["patch_torch", "torch_random", "unpatch_torch"]
 
@@ -115,28 +115,6 @@ def _bernoulli(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> T
 
 def _poisson(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
     return _counts.poisson(args[0].detach(), generator=g, **kwargs)
-
-
-def _dropout(x: Tensor, p: float, train: bool, inplace: bool, g: Generator, feature: bool, alpha: bool) -> Tensor:
-    """torch's dropout formulas with a keystream mask: ``bernoulli(1 - p)`` of the input's
-    shape, or of ``(N, C, 1, ...)`` for the feature forms, in the input's dtype; the rest in
-    torch ops, so autograd gives torch's gradient (mask times scale)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not train or p == 0.0:
-        return x
-    if feature and x.dim() < 2:
-        raise ValueError(f"feature dropout needs an input with at least 2 dimensions, got {x.dim()}")
-    if p == 1.0:
-        noise = torch.zeros((), dtype=x.dtype, device=x.device)
-        return x.mul_(noise) if inplace else x * noise
-    shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2) if feature else tuple(x.shape)
-    noise = _draws.bernoulli(1.0 - p, shape, generator=g, dtype=x.dtype, device=x.device)
-    if alpha:
-        noise, shift = alpha_dropout_noise(noise, p)
-        return x.mul_(noise).add_(shift) if inplace else x * noise + shift
-    noise = dropout_noise(noise, p)
-    return x.mul_(noise) if inplace else x * noise
 
 
 def _dropout_handler(feature: bool, alpha: bool, inplace: bool) -> Handler:

@@ -1,6 +1,7 @@
 """Keyed dropout, functional forms: torch's arguments, plus the site that keys the mask.
 
-Each function takes torch's ``(input, p, training, inplace)`` and a keyword ``site``: a
+Each function takes torch's ``(input, p, training, inplace)`` and a keyword ``site`` (NOTE
+[ dropout without a site ] for calls without one): a
 :class:`~keystream.nn.Site` or a name (one process-wide site per name), which with the
 step and batch counters (:func:`keystream.nn.batch`) keys the mask (NOTE [ Keyed masks ]).
 ``features`` and ``feature_start`` place a shard of the features (tensor or sequence
@@ -11,6 +12,13 @@ Reproducibility:
     The mask of an element depends on the generator's key, the site name, the step, the
     site's call number within the step, the element's global sample index and its feature
     position: not on the device, micro-batching, ranks, feature shards or recompute.
+
+NOTE [ dropout without a site ]
+Without ``site`` (torch's call as it is), the mask is not keyed: it is drawn from
+``generator`` (default: keystream's default generator) as under ``keystream.torch_random``:
+``bernoulli(1 - p)`` of the input's shape (``(N, C, 1, ...)`` for the channel forms), so it
+depends on the generator's position, the batch shape and the device's engine as torch's
+does, and on nothing else.  Name a site for masks that do not depend on them.
 """
 from __future__ import annotations
 
@@ -19,6 +27,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .._dropout import dropout as unkeyed_dropout
+from .._generator import Generator, resolve_generator
 from ._op import count_call, keyed_dropout
 from ._schedule import Site
 
@@ -64,11 +74,18 @@ def _placement(x: Tensor, feature: bool, features: Sequence[int] | None,
     return glob, starts
 
 
-def _run(x: Tensor, p: float, training: bool, inplace: bool, site: Site | str, feature: bool, alpha: bool,
-         features: Sequence[int] | None, feature_start: Sequence[int] | None) -> Tensor:
+def _run(x: Tensor, p: float, training: bool, inplace: bool, site: Site | str | None, feature: bool, alpha: bool,
+         features: Sequence[int] | None, feature_start: Sequence[int] | None,
+         generator: Generator | None = None) -> Tensor:
     p = _check_p(p)
     if not isinstance(x, Tensor):
         raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+    if site is None:  # NOTE [ dropout without a site ]
+        if features is not None or feature_start is not None:
+            raise ValueError("features and feature_start place a keyed mask: they need a site")
+        if training and p > 0.0 and not x.dtype.is_floating_point:
+            raise TypeError(f"input must be a floating point tensor, got {x.dtype}")
+        return unkeyed_dropout(x, p, training, inplace, resolve_generator(generator), feature, alpha)
     s = _site(site)
     if not training or p == 0.0 or x.numel() == 0:
         return x  # (torch returns the input itself)
@@ -88,8 +105,9 @@ def _run(x: Tensor, p: float, training: bool, inplace: bool, site: Site | str, f
     return original.copy_(y) if inplace else y
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, site: Site | str,
-            features: Sequence[int] | None = None, feature_start: Sequence[int] | None = None) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+            site: Site | str | None = None, features: Sequence[int] | None = None,
+            feature_start: Sequence[int] | None = None, generator: Generator | None = None) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``, as
     :func:`torch.nn.functional.dropout`, with the keyed mask of ``site``.
 
@@ -112,12 +130,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         ``(start + N, *features)`` (NOTE [ Keyed masks ]).  The backward pass recomputes
         the mask from three saved counters.
     """
-    return _run(input, p, training, inplace, site, False, False, features, feature_start)
+    return _run(input, p, training, inplace, site, False, False, features, feature_start, generator)
 
 
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False, *,
-                  site: Site | str, features: Sequence[int] | None = None,
-                  feature_start: Sequence[int] | None = None) -> Tensor:
+                  site: Site | str | None = None, features: Sequence[int] | None = None,
+                  feature_start: Sequence[int] | None = None, generator: Generator | None = None) -> Tensor:
     """:func:`torch.nn.functional.alpha_dropout` (SELU-preserving) with a keyed mask: a
     dropped element takes SELU's negative saturation, then the affine map that keeps the
     mean and variance.  Arguments as :func:`dropout` (``training`` defaults to False, as
@@ -126,23 +144,25 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     Reproducibility:
         The mask of :func:`dropout`.
     """
-    return _run(input, p, training, inplace, site, False, True, features, feature_start)
+    return _run(input, p, training, inplace, site, False, True, features, feature_start, generator)
 
 
 def _feature(name: str, dims: tuple[int, ...], input: Tensor, p: float, training: bool, inplace: bool,
-             site: Site | str, alpha: bool, features: Sequence[int] | None,
-             feature_start: Sequence[int] | None) -> Tensor:
+             site: Site | str | None, alpha: bool, features: Sequence[int] | None,
+             feature_start: Sequence[int] | None, generator: Generator | None) -> Tensor:
     """A channel-wise form: ``dims`` are the accepted ranks, the larger one batched."""
     if input.dim() not in dims:
         raise RuntimeError(f"{name}: expected a {dims[0]}D or {dims[1]}D input, got a {input.dim()}D input")
     if input.dim() == dims[1]:
-        return _run(input, p, training, inplace, site, True, alpha, features, feature_start)
-    result = _run(input.unsqueeze(0), p, training, False, site, True, alpha, features, feature_start).squeeze(0)
+        return _run(input, p, training, inplace, site, True, alpha, features, feature_start, generator)
+    result = _run(input.unsqueeze(0), p, training, False, site, True, alpha, features, feature_start,
+                  generator).squeeze(0)
     return input.copy_(result) if inplace and result is not input else result
 
 
-def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, site: Site | str,
-              features: Sequence[int] | None = None, feature_start: Sequence[int] | None = None) -> Tensor:
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+              site: Site | str | None = None, features: Sequence[int] | None = None,
+              feature_start: Sequence[int] | None = None, generator: Generator | None = None) -> Tensor:
     """Zero whole channels of ``(N, C, L)`` or ``(C, L)`` input, as
     :func:`torch.nn.functional.dropout1d`, with the keyed mask of ``site``.
 
@@ -151,36 +171,38 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         mask does (the unbatched input is sample ``start``); ``features`` / ``feature_start``
         place a channel shard as in :func:`dropout`.
     """
-    return _feature("dropout1d", (2, 3), input, p, training, inplace, site, False, features, feature_start)
+    return _feature("dropout1d", (2, 3), input, p, training, inplace, site, False, features, feature_start, generator)
 
 
-def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, site: Site | str,
-              features: Sequence[int] | None = None, feature_start: Sequence[int] | None = None) -> Tensor:
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+              site: Site | str | None = None, features: Sequence[int] | None = None,
+              feature_start: Sequence[int] | None = None, generator: Generator | None = None) -> Tensor:
     """Zero whole channels of ``(N, C, H, W)`` input, as :func:`torch.nn.functional.dropout2d`
     (a 3D input is ``(N, C, L)``, as torch treats it today), with the keyed mask of ``site``.
 
     Reproducibility:
         The channel mask of :func:`dropout1d`.
     """
-    if input.dim() == 3:
-        return _feature("dropout2d", (2, 3), input, p, training, inplace, site, False, features, feature_start)
-    return _feature("dropout2d", (3, 4), input, p, training, inplace, site, False, features, feature_start)
+    dims = (2, 3) if input.dim() == 3 else (3, 4)
+    return _feature("dropout2d", dims, input, p, training, inplace, site, False, features, feature_start, generator)
 
 
-def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, site: Site | str,
-              features: Sequence[int] | None = None, feature_start: Sequence[int] | None = None) -> Tensor:
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+              site: Site | str | None = None, features: Sequence[int] | None = None,
+              feature_start: Sequence[int] | None = None, generator: Generator | None = None) -> Tensor:
     """Zero whole channels of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input, as
     :func:`torch.nn.functional.dropout3d`, with the keyed mask of ``site``.
 
     Reproducibility:
         The channel mask of :func:`dropout1d`.
     """
-    return _feature("dropout3d", (4, 5), input, p, training, inplace, site, False, features, feature_start)
+    return _feature("dropout3d", (4, 5), input, p, training, inplace, site, False, features, feature_start, generator)
 
 
 def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False, *,
-                          site: Site | str, features: Sequence[int] | None = None,
-                          feature_start: Sequence[int] | None = None) -> Tensor:
+                          site: Site | str | None = None, features: Sequence[int] | None = None,
+                          feature_start: Sequence[int] | None = None,
+                          generator: Generator | None = None) -> Tensor:
     """:func:`torch.nn.functional.feature_alpha_dropout`: alpha dropout of whole channels of a
     batched ``(N, C, ...)`` input, with the keyed mask of ``site``.
 
@@ -190,5 +212,5 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     p = _check_p(p)
     if input.dim() < 2:
         raise ValueError(f"feature dropout needs an input with at least 2 dimensions, got {input.dim()}")
-    return _run(input, p, training, inplace, site, True, True, features, feature_start)
+    return _run(input, p, training, inplace, site, True, True, features, feature_start, generator)
 
