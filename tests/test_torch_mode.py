@@ -284,6 +284,8 @@ def test_every_thread_draws_keystream_under_the_patch_and_any_thread_unpatches(p
     assert torch.rand is torch._C._VariableFunctions.rand and "uniform_" not in vars(torch.Tensor)
     ks.patch_torch(1)  # the patch works again after an unpatch from another thread
     assert same_bits(torch.rand(2), ks.rand(2, generator=ks.Generator(1)))
+    ks.unpatch_torch()
+    assert not torch._C._is_torch_function_mode_enabled()  # no closed mode left on this thread's stack
 
 
 def test_transformers_model_is_reproducible_unmodified():

@@ -248,10 +248,36 @@ BAD = [
     ("nn batch start < 0", lambda g: knn.batch(-1).__enter__(), ValueError, "start"),
     ("nn batch float step", lambda g: knn.batch(0, step=1.5).__enter__(), TypeError, "step"),
     ("nn set_step < 0", lambda g: knn.set_step(-3), ValueError, "step"),
+    # failures after the checks (NOTE [ one call, one transaction ]): the state goes back
+    ("init uniform_ of an expanded tensor", lambda g: init.uniform_(torch.empty(1, 3).expand(4, 3), generator=g),
+     RuntimeError, "same memory"),
+    ("init orthogonal_ of an expanded tensor", lambda g: init.orthogonal_(torch.empty(1, 3).expand(4, 3), generator=g),
+     RuntimeError, "same memory"),
+    ("init kaiming_uniform_ of an inference tensor", lambda g: init.kaiming_uniform_(_INFERENCE, generator=g),
+     RuntimeError, "inference"),
+    ("randint_like an integer tensor requiring grad",
+     lambda g: ks.randint_like(torch.zeros(3, dtype=torch.int64), 10, requires_grad=True, generator=g),
+     RuntimeError, "requires_grad"),
+    ("torch_generator on a bad device", lambda g: g.torch_generator("nope"), RuntimeError, "nope"),
+    ("NegativeBinomial whose rate overflows", lambda g: ks.distributions.sample(torch.distributions.NegativeBinomial(
+        5.0, logits=torch.tensor(800.0, dtype=torch.float64)), (3,), generator=g), ValueError, "rate"),
+    ("Categorical with no sample", lambda g: ks.distributions.sample(
+        torch.distributions.Categorical(torch.tensor([0.5, 0.5])), (0,), generator=g), RuntimeError, "sample_shape"),
+    ("student_t at the end of the counter space", lambda g: _near_end(g).student_t(3.0, (10,)), OverflowError,
+     "2\\*\\*64"),
 ]
 
 # Devices this torch may have: the rows that need them missing are skipped where they exist.
 _NEEDS_NO = {"device mps": "mps", "generator on mps": "mps", "device xpu": "xpu"}
+
+
+with torch.inference_mode():
+    _INFERENCE = torch.empty(3, 4)
+
+
+def _near_end(g: ks.Generator) -> ks.Generator:
+    """``g`` itself, 60 blocks before 2^64 (set up by _SETUP, so that the test's state is this)."""
+    return g
 
 
 def _used() -> ks.Generator:
@@ -268,7 +294,13 @@ def _at_spawn_limit(g: ks.Generator) -> ks.Generator:
 
 
 #: Rows whose generator is not the plain one: name -> the generator to use.
+def _offset(g: ks.Generator, offset: int) -> ks.Generator:
+    g.offset = offset
+    return g
+
+
 _SETUP = {
+    "student_t at the end of the counter space": lambda: _offset(ks.Generator(2024), 2**64 - 60),
     "generator on mps": lambda: ks.Generator(2024, device="mps"),
     "spawn past the stored count": lambda: _at_spawn_limit(ks.Generator(2024)),
 }

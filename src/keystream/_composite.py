@@ -426,9 +426,9 @@ def _scaled_gamma(g: Generator, alpha: Tensor | float, rate: Tensor | float | No
     ``numer`` is given (float64, of the computed shape: Student's t), in float64, rounded once
     to ``dtype`` (into ``out``).  An engine's kernel reads the parameters and writes the
     values directly where it has one (the same IEEE operations)."""
-    engine = engine_for(dev, "normal", torch.float64)
+    engine = None if dev.type == "meta" else engine_for(dev, "normal", torch.float64)
     version = g._version
-    if (dev.type != "meta" and engine.has_standard_gamma() and dtype in KERNEL_DTYPES and elements.index is None
+    if (engine is not None and engine.has_standard_gamma() and dtype in KERNEL_DTYPES and elements.index is None
             and version in engine.composite_versions):
         n = elements.total
         z_blocks, blocks = _gamma_blocks(n)

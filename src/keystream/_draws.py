@@ -29,7 +29,7 @@ from ._devices import parse_device, usable_device
 from ._engines import _forced as _FORCED
 from ._engines import engine_for
 from ._engines._cpu import _NATIVE, CpuEngine, pack_params
-from ._generator import CPU, GRAPH_SAFE, Generator, default_generator, resolve_generator
+from ._generator import CPU, GRAPH_SAFE, Generator, default_generator, resolve_generator, transaction
 from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, versioned
 from ._math import truncnorm
 from ._math.numpy_forms import log_f64
@@ -338,6 +338,13 @@ def _eager(fn: _F) -> _F:
                 result = _small(fn.__name__, args, kwargs.get("generator"), kwargs.get("dtype"))
             if result is not None:
                 return result
+        if "torch._dynamo" in sys.modules and torch.compiler.is_compiling():
+            return _full(args, kwargs)  # (traced: the state moves when the graph runs)
+        g = kwargs.get("generator")
+        with transaction(g if isinstance(g, Generator) else default_generator):  # NOTE [ one call, one transaction ]
+            return _full(args, kwargs)
+
+    def _full(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         extra = _factory_options(fn.__name__, kwargs) if kwargs and not _FACTORY.isdisjoint(kwargs) else None
         if torch._C._is_torch_function_mode_enabled() and torch.get_default_device().type != "cpu":
             # NOTE [ default device ]: inside ``with torch.device(...)`` (the meta device of

@@ -7,7 +7,10 @@ normals or leftover words: the state below is the whole state.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -228,6 +231,7 @@ class Generator(metaclass=OpaqueMeta):
                     f"this draw needs {blocks} blocks but offset {start} is too close to 2**64"
                 )
             self._offset = start + blocks
+            self._record()
             return self._key, start
 
     def _release(self, key: Key, start: int, blocks: int) -> None:
@@ -241,6 +245,14 @@ class Generator(metaclass=OpaqueMeta):
         with self._lock:
             if self._key == key and self._offset == start + blocks:
                 self._offset = start
+                self._record()
+
+    def _record(self) -> None:
+        """Note this thread's change of the state for an open :func:`transaction` (under the
+        lock, right after the change)."""
+        open_ = getattr(_TRANSACTIONS, "open", None)
+        if open_ and id(self) in open_:
+            open_[id(self)][1] = (self._key, self._offset, self._spawn_count, self._version)
 
     def _snapshot(self) -> tuple[Key, int, int, int]:
         self._follow_worker()
@@ -370,9 +382,11 @@ class Generator(metaclass=OpaqueMeta):
         """
         from ._draws import bits
 
-        child = self.spawn(1)[0]
-        seed = int(bits(1, generator=child, dtype=torch.uint64, device="cpu").view(torch.int64).item()) & (2**63 - 1)
-        return torch.Generator(device=self._device if device is None else device).manual_seed(seed)
+        with transaction(self):  # (a bad device gives the spawned child back)
+            child = self.spawn(1)[0]
+            word = bits(1, generator=child, dtype=torch.uint64, device="cpu").view(torch.int64)
+            seed = int(word.item()) & (2**63 - 1)
+            return torch.Generator(device=self._device if device is None else device).manual_seed(seed)
 
     def fold_in(self, data: int | str | bytes) -> Generator:
         """A new generator keyed by ``fold_in(key, data)`` at offset 0; ``self`` is unchanged.
@@ -400,6 +414,7 @@ class Generator(metaclass=OpaqueMeta):
             if start + n >= _U64:
                 raise OverflowError(f"n = {n} would take spawn_count ({start}) past 2**64 - 1")
             self._spawn_count = start + n
+            self._record()
         return [self._child(spawn_key(key, start + i)) for i in range(n)]
 
     # ----------------------------------------------------------- python protocol
@@ -516,6 +531,56 @@ def fork_rng(generators: Iterable[Generator] | None = None, enabled: bool = True
         for gen, (key, offset, spawn, version) in zip(gens, states):
             with gen._lock:
                 gen._key, gen._offset, gen._spawn_count, gen._version = key, offset, spawn, version
+
+
+# NOTE [ one call, one transaction ]
+# A public call may take blocks more than once (a composite draw, a distribution's sample,
+# an initialiser, a draw followed by a copy into ``out=``) and fail after the first: its
+# checks, torch's allocator, a copy, autograd.  Every public call runs as a transaction of
+# the generator it draws from: the state at entry is kept, each change the call makes is
+# recorded (Generator._record, from _reserve, _release and spawn), and on an exception the
+# state goes back to the entry's if it is still the one the call left (no other thread, no
+# set_state, changed it since; then the blocks stay taken, as _release does).  Transactions
+# nest: the outermost decides.
+_TRANSACTIONS = threading.local()  # .open: id(generator) -> [state at entry, state after this thread's last change]
+
+
+@contextlib.contextmanager
+def transaction(g: Generator) -> Iterator[Generator]:
+    """NOTE [ one call, one transaction ]: inside the block, ``g``'s draws are one; an
+    exception gives back every block they took (when nothing else drew meanwhile)."""
+    open_ = _TRANSACTIONS.__dict__.setdefault("open", {})
+    if id(g) in open_:  # nested: the outer transaction decides
+        yield g
+        return
+    entry = g._snapshot()
+    open_[id(g)] = [entry, entry]
+    try:
+        yield g
+    except BaseException:
+        with g._lock:
+            if (g._key, g._offset, g._spawn_count, g._version) == open_[id(g)][1]:
+                g._key, g._offset, g._spawn_count, g._version = entry
+        raise
+    finally:
+        del open_[id(g)]
+
+
+def one_call(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (a public function with a ``generator`` argument) as one transaction of that
+    generator, or of the default one (NOTE [ one call, one transaction ])."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "torch._dynamo" in sys.modules and torch.compiler.is_compiling():
+            return fn(*args, **kwargs)  # (traced: the state moves when the graph runs)
+        g = kwargs.get("generator")
+        if g is None and len(args) > 1:
+            g = signature.bind_partial(*args, **kwargs).arguments.get("generator")
+        with transaction(g if isinstance(g, Generator) else default_generator):
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 def manual_seed(seed: int) -> Generator:

@@ -15,7 +15,7 @@ import torch
 
 from . import _draws
 from ._devices import usable_device
-from ._generator import Generator
+from ._generator import Generator, one_call
 from ._kinds import INT_DTYPES
 
 __all__ = [
@@ -41,6 +41,7 @@ def _tensor(tensor: Any, name: str = "tensor") -> Tensor:
     return tensor
 
 
+@one_call
 def uniform_(tensor: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with uniform numbers in [from_, to), as :meth:`torch.Tensor.uniform_`.
 
@@ -50,6 +51,7 @@ def uniform_(tensor: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: 
     return _draws.uniform(from_, to, tuple(_tensor(tensor).shape), generator=generator, out=tensor)
 
 
+@one_call
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with ``N(mean, std^2)``, as :meth:`torch.Tensor.normal_`.
 
@@ -59,6 +61,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: G
     return _draws.normal(mean, std, tuple(_tensor(tensor).shape), generator=generator, out=tensor)
 
 
+@one_call
 def exponential_(tensor: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with exponential numbers of rate ``lambd``, as :meth:`torch.Tensor.exponential_`.
 
@@ -68,6 +71,7 @@ def exponential_(tensor: Tensor, lambd: float = 1.0, *, generator: Generator | N
     return _draws.exponential(tuple(_tensor(tensor).shape), lambd=lambd, generator=generator, out=tensor)
 
 
+@one_call
 def geometric_(tensor: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with the trials up to a first success, as :meth:`torch.Tensor.geometric_`.
 
@@ -78,6 +82,7 @@ def geometric_(tensor: Tensor, p: float, *, generator: Generator | None = None) 
     return _draws.geometric(tuple(_tensor(tensor).shape), p=p, generator=generator, out=tensor)
 
 
+@one_call
 def log_normal_(tensor: Tensor, mean: float = 1.0, std: float = 2.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with ``exp(N(mean, std^2))``, as :meth:`torch.Tensor.log_normal_`.
 
@@ -87,6 +92,7 @@ def log_normal_(tensor: Tensor, mean: float = 1.0, std: float = 2.0, *, generato
     return _draws.log_normal(tuple(_tensor(tensor).shape), mean=mean, std=std, generator=generator, out=tensor)
 
 
+@one_call
 def cauchy_(tensor: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with Cauchy numbers, as :meth:`torch.Tensor.cauchy_`.
 
@@ -96,6 +102,7 @@ def cauchy_(tensor: Tensor, median: float = 0.0, sigma: float = 1.0, *, generato
     return _draws.cauchy(tuple(_tensor(tensor).shape), median=median, sigma=sigma, generator=generator, out=tensor)
 
 
+@one_call
 def bernoulli_(tensor: Tensor, p: float | Tensor = 0.5, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with 1 with probability ``p`` (a number, or a tensor that broadcasts
     to ``tensor``'s shape) else 0, as :meth:`torch.Tensor.bernoulli_`.
@@ -116,6 +123,7 @@ def _int_arg(value: Any, name: str) -> int:
     return int(value)
 
 
+@one_call
 def random_(tensor: Tensor, *args: Any, generator: Generator | None = None, **kwargs: Any) -> Tensor:
     """Fill ``tensor`` with integers, as :meth:`torch.Tensor.random_`:
     ``random_(t)``, ``random_(t, to)`` or ``random_(t, from_, to)`` (``from`` also as a keyword).
@@ -175,6 +183,7 @@ def _like(input: Any, dtype: torch.dtype | None, device: Any, memory_format: tor
     return torch.empty_like(src, dtype=dtype, device=dev, memory_format=memory_format)
 
 
+@one_call
 def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: torch.dtype | None = None,
               device: Any = None, memory_format: torch.memory_format = torch.preserve_format,
               requires_grad: bool = False) -> Tensor:
@@ -186,6 +195,7 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: torch
     return _float_like(_draws.rand, input, generator, dtype, device, memory_format, requires_grad)
 
 
+@one_call
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: torch.dtype | None = None,
                device: Any = None, memory_format: torch.memory_format = torch.preserve_format,
                requires_grad: bool = False) -> Tensor:
@@ -204,6 +214,7 @@ def _float_like(draw: Any, input: Any, generator: Generator | None, dtype: torch
     return result.requires_grad_(requires_grad)
 
 
+@one_call
 def randint_like(input: Tensor, *args: Any, generator: Generator | None = None, dtype: torch.dtype | None = None,
                  device: Any = None, memory_format: torch.memory_format = torch.preserve_format,
                  requires_grad: bool = False, **kwargs: Any) -> Tensor:
@@ -225,5 +236,8 @@ def randint_like(input: Tensor, *args: Any, generator: Generator | None = None, 
     if "high" not in values:
         raise TypeError("randint_like() needs high: randint_like(input, high) or randint_like(input, low, high)")
     out = _like(input, dtype, device, memory_format)
+    if requires_grad and not out.dtype.is_floating_point:  # (checked before the draw, as torch)
+        raise RuntimeError(f"requires_grad: only tensors of floating point dtype can require gradients, "
+                           f"got {out.dtype}")
     result = _draws.randint(values.get("low", 0), values["high"], tuple(out.shape), generator=generator, out=out)
     return result.requires_grad_(requires_grad)

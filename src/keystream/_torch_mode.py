@@ -396,7 +396,8 @@ _patched: list[Any] = []
 # every thread draws keystream's numbers, from the one default generator (whose draws are
 # atomic: each takes its own blocks).  unpatch_torch from another thread cannot pop the
 # mode from the patching thread's stack: it marks the mode inactive (it then passes every
-# call through) and puts torch's functions back.
+# call through) and puts torch's functions back; the patching thread pops it at its next
+# patch_torch or unpatch_torch (_drop_closed).
 
 # NOTE [ torch's RNG state under patch_torch ]
 # Code that saves and restores torch's RNG state (checkpoints, fork_rng, isolate_rng,
@@ -504,8 +505,7 @@ def patch_torch(seed: int | None = None) -> None:
         seed for the worker (so the numbers depend on ``num_workers``, as torch's do; use
         :class:`keystream.data.PerSampleDataset` for numbers that do not).
     """
-    if _patched:
-        unpatch_torch()
+    unpatch_torch()
     manual_seed(torch.initial_seed() if seed is None else seed)
     mode = _Mode(None)
     mode.__enter__()
@@ -521,8 +521,17 @@ def patch_torch(seed: int | None = None) -> None:
     _patched[:] = [mode, threading.get_ident(), originals, worker_init]
 
 
+def _drop_closed() -> None:
+    """Pop this thread's modes closed from another thread (NOTE [ every thread under
+    patch_torch ]) off its torch function mode stack."""
+    modes = getattr(_local, "modes", None)
+    while modes and not modes[-1].active:
+        TorchFunctionMode.__exit__(modes.pop(), None, None, None)
+
+
 def unpatch_torch() -> None:
     """Undo :func:`patch_torch` (nothing if it is not in effect), from any thread."""
+    _drop_closed()
     with _lock:
         if not _patched:
             return

@@ -21,7 +21,7 @@ import torch
 from torch import distributions as D
 
 from .. import _composite, _counts, _draws
-from .._generator import Generator, resolve_generator
+from .._generator import Generator, one_call, resolve_generator
 from .._math.torch_forms import exp_f64, neg_log1m_f64
 
 __all__ = ["rsample", "sample", "supported"]
@@ -147,6 +147,8 @@ def _categorical(d: D.Categorical, shape: torch.Size, g: Generator, grad: bool) 
     probs = d.probs.detach()
     categories = probs.shape[-1]
     rows = probs.reshape(-1, categories)
+    if shape.numel() == 0:  # (as torch's Categorical, whose multinomial refuses 0 samples)
+        raise RuntimeError(f"sample_shape {tuple(shape)}: cannot sample 0 values")
     n = max(1, shape.numel() // max(1, rows.shape[0]))
     draws = _composite.multinomial(rows, n, True, generator=g)  # [rows, n], as torch's Categorical
     return draws.t().reshape(shape)
@@ -260,6 +262,7 @@ def supported(dist: Any) -> bool:
         return False
 
 
+@one_call
 def sample(dist: D.Distribution, sample_shape: Sequence[int] | torch.Size = (), *,
            generator: Generator | None = None) -> Tensor:
     """``dist.sample(sample_shape)`` with keystream's numbers (no gradient).
@@ -285,6 +288,7 @@ def sample(dist: D.Distribution, sample_shape: Sequence[int] | torch.Size = (), 
         return _draw(dist, _shape(dist, sample_shape), g, False)
 
 
+@one_call
 def rsample(dist: D.Distribution, sample_shape: Sequence[int] | torch.Size = (), *,
             generator: Generator | None = None) -> Tensor:
     """``dist.rsample(sample_shape)`` with keystream's numbers: the values of :func:`sample`

@@ -54,8 +54,14 @@ def fill_(tensor: torch.Tensor, draw: Callable[..., torch.Tensor], generator: Ge
 
 
 def check_tensor(tensor: Any, name: str = "tensor") -> None:
+    """A tensor that can be written in place: checked before anything is drawn."""
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.is_inference() and not torch.is_inference_mode_enabled():
+        raise RuntimeError(f"{name}: an inference tensor cannot be written outside torch.inference_mode()")
+    if torch._debug_has_internal_overlap(tensor) == 1:  # (1: yes; 2: too hard to tell, torch's copy decides)
+        raise RuntimeError(f"{name}: more than one element refers to the same memory (an expanded tensor): "
+                           "it cannot be filled in place; clone() it first")
 
 
 def real(value: Any, name: str) -> float:

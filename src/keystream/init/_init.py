@@ -11,7 +11,7 @@ import math
 import torch
 from torch.nn.init import _calculate_fan_in_and_fan_out, calculate_gain
 
-from .._generator import Generator, resolve_generator
+from .._generator import Generator, one_call, resolve_generator
 from .._math.torch_forms import sqrt_f64
 from . import _fill
 
@@ -23,6 +23,7 @@ __all__ = [
 Tensor = torch.Tensor
 
 
+@one_call
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill with U(a, b) (like :func:`torch.nn.init.uniform_`; ``b`` is never returned).
 
@@ -34,6 +35,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generato
     return _fill.fill_(tensor, _fill.uniform_draw, generator, a=_fill.real(a, "a"), b=_fill.real(b, "b"))
 
 
+@one_call
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill with N(mean, std^2) (like :func:`torch.nn.init.normal_`).
 
@@ -45,6 +47,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Gene
                        std=_fill.real(std, "std"))
 
 
+@one_call
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator: Generator | None = None) -> Tensor:
     """Fill with N(mean, std^2) truncated to [a, b] (absolute bounds, as in torch).
@@ -71,6 +74,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     return _fill.fill_(tensor, _fill.trunc_normal_draw, generator, mean=mean, std=std, a=a, b=b)
 
 
+@one_call
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Glorot uniform: U(-a, a), ``a = gain * sqrt(6 / (fan_in + fan_out))`` (as torch)."""
     _fill.check_tensor(tensor)
@@ -79,6 +83,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator | No
     return uniform_(tensor, -bound, bound, generator)
 
 
+@one_call
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Glorot normal: N(0, std^2), ``std = gain * sqrt(2 / (fan_in + fan_out))`` (as torch)."""
     _fill.check_tensor(tensor)
@@ -97,6 +102,7 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> floa
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)  # type: ignore[arg-type]
 
 
+@one_call
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                      generator: Generator | None = None) -> Tensor:
     """He uniform: U(-b, b), ``b = gain * sqrt(3 / fan)`` (as torch)."""
@@ -108,6 +114,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonli
     return uniform_(tensor, -bound, bound, generator)
 
 
+@one_call
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                     generator: Generator | None = None) -> Tensor:
     """He normal: N(0, std^2), ``std = gain / sqrt(fan)`` (as torch)."""
@@ -118,6 +125,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
     return normal_(tensor, 0.0, std, generator)
 
 
+@one_call
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Generator | None = None) -> Tensor:
     """2-D tensor: N(0, std^2), then ``ceil(sparsity * rows)`` zeros per column (as torch).
 
@@ -160,6 +168,7 @@ def _pairwise_sum(x: Tensor, dim: int) -> Tensor:
     return x[..., 0] if x.shape[-1] == 1 else x.sum(-1)
 
 
+@one_call
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """A (semi-)orthogonal matrix, like :func:`torch.nn.init.orthogonal_`.
 
