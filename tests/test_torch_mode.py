@@ -359,3 +359,18 @@ def test_model_code_inside_a_default_device_context():
             layer = torch.nn.Linear(8, 4)
             x = torch.rand(2, 3)
     assert layer.weight.device.type == "meta" and x.device.type == "meta" and g.offset > 0
+
+
+def test_complex_rand_and_randn_are_the_real_draws_of_the_parts():
+    """NOTE [ complex draws ]: torch's complex dtypes, inside the mode and out."""
+    z = ks.randn(3, 4, dtype=torch.complex64, generator=ks.Generator(1))
+    parts = ks.normal(0.0, 0.5 ** 0.5, (3, 4, 2), generator=ks.Generator(1))
+    assert same_bits(torch.view_as_real(z), parts)
+    u = ks.rand(5, dtype=torch.complex128, generator=ks.Generator(2))
+    assert same_bits(torch.view_as_real(u), ks.rand(5, 2, dtype=torch.float64, generator=ks.Generator(2)))
+    assert same_bits(ks.randn(6, dtype=torch.complex64, generator=ks.Generator(1), region=slice(2, 5)),
+                     ks.randn(6, dtype=torch.complex64, generator=ks.Generator(1))[2:5])
+    out = torch.empty(4, dtype=torch.complex64)
+    assert ks.randn(4, generator=ks.Generator(3), out=out) is out
+    with ks.torch_random(ks.Generator(1)):
+        assert same_bits(torch.randn(3, 4, dtype=torch.complex64), z)

@@ -163,6 +163,8 @@ TABLE: Final[dict[str, tuple[str, int]]] = {
     "FOUR_F64": ("f64", 0x4010000000000000),  # 4 (lam = (alpha + sqrt(alpha^2 + 4)) / 2)
     # exp with gradual underflow: below this the result is 0 (exp(-745.14) is the least subnormal)
     "EXP_MIN_V2_F64": ("f64", 0xC087500000000000),  # -746
+    # --- complex draws (docs/spec.md, "Complex dtypes") ---------------------------------
+    "SQRT_HALF_F64": ("f64", 0x3FE6A09E667F3BCD),  # sqrt(1/2): complex randn's parts are N(0, 1/2)
 }
 
 

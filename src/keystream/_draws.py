@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from . import _engines, _graphsafe, _ops
+from ._constants import f64
 from ._devices import parse_device, usable_device
 from ._engines import _forced as _FORCED
 from ._engines import engine_for
@@ -500,6 +501,35 @@ def _apply_factory_options(result: Tensor, pin: bool, grad: bool) -> Tensor:
     return result.requires_grad_(True) if grad else result
 
 
+# NOTE [ complex draws ]
+# rand and randn in complex64 / complex128 (torch's complex draws) are the real draw of the
+# shape (*shape, 2) in float32 / float64, the last dimension the real and imaginary parts:
+# rand's parts are U[0, 1); randn's are N(0, 1/2), as torch's: keystream.normal(0,
+# sqrt(1/2)) of that shape.  So they take that draw's blocks and are its bits.
+_COMPLEX = {torch.complex64: torch.float32, torch.complex128: torch.float64}
+
+
+def _is_complex(dtype: Any, out: Tensor | None) -> bool:
+    return dtype in _COMPLEX or (dtype is None and isinstance(out, Tensor) and out.dtype in _COMPLEX)
+
+
+def _complex(draw: Callable[..., Tensor], shape: tuple[int, ...], generator: Generator | None, out: Tensor | None,
+             dtype: Any, device: Any, region: Region) -> Tensor:
+    dtype = out.dtype if dtype is None and out is not None else dtype
+    if out is not None and out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, expected {dtype}")
+    real = _COMPLEX[dtype]
+    shape2 = (*shape, 2)
+    region2 = None if region is None else (*_region_slices(_region(region, shape)), slice(0, 2))
+    out2 = None if out is None else torch.view_as_real(out)
+    if draw is randn:
+        values = normal(0.0, f64("SQRT_HALF_F64"), shape2, generator=generator, out=out2, dtype=real, device=device,
+                        region=region2)
+    else:
+        values = rand(shape2, generator=generator, out=out2, dtype=real, device=device, region=region2)
+    return out if out is not None else torch.view_as_complex(values)
+
+
 @_eager
 def rand(*sizes: Any, size: Any = None, generator: Generator | None = None, out: Tensor | None = None,
          dtype: torch.dtype | None = None, device: Any = None, region: Region = None) -> Tensor:
@@ -523,6 +553,8 @@ def rand(*sizes: Any, size: Any = None, generator: Generator | None = None, out:
         of block ``offset + e // 4`` (float64: the 64-bit word ``e % 2`` of block
         ``offset + e // 2``).  Consumes ``ceil(numel / 4)`` blocks (``/ 2`` for float64).
     """
+    if _is_complex(dtype, out):  # NOTE [ complex draws ]
+        return _complex(rand, _sizes(sizes, size), generator, out, dtype, device, region)
     return _plain("uniform", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES, _rand_params, generator,
                   out, dtype, device, region, "rand")
 
@@ -538,6 +570,8 @@ def randn(*sizes: Any, size: Any = None, generator: Generator | None = None, out
         64-bit words ``w0 + 2^32 w1`` (radius) and ``w2 + 2^32 w3`` (angle) for ``2j``,
         ``2j + 1``.  Tails reach 6.76 (float32) and 9.49 (float64) standard deviations.
     """
+    if _is_complex(dtype, out):  # NOTE [ complex draws ]
+        return _complex(randn, _sizes(sizes, size), generator, out, dtype, device, region)
     return _plain("normal", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES, _randn_params,
                   generator, out, dtype, device, region, "randn")
 
