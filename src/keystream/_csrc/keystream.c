@@ -1918,6 +1918,7 @@ static inline __attribute__((always_inline)) double log_factorial_diff_lane(cons
 typedef struct {
     double a[BATCH], b[BATCH], shift[BATCH], vr[BATCH], ia[BATCH], lam[BATCH], loglam[BATCH];
     double n[BATCH], m[BATCH], h[BATCH], lpq[BATCH];
+    double first[BATCH], s[BATCH], mean[BATCH]; /* inversion: P(0), the ratio's factor, lam or n */
     int rejection[BATCH];
 } CountLanes;
 
@@ -1987,6 +1988,40 @@ static inline __attribute__((always_inline)) void full_tests(int version, int bi
     for (int j = 0; j < count; j++) acc[need[j]] = ok[j];
 }
 
+/* The inversions of the first u (poisson_element's and binomial_count's first cases), one
+ * element a lane: every lane steps while it is not done, so each lane's k, P and F take the
+ * scalar loop's values, operation for operation; the lanes of the rejection method are left
+ * as they are. */
+static inline __attribute__((always_inline)) void inversion_lanes(const CountLanes *L, int binomial, const double *u,
+                                                                 double *k_out, int *acc) {
+    double k[BATCH], p[BATCH], f[BATCH];
+    int active[BATCH], any = 0;
+    for (int i = 0; i < BATCH; i++) {
+        k[i] = 0.0, p[i] = L->first[i], f[i] = L->first[i];
+        active[i] = !L->rejection[i] & !(u[i] < f[i]) & (!binomial | (0.0 < L->mean[i]));
+        any |= active[i];
+    }
+    while (any) {
+        any = 0;
+        for (int i = 0; i < BATCH; i++) {
+            double kn = k[i] + 1.0;
+            double pn = binomial ? (p[i] * (L->s[i] * ((L->mean[i] - kn) + 1.0))) / kn : (p[i] * L->mean[i]) / kn;
+            double fn = f[i] + pn;
+            int stop = fn == f[i];
+            k[i] = sel(active[i], kn, k[i]);
+            p[i] = sel(active[i], pn, p[i]);
+            int go = active[i] & !stop;
+            f[i] = sel(go, fn, f[i]);
+            active[i] = go & !(u[i] < f[i]) & (!binomial | (k[i] < L->mean[i]));
+            any |= active[i];
+        }
+    }
+    for (int i = 0; i < BATCH; i++) {
+        k_out[i] = sel(L->rejection[i], k_out[i], k[i]);
+        acc[i] = acc[i] | !L->rejection[i];
+    }
+}
+
 /* The acceptance tests of one candidate a lane (constant arguments: each case's loops
  * vectorise). */
 static inline __attribute__((always_inline)) void lane_tests(const CountJob *j, const SmallFactorials *f,
@@ -2038,6 +2073,7 @@ static void count_part(void *ctx, int part, int nparts, int binomial) {
                 L.n[i] = B.n, L.m[i] = B.m, L.h[i] = B.h, L.lpq[i] = B.lpq;
                 if (B.small) L.a[i] = 1.0, L.b[i] = 1.0, L.shift[i] = 0.0, L.vr[i] = 0.0, L.ia[i] = 1.0, L.m[i] = 0.0,
                     L.h[i] = 0.0, L.lpq[i] = 0.0; /* (unused: finite values for the lanes) */
+                L.first[i] = B.small ? B.first : 1.0, L.s[i] = B.small ? B.s : 0.0, L.mean[i] = B.n;
             } else {
                 double lam = param_at(&j->a, e);
                 if (bits_f64(lam) != bits_f64(P.lam)) poisson_params(lam, &P);
@@ -2050,15 +2086,14 @@ static void count_part(void *ctx, int part, int nparts, int binomial) {
                     L.a[i] = 1.0, L.b[i] = 1.0, L.shift[i] = 0.0, L.vr[i] = 0.0, L.ia[i] = 1.0, L.loglam[i] = 0.0;
                     L.lam[i] = 1.0;
                 }
+                L.first[i] = L.rejection[i] ? 1.0 : P.first, L.mean[i] = P.lam, L.s[i] = 0.0;
             }
         }
-        int any = 0;
-        for (int i = 0; i < BATCH; i++) any |= L.rejection[i];
-        if (!any) { /* inversion everywhere: no lanes */
-            memset(acc, 0, sizeof acc);
-        } else {
-            lane_tests(j, &f, &L, binomial, u, v, k, acc);
-        }
+        int any = 0, all = 1;
+        for (int i = 0; i < BATCH; i++) any |= L.rejection[i], all &= L.rejection[i];
+        if (!any) memset(acc, 0, sizeof acc);
+        else lane_tests(j, &f, &L, binomial, u, v, k, acc);
+        if (!all) inversion_lanes(&L, binomial, u, k, acc); /* the inversion elements, done in lanes */
         for (int i = 0; i < m; i++) {
             uint64_t e = (uint64_t)(e0 + i);
             double value;
