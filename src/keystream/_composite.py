@@ -535,7 +535,7 @@ def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: G
     v, shape, dtype, dev, elements = _gamma_like({"a": a, "b": b}, size, g, dtype, device, out, "beta", region)
     p = _f64(v, shape, dev)
     params = torch.stack([p["a"], p["b"]], -1)
-    logs = g._version >= 2 and bool((params < 1.0).any())
+    logs = g._version >= 2 and any(bool((x < 1.0).any()) if isinstance(x, Tensor) else x < 1.0 for x in v.values())
     x, lx = _gamma_f64_and_log(params, g, elements.scaled(2), logs)
     value = _ratio(x[..., 0], x[..., 0] + x[..., 1])
     if lx is not None:  # NOTE [ Gamma in log space ]
@@ -550,7 +550,7 @@ def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: G
 
 def _ratio(x: Tensor, total: Tensor) -> Tensor:
     """``x / total``, or 0.5 where ``total`` is 0."""
-    if bool((total > 0.0).all()):  # the usual case: no selects needed
+    if total.device.type == "meta" or bool((total > 0.0).all()):  # the usual case: no selects needed
         return x / total
     safe = torch.where(total > 0.0, total, c64("ONE_F64", total))
     return torch.where(total > 0.0, x / safe, c64("HALF_F64", total))
@@ -574,8 +574,8 @@ def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor 
     if not isinstance(alpha, Tensor) or alpha.dtype not in FLOAT_DTYPES:
         raise TypeError(f"alpha must be a float tensor, got {type(alpha).__name__}"
                         + (f" of dtype {alpha.dtype}" if isinstance(alpha, Tensor) else ""))
-    if alpha.dim() == 0:
-        raise ValueError("alpha must have at least one dimension (the categories)")
+    if alpha.dim() == 0 or alpha.shape[-1] == 0:
+        raise ValueError(f"alpha must have a last dimension of at least one category, got shape {tuple(alpha.shape)}")
     v, shape, dtype, dev, _ = _gamma_like({"alpha": alpha}, None, g, None, None, out, "dirichlet")
     p = {"alpha": alpha.to(dev)}  # (its own dtype: the kernels read it, exact in float64)
     logs = g._version >= 2 and bool((p["alpha"] < 1.0).any())

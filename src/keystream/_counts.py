@@ -264,7 +264,9 @@ def _finite_nonnegative(x: Any) -> Any:
 
 
 def _whole(x: Any) -> Any:
-    return _finite_nonnegative(x) & (x == (torch.floor(x) if isinstance(x, Tensor) else math.floor(x)))
+    if not isinstance(x, Tensor):  # (math.floor refuses nan and inf)
+        return _finite_nonnegative(x) and x == math.floor(x)
+    return _finite_nonnegative(x) & (x == torch.floor(x))
 
 
 def _probability(x: Any) -> Any:

@@ -125,7 +125,8 @@ def _region_slices(region: tuple[tuple[int, int], ...]) -> tuple[slice, ...]:
 def _check_dtype(dtype: Any, allowed: Sequence[torch.dtype], draw: str) -> torch.dtype:
     if not isinstance(dtype, torch.dtype) or dtype not in allowed:
         names = ", ".join(str(d).replace("torch.", "") for d in allowed)
-        raise TypeError(f"dtype must be one of {names} for {draw}, got {dtype}")
+        got = f"the string {dtype!r} (pass torch.{dtype})" if isinstance(dtype, str) else str(dtype)
+        raise TypeError(f"dtype must be one of torch.{names.replace(', ', ', torch.')} for {draw}, got {got}")
     return dtype
 
 

@@ -285,6 +285,8 @@ class Generator(metaclass=OpaqueMeta):
         """
         if not isinstance(new_state, torch.Tensor) or new_state.dtype != torch.uint8:
             raise TypeError("new_state must be a torch.uint8 tensor from Generator.get_state()")
+        if new_state.device.type == "meta":
+            raise ValueError("new_state is on the meta device: it holds no state")
         raw = bytes(new_state.detach().cpu().contiguous().view(-1).tolist())
         if len(raw) != STATE_BYTES:
             raise ValueError(f"new_state must have {STATE_BYTES} bytes, got {len(raw)}")
@@ -501,6 +503,10 @@ def resolve_generator(generator: Any, name: str = "generator") -> Generator:
     if generator is None:
         return default_generator
     if not isinstance(generator, Generator):
+        if isinstance(generator, torch.Generator):
+            raise TypeError(f"{name} must be a keystream.Generator, got a torch.Generator: pass "
+                            "keystream.Generator(seed), or draw with torch inside keystream.torch_random() (which "
+                            "takes torch.Generators)")
         raise TypeError(f"{name} must be a keystream.Generator, got {type(generator).__name__}")
     return generator
 

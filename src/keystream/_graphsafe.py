@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ._devices import parse_device
+from ._devices import usable_device
 from ._generator import GRAPH_SAFE, Generator, resolve_generator
 from ._spec import DrawSpec, blocks_for
 
@@ -40,7 +40,7 @@ class GraphSafeState:
 
     def __init__(self, generator: Generator | None, device: Any) -> None:
         self.generator = resolve_generator(generator)
-        self.device = parse_device(device)
+        self.device = usable_device(device)
         self.tensor: torch.Tensor | None = None
 
     @property

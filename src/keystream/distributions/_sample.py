@@ -60,6 +60,12 @@ class _StandardGamma(torch.autograd.Function):
 
 
 def _shape(dist: D.Distribution, sample_shape: Sequence[int] | torch.Size) -> torch.Size:
+    """The samples' shape (``sample_shape`` checked first, as a shape of ints >= 0)."""
+    if isinstance(sample_shape, (str, bytes)) or not isinstance(sample_shape, (tuple, list, torch.Size)):
+        raise TypeError(f"sample_shape must be a tuple of ints (torch.Size), got {type(sample_shape).__name__}")
+    for v in sample_shape:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"sample_shape must hold ints >= 0, got {tuple(sample_shape)}")
     return dist._extended_shape(torch.Size(sample_shape))
 
 

@@ -6,6 +6,7 @@ sharding gives exactly the slices of the single-device values.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,14 @@ def real(value: Any, name: str) -> float:
         return float(value)
     except (TypeError, ValueError, RuntimeError):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from None
+
+
+def finite(value: Any, name: str) -> float:
+    """A finite number argument as a float."""
+    v = real(value, name)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
 
 
 def uniform_draw(shape: tuple[int, ...], *, a: float, b: float, **kw: Any) -> torch.Tensor:

@@ -78,6 +78,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Glorot uniform: U(-a, a), ``a = gain * sqrt(6 / (fan_in + fan_out))`` (as torch)."""
     _fill.check_tensor(tensor)
+    gain = _fill.finite(gain, "gain")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(2.0 / float(fan_in + fan_out)) * math.sqrt(3.0)
     return uniform_(tensor, -bound, bound, generator)
@@ -87,6 +88,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator | No
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Glorot normal: N(0, std^2), ``std = gain * sqrt(2 / (fan_in + fan_out))`` (as torch)."""
     _fill.check_tensor(tensor)
+    gain = _fill.finite(gain, "gain")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
 

@@ -14,9 +14,11 @@ from . import _init
 __all__ = ["init_module", "materialize", "parameter_generator"]
 
 
-def parameter_generator(seed: int, name: str) -> Generator:
-    """``Generator(seed).fold_in(name)`` for a parameter's fully qualified name."""
-    return Generator(seed).fold_in(name)
+def parameter_generator(seed: int | Generator, name: str) -> Generator:
+    """``Generator(seed).fold_in(name)`` for a parameter's fully qualified name (a
+    Generator ``seed``: ``seed.fold_in(name)``, its key and stream version; it is not
+    advanced)."""
+    return seed.fold_in(name) if isinstance(seed, Generator) else Generator(seed).fold_in(name)
 
 
 def _bias_bound(weight: torch.Tensor) -> float:
@@ -30,7 +32,7 @@ _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm) + (
 )
 
 
-def _init_known(module: nn.Module, prefix: str, seed: int) -> bool:
+def _init_known(module: nn.Module, prefix: str, seed: int | Generator) -> bool:
     """Initialise ``module``'s own parameters as its ``reset_parameters`` would; False if unknown."""
 
     def g(name: str) -> Generator:
@@ -85,7 +87,7 @@ def _init_known(module: nn.Module, prefix: str, seed: int) -> bool:
     return False
 
 
-def _init_custom(module: nn.Module, prefix: str, seed: int) -> None:
+def _init_custom(module: nn.Module, prefix: str, seed: int | Generator) -> None:
     """The documented rule for modules keystream does not know.
 
     * a method ``keystream_init_(generator_for)`` wins: it receives a function from a
@@ -114,8 +116,9 @@ def _init_custom(module: nn.Module, prefix: str, seed: int) -> None:
                     p.fill_(1.0 if name in ("weight", "scale", "gamma") else 0.0)
 
 
-def init_module(module: nn.Module, seed: int) -> nn.Module:
-    """Initialise every parameter of ``module`` from ``Generator(seed).fold_in(qualified name)``.
+def init_module(module: nn.Module, seed: int | Generator) -> nn.Module:
+    """Initialise every parameter of ``module`` from ``Generator(seed).fold_in(qualified name)``
+    (``seed`` may be a :class:`keystream.Generator`: then ``seed.fold_in(qualified name)``).
 
     Known module types (Linear, Conv*, ConvTranspose*, Bilinear, Embedding, the norms,
     MultiheadAttention, RNN/LSTM/GRU) get the distributions of their own
@@ -124,7 +127,10 @@ def init_module(module: nn.Module, seed: int) -> nn.Module:
     order, device, dtype path, sharding (DTensor shards get their slices) or any RNG
     used before.  Returns ``module``.
     """
-    seed = canonical_seed(seed)
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(seed, Generator):
+        seed = canonical_seed(seed)
     for mod_name, mod in module.named_modules():
         prefix = f"{mod_name}." if mod_name else ""
         if not any(True for _ in mod.parameters(recurse=False)):
@@ -141,7 +147,7 @@ def init_module(module: nn.Module, seed: int) -> nn.Module:
     return module
 
 
-def materialize(module: nn.Module, seed: int, device: torch.device | str | Any = "cpu") -> nn.Module:
+def materialize(module: nn.Module, seed: int | Generator, device: torch.device | str | Any = "cpu") -> nn.Module:
     """Give a meta-device ``module`` real storage on ``device`` and initialise it.
 
     Equal to ``init_module`` of the same architecture on the CPU, bit for bit, on any

@@ -181,6 +181,8 @@ class Site(metaclass=OpaqueMeta):
     def __init__(self, name: str | None = None, generator: Generator | None = None) -> None:
         if generator is not None:
             resolve_generator(generator)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
         self.name = name
         self.generator = generator
         self._path_key: tuple[Key, str, Key] | None = None
@@ -239,6 +241,8 @@ def name_modules(model: torch.nn.Module, prefix: str = "") -> torch.nn.Module:
         The name is part of the mask key (NOTE [ Keyed masks ]): renaming a module changes
         its masks, adding other modules does not.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     for path, module in model.named_modules(prefix=prefix):
         site = getattr(module, "site", None)
         if isinstance(site, Site):

@@ -22,8 +22,10 @@ does, and on nothing else.  Name a site for masks that do not depend on them.
 """
 from __future__ import annotations
 
+import numbers
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -59,11 +61,21 @@ def _check_p(p: float) -> float:
     return float(p)
 
 
+def _ints(values: Any, name: str) -> list[int]:
+    """A sequence of ints (a shape or a position)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a sequence of ints, got {type(values).__name__}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be a sequence of ints, got an element {v!r}")
+    return [int(v) for v in values]
+
+
 def _placement(x: Tensor, feature: bool, features: Sequence[int] | None,
                feature_start: Sequence[int] | None) -> tuple[list[int], list[int]]:
     local = list(x.shape[1:])
-    glob = local if features is None else [int(v) for v in features]
-    starts = [0] * len(glob) if feature_start is None else [int(v) for v in feature_start]
+    glob = local if features is None else _ints(features, "features")
+    starts = [0] * len(glob) if feature_start is None else _ints(feature_start, "feature_start")
     if len(glob) != len(local):
         raise ValueError(f"features has {len(glob)} dimensions but the input has {len(local)} after the batch")
     if len(starts) != len(glob):
@@ -97,6 +109,9 @@ def _run(x: Tensor, p: float, training: bool, inplace: bool, site: Site | str | 
     if x.dim() == 0:  # one element, the batch of one; the result keeps the input's shape
         x = x.reshape(1)
     glob, starts = _placement(x, feature, features, feature_start)
+    if x.device.type == "meta":  # a meta result, and a call of the site (as on a real device)
+        count_call(s, x)
+        return original if inplace else torch.empty_like(original)
     if p == 1.0:  # torch's input * 0 (a call of the site all the same)
         count_call(s, x)
         zero = torch.zeros((), dtype=x.dtype, device=x.device)
@@ -151,6 +166,8 @@ def _feature(name: str, dims: tuple[int, ...], input: Tensor, p: float, training
              site: Site | str | None, alpha: bool, features: Sequence[int] | None,
              feature_start: Sequence[int] | None, generator: Generator | None) -> Tensor:
     """A channel-wise form: ``dims`` are the accepted ranks, the larger one batched."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
     if input.dim() not in dims:
         raise RuntimeError(f"{name}: expected a {dims[0]}D or {dims[1]}D input, got a {input.dim()}D input")
     if input.dim() == dims[1]:
@@ -210,6 +227,8 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
         The channel mask of :func:`dropout1d`.
     """
     p = _check_p(p)
+    if not isinstance(input, Tensor):
+        raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
     if input.dim() < 2:
         raise ValueError(f"feature dropout needs an input with at least 2 dimensions, got {input.dim()}")
     return _run(input, p, training, inplace, site, True, True, features, feature_start, generator)

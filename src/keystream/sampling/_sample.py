@@ -98,7 +98,16 @@ def _per_row(value: Any, name: str, rows: int, kind: type, ok: Any, rule: str) -
     off.  Checked with ``ok``."""
     if value is None:
         return None
-    t = torch.as_tensor(value, dtype=torch.float64 if kind is float else torch.int64).reshape(-1)
+    if isinstance(value, (str, bytes, complex)) or (
+            isinstance(value, Tensor) and (value.is_complex() or value.dtype == torch.bool)):
+        raise TypeError(f"{name} must be a real number, or one per row, got {type(value).__name__}"
+                        + (f" of dtype {value.dtype}" if isinstance(value, Tensor) else ""))
+    if kind is int and not isinstance(value, Tensor) and isinstance(value, int) and value >= 1 << 31:
+        value = (1 << 31) - 1  # (a top_k beyond any vocabulary keeps every token)
+    try:
+        t = torch.as_tensor(value, dtype=torch.float64 if kind is float else torch.int64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as err:
+        raise TypeError(f"{name} must be a real number, or one per row, got {value!r} ({err})") from None
     if t.numel() == 1:
         t = t.expand(rows)
     if t.numel() != rows:
@@ -169,6 +178,8 @@ def sample(logits: Tensor, keys: Tensor, *, temperature: Any = 1.0, top_k: Any =
     """
     x, k = _check(logits, keys)
     rows, vocab = x.shape
+    if temperature is None:
+        raise TypeError("temperature must be a number >= 0 (0: greedy) or one per row, got None")
     temp = _per_row(temperature, "temperature", rows, float, lambda t: (t >= 0) & (t < math.inf), "finite and >= 0")
     kk = _per_row(top_k, "top_k", rows, int, lambda t: t >= 0, ">= 1 (0 or None: off)")
     pp = _per_row(top_p, "top_p", rows, float, lambda t: (t > 0) & (t <= 1), "in (0, 1]")
