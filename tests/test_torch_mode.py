@@ -134,13 +134,47 @@ def test_torch_generators_are_streams_that_move_and_restart():
 
 
 def test_unserved_random_functions_raise_and_others_run():
-    with ks.torch_random(ks.Generator(1)) as g:
-        with pytest.raises(NotImplementedError, match="lstm"):
-            torch.nn.LSTM(4, 4, 2, dropout=0.5)(torch.zeros(3, 1, 4))
+    with ks.torch_random(ks.Generator(1)):
         with pytest.raises(NotImplementedError, match="fractional_max_pool2d"):
             F.fractional_max_pool2d(torch.zeros(1, 1, 8, 8), 2, output_size=4)
-        torch.nn.LSTM(4, 4, 2, dropout=0.5).eval()(torch.zeros(3, 1, 4))  # no dropout in eval: fine
-    assert g.offset > 0  # the LSTMs' initialisers drew from the block's generator
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("packed", [False, True])
+def test_recurrent_dropout_between_layers_is_keystream_s(kind, packed):
+    """A multi-layer RNN in training: one layer at a time, dropout's mask between layers."""
+    from keystream.nn import functional as KF
+
+    torch.manual_seed(0)
+    rnn = getattr(torch.nn, kind)(4, 5, 3, dropout=0.4, bidirectional=True)
+    x = torch.randn(6, 2, 4)
+    lengths = torch.tensor([6, 4])
+    feed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths) if packed else x
+    with ks.torch_random(ks.Generator(3)) as g:
+        got = rnn(feed)
+    assert g.offset > 0
+    want_g, y = ks.Generator(3), feed
+    states = []
+    for layer in range(3):
+        one = getattr(torch.nn, kind)(4 if layer == 0 else 10, 5, 1, bidirectional=True)
+        with torch.no_grad():
+            for name, param in one.named_parameters():
+                param.copy_(getattr(rnn, name.replace("_l0", f"_l{layer}")))
+        y, state = one(y)
+        states.append(state)
+        if layer < 2:
+            data = KF.dropout(y.data if packed else y, 0.4, generator=want_g)
+            y = torch.nn.utils.rnn.PackedSequence(data, y.batch_sizes) if packed else data
+    out = got[0].data if packed else got[0]
+    assert torch.equal(out, y.data if packed else y)
+    if kind == "LSTM":
+        assert torch.equal(got[1][0], torch.cat([s[0] for s in states])) and torch.equal(
+            got[1][1], torch.cat([s[1] for s in states]))
+    else:
+        assert torch.equal(got[1], torch.cat(states))
+    with ks.torch_random(ks.Generator(3)) as g:
+        rnn.eval()(feed)  # no dropout in eval: torch's function as it is, nothing drawn
+    assert g.offset == 0
 
 
 def test_the_mode_is_per_thread_and_leaves_torch_as_it_was():
@@ -374,3 +408,15 @@ def test_complex_rand_and_randn_are_the_real_draws_of_the_parts():
     assert ks.randn(4, generator=ks.Generator(3), out=out) is out
     with ks.torch_random(ks.Generator(1)):
         assert same_bits(torch.randn(3, 4, dtype=torch.complex64), z)
+
+
+def test_native_dropout_is_dropout_s_mask_and_torch_s_edge_results():
+    x = torch.randn(5, 7, generator=torch.Generator().manual_seed(1))
+    with ks.torch_random(ks.Generator(6)):
+        out, mask = torch.native_dropout(x, 0.3, True)
+        off, ones = torch.native_dropout(x, 0.3, False)
+        zero, none = torch.native_dropout(x, 1.0, True)
+    with ks.torch_random(ks.Generator(6)):
+        want = F.dropout(x, 0.3)
+    assert torch.equal(out, want) and torch.equal(mask, want != 0) and mask.dtype == torch.bool
+    assert torch.equal(off, x) and bool(ones.all()) and torch.equal(zero, x * 0) and not bool(none.any())

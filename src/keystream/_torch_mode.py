@@ -49,6 +49,7 @@ from torch.overrides import TorchFunctionMode
 from . import _composite, _counts, _draws, _inplace
 from ._dropout import dropout as _dropout
 from ._generator import Generator, default_generator, manual_seed
+from ._math.torch_forms import dropout_noise
 
 __all__ = ["patch_torch", "torch_random", "unpatch_torch"]
 
@@ -117,6 +118,22 @@ def _poisson(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Ten
     return _counts.poisson(args[0].detach(), generator=g, **kwargs)
 
 
+def _native_dropout(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> tuple[Tensor, Tensor]:
+    """``torch.native_dropout(input, p, train)``: (output, keep mask), the mask
+    ``bernoulli(1 - p)`` of the input's shape as dropout's; torch's results for ``train``
+    False, ``p`` 0 and ``p`` 1."""
+    b = _bound(("input", "p", "train"), args, kwargs)
+    x, p, train = b["input"], float(b["p"]), b.get("train", True)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if train is False or p == 0.0:
+        return x.clone(), torch.ones_like(x, dtype=torch.bool)
+    if p == 1.0:
+        return x * torch.zeros((), dtype=x.dtype, device=x.device), torch.zeros_like(x, dtype=torch.bool)
+    keep = _draws.bernoulli(1.0 - p, tuple(x.shape), generator=g, dtype=x.dtype, device=x.device)
+    return x * dropout_noise(keep, p), keep.bool()
+
+
 def _dropout_handler(feature: bool, alpha: bool, inplace: bool) -> Handler:
     """ATen's ``dropout(input, p, train)`` and its feature / alpha / in-place forms."""
     def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
@@ -181,11 +198,42 @@ def _refuse(name: str, draws: Callable[[tuple[Any, ...], dict[str, Any]], bool],
     return handle
 
 
-def _rnn_draws(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    """torch.lstm / gru / rnn_*: (input, hx, params, has_biases, layers, dropout, train, ...)
-    or the packed form (data, batch_sizes, hx, params, has_biases, layers, dropout, train, ...)."""
-    i = 5 if isinstance(args[3], bool) else 6
-    return len(args) > i + 1 and float(args[i]) > 0 and bool(args[i + 1])
+def _rnn(name: str, original: Callable[..., Any]) -> Handler:
+    """torch.lstm / gru / rnn_tanh / rnn_relu, ``(input, hx, params, has_biases, layers,
+    dropout, train, bidirectional, batch_first)`` or the packed form ``(data, batch_sizes, hx,
+    params, has_biases, layers, dropout, train, bidirectional)``.  With dropout in training,
+    one layer at a time (torch's function with one layer and no dropout), the dropout of
+    each layer's output but the last's drawn as dropout's (``bernoulli(1 - p)`` of the
+    output's shape, in the order of the layers); else torch's function as it is."""
+    def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Any:
+        if kwargs:
+            raise NotImplementedError(f"keystream.torch_random: torch.{name} with keyword arguments")
+        packed = not isinstance(args[3], bool)
+        i = 6 if packed else 5  # the index of dropout; layers before it, train after
+        layers, p, train = int(args[i - 1]), float(args[i]), bool(args[i + 1])
+        if not (p > 0 and train and layers > 1):
+            return original(*args)
+        x, hx, params = (args[0], args[2], args[3]) if packed else (args[0], args[1], args[2])
+        bidirectional = bool(args[i + 2])
+        dirs = 2 if bidirectional else 1
+        per_layer = len(params) // layers
+        states = list(hx) if name == "lstm" else [hx]
+        outs: list[list[Tensor]] = [[] for _ in states]
+        for layer in range(layers):
+            h = [s[layer * dirs:(layer + 1) * dirs] for s in states]
+            layer_params = params[layer * per_layer:(layer + 1) * per_layer]
+            h_arg = tuple(h) if name == "lstm" else h[0]
+            if packed:
+                result = original(x, args[1], h_arg, layer_params, args[4], 1, 0.0, train, bidirectional)
+            else:
+                result = original(x, h_arg, layer_params, args[3], 1, 0.0, train, bidirectional, args[8])
+            x = result[0]
+            for o, r in zip(outs, result[1:]):
+                o.append(r)
+            if layer < layers - 1:
+                x = _dropout(x, p, True, False, g, False, False)
+        return (x, *(torch.cat(o, 0) for o in outs))
+    return handle
 
 
 def _primitives() -> list[tuple[Any, str, Handler]]:
@@ -217,14 +265,13 @@ def _primitives() -> list[tuple[Any, str, Handler]]:
             out.append((owner, name, _dropout_handler(feature, alpha, False)))
             out.append((owner, name + "_", _dropout_handler(feature, alpha, True)))
         for name in ("lstm", "gru", "rnn_tanh", "rnn_relu"):
-            out.append((owner, name, _refuse(name, _rnn_draws, getattr(torch, name))))
+            out.append((owner, name, _rnn(name, getattr(torch, name))))
     from . import init
 
     for name in init._init.__all__:
         if name.endswith("_"):  # the random initialisers: keystream.init's (not all of torch's check for modes)
             out.append((torch.nn.init, name, _init_handler(getattr(init, name))))
-    out.append((torch, "native_dropout", _refuse("native_dropout", lambda a, k: bool(
-        a[2] if len(a) > 2 else k.get("train", True)), torch.native_dropout)))
+    out.append((torch, "native_dropout", _native_dropout))
     return out
 
 
@@ -362,8 +409,7 @@ def torch_random(generator: Generator | None = None) -> Iterator[Generator]:
 
     Raises:
         NotImplementedError: inside the block, a random function keystream does not serve
-            (an LSTM's or GRU's dropout between layers, fractional max pooling without
-            given samples, ``torch.native_dropout``).
+            (fractional max pooling without given samples).
 
     Example:
         >>> import torch, keystream
