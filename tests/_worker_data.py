@@ -42,3 +42,20 @@ class TorchRandDraws(Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         return torch.rand(2, dtype=torch.float64)
+
+
+class GlobalDraws(Dataset):
+    """Each sample: a draw of Python's random and one of numpy's global generator."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        import random
+
+        import numpy as np
+
+        return torch.tensor([random.random(), float(np.random.rand())], dtype=torch.float64)

@@ -420,3 +420,27 @@ def test_native_dropout_is_dropout_s_mask_and_torch_s_edge_results():
         want = F.dropout(x, 0.3)
     assert torch.equal(out, want) and torch.equal(mask, want != 0) and mask.dtype == torch.bool
     assert torch.equal(off, x) and bool(ones.all()) and torch.equal(zero, x * 0) and not bool(none.any())
+
+
+def test_patch_torch_can_seed_python_s_and_numpy_s_generators(patched):
+    import random
+
+    import numpy as np
+    from _worker_data import GlobalDraws
+
+    ks.patch_torch(5, seed_globals=True)
+    a = (random.random(), np.random.rand())
+    torch.manual_seed(5)  # seed_everything's call
+    assert (random.random(), np.random.rand()) == a
+    torch.manual_seed(6)
+    assert (random.random(), np.random.rand()) != a
+
+    def run():
+        torch.manual_seed(7)
+        loader = torch.utils.data.DataLoader(GlobalDraws(4), batch_size=1, num_workers=2,
+                                             multiprocessing_context="fork")
+        return torch.cat(list(loader))
+
+    first, second = run(), run()
+    assert torch.equal(first, second)  # the workers' globals follow the seed
+    assert not torch.equal(first[0], first[1])  # worker 0 and worker 1 differ

@@ -38,10 +38,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import random
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
@@ -432,7 +434,8 @@ def torch_random(generator: Generator | None = None) -> Iterator[Generator]:
         yield generator if generator is not None else default_generator
 
 
-# patch_torch's state while in effect: [mode, patching thread, torch's functions replaced]
+# patch_torch's state while in effect: [mode, patching thread, torch's functions replaced, the
+# DataLoader iterator's __init__, seed_globals]
 _patched: list[Any] = []
 
 # NOTE [ every thread under patch_torch ]
@@ -462,7 +465,7 @@ def _is_combined(state: Any) -> bool:
 
 
 def _state_functions(torch_get: Callable[[], Tensor], torch_set: Callable[[Tensor], None],
-                     torch_seed: Callable[[], int], torch_manual_seed: Callable[[int], Any]
+                     torch_seed: Callable[[], int], torch_manual_seed: Callable[[int], Any], seed_globals: bool
                      ) -> dict[str, Callable[..., Any]]:
     """torch's seeding and state functions under the patch (NOTE [ torch's RNG state under
     patch_torch ])."""
@@ -486,12 +489,16 @@ def _state_functions(torch_get: Callable[[], Tensor], torch_set: Callable[[Tenso
     def seed() -> int:
         value = torch_seed()
         manual_seed(value)
+        if seed_globals:
+            _seed_globals()
         return value
 
     @functools.wraps(torch_manual_seed)
     def seeding(s: int) -> Any:
         result = torch_manual_seed(s)
         manual_seed(int(s))
+        if seed_globals:
+            _seed_globals()
         return result
 
     return {"get_rng_state": get_rng_state, "set_rng_state": set_rng_state, "seed": seed, "manual_seed": seeding}
@@ -503,14 +510,25 @@ class _PatchedWorker:
     keystream's default generator there follows torch's seed for the worker
     (NOTE [ DataLoader workers ] in _generator.py).  Picklable: a spawned worker imports it."""
 
-    def __init__(self, fn: Callable[[int], Any] | None) -> None:
+    def __init__(self, fn: Callable[[int], Any] | None, seed_globals: bool = False) -> None:
         self.fn = fn
+        self.seed_globals = seed_globals
 
     def __call__(self, worker_id: int) -> None:
         if not _patched:  # a forked worker inherits the patch
-            patch_torch()
+            _patch(None, False, self.seed_globals)
+        if self.seed_globals:
+            _seed_globals()
         if self.fn is not None:
             self.fn(worker_id)
+
+
+def _seed_globals() -> None:
+    """Seed Python's ``random`` and numpy's global generator from keystream's default
+    generator's state (not advancing it): ``patch_torch(seed_globals=True)``."""
+    words = default_generator.fold_in("globals").bits(2, dtype=torch.int64).tolist()
+    np.random.seed(words[0] & 0xFFFFFFFF)
+    random.seed(words[1] & (2**64 - 1))
 
 
 def _worker_iter_init(original: Callable[..., None]) -> Callable[..., None]:
@@ -518,7 +536,7 @@ def _worker_iter_init(original: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(original)
     def init(self: Any, loader: Any) -> None:
         fn = loader.worker_init_fn
-        loader.worker_init_fn = _PatchedWorker(fn)
+        loader.worker_init_fn = _PatchedWorker(fn, bool(_patched and _patched[4]))
         try:
             original(self, loader)
         finally:
@@ -526,7 +544,7 @@ def _worker_iter_init(original: Callable[..., None]) -> Callable[..., None]:
     return init
 
 
-def patch_torch(seed: int | None = None) -> None:
+def patch_torch(seed: int | None = None, *, seed_globals: bool = False) -> None:
     """Make the program's torch randomness keystream's: :func:`torch_random` with
     keystream's default generator, for every thread until :func:`unpatch_torch`, with
     torch's seeding and RNG-state functions keystream's too.
@@ -542,6 +560,13 @@ def patch_torch(seed: int | None = None) -> None:
         seed: the seed of keystream's default generator.  Default: the seed torch was last
             given (``torch.initial_seed()``), so seeding torch before or after patching
             gives the same numbers.
+        seed_globals: also seed Python's ``random`` and numpy's global generator from
+            keystream's default generator whenever the patch seeds it (here,
+            ``torch.manual_seed``, ``torch.seed``) and in each DataLoader worker, as
+            Lightning's ``seed_everything`` does: code that draws from them (timm's Mixup,
+            RandAugment) then follows the seed.  Their numbers are theirs (not keystream's
+            stream): reproducible for a seed, but they depend on the order of their calls,
+            and on ``num_workers`` in workers.
 
     Reproducibility:
         As :func:`torch_random`, in every thread: threads that draw at the same time take
@@ -551,20 +576,29 @@ def patch_torch(seed: int | None = None) -> None:
         seed for the worker (so the numbers depend on ``num_workers``, as torch's do; use
         :class:`keystream.data.PerSampleDataset` for numbers that do not).
     """
+    _patch(seed, True, seed_globals)
+
+
+def _patch(seed: int | None, adopt: bool, seed_globals: bool) -> None:
+    """:func:`patch_torch`; ``adopt``: seed keystream with torch's seed when ``seed`` is None
+    (a DataLoader worker does not: its generator follows the worker's seed)."""
     unpatch_torch()
-    manual_seed(torch.initial_seed() if seed is None else seed)
+    if seed is not None or adopt:
+        manual_seed(torch.initial_seed() if seed is None else seed)
+    if seed_globals:
+        _seed_globals()
     mode = _Mode(None)
     mode.__enter__()
     originals = {name: getattr(torch.random, name) for name in ("get_rng_state", "set_rng_state", "seed",
                                                                 "manual_seed")}
     for name, fn in _state_functions(originals["get_rng_state"], originals["set_rng_state"], originals["seed"],
-                                     originals["manual_seed"]).items():
+                                     originals["manual_seed"], seed_globals).items():
         setattr(torch, name, fn)
         setattr(torch.random, name, fn)
     workers = torch.utils.data.dataloader._MultiProcessingDataLoaderIter
     worker_init = workers.__init__
     workers.__init__ = _worker_iter_init(worker_init)  # type: ignore[method-assign]
-    _patched[:] = [mode, threading.get_ident(), originals, worker_init]
+    _patched[:] = [mode, threading.get_ident(), originals, worker_init, seed_globals]
 
 
 def _drop_closed() -> None:
@@ -581,7 +615,7 @@ def unpatch_torch() -> None:
     with _lock:
         if not _patched:
             return
-        mode, thread, originals, worker_init = _patched
+        mode, thread, originals, worker_init, _ = _patched
         _patched.clear()
     for name, fn in originals.items():
         setattr(torch, name, fn)
