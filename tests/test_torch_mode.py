@@ -426,6 +426,7 @@ def test_patch_torch_can_seed_python_s_and_numpy_s_generators(patched):
     import random
 
     import numpy as np
+
     from _worker_data import GlobalDraws
 
     ks.patch_torch(5, seed_globals=True)
