@@ -303,3 +303,33 @@ def test_dataloader_takes_a_keystream_generator():
     assert g.spawn_count == 1  # the workers' base seed: g.torch_generator(), made once
     plain = ks.data.DataLoader(list(range(4)), batch_size=2, generator=ks.Generator(2))
     assert [b.tolist() for b in plain] == [[0, 1], [2, 3]]
+
+
+def test_resume_survives_the_epoch_loop_s_set_epoch():
+    """load_state_dict, then the epoch loop's set_epoch of that epoch: the epoch continues."""
+    s = ks.data.ShuffleSampler(20, batch_size=4, seed=3)
+    s.set_epoch(2)
+    it = iter(s)
+    first = [next(it) for _ in range(8)]
+    state = s.state_dict(steps_done=2)
+    rest = list(it)
+    t = ks.data.ShuffleSampler(20, batch_size=4, seed=3)
+    t.load_state_dict(state)
+    t.set_epoch(2)  # what `for epoch in range(start, epochs): sampler.set_epoch(epoch)` does
+    assert first + list(t) == first + rest
+    t.set_epoch(2)  # after an iteration, set_epoch starts the epoch over
+    assert list(t) == first + rest
+    u = ks.data.ShuffleSampler(20, batch_size=4, seed=3)
+    u.load_state_dict(state)
+    u.set_epoch(3)  # another epoch: from its start
+    assert len(list(u)) == 20
+
+
+def test_steps_done_beyond_what_was_handed_out_is_refused():
+    s = ks.data.ShuffleSampler(20, batch_size=4, seed=3)
+    assert s.state_dict(steps_done=2)["position"] == 8  # no iteration yet: a computed state
+    it = iter(s)
+    [next(it) for _ in range(4)]
+    with pytest.raises(ValueError, match="steps_done = 3"):
+        s.state_dict(steps_done=3)
+    assert s.state_dict(steps_done=1)["position"] == 4

@@ -106,6 +106,8 @@ class ShuffleSampler(Sampler[int]):
                              "is longer than len() can report (2**63 - 1)")
         self.epoch = 0
         self._start = 0  # global position where this epoch's iteration starts (resume)
+        self._resumed = False  # load_state_dict ran and no iteration since
+        self._iterated = False  # an iteration of this epoch began (state_dict checks steps_done)
         self._done_before: int = 0  # indices yielded before the current chunk
         self._current: Any = None  # iterator over the current chunk
         self._current_len = 0
@@ -126,9 +128,16 @@ class ShuffleSampler(Sampler[int]):
         return (self.steps - start_step) * self.per_rank
 
     def set_epoch(self, epoch: int) -> None:
-        """Use epoch ``epoch``'s order from the next iteration on (and start it at position 0)."""
-        self.epoch = _int(epoch, "epoch", 0)
-        self._start = 0
+        """Use epoch ``epoch``'s order from the next iteration on, from position 0; but
+        ``set_epoch`` of the epoch a :meth:`load_state_dict` just restored (before any
+        iteration) keeps its position, so an epoch loop resumes where the state was saved."""
+        epoch = _int(epoch, "epoch", 0)
+        resume = getattr(self, "_resumed", False) and epoch == self.epoch
+        self.epoch = epoch
+        if not resume:
+            self._start = 0
+        self._resumed = False
+        self._iterated = False
         self._delivered = None
 
     def permutation(self) -> Permutation | None:
@@ -151,6 +160,8 @@ class ShuffleSampler(Sampler[int]):
         return itertools.chain.from_iterable(self._chunks())
 
     def _chunks(self) -> Iterator[Iterator[int]]:
+        self._resumed = False
+        self._iterated = True
         perm = self.permutation()
         B, b, r = self.batch_size, self.per_rank, self.rank
         first = self._start // B
@@ -197,6 +208,10 @@ class ShuffleSampler(Sampler[int]):
             done = self._yielded_total() if self._delivered is None else self._delivered
             steps_done = done // self.per_rank
         steps_done = _int(steps_done, "steps_done", 0)
+        handed = -(-self._yielded_total() // self.per_rank)  # (steps begun by this rank's iterator)
+        if getattr(self, "_iterated", False) and steps_done > handed:
+            raise ValueError(f"steps_done = {steps_done}, but this rank's iterator has handed out only {handed} "
+                             f"steps of this epoch")
         position = min(self._start - self._start % self.batch_size + steps_done * self.batch_size,
                        self.steps * self.batch_size)
         return {"seed": self.seed, "epoch": self.epoch, "position": position, "n": self.n,
@@ -230,3 +245,5 @@ class ShuffleSampler(Sampler[int]):
         epoch = _int(state["epoch"], "epoch", 0)
         self.epoch = epoch
         self._start = position
+        self._resumed = True  # (set_epoch of this epoch keeps the position)
+        self._iterated = False
