@@ -551,25 +551,35 @@ def fork_rng(generators: Iterable[Generator] | None = None, enabled: bool = True
 _TRANSACTIONS = threading.local()  # .open: id(generator) -> [state at entry, state after this thread's last change]
 
 
-@contextlib.contextmanager
-def transaction(g: Generator) -> Iterator[Generator]:
+class transaction:  # noqa: N801 - used as a function: ``with transaction(g):``
     """NOTE [ one call, one transaction ]: inside the block, ``g``'s draws are one; an
-    exception gives back every block they took (when nothing else drew meanwhile)."""
-    open_ = _TRANSACTIONS.__dict__.setdefault("open", {})
-    if id(g) in open_:  # nested: the outer transaction decides
-        yield g
-        return
-    entry = g._snapshot()
-    open_[id(g)] = [entry, entry]
-    try:
-        yield g
-    except BaseException:
-        with g._lock:
-            if (g._key, g._offset, g._spawn_count, g._version) == open_[id(g)][1]:
-                g._key, g._offset, g._spawn_count, g._version = entry
-        raise
-    finally:
-        del open_[id(g)]
+    exception gives back every block they took (when nothing else drew meanwhile).  A class
+    rather than a generator-based context manager: it runs around every public call."""
+
+    __slots__ = ("g", "entry", "outer")
+
+    def __init__(self, g: Generator) -> None:
+        self.g = g
+
+    def __enter__(self) -> Generator:
+        open_ = _TRANSACTIONS.__dict__.setdefault("open", {})
+        self.outer = id(self.g) in open_  # nested: the outer transaction decides
+        if not self.outer:
+            self.entry = self.g._snapshot()
+            open_[id(self.g)] = [self.entry, self.entry]
+        return self.g
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.outer:
+            return
+        g, open_ = self.g, _TRANSACTIONS.open
+        try:
+            if exc_type is not None:
+                with g._lock:
+                    if (g._key, g._offset, g._spawn_count, g._version) == open_[id(g)][1]:
+                        g._key, g._offset, g._spawn_count, g._version = self.entry
+        finally:
+            del open_[id(g)]
 
 
 def one_call(fn: Callable[..., Any]) -> Callable[..., Any]:
