@@ -10,7 +10,28 @@ normal and exponential draws).  Both live in the stream math (``_math.torch_form
 """
 from __future__ import annotations
 
-from ._math.torch_forms import exp_f64 as exp
-from ._math.torch_forms import log_f64 as log
+import torch
+
+from ._math.torch_forms import exp_f64, log_f64
 
 __all__ = ["exp", "log"]
+
+
+def _float64(x: object, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating point tensor, got {x.dtype}")
+    return x.to(torch.float64)
+
+
+def exp(x: torch.Tensor) -> torch.Tensor:
+    """``e^x`` in float64, the same bits on every device (the stream's exp: see
+    ``_math.torch_forms.exp_f64``); ``x`` a float tensor (computed in float64)."""
+    return exp_f64(_float64(x, "x"))
+
+
+def log(x: torch.Tensor) -> torch.Tensor:
+    """``ln x`` in float64, the same bits on every device (the stream's float64 log: see
+    ``_math.torch_forms.log_f64``); ``x`` a float tensor (computed in float64)."""
+    return log_f64(_float64(x, "x"))

@@ -50,7 +50,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import _composite, _counts, _draws, _inplace
 from ._dropout import dropout as _dropout
-from ._generator import Generator, default_generator, manual_seed
+from ._generator import Generator, default_generator, manual_seed, resolve_generator
 from ._math.torch_forms import dropout_noise
 
 __all__ = ["patch_torch", "torch_random", "unpatch_torch"]
@@ -430,6 +430,8 @@ def torch_random(generator: Generator | None = None) -> Iterator[Generator]:
         the draws (a QR factor, a softmax, a Cholesky factor) is torch's.  The mode is per
         thread, as torch's function modes are: enter it in each thread that draws.
     """
+    if generator is not None and not isinstance(generator, Generator):
+        resolve_generator(generator)  # (raises, naming the remedy for a torch.Generator)
     with _Mode(generator):
         yield generator if generator is not None else default_generator
 

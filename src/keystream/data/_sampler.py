@@ -32,6 +32,7 @@ _CHUNK = 1 << 16
 
 def epoch_generator(seed: int, epoch: int, stream_version: int = STREAM_VERSION) -> Generator:
     """``Generator(seed, stream_version=...).fold_in(epoch)``: the root of everything random in an epoch."""
+    canonical_seed(seed)  # (checked: Generator takes a string for a device)
     return Generator(seed, stream_version=stream_version).fold_in(epoch)
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._generator import CPU, Generator, _with_key
-from .._keys import TAG_FOLD_INT, Key, derive_key, fold_in_key
+from .._generator import CPU, Generator, _with_key, resolve_generator
+from .._keys import TAG_FOLD_INT, Key, canonical_seed, derive_key, fold_in_key
 from .._torch_mode import torch_random
 from ._sampler import epoch_generator
 
@@ -74,6 +74,7 @@ class PerSampleDataset(Dataset):
 
     def __init__(self, dataset: Any, seed: int, transform: Callable[[Any, Generator], Any] | None = None,
                  *, torch_draws: bool = True, seed_globals: bool = False) -> None:
+        canonical_seed(seed)
         self.dataset = dataset
         self.seed = seed
         self.transform = transform
@@ -108,7 +109,7 @@ def seeded_globals(generator: Generator) -> Iterator[None]:
     The seeds are the generator's first four 64-bit words (it is not advanced: a clone
     is used), so the same sample generator always gives the same global seeds.
     """
-    words = generator.clone().bits(3, dtype=torch.int64).tolist()
+    words = resolve_generator(generator).clone().bits(3, dtype=torch.int64).tolist()
     torch_state = torch.random.get_rng_state()
     np_state = np.random.get_state()
     py_state = random.getstate()

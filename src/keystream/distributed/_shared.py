@@ -8,6 +8,7 @@ import torch
 import torch.distributed as dist
 
 from .._generator import Generator
+from .._keys import canonical_seed
 
 __all__ = ["shared_generator", "check_shared", "rank_generator"]
 
@@ -25,6 +26,8 @@ def shared_generator(seed: int | None = None, group: Any = None, device: torch.d
     initialised process group this is simply ``Generator(seed)``.
     """
     if not (dist.is_available() and dist.is_initialized()):
+        if seed is not None:
+            canonical_seed(seed)  # (checked: Generator takes a string for a device)
         g = Generator(seed, device=device)
         if seed is None:
             g.seed()

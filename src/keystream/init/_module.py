@@ -154,5 +154,9 @@ def materialize(module: nn.Module, seed: int | Generator, device: torch.device |
     device.  Buffers of known modules (BatchNorm running statistics) are reset; other
     buffers are left uninitialised by ``to_empty`` and must be set by the caller.
     """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(seed, Generator):
+        canonical_seed(seed)
     module.to_empty(device=device)
     return init_module(module, seed)
