@@ -120,3 +120,20 @@ def test_mc_output_that_fails_is_one_line(redirect):
         assert status == "0" and message == "", r.stderr
     else:
         assert status == "1" and message.count("\n") == 0 and "standard output" in message, r.stderr
+
+
+def test_plot_without_matplotlib_fails_before_the_run(monkeypatch, capsys):
+    from keystream import _cli
+    from keystream.montecarlo import EXAMPLES
+
+    monkeypatch.setattr(_cli, "_pyplot", lambda: None)
+    ran = []
+    monkeypatch.setattr(type(EXAMPLES["pi"]), "run", lambda *a, **k: ran.append(1))
+    assert main(["mc", "pi", "--samples", "1000", "--plot", "x.png"]) == 1
+    assert not ran and "matplotlib" in capsys.readouterr().err
+
+
+def test_the_rate_keeps_three_digits_at_any_speed():
+    from keystream.montecarlo._estimate import _rate
+
+    assert _rate(12_345.0) == "0.0123 M samples/s" and _rate(8.36e8) == "836 M samples/s"

@@ -152,6 +152,9 @@ def _mc(args: argparse.Namespace) -> int:
     from .montecarlo import EXAMPLES
 
     ex = EXAMPLES[args.example]
+    if args.plot and _pyplot() is None:  # (checked before the run, which may be long)
+        print("keystream: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+        return 1
     est = ex.run(args.samples, args.seed, args.device, chunk_size=args.chunk_size, antithetic=args.antithetic)
     print(f"{ex.what}: {est}")
     print(f"mean (exact bits): {est.mean.hex()}")
@@ -164,15 +167,20 @@ def _mc(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot(ex: Any, args: argparse.Namespace) -> int:
+def _pyplot() -> Any:
+    """matplotlib's pyplot (the Agg backend), or None without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("keystream: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
-        return 1
+        return None
+    return plt
+
+
+def _plot(ex: Any, args: argparse.Namespace) -> int:
+    plt = _pyplot()
     ns = [max(1000, args.samples // 2**k) for k in range(10, -1, -1)]
     runs = [ex.run(n, args.seed, args.device, chunk_size=args.chunk_size) for n in ns]
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -32,6 +32,11 @@ from ._accumulate import SCALE_BITS, exact_sums, to_fraction
 __all__ = ["Estimate", "Draws", "estimate"]
 
 
+def _rate(per_s: float) -> str:
+    """A rate with three significant digits at any speed (0.0123 M samples/s, not 0.0)."""
+    return f"{per_s / 1e6:.3g} M samples/s"
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A Monte Carlo estimate.
@@ -58,7 +63,7 @@ class Estimate:
         lo, hi = self.ci
         note = ", interrupted" if self.interrupted else ""
         return (f"{self.mean:.10g} +- {self.stderr:.3g} ({100 * self.confidence:g}% CI [{lo:.10g}, {hi:.10g}]; "
-                f"n = {self.n:,}, {self.samples_per_s / 1e6:.1f} M samples/s{note})")
+                f"n = {self.n:,}, {_rate(self.samples_per_s)}{note})")
 
 
 class Draws:
