@@ -88,7 +88,7 @@ def run(print_fn: Callable[[str], None] = print) -> int:
                         ok &= conf.same_bits(got, conf.reference(spec))
                 failures += not ok
                 rows.append((engine.name, str(dev), case.name, "ok" if ok else "FAIL"))
-    fused = _fused_rows()
+    fused = _fused_rows() + _composite_rows()
     failures += sum(r[3] != "ok" for r in fused)
     rows += fused
     width = max((len(r[2]) for r in rows), default=4)
@@ -153,6 +153,68 @@ def _fused_rows() -> list[tuple[str, str, str, str]]:
             rows.append((engine.name, str(dev), "montecarlo InBall (fused)", "ok" if ok else "FAIL"))
             rows.append((engine.name, str(dev), "montecarlo exact sums", "ok" if _exact_sums_ok(engine.name, dev)
                          else "FAIL"))
+    return rows
+
+
+def _composite_draws(dev: torch.device, version: int) -> dict[str, Callable[[], torch.Tensor]]:
+    """The draws made of other draws, with kernels of their own on some engines, and keyed
+    dropout and sampling: small cases across their methods' switches."""
+    import keystream as ks
+
+    def gen(seed: int) -> Any:
+        return ks.Generator(seed, device=dev, stream_version=version)
+
+    alpha = torch.tensor([1e-3, 0.2, 0.9, 1.0, 2.5, 40.0], device=dev).repeat(7)
+    rates = torch.tensor([0.0, 0.3, 4.0, 10.0, 30.0, 1e9], device=dev).repeat(7)
+    counts = torch.tensor([0.0, 5.0, 20.0, 100.0, 1e6, 2.0**40], device=dev).repeat(7)
+    probs = torch.tensor([1e-9, 0.01, 0.3, 0.5, 0.9, 1.0], device=dev).repeat_interleave(7)
+    weights = torch.rand(5, 40, generator=torch.Generator().manual_seed(1)).to(dev)
+    logits = torch.randn(6, 50, generator=torch.Generator().manual_seed(2)).to(dev)
+    x = torch.ones(4, 33, device=dev)
+    return {
+        "standard_gamma": lambda: ks.standard_gamma(alpha, generator=gen(1)),
+        "chi2, student_t": lambda: torch.cat([ks.chi2(alpha, generator=gen(2)),
+                                              ks.student_t(alpha * 3, generator=gen(3))]),
+        "beta, dirichlet": lambda: torch.cat([ks.beta(alpha, 2.0, generator=gen(4)),
+                                              ks.dirichlet(alpha.reshape(7, 6), generator=gen(5)).reshape(-1)]),
+        "poisson": lambda: ks.poisson(rates, generator=gen(6)),
+        "binomial": lambda: ks.binomial(counts, probs, generator=gen(7)),
+        "multinomial": lambda: torch.cat([ks.multinomial(weights, 7, generator=gen(8)),
+                                          ks.multinomial(weights, 7, True, generator=gen(9))], 1),
+        "keyed dropout": lambda: ks.nn.functional.dropout(x, 0.4, site=ks.nn.Site("selftest", gen(10))),
+        "sampling": lambda: ks.sampling.sample(logits, ks.sampling.request_keys(3, 0, torch.arange(6)),
+                                               temperature=0.7, top_p=0.9),
+    }
+
+
+def _composite_rows() -> list[tuple[str, str, str, str]]:
+    """The composite draws, keyed dropout and sampling of each engine with kernels for them
+    (C, Triton) against the portable engine (their torch definitions), in each stream version
+    the engine computes them for."""
+    from ._engines import use_engine
+
+    rows = []
+    for engine in all_engines():
+        if engine.name not in ("cpu", "triton", "triton-interpreter") or not engine.available():
+            continue
+        for dev in devices():
+            if not engine.supports(dev):
+                continue
+            results: dict[str, bool] = {}
+            for version in sorted(engine.composite_versions):  # (the others are the portable engine's)
+                for name, draw in _composite_draws(dev, version).items():
+                    if name == "sampling" and engine.name == "triton-interpreter":
+                        continue  # (seconds a row in the interpreter: tests/test_triton_engine.py checks it)
+                    try:
+                        with use_engine(engine.name):
+                            got = draw()
+                        with use_engine("portable"):
+                            want = draw()
+                        ok = conf.same_bits(got, want)
+                    except Exception:  # noqa: BLE001 - any crash is a failure to report
+                        ok = False
+                    results[name] = results.get(name, True) and ok
+            rows += [(engine.name, str(dev), name, "ok" if ok else "FAIL") for name, ok in results.items()]
     return rows
 
 
