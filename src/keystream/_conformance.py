@@ -136,6 +136,10 @@ def _public_draws() -> None:
         PUBLIC_DRAWS[f"log_normal/{tag}"] = _given_generator(ks.log_normal, n, mean=0.5, std=0.75, dtype=dt)
         PUBLIC_DRAWS[f"geometric/{tag}"] = _given_generator(ks.geometric, n, p=0.2, dtype=dt)
         PUBLIC_DRAWS[f"cauchy/{tag}"] = _given_generator(ks.cauchy, n, median=1.0, sigma=2.0, dtype=dt)
+    for dt in (torch.complex64, torch.complex128):  # NOTE [ complex draws ]: the parts' draws
+        tag = str(dt).replace("torch.", "")
+        PUBLIC_DRAWS[f"rand/{tag}"] = _given_generator(ks.rand, n, dtype=dt)
+        PUBLIC_DRAWS[f"randn/{tag}"] = _given_generator(ks.randn, n, dtype=dt)
     for dt in (torch.uint32, torch.uint64):
         tag = str(dt).replace("torch.", "")
         PUBLIC_DRAWS[f"bits/{tag}"] = _given_generator(ks.bits, n, dtype=dt)
