@@ -126,6 +126,14 @@ def _unfused(integrand: Callable[[Any], torch.Tensor]) -> Callable[[Any], torch.
     return lambda draws: integrand(draws)
 
 
+def _kernel_engines() -> list[tuple[Any, torch.device]]:
+    """(engine, device) for each available engine with kernels of its own for the composite
+    and fused draws (C, Triton) and each device it supports here."""
+    return [(engine, dev) for engine in all_engines()
+            if engine.name in ("cpu", "triton", "triton-interpreter") and engine.available()
+            for dev in devices() if engine.supports(dev)]
+
+
 def _fused_rows() -> list[tuple[str, str, str, str]]:
     """montecarlo.InBall's fused kernels (C, Triton) against its torch definition, through
     ``estimate``, and the engines' exact sums, per engine and device that has them."""
@@ -133,26 +141,21 @@ def _fused_rows() -> list[tuple[str, str, str, str]]:
     from .montecarlo import InBall, estimate
 
     rows = []
-    for engine in all_engines():
-        if engine.name not in ("cpu", "triton", "triton-interpreter") or not engine.available():
-            continue
-        for dev in devices():
-            if not engine.supports(dev):
-                continue
-            ok = True
-            for dim in (2, 3):
-                n = 3001 if engine.name == "triton-interpreter" else 100_003
-                try:
-                    with use_engine(engine.name):
-                        fused = estimate(InBall(dim), n, seed=7, device=dev, chunk_size=n // 3)
-                    with use_engine("reference"):
-                        plain = estimate(_unfused(InBall(dim)), n, seed=7, chunk_size=n // 3)
-                    ok &= fused.sum_exact == plain.sum_exact
-                except Exception:  # noqa: BLE001 - any crash is a failure to report
-                    ok = False
-            rows.append((engine.name, str(dev), "montecarlo InBall (fused)", "ok" if ok else "FAIL"))
-            rows.append((engine.name, str(dev), "montecarlo exact sums", "ok" if _exact_sums_ok(engine.name, dev)
-                         else "FAIL"))
+    for engine, dev in _kernel_engines():
+        ok = True
+        for dim in (2, 3):
+            n = 3001 if engine.name == "triton-interpreter" else 100_003
+            try:
+                with use_engine(engine.name):
+                    fused = estimate(InBall(dim), n, seed=7, device=dev, chunk_size=n // 3)
+                with use_engine("reference"):
+                    plain = estimate(_unfused(InBall(dim)), n, seed=7, chunk_size=n // 3)
+                ok &= fused.sum_exact == plain.sum_exact
+            except Exception:  # noqa: BLE001 - any crash is a failure to report
+                ok = False
+        rows.append((engine.name, str(dev), "montecarlo InBall (fused)", "ok" if ok else "FAIL"))
+        rows.append((engine.name, str(dev), "montecarlo exact sums", "ok" if _exact_sums_ok(engine.name, dev)
+                     else "FAIL"))
     return rows
 
 
@@ -194,27 +197,22 @@ def _composite_rows() -> list[tuple[str, str, str, str]]:
     from ._engines import use_engine
 
     rows = []
-    for engine in all_engines():
-        if engine.name not in ("cpu", "triton", "triton-interpreter") or not engine.available():
-            continue
-        for dev in devices():
-            if not engine.supports(dev):
-                continue
-            results: dict[str, bool] = {}
-            for version in sorted(engine.composite_versions):  # (the others are the portable engine's)
-                for name, draw in _composite_draws(dev, version).items():
-                    if name == "sampling" and engine.name == "triton-interpreter":
-                        continue  # (seconds a row in the interpreter: tests/test_triton_engine.py checks it)
-                    try:
-                        with use_engine(engine.name):
-                            got = draw()
-                        with use_engine("portable"):
-                            want = draw()
-                        ok = conf.same_bits(got, want)
-                    except Exception:  # noqa: BLE001 - any crash is a failure to report
-                        ok = False
-                    results[name] = results.get(name, True) and ok
-            rows += [(engine.name, str(dev), name, "ok" if ok else "FAIL") for name, ok in results.items()]
+    for engine, dev in _kernel_engines():
+        results: dict[str, bool] = {}
+        for version in sorted(engine.composite_versions):  # (the others are the portable engine's)
+            for name, draw in _composite_draws(dev, version).items():
+                if name == "sampling" and engine.name == "triton-interpreter":
+                    continue  # (seconds a row in the interpreter: tests/test_triton_engine.py checks it)
+                try:
+                    with use_engine(engine.name):
+                        got = draw()
+                    with use_engine("portable"):
+                        want = draw()
+                    ok = conf.same_bits(got, want)
+                except Exception:  # noqa: BLE001 - any crash is a failure to report
+                    ok = False
+                results[name] = results.get(name, True) and ok
+        rows += [(engine.name, str(dev), name, "ok" if ok else "FAIL") for name, ok in results.items()]
     return rows
 
 
