@@ -255,6 +255,31 @@ def _gamma_blocks(n: int) -> tuple[int, int]:
     return z_blocks, z_blocks + blocks_for("exponential", torch.float64, n * (GAMMA_CANDIDATES + 1))
 
 
+def gamma_kernel(engine: Any, out: Tensor, key: tuple[int, int], start: int, z_blocks: int, elements: Elements,
+                 alpha: Tensor, version: int, scale: float = 1.0, mult: float = 1.0, rate: Tensor | None = None,
+                 numer: Tensor | None = None) -> None:
+    """``Engine.standard_gamma`` for ``elements`` of a draw whose blocks start at ``start``
+    (normals, then exponentials from ``start + z_blocks``), into flat ``out``.  A region is
+    computed run by run (its parameters are numbers: one value); element ``e``'s normals
+    are blocks ``6e ..`` and its exponentials ``13e / 2 ..``, so a run starts on an even
+    element (one more value, dropped) to start on a whole block."""
+    if elements.index is None:
+        engine.standard_gamma(out, key, start, start + z_blocks, alpha, version, scale, mult, rate, numer)
+        return
+    z_per, e_per2 = GAMMA_CANDIDATES // 2, GAMMA_CANDIDATES + 1  # blocks per element (exponentials: per 2)
+    for pos, lo, hi in elements.pieces(elements.count):
+        even = lo - (lo & 1)
+        part = out[pos:pos + hi - lo]
+        dst = part if even == lo else torch.empty(hi - even, dtype=out.dtype, device=out.device)
+        num = None if numer is None else numer[pos:pos + hi - lo]
+        if num is not None and even != lo:
+            num = torch.cat([num[:1], num])  # (the dropped value's numerator: any)
+        engine.standard_gamma(dst, key, start + z_per * even, start + z_blocks + e_per2 * even // 2, alpha, version,
+                              scale, mult, rate, None if num is None else num.contiguous())
+        if dst is not part:
+            part.copy_(dst[1:])
+
+
 def _gamma_f64(alpha: Tensor, g: Generator, elements: Elements | None = None) -> Tensor:
     """Standard Gamma(alpha) for a float64 tensor of alphas > 0 (any shape, on its device):
     the normals of ``randn((n, 12), float64)``, then the exponentials of
@@ -282,9 +307,8 @@ def _gamma_f64_and_log(alpha: Tensor, g: Generator, elements: Elements | None,
     key, start = g._reserve(blocks, version)
     try:
         out = value.view(-1)
-        if (engine.has_standard_gamma() and elements.index is None and version in engine.composite_versions
-                and not with_log):
-            engine.standard_gamma(out, key, start, start + z_blocks, kernel_param(alpha, alpha.shape, dev), version)
+        if engine.has_standard_gamma() and version in engine.composite_versions and not with_log:
+            gamma_kernel(engine, out, key, start, z_blocks, elements, kernel_param(alpha, alpha.shape, dev), version)
             return value, None
         flat = alpha.reshape(-1).to(torch.float64)
         rows = max(1, (1 << 20) // (k + 1))  # candidates a chunk at a time: bounded memory
@@ -428,7 +452,7 @@ def _scaled_gamma(g: Generator, alpha: Tensor | float, rate: Tensor | float | No
     values directly where it has one (the same IEEE operations)."""
     engine = None if dev.type == "meta" else engine_for(dev, "normal", torch.float64)
     version = g._version
-    if (engine is not None and engine.has_standard_gamma() and dtype in KERNEL_DTYPES and elements.index is None
+    if (engine is not None and engine.has_standard_gamma() and dtype in KERNEL_DTYPES
             and version in engine.composite_versions):
         n = elements.total
         z_blocks, blocks = _gamma_blocks(n)
@@ -438,8 +462,8 @@ def _scaled_gamma(g: Generator, alpha: Tensor | float, rate: Tensor | float | No
         scale, mult = (f64("HALF_F64"), f64("TWO_F64")) if half else (f64("ONE_F64"), f64("ONE_F64"))
         key, start = g._reserve(blocks, version)
         try:
-            engine.standard_gamma(target.view(-1), key, start, start + z_blocks, a, version, scale, mult, r,
-                                  None if numer is None else numer.reshape(-1))
+            gamma_kernel(engine, target.view(-1), key, start, z_blocks, elements, a, version, scale, mult, r,
+                         None if numer is None else numer.reshape(-1))
         except BaseException:
             g._release(key, start, blocks)
             raise

@@ -206,8 +206,7 @@ def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.d
         g._reserve(blocks, version)
         return _draws._finish(torch.empty(shape, dtype=dtype, device=dev), out)
     engine = engine_for(dev, "uniform", torch.float64)
-    direct = (engine.has_counts() and dtype in KERNEL_DTYPES and elements.index is None
-              and version in engine.composite_versions)
+    direct = engine.has_counts() and dtype in KERNEL_DTYPES and version in engine.composite_versions
     target = out if out is not None and (not direct or out.is_contiguous()) else _draws._empty(shape, dtype, dev)
     if direct:
         values = [kernel_param(v, shape, dev) for v in params]
@@ -216,11 +215,14 @@ def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.d
                                    dev).reshape(-1) for v in params]
     key, start = g._reserve(blocks, version)
     try:
-        if direct:
-            if len(values) == 1:
-                engine.poisson(target.view(-1), key, start, values[0], version)
-            else:
-                engine.binomial(target.view(-1), key, start, values[0], values[1], version)
+        if direct:  # a region run by run (element e's blocks are 32e ..; its parameters are numbers)
+            flat = target.view(-1)
+            for pos, lo, hi in [(0, 0, n)] if elements.index is None else elements.pieces(elements.count):
+                piece, first = flat[pos:pos + hi - lo], start + CANDIDATES * lo
+                if len(values) == 1:
+                    engine.poisson(piece, key, first, values[0], version)
+                else:
+                    engine.binomial(piece, key, first, values[0], values[1], version)
         else:
             value = torch.empty(elements.count, dtype=torch.float64, device=dev)
             for pos, lo, hi in elements.pieces(_CHUNK):

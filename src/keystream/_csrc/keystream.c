@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keystream.h"
 #include "ks_constants.h"
 #include "pool.h"
 
@@ -40,28 +41,31 @@ static inline uint64_t bits_f64(double d) { uint64_t b; memcpy(&b, &d, 8); retur
 
 /* ------------------------------------------------------------ block function */
 /* The ten rounds of Philox4x32-10 on the BATCH lanes x0..x3 (counter words), then the words
- * into w: written once, expanded in each function that fills lanes (so each vectorises). */
+ * into w: written once, expanded in each function that fills lanes (so each vectorises).
+ * Lanes outside, rounds inside (unrolled): a vector of lanes stays in registers for all ten
+ * rounds instead of being stored and reloaded between them (about 2x fewer instructions,
+ * counted with callgrind; the same operations on each lane). */
 #define PHILOX_LANES(k0, k1, x0, x1, x2, x3, w)                                    \
     do {                                                                           \
-        uint32_t key0_ = (k0), key1_ = (k1);                                       \
-        for (int r_ = 0; r_ < (int)KS_PHILOX_ROUNDS; r_++) {                       \
-            for (int i_ = 0; i_ < BATCH; i_++) {                                   \
-                uint64_t p0_ = (uint64_t)KS_PHILOX_M0 * (x0)[i_];                  \
-                uint64_t p1_ = (uint64_t)KS_PHILOX_M1 * (x2)[i_];                  \
-                uint32_t y0_ = (uint32_t)(p1_ >> 32) ^ (x1)[i_] ^ key0_;           \
-                uint32_t y2_ = (uint32_t)(p0_ >> 32) ^ (x3)[i_] ^ key1_;           \
-                (x1)[i_] = (uint32_t)p1_;                                          \
-                (x3)[i_] = (uint32_t)p0_;                                          \
-                (x0)[i_] = y0_;                                                    \
-                (x2)[i_] = y2_;                                                    \
+        for (int i_ = 0; i_ < BATCH; i_++) {                                       \
+            uint32_t a0_ = (x0)[i_], a1_ = (x1)[i_], a2_ = (x2)[i_], a3_ = (x3)[i_]; \
+            uint32_t key0_ = (k0), key1_ = (k1);                                   \
+            _Pragma("GCC unroll 16")                                               \
+            for (int r_ = 0; r_ < (int)KS_PHILOX_ROUNDS; r_++) {                   \
+                uint64_t p0_ = (uint64_t)KS_PHILOX_M0 * a0_;                       \
+                uint64_t p1_ = (uint64_t)KS_PHILOX_M1 * a2_;                       \
+                a0_ = (uint32_t)(p1_ >> 32) ^ a1_ ^ key0_;                         \
+                a2_ = (uint32_t)(p0_ >> 32) ^ a3_ ^ key1_;                         \
+                a1_ = (uint32_t)p1_;                                               \
+                a3_ = (uint32_t)p0_;                                               \
+                key0_ += KS_PHILOX_W0;                                             \
+                key1_ += KS_PHILOX_W1;                                             \
             }                                                                      \
-            key0_ += KS_PHILOX_W0;                                                 \
-            key1_ += KS_PHILOX_W1;                                                 \
+            (w)[0][i_] = a0_;                                                      \
+            (w)[1][i_] = a1_;                                                      \
+            (w)[2][i_] = a2_;                                                      \
+            (w)[3][i_] = a3_;                                                      \
         }                                                                          \
-        memcpy((w)[0], (x0), sizeof(uint32_t) * BATCH);                            \
-        memcpy((w)[1], (x1), sizeof(uint32_t) * BATCH);                            \
-        memcpy((w)[2], (x2), sizeof(uint32_t) * BATCH);                            \
-        memcpy((w)[3], (x3), sizeof(uint32_t) * BATCH);                            \
     } while (0)
 
 
@@ -2484,11 +2488,7 @@ void ks_dropout(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, uint64_
 /* Elements [e0, e0 + n) of a draw on the calling thread, without the pool: the small draws'
  * path (the Python module's fill).  `packed` is the draw's parameters as _cpu.pack_params
  * lays them out: int32 kind, dtype, element size, padding; double fp[4]; uint64 ip[12]. */
-typedef struct {
-    int32_t kind, dtype, elem_size, pad;
-    double fp[4];
-    uint64_t ip[12];
-} Packed;
+typedef ks_packed_t Packed; /* (keystream.h: its layout is checked at load by _cpu.py) */
 
 void ks_fill_small(const void *packed, uint32_t k0, uint32_t k1, uint64_t offset, uint64_t e0, int64_t n,
                    void *out) {

@@ -33,6 +33,9 @@ __all__ = ["CpuEngine"]
 
 _ONE_BITS = {torch.float32: 0x3F800000, torch.float64: 0x3FF0000000000000, torch.float16: 0x3C00,
              torch.bfloat16: 0x3F80}
+#: ks_packed_t (_csrc/keystream.h): kind, dtype code, element size, padding, 4 float and 12
+#: integer parameters, little-endian; checked against the library's size when it loads.
+PACKED_FORMAT = "<iiii4d12Q"
 #: Below this many elements per thread, splitting costs more than it saves.
 MIN_CHUNK = 1 << 14
 #: Ask for transparent huge pages on outputs of 4 MiB and more before filling them
@@ -96,6 +99,11 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_limbs.argtypes = []
             if lib.ks_limbs() != LIMBS:  # a stale build of another version
                 raise OSError(f"{path.name} has {lib.ks_limbs()} accumulator limbs, expected {LIMBS}")
+            lib.ks_packed_size.restype = ctypes.c_int
+            lib.ks_packed_size.argtypes = []
+            if lib.ks_packed_size() != struct.calcsize(PACKED_FORMAT):  # keystream.h's ks_packed_t
+                raise OSError(f"{path.name} packs a draw's parameters in {lib.ks_packed_size()} bytes, "
+                              f"expected {struct.calcsize(PACKED_FORMAT)}")
             lib.ks_advise_hugepages.restype = None
             lib.ks_advise_hugepages.argtypes = [ctypes.c_void_p, u64]
             lib.ks_philox.restype = None
@@ -348,7 +356,7 @@ def pack_params(kind: str, dtype: torch.dtype, params: tuple[Any, ...]) -> tuple
     from .._kinds import layout
 
     code, dcode, fp, ip = _param_arrays(kind, dtype, params, zero_signs(params))
-    packed = struct.pack("<iiii4d12Q", code, dcode, dtype.itemsize, 0, *fp, *ip)
+    packed = struct.pack(PACKED_FORMAT, code, dcode, dtype.itemsize, 0, *fp, *ip)
     return packed, layout(kind, dtype)[0]
 
 
