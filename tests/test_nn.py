@@ -284,3 +284,18 @@ def test_functional_dropout_without_a_site_is_torch_s_call_under_torch_random():
     assert KF.dropout(x, 0.5, training=False) is x
     with pytest.raises(ValueError, match="need a site"):
         KF.dropout(x, 0.5, features=(3, 5))
+
+
+def test_functional_generator_keys_a_named_sites_mask():
+    import keystream.nn.functional as KF
+
+    x = torch.randn(8, 16)
+    g, h = ks.Generator(1), ks.Generator(2)
+    with knn.batch(step=3):
+        a = KF.dropout(x, 0.5, site="f.drop", generator=g)
+    with knn.batch(step=3):
+        b = KF.dropout(x, 0.5, site=knn.Site("f.drop", generator=g))
+    with knn.batch(step=3):
+        c = KF.dropout(x, 0.5, site="f.drop", generator=h)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert g.offset == 0  # only the key is read

@@ -37,19 +37,27 @@ from ._schedule import Site
 __all__ = ["alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout"]
 
 Tensor = torch.Tensor
-_SITES: dict[str, Site] = {}
+_SITES: dict[Any, Site] = {}  # name, or (name, id(generator)) -> Site
 _SITES_LOCK = threading.Lock()
 
 
-def _site(site: Site | str) -> Site:
+def _site(site: Site | str, generator: Generator | None = None) -> Site:
+    """The site of a call: a Site as given, or the process-wide site of a name and the
+    ``generator`` that keys it (None: the default generator)."""
     if isinstance(site, Site):
+        if generator is not None and site.generator is not generator:
+            raise ValueError("generator: the Site has its own generator (Site(name, generator=...)); "
+                             "give the generator there, not to the call")
         return site
     if not isinstance(site, str):
         raise TypeError(f"site must be a keystream.nn.Site or a name (str), got {type(site).__name__}")
+    if generator is not None:
+        resolve_generator(generator)
+    key = site if generator is None else (site, id(generator))  # (the site keeps its generator alive)
     with _SITES_LOCK:
-        found = _SITES.get(site)
+        found = _SITES.get(key)
         if found is None:
-            found = _SITES[site] = Site(site)
+            found = _SITES[key] = Site(site, generator)
         return found
 
 
@@ -98,7 +106,7 @@ def _run(x: Tensor, p: float, training: bool, inplace: bool, site: Site | str | 
         if training and p > 0.0 and not x.dtype.is_floating_point:
             raise TypeError(f"input must be a floating point tensor, got {x.dtype}")
         return unkeyed_dropout(x, p, training, inplace, resolve_generator(generator), feature, alpha)
-    s = _site(site)
+    s = _site(site, generator)
     if not training or p == 0.0 or x.numel() == 0:
         return x  # (torch returns the input itself)
     if not x.dtype.is_floating_point:
@@ -134,9 +142,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         site: what keys the mask (a :class:`~keystream.nn.Site`, or a name).
         features: the global shape of the dimensions after the batch (default: the input's).
         feature_start: where the input's features start in ``features`` (default: zeros).
+        generator: with a site name, the key source of the mask (default: the default
+            generator's key; its offset never moves); without a site, the generator drawn from.
 
     Raises:
-        ValueError: ``p`` outside [0, 1]; a shard outside ``features``.
+        ValueError: ``p`` outside [0, 1]; a shard outside ``features``; a Site and a
+            different ``generator``.
         TypeError: ``input`` not a float tensor; ``site`` neither a Site nor a str.
 
     Reproducibility:
