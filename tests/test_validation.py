@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ import keystream.init as init
 import keystream.montecarlo as mc
 import keystream.nn as knn
 import keystream.nn.functional as KF
+import keystream.numpy as ksnp
 from keystream.data import ShuffleSampler
 
 BAD = [
@@ -343,6 +345,95 @@ BAD = [
         torch.distributions.Categorical(torch.tensor([0.5, 0.5])), (0,), generator=g), RuntimeError, "sample_shape"),
     ("student_t at the end of the counter space", lambda g: _near_end(g).student_t(3.0, (10,)), OverflowError,
      "2\\*\\*64"),
+    ("dropout Site and another generator", lambda g: KF.dropout(torch.ones(2, 2), 0.5, site=knn.Site("v", generator=g),
+                                                                  generator=ks.Generator(9)), ValueError, "generator"),
+    # keystream.numpy (its Generator draws from g)
+    ("numpy size float", lambda g: ksnp.Generator(g).random(2.5), TypeError, "size"),
+    ("numpy dtype", lambda g: ksnp.Generator(g).random(3, dtype=np.complex64), TypeError, "dtype"),
+    ("numpy scale 0", lambda g: ksnp.Generator(g).exponential(0.0, 3), ValueError, "scale"),
+    ("numpy scale array", lambda g: ksnp.Generator(g).exponential([1.0], 3), TypeError, "scale"),
+    ("numpy integers float", lambda g: ksnp.Generator(g).integers(2.5), TypeError, "low"),
+    ("numpy integers empty", lambda g: ksnp.Generator(g).integers(3, 3), ValueError, "low must be < high"),
+    ("numpy out not ndarray", lambda g: ksnp.Generator(g).random(3, out=[0.0] * 3), TypeError, "out"),
+    ("numpy out read-only", lambda g: ksnp.Generator(g).random(3, out=_readonly(3)), ValueError, "read-only"),
+    ("numpy out wrong shape for counts", lambda g: ksnp.Generator(g).poisson(3.0, 5, out=np.empty(4, dtype=np.int64)),
+     ValueError, "shape"),
+    ("numpy p not summing to 1", lambda g: ksnp.Generator(g).choice(3, p=[0.5, 0.2, 0.2]), ValueError, "sum to 1"),
+    ("numpy p negative", lambda g: ksnp.Generator(g).multinomial(3, [1.5, -0.5]), ValueError, "pvals"),
+    ("numpy choice too many", lambda g: ksnp.Generator(g).choice(3, 5, replace=False), ValueError,
+     "without replacement"),
+    ("numpy dirichlet 2-D", lambda g: ksnp.Generator(g).dirichlet([[1.0]]), ValueError, "alpha"),
+    ("numpy gamma shape string", lambda g: ksnp.Generator(g).gamma("a"), TypeError, "shape"),
+    ("numpy scale < 0", lambda g: ksnp.Generator(g).normal(0.0, -1.0, 3), ValueError, "scale"),
+    ("numpy scale array < 0", lambda g: ksnp.Generator(g).normal(0.0, [1.0, -1.0]), ValueError, "scale"),
+    ("numpy gamma shape 0", lambda g: ksnp.Generator(g).gamma(0.0, 1.0, 3), ValueError, "shape"),
+    ("numpy gamma scale nan", lambda g: ksnp.Generator(g).gamma(1.0, math.nan, 3), ValueError, "scale"),
+    ("numpy chisquare df", lambda g: ksnp.Generator(g).chisquare(-1.0, 3), ValueError, "df"),
+    ("numpy beta b", lambda g: ksnp.Generator(g).beta(1.0, [1.0, 0.0]), ValueError, "b"),
+    ("numpy poisson lam", lambda g: ksnp.Generator(g).poisson(-1.0, 3), ValueError, "lam"),
+    ("numpy binomial n", lambda g: ksnp.Generator(g).binomial(2.5, 0.5, 3), ValueError, "n"),
+    ("numpy binomial p", lambda g: ksnp.Generator(g).binomial(3, 1.5, 3), ValueError, "p"),
+    ("numpy standard_t df", lambda g: ksnp.Generator(g).standard_t(0.0, 3), ValueError, "df"),
+    ("numpy bits float dtype", lambda g: ksnp.Generator(g).bits(3, dtype=np.float32), TypeError, "dtype"),
+    ("numpy permutation 0-d", lambda g: ksnp.Generator(g).permutation(np.float64(1.5)), ValueError, "x"),
+    ("numpy shuffle list", lambda g: ksnp.Generator(g).shuffle([1, 2]), TypeError, "x"),
+    ("numpy seed", lambda g: ksnp.Generator(2.5), TypeError, "seed"),
+    ("numpy bit generator source", lambda g: ksnp.bit_generator("x"), TypeError, "source"),
+    ("numpy bit generator key", lambda g: ksnp.KeystreamBitGenerator(key=(1 << 32, 0)), ValueError, "key"),
+    ("numpy default_rng seed", lambda g: ksnp.default_rng([1]), TypeError, "seed"),
+    # keystream.dask (its Generator draws from g; dask is a test extra)
+    ("dask no size", lambda g: _dask().Generator(g).random(chunks=3), TypeError, "size"),
+    ("dask region", lambda g: _dask().Generator(g).random(5, region=slice(0, 2)), TypeError, "region"),
+    ("dask array parameter", lambda g: _dask().Generator(g).normal([0.0, 1.0], 1.0, 2), TypeError, "loc"),
+    ("dask scale 0", lambda g: _dask().Generator(g).gamma(1.0, 0.0, 5, chunks=2), ValueError, "scale"),
+    ("dask bad chunks", lambda g: _dask().Generator(g).random(5, chunks="x"), ValueError, "chunks"),
+    ("dask unknown argument", lambda g: _dask().Generator(g).random(5, sizes=3), TypeError, "sizes"),
+    ("dask default_rng seed", lambda g: _dask().default_rng(1.5), TypeError, "seed"),
+    ("dask estimate tasks", lambda g: _dask().estimate(lambda d: d.rand(), 10, seed=1, tasks=0), ValueError, "tasks"),
+    ("dask estimate n_samples", lambda g: _dask().estimate(lambda d: d.rand(), -1, seed=1), ValueError, "n_samples"),
+    # keystream.jax (functions of a key: g is not involved; jax is a test extra)
+    ("jax shape", lambda g: _jax().rand(1, 2.5), TypeError, "shape"),
+    ("jax dtype", lambda g: _jax().rand(1, 3, "complex64"), TypeError, "dtype"),
+    ("jax float64 without x64", lambda g: _jax().randn(1, 3, "float64"), ValueError, "jax_enable_x64"),
+    ("jax key", lambda g: _jax().randn("x", 3), TypeError, "key"),
+    ("jax key words", lambda g: _jax().randn(np.zeros(3, np.uint32), 3), TypeError, "key"),
+    ("jax offset", lambda g: _jax().bits(1, 3, offset=-1), ValueError, "offset"),
+    ("jax offset float", lambda g: _jax().bits(1, 3, offset=1.5), TypeError, "offset"),
+    ("jax uniform low > high", lambda g: _jax().uniform(1, 3, low=2.0, high=1.0), ValueError, "low <= high"),
+    ("jax normal std", lambda g: _jax().normal(1, 3, std=-1.0), ValueError, "std"),
+    ("jax randint", lambda g: _jax().randint(1, 3, 5, 5), ValueError, "low < high"),
+    ("jax bernoulli p", lambda g: _jax().bernoulli(1, 1.5, 3), ValueError, "p must be"),
+    ("jax exponential lambd", lambda g: _jax().exponential(1, 3, lambd=0.0), ValueError, "lambd"),
+    ("jax cauchy sigma", lambda g: _jax().cauchy(1, 3, sigma=0.0), ValueError, "sigma"),
+    ("jax laplace scale", lambda g: _jax().laplace(1, 3, scale=0.0), ValueError, "scale"),
+    ("jax gumbel scale", lambda g: _jax().gumbel(1, 3, scale=-1.0), ValueError, "scale"),
+    ("jax log_normal std", lambda g: _jax().log_normal(1, 3, std=0.0), ValueError, "std"),
+    ("jax geometric p", lambda g: _jax().geometric(1, 1.5, 3), ValueError, "p"),
+    ("jax trunc_normal bounds", lambda g: _jax().trunc_normal(1, 3, 0.0, 1.0, 2.0, 1.0), ValueError, "a < b"),
+    ("jax fold_in data", lambda g: _jax().fold_in(_jax().key(1), 2.5), TypeError, "data"),
+    ("jax spawn n", lambda g: _jax().spawn(_jax().key(1), -1), ValueError, "n must"),
+    ("jax key_of", lambda g: _jax().key_of(5), TypeError, "generator"),
+    ("jax key seed", lambda g: _jax().key("a"), TypeError, "seed"),
+    ("jax key seed range", lambda g: _jax().key(2**64), ValueError, "seed"),
+    ("jax init seed without name", lambda g: _jax_init().uniform(seed=1), TypeError, "name"),
+    ("jax init layout", lambda g: _jax_init().normal(layout="tf"), ValueError, "layout"),
+    ("jax init kaiming mode", lambda g: _jax_init().kaiming_normal(mode="x", seed=1, name="w")(None, (2, 3)),
+     ValueError, "mode"),
+    ("jax init xavier 1-D", lambda g: _jax_init().xavier_uniform(seed=1, name="w")(None, (3,)), ValueError,
+     "dimensions"),
+    ("jax init xavier gain", lambda g: _jax_init().xavier_normal(gain="x", seed=1, name="w")(None, (2, 2)),
+     TypeError, "gain"),
+    ("jax init trunc_normal bounds", lambda g: _jax_init().trunc_normal(a=1.0, b=0.0, seed=1, name="w")(None, (2,)),
+     ValueError, "a < b"),
+    ("jax init kaiming_uniform nonlinearity",
+     lambda g: _jax_init().kaiming_uniform(nonlinearity="x", seed=1, name="w")(None, (2, 2)), ValueError, "x"),
+    ("jax dropout rate", lambda g: _jax_nn().dropout(np.ones((2, 2), np.float32), 1.5, 1, name="d", step=0),
+     ValueError, "rate"),
+    ("jax dropout features", lambda g: _jax_nn().dropout(np.ones((2, 4), np.float32), 0.5, 1, name="d", step=0,
+                                                         features=(3,)), ValueError, "features"),
+    ("jax dropout int", lambda g: _jax_nn().dropout(np.ones((2, 2), np.int32), 0.5, 1, name="d", step=0),
+     TypeError, "float"),
+    ("jax mask_key name", lambda g: _jax_nn().mask_key(1, 5, 0), TypeError, "name"),
 ]
 
 # Devices this torch may have: the rows that need them missing are skipped where they exist.
@@ -390,6 +481,34 @@ def _has(device: str) -> bool:
     except Exception:  # noqa: BLE001
         return False
     return True
+
+
+def _dask():
+    return pytest.importorskip("keystream.dask")
+
+
+def _jax():
+    return pytest.importorskip("keystream.jax")
+
+
+def _jax_init():
+    _jax()
+    import keystream.jax.init as jinit
+
+    return jinit
+
+
+def _jax_nn():
+    _jax()
+    import keystream.jax.nn as jnn
+
+    return jnn
+
+
+def _readonly(n: int) -> np.ndarray:
+    a = np.zeros(n)
+    a.setflags(write=False)
+    return a
 
 
 def _tampered(g: ks.Generator, index: int, value: int) -> torch.Tensor:
@@ -550,8 +669,12 @@ def test_every_public_function_is_in_the_table():
         walk(row[1].__code__)
     missing = []
     for module in ("keystream", "keystream.data", "keystream.init", "keystream.nn", "keystream.nn.functional",
-                   "keystream.sampling", "keystream.distributions", "keystream.montecarlo", "keystream.distributed"):
-        mod = importlib.import_module(module)
+                   "keystream.sampling", "keystream.distributions", "keystream.montecarlo", "keystream.distributed",
+                   "keystream.numpy", "keystream.dask", "keystream.jax", "keystream.jax.init", "keystream.jax.nn"):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:  # (an optional front end whose library is not installed)
+            continue
         for name in mod.__all__:
             if callable(getattr(mod, name)) and name not in called and name not in _NO_BAD_INPUT:
                 missing.append(f"{module}.{name}")

@@ -68,7 +68,7 @@ del _module
 
 #: The subpackages, imported on first use (``import keystream; keystream.data``): each costs
 #: import time that a script drawing numbers does not need.
-_SUBPACKAGES = ("data", "distributed", "distributions", "init", "montecarlo", "nn", "sampling")
+_SUBPACKAGES = ("dask", "data", "distributed", "distributions", "init", "montecarlo", "nn", "numpy", "sampling")
 
 
 def __getattr__(name: str) -> object:

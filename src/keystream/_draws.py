@@ -18,6 +18,7 @@ import math
 import numbers
 import struct
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -30,7 +31,7 @@ from ._devices import parse_device, usable_device
 from ._engines import _forced as _FORCED
 from ._engines import engine_for
 from ._engines._cpu import _NATIVE, CpuEngine, pack_params
-from ._generator import CPU, GRAPH_SAFE, Generator, default_generator, resolve_generator, transaction
+from ._generator import CPU, GRAPH_SAFE, Generator, _with_key, default_generator, resolve_generator, transaction
 from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, versioned
 from ._math import truncnorm
 from ._math.numpy_forms import log_f64
@@ -240,7 +241,10 @@ def _run(
         # meta tensor of the result's shape and takes the blocks the real draw would, so
         # what is drawn afterwards is the same as if the model had been built for real.
         target = out if out is not None else torch.empty(tuple(b - a for a, b in region), dtype=dtype, device=device)
-        g._reserve(blocks_for(kind, dtype, math.prod(shape)), version)
+        key, start = g._reserve(blocks_for(kind, dtype, math.prod(shape)), version)
+        runs = getattr(_PLANS, "runs", None)
+        if runs is not None:  # NOTE [ plans ]
+            runs.append(DrawSpec(kind, params, key, start, shape, region, dtype))
         return target
     state = _graphsafe.open_state(g)
     if state is None:
@@ -271,6 +275,29 @@ def _run(
     except BaseException:
         g._release(key, start, blocks)
         raise
+
+
+# NOTE [ plans ]
+# keystream.jax computes a draw from its DrawSpec with the reference forms.  The spec comes
+# from running the public draw itself (or an initialiser built on draws) on the meta device
+# with a generator at offset 0: its argument checks and canonical parameters, stream
+# version included, are then the draw's own, never a copy.  ``plan`` records each kernel
+# run the call makes; a call that also computes on tensors (tensor parameters, composite
+# draws) is not one run, and keystream.jax refuses it.
+_PLANS = threading.local()
+
+
+def plan(call: Callable[[Generator], Any], version: int) -> tuple[list[DrawSpec], int]:
+    """The kernel runs ``call(generator)`` makes (their specs, at key (0, 0)) and the blocks
+    it consumes, run on the meta device (NOTE [ plans ])."""
+    g = _with_key((0, 0), torch.device("meta"), version)
+    runs: list[DrawSpec] = []
+    _PLANS.runs = runs
+    try:
+        call(g)
+    finally:
+        del _PLANS.runs
+    return runs, g.offset
 
 
 def _versioned(kind: str, params: tuple[Any, ...], dtype: torch.dtype, version: int) -> tuple[str, tuple[Any, ...]]:
@@ -410,7 +437,12 @@ def _compiling() -> bool:
     return "torch._dynamo" in sys.modules and torch.compiler.is_compiling()
 
 
-def _small(name: str, sizes: tuple[Any, ...], generator: Any, dtype: Any) -> Tensor | None:
+#: The numpy dtypes of the small draws' dtypes (keystream.numpy's arrays).
+_NUMPY_DTYPES = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _small(name: str, sizes: tuple[Any, ...], generator: Any, dtype: Any, array: bool = False) -> Any:
+    """The draw on the short path (a tensor; with ``array``, a numpy array), or None."""
     g = default_generator if generator is None else generator
     if type(g) is not Generator or g._device.type != "cpu" or GRAPH_SAFE or _FORCED.name is not None:
         return None
@@ -437,12 +469,20 @@ def _small(name: str, sizes: tuple[Any, ...], generator: Any, dtype: Any) -> Ten
     packed, per_block, engine_key = entry
     if type(_engines._DEFAULT.get(engine_key)) is not CpuEngine:  # (the C engine is the one engine_for picks)
         return None
-    # (torch.empty parses a dtype argument, or a tuple, in about as long as the draw takes)
-    out = (torch.empty(*sizes) if sizes else torch.empty(())) if dt is default else torch.empty(sizes, dtype=dt)
+    out: Any
+    if array:
+        if dt not in _NUMPY_DTYPES:
+            return None
+        out = np.empty(sizes, dtype=_NUMPY_DTYPES[dt])
+        address = out.ctypes.data
+    else:
+        # (torch.empty parses a dtype argument, or a tuple, in about as long as the draw takes)
+        out = (torch.empty(*sizes) if sizes else torch.empty(())) if dt is default else torch.empty(sizes, dtype=dt)
+        address = out.data_ptr()
     blocks = -(-n // per_block)
     key, start = g._reserve(blocks)
     try:
-        _native_fill(packed, key[0], key[1], start, 0, n, out.data_ptr())
+        _native_fill(packed, key[0], key[1], start, 0, n, address)
     except BaseException:
         g._release(key, start, blocks)
         raise

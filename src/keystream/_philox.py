@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._constants import u32
+from ._math.xp import namespace
 
 __all__ = ["philox4x32", "philox4x32_scalar"]
 
@@ -46,12 +47,13 @@ def philox4x32(
     Returns:
         The four output words ``(w0, w1, w2, w3)`` as uint32 arrays.
     """
-    x0, x1, x2, x3 = (np.asarray(c, dtype=np.uint32).astype(np.uint64) for c in (c0, c1, c2, c3))
-    x0, x1, x2, x3 = np.broadcast_arrays(x0, x1, x2, x3)
+    xp = namespace(c0, c1, c2, c3, k0, k1)  # (numpy; jax.numpy for keystream.jax)
+    x0, x1, x2, x3 = (xp.asarray(c, dtype=np.uint32).astype(np.uint64) for c in (c0, c1, c2, c3))
+    x0, x1, x2, x3 = xp.broadcast_arrays(x0, x1, x2, x3)
     for r in range(rounds):
         # The key is bumped by the Weyl increments *between* rounds: round 0 uses it as given.
-        key0 = (np.asarray(k0, dtype=np.uint64) + np.uint64(r * _W0)) & _MASK32
-        key1 = (np.asarray(k1, dtype=np.uint64) + np.uint64(r * _W1)) & _MASK32
+        key0 = (xp.asarray(k0, dtype=np.uint64) + np.uint64(r * _W0)) & _MASK32
+        key1 = (xp.asarray(k1, dtype=np.uint64) + np.uint64(r * _W1)) & _MASK32
         p0 = _M0 * x0  # 32x32 -> 64-bit product, never overflows uint64
         p1 = _M1 * x2
         hi0, lo0 = p0 >> _SHIFT32, p0 & _MASK32

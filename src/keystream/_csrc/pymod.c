@@ -7,13 +7,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "keystream.h"
 #include "ks_constants.h"
-
-void ks_philox(const uint32_t ctr[4], const uint32_t key[2], int rounds, uint32_t out[4]);
-void ks_fill_small(const void *packed, uint32_t k0, uint32_t k1, uint64_t offset, uint64_t e0, int64_t n,
-                   void *out);
-int ks_packed_size(void);
 
 static int as_u64(PyObject *o, uint64_t *v) {
     *v = PyLong_AsUnsignedLongLong(o);
@@ -179,10 +176,148 @@ static PyObject *small(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     return out;
 }
 
+/* ------------------------------------------------------------------ numpy BitGenerator
+ * numpy.random.Generator takes any object with a `capsule` named "BitGenerator" holding a
+ * bitgen_t (numpy/random/bitgen.h: a state pointer and four functions, called with the
+ * bit generator's lock held and possibly without the GIL) and a `lock`.  The words are the
+ * stream of keystream.bits(..., dtype=uint32) from (key, block, word): 64 at a time, filled
+ * by the same kernel as every bits draw (the packed parameters come from Python).  A 64-bit
+ * word is two 32-bit words, low first, so whole uint64 reads equal bits(..., dtype=uint64)
+ * from an even word position. */
+typedef struct {
+    void *state;
+    uint64_t (*next_uint64)(void *st);
+    uint32_t (*next_uint32)(void *st);
+    double (*next_double)(void *st);
+    uint64_t (*next_raw)(void *st);
+} np_bitgen_t;
+
+#define BG_WORDS 64
+typedef struct {
+    np_bitgen_t bitgen;       /* first: the capsule's pointer is also the bitgen_t's */
+    ks_packed_t packed;       /* the bits draw's packed parameters */
+    uint32_t k0, k1;
+    uint64_t base;            /* the block of buf[0] */
+    int idx;                  /* the next word of buf; BG_WORDS: buf is spent */
+    uint32_t buf[BG_WORDS];
+} ks_bitgen;
+
+static void bg_refill(ks_bitgen *b) {
+    ks_fill_small(&b->packed, b->k0, b->k1, b->base, 0, BG_WORDS, b->buf);
+}
+
+static uint32_t bg_next32(void *st) {
+    ks_bitgen *b = (ks_bitgen *)st;
+    if (b->idx == BG_WORDS) {
+        b->base += BG_WORDS / 4;  /* (wraps at 2^64 blocks, like the counter) */
+        bg_refill(b);
+        b->idx = 0;
+    }
+    return b->buf[b->idx++];
+}
+
+static uint64_t bg_next64(void *st) {
+    uint64_t lo = bg_next32(st);
+    return lo | ((uint64_t)bg_next32(st) << 32);
+}
+
+static double bg_next_double(void *st) {  /* numpy's convention: the top 53 bits of a uint64 */
+    return (double)(bg_next64(st) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void bg_destroy(PyObject *capsule) {
+    PyMem_RawFree(PyCapsule_GetPointer(capsule, "BitGenerator"));
+}
+
+static ks_bitgen *bg_of(PyObject *capsule) {
+    return (ks_bitgen *)PyCapsule_GetPointer(capsule, "BitGenerator");
+}
+
+static int bg_position(ks_bitgen *b, PyObject *const *args) {
+    uint64_t k0, k1, block, word;
+    if (!as_u64(args[0], &k0) || !as_u64(args[1], &k1) || !as_u64(args[2], &block) || !as_u64(args[3], &word))
+        return 0;
+    if (k0 > 0xFFFFFFFFu || k1 > 0xFFFFFFFFu || word > 3) {
+        PyErr_SetString(PyExc_ValueError, "key words are 32-bit and word is 0..3");
+        return 0;
+    }
+    b->k0 = (uint32_t)k0; b->k1 = (uint32_t)k1;
+    b->base = block; b->idx = (int)word;
+    bg_refill(b);
+    return 1;
+}
+
+/* bitgen_new(packed, k0, k1, block, word) -> capsule "BitGenerator" */
+static PyObject *bitgen_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 5 || !PyBytes_Check(args[0]) || PyBytes_GET_SIZE(args[0]) != (Py_ssize_t)sizeof(ks_packed_t)) {
+        PyErr_SetString(PyExc_TypeError, "bitgen_new(packed: bytes, k0, k1, block, word)");
+        return NULL;
+    }
+    ks_bitgen *b = (ks_bitgen *)PyMem_RawCalloc(1, sizeof *b);
+    if (b == NULL) return PyErr_NoMemory();
+    memcpy(&b->packed, PyBytes_AS_STRING(args[0]), sizeof(ks_packed_t));
+    if (!bg_position(b, args + 1)) { PyMem_RawFree(b); return NULL; }
+    b->bitgen.state = b;
+    b->bitgen.next_uint64 = bg_next64;
+    b->bitgen.next_uint32 = bg_next32;
+    b->bitgen.next_double = bg_next_double;
+    b->bitgen.next_raw = bg_next64;
+    PyObject *capsule = PyCapsule_New(b, "BitGenerator", bg_destroy);
+    if (capsule == NULL) PyMem_RawFree(b);
+    return capsule;
+}
+
+/* bitgen_get(capsule) -> (k0, k1, block, word): the position of the next 32-bit word */
+static PyObject *bitgen_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    ks_bitgen *b = nargs == 1 ? bg_of(args[0]) : NULL;
+    if (b == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "bitgen_get(capsule)");
+        return NULL;
+    }
+    uint64_t block = b->base + (uint64_t)(b->idx / 4);
+    return Py_BuildValue("(kkKi)", (unsigned long)b->k0, (unsigned long)b->k1, (unsigned long long)block,
+                         b->idx % 4);
+}
+
+/* bitgen_set(capsule, k0, k1, block, word) */
+static PyObject *bitgen_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    ks_bitgen *b = nargs == 5 ? bg_of(args[0]) : NULL;
+    if (b == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "bitgen_set(capsule, k0, k1, block, word)");
+        return NULL;
+    }
+    if (!bg_position(b, args + 1)) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* bitgen_raw(capsule, n, address): n uint64 words (next_raw) into the buffer at address */
+static PyObject *bitgen_raw(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    uint64_t n, address;
+    ks_bitgen *b = nargs == 3 ? bg_of(args[0]) : NULL;
+    if (b == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "bitgen_raw(capsule, n, address)");
+        return NULL;
+    }
+    if (!as_u64(args[1], &n) || !as_u64(args[2], &address)) return NULL;
+    uint64_t *out = (uint64_t *)(uintptr_t)address;
+    Py_BEGIN_ALLOW_THREADS
+    for (uint64_t i = 0; i < n; i++) out[i] = bg_next64(b);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"derive", (PyCFunction)(void (*)(void))derive, METH_FASTCALL, "A derived key's two words."},
     {"fill", (PyCFunction)(void (*)(void))fill, METH_FASTCALL, "A small draw's elements, on this thread."},
     {"small", (PyCFunction)(void (*)(void))small, METH_FASTCALL, "A small rand / randn, or None."},
+    {"bitgen_new", (PyCFunction)(void (*)(void))bitgen_new, METH_FASTCALL, "A numpy bitgen_t capsule."},
+    {"bitgen_get", (PyCFunction)(void (*)(void))bitgen_get, METH_FASTCALL, "A bitgen's position."},
+    {"bitgen_set", (PyCFunction)(void (*)(void))bitgen_set, METH_FASTCALL, "Move a bitgen."},
+    {"bitgen_raw", (PyCFunction)(void (*)(void))bitgen_raw, METH_FASTCALL, "A bitgen's next uint64 words."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -8,6 +8,7 @@ steps follow docs/spec.md sections 4 to 7 in order.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,7 @@ from .._math.numpy_forms import (
     sincos_f32,
     sincos_f64,
 )
+from .._math.xp import namespace
 from .._philox import philox4x32
 from .._spec import DrawSpec, flat_strides
 from ._base import Engine
@@ -39,26 +41,39 @@ _u = np.uint64
 
 
 # --------------------------------------------------------------------------- raw words
+def _xp(spec: DrawSpec) -> Any:
+    """numpy, or jax.numpy where the spec's key or offset is a JAX array (keystream.jax)."""
+    return namespace(spec.offset, *spec.key)
+
+
 def block_words(spec: DrawSpec, rel: U64) -> tuple[U32, U32, U32, U32]:
     """The four words of the draw's blocks ``rel`` (block ``offset + rel`` mod 2^64: counter
     ``(c lo, c hi, 0, 0)``)."""
-    with np.errstate(over="ignore"):
-        blocks = _u(spec.offset) + rel
+    xp = _xp(spec)
+    if xp is not np:  # keystream.jax: the offset is a uint64 JAX scalar (wraps like numpy's)
+        blocks = xp.asarray(spec.offset, dtype=np.uint64) + rel
+    else:
+        with np.errstate(over="ignore"):
+            blocks = _u(spec.offset) + rel
     return philox4x32(blocks & _u(0xFFFFFFFF), blocks >> _u(32), 0, 0, spec.key[0], spec.key[1])
 
 
 def word32(spec: DrawSpec, e: U64) -> U32:
     """Element ``e`` of a 32-bit draw: word ``e % 4`` of block ``offset + e // 4``."""
+    xp = _xp(spec)
     w = block_words(spec, e // _u(4))
-    i = (e % _u(4)).astype(np.intp)
-    return np.choose(i, w).astype(np.uint32)
+    i = e % _u(4)
+    if xp is not np:  # (jax.numpy's choose: selects)
+        return xp.where(i == 0, w[0], xp.where(i == 1, w[1], xp.where(i == 2, w[2], w[3])))  # type: ignore[no-any-return]
+    return np.choose(i.astype(np.intp), w).astype(np.uint32)
 
 
 def word64(spec: DrawSpec, e: U64) -> U64:
     """Element ``e`` of a 64-bit draw: ``w[2i] + 2^32 w[2i+1]``, ``i = e % 2``, block ``e // 2``."""
+    xp = _xp(spec)
     w = block_words(spec, e // _u(2))
-    lo = np.where(e % _u(2) == 0, w[0], w[2]).astype(np.uint64)
-    hi = np.where(e % _u(2) == 0, w[1], w[3]).astype(np.uint64)
+    lo = xp.where(e % _u(2) == 0, w[0], w[2]).astype(np.uint64)
+    hi = xp.where(e % _u(2) == 0, w[1], w[3]).astype(np.uint64)
     return lo | (hi << _u(32))
 
 
@@ -72,9 +87,10 @@ def element_words(spec: DrawSpec, e: U64) -> list[U32]:
 # ---------------------------------------------------------------- distributions
 def _round_bf16(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Round float32 to the nearest bfloat16 (ties to even), kept in float32 storage."""
+    xp = namespace(x)
     b = x.view(np.uint32).astype(np.uint64)
     rounded = (b + _u(0x7FFF) + ((b >> _u(16)) & _u(1))) & _u(0xFFFF0000)
-    rounded = np.where(np.isnan(x), b | _u(0x00400000), rounded)  # keep NaN a (quiet) NaN
+    rounded = xp.where(xp.isnan(x), b | _u(0x00400000), rounded)  # keep NaN a (quiet) NaN
     return rounded.astype(np.uint32).view(np.float32)
 
 
@@ -101,42 +117,45 @@ def uniform01(spec: DrawSpec, e: U64) -> npt.NDArray[np.floating]:
 def uniform(spec: DrawSpec, e: U64) -> np.ndarray:
     """``x = low + span*u`` with each operation rounded to the output dtype; ``x >= high`` becomes
     ``below`` (the largest value of the dtype below ``high``), so ``high`` is never returned."""
+    xp = _xp(spec)
     low, span, high, below = spec.params
     u = uniform01(spec, e)
     if spec.dtype == torch.float64:
         y = np.float64(low) + np.float64(span) * u
-        return np.where(y >= np.float64(high), np.float64(below), y)
+        return xp.where(y >= np.float64(high), np.float64(below), y)
     t = _round_to(np.float32(span) * u, spec.dtype)
     x = _round_to(np.float32(low) + t, spec.dtype)
-    return np.where(x >= np.float32(high), np.float32(below), x)
+    return xp.where(x >= np.float32(high), np.float32(below), x)
 
 
 def uniform_v2(spec: DrawSpec, e: U64) -> np.ndarray:
     """Stream version 2's 16-bit uniform: ``x = low + span*u`` in float32 with the float32
     uniform ``u`` (24 bits), rounded once to the dtype; ``x >= high`` becomes ``below``."""
+    xp = _xp(spec)
     low, span, high, below = spec.params
     u = (word32(spec, e) >> np.uint32(8)).astype(np.float32) * c32("TWO_M24_F32")
     x = _round_to(np.float32(low) + np.float32(span) * u, spec.dtype)
-    return np.where(x >= np.float32(high), np.float32(below), x)
+    return xp.where(x >= np.float32(high), np.float32(below), x)
 
 
 def standard_normal(spec: DrawSpec, e: U64) -> np.ndarray:
     """Box-Muller: radius from the first word (pair), angle from the second; cos then sin."""
+    xp = _xp(spec)
     if spec.dtype == torch.float64:
         j, i = e // _u(2), e % _u(2)
         w = block_words(spec, j)
         xa = w[0].astype(np.uint64) | (w[1].astype(np.uint64) << _u(32))
         xb = w[2].astype(np.uint64) | (w[3].astype(np.uint64) << _u(32))
-        r64 = np.sqrt(c64("TWO_F64") * neg_log_f64(xa))
+        r64 = xp.sqrt(c64("TWO_F64") * neg_log_f64(xa))
         cos64, sin64 = sincos_f64(xb)
-        return r64 * np.where(i == 0, cos64, sin64)
+        return r64 * xp.where(i == 0, cos64, sin64)
     j, p = e // _u(4), e % _u(4)
     w = block_words(spec, j)
-    wr = np.where(p < 2, w[0], w[2]).astype(np.uint32)  # pair (w0, w1) -> elements 4j, 4j+1
-    wa = np.where(p < 2, w[1], w[3]).astype(np.uint32)
-    r = np.sqrt(c32("TWO_F32") * neg_log_f32(wr))
+    wr = xp.where(p < 2, w[0], w[2]).astype(np.uint32)  # pair (w0, w1) -> elements 4j, 4j+1
+    wa = xp.where(p < 2, w[1], w[3]).astype(np.uint32)
+    r = xp.sqrt(c32("TWO_F32") * neg_log_f32(wr))
     c, s = sincos_f32(wa)
-    return r * np.where(p % _u(2) == 0, c, s)
+    return r * xp.where(p % _u(2) == 0, c, s)
 
 
 def normal(spec: DrawSpec, e: U64) -> np.ndarray:
@@ -171,6 +190,7 @@ def cauchy(spec: DrawSpec, e: U64) -> np.ndarray:
 def laplace(spec: DrawSpec, e: U64) -> np.ndarray:
     """``loc + scale * (E_a - E_b)``, two exponentials ``E = -ln u`` from the element's two
     words (float64: two 64-bit words), in the compute dtype, then rounded once."""
+    xp = _xp(spec)
     loc, scale = spec.params
     if spec.dtype == torch.float64:
         w = block_words(spec, e)
@@ -179,8 +199,8 @@ def laplace(spec: DrawSpec, e: U64) -> np.ndarray:
         return np.float64(loc) + np.float64(scale) * (neg_log_f64(xa) - neg_log_f64(xb))
     w = block_words(spec, e // _u(2))
     first = e % _u(2) == 0
-    wa = np.where(first, w[0], w[2]).astype(np.uint32)  # (w0, w1) -> element 2j, (w2, w3) -> 2j + 1
-    wb = np.where(first, w[1], w[3]).astype(np.uint32)
+    wa = xp.where(first, w[0], w[2]).astype(np.uint32)  # (w0, w1) -> element 2j, (w2, w3) -> 2j + 1
+    wb = xp.where(first, w[1], w[3]).astype(np.uint32)
     diff = neg_log_f32(wa) - neg_log_f32(wb)
     return _round_to(np.float32(loc) + np.float32(scale) * diff, spec.dtype)
 
@@ -205,10 +225,11 @@ def log_normal(spec: DrawSpec, e: U64) -> np.ndarray:
 def geometric(spec: DrawSpec, e: U64) -> np.ndarray:
     """Trials up to the first success: ``1 + floor((-ln u) / lam)``, ``lam = -ln(1 - p)``,
     in the compute dtype, then rounded once."""
+    xp = _xp(spec)
     (lam,) = spec.params
     if spec.dtype == torch.float64:
-        return np.floor(neg_log_f64(word64(spec, e)) / np.float64(lam)) + np.float64(1.0)
-    q = np.floor(neg_log_f32(word32(spec, e)) / np.float32(lam)) + np.float32(1.0)
+        return xp.floor(neg_log_f64(word64(spec, e)) / np.float64(lam)) + np.float64(1.0)
+    q = xp.floor(neg_log_f32(word32(spec, e)) / np.float32(lam)) + np.float32(1.0)
     return _round_to(q, spec.dtype)
 
 
@@ -238,6 +259,7 @@ def trunc_normal(spec: DrawSpec, e: U64) -> np.ndarray:
 
     Candidate ``c`` of element ``e`` is element ``16e + c`` of a normal draw of the
     compute dtype at the same offset: the element's ``b`` blocks in the randn layout."""
+    xp = _xp(spec)
     mean, std, a, b = spec.params
     ct = torch.float64 if spec.dtype == torch.float64 else torch.float32
     _, blocks = layout(spec.kind, spec.dtype)
@@ -245,10 +267,10 @@ def trunc_normal(spec: DrawSpec, e: U64) -> np.ndarray:
     normals = dataclasses.replace(spec, kind="normal", params=(mean, std), dtype=ct)
     lo, hi = (np.float64(a), np.float64(b)) if ct == torch.float64 else (np.float32(a), np.float32(b))
     last = normal(normals, e * _u(count) + _u(count - 1))  # none inside: the last one, clamped
-    value = np.where(last < lo, lo, np.where(last > hi, hi, last))
+    value = xp.where(last < lo, lo, xp.where(last > hi, hi, last))
     for c in range(count - 2, -1, -1):  # from the last to the first: the first inside wins
         z = normal(normals, e * _u(count) + _u(c))
-        value = np.where((z >= lo) & (z <= hi), z, value)
+        value = xp.where((z >= lo) & (z <= hi), z, value)
     return value if ct == torch.float64 else _round_to(value, spec.dtype)
 
 
@@ -263,17 +285,18 @@ def trunc_normal_v2(spec: DrawSpec, e: U64) -> np.ndarray:
     """Stream version 2 (NOTE [ Truncated normal by rejection ] in ``_math/truncnorm.py``):
     candidate ``c`` of element ``e`` is block ``32e + c``; its 64-bit words ``xa``, ``xb``
     give the proposal and the acceptance test; the first accepted candidate wins."""
+    xp = _xp(spec)
     mean, std, a, b, alpha, beta, sign, method, m = (np.float64(v) for v in spec.params)
     if method == truncnorm.CONST:
-        value = np.full(e.shape, min(max(mean, a), b), np.float64)
+        value = xp.full(e.shape, min(max(mean, a), b), np.float64)
     else:
         half = c64("HALF_F64")
-        value = np.zeros(e.shape, np.float64)
-        done = np.zeros(e.shape, bool)
+        value = xp.zeros(e.shape, np.float64)
+        done = xp.zeros(e.shape, bool)
         for c in range(truncnorm.CANDIDATES):
             xa, xb = _pair64(block_words(spec, e * _u(truncnorm.CANDIDATES) + _u(c)))
             if method == truncnorm.NORMAL:
-                x = np.sqrt(c64("TWO_F64") * neg_log_f64(xa)) * sincos_f64(xb)[0]
+                x = xp.sqrt(c64("TWO_F64") * neg_log_f64(xa)) * sincos_f64(xb)[0]
                 ok = (x >= alpha) & (x <= beta)
             elif method == truncnorm.UNIFORM:
                 x = alpha + (beta - alpha) * ((xa >> _u(11)).astype(np.float64) * c64("TWO_M53_F64"))
@@ -283,18 +306,19 @@ def trunc_normal_v2(spec: DrawSpec, e: U64) -> np.ndarray:
                 ok = (x <= beta) & (neg_log_f64(xb) >= (half * (x - m)) * (x - m))
             if c == truncnorm.CANDIDATES - 1:  # none accepted: the last proposal, clamped
                 ok = ok | ~done
-                x = np.minimum(np.maximum(x, alpha), beta)
-            value = np.where(ok & ~done, x, value)
+                x = xp.minimum(xp.maximum(x, alpha), beta)
+            value = xp.where(ok & ~done, x, value)
             done = done | ok
-        flip = np.full(e.shape, sign < 0)
+        flip = xp.full(e.shape, sign < 0)
         value = mean + std * _flip64(value, flip)
-        value = np.minimum(np.maximum(value, a), b)
+        value = xp.minimum(xp.maximum(value, a), b)
     return value if spec.dtype == torch.float64 else _round_to(value.astype(np.float32), spec.dtype)
 
 
 def _flip64(x: npt.NDArray[np.float64], flip: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
     """Negate where ``flip`` by the sign bit."""
-    return (x.view(np.uint64) ^ np.where(flip, _u(1 << 63), _u(0))).view(np.float64)
+    xp = namespace(x)
+    return (x.view(np.uint64) ^ xp.where(flip, _u(1 << 63), _u(0))).view(np.float64)
 
 
 def bernoulli(spec: DrawSpec, e: U64) -> np.ndarray:

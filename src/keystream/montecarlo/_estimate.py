@@ -206,21 +206,15 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
     try:
         for c in range(rank, chunks, world):
             s0, s1 = c * chunk_size, min(n_samples, (c + 1) * chunk_size)
-            draws = Draws(seed, n_samples, s0, s1, dev, streams=streams)
-            count = fused(draws) if fused is not None else None
-            if count is not None:
-                pending.append(count)
+            part = _chunk(fn, fused, seed, n_samples, s0, s1, dev, antithetic, streams)
+            if isinstance(part, torch.Tensor):
+                pending.append(part)
                 if len(pending) == _MAX_PENDING:
                     scaled = _read_counts(pending)
                     total, total_sq = total + scaled, total_sq + scaled
             else:
-                v = _values(fn, draws)
-                if antithetic:
-                    w = _values(fn, Draws(seed, n_samples, s0, s1, dev, antithetic=True, streams=streams))
-                    v = (v.to(torch.float64) + w.to(torch.float64)) * 0.5
-                part, part_sq = exact_sums(v)
-                total += part
-                total_sq += part_sq
+                total += part[0]
+                total_sq += part[1]
             done += s1 - s0
             if bar is None and progress is not False and rank == 0 and time.perf_counter() - t0 > 2.0:
                 bar = _bar(progress, n_samples, done * world)
@@ -243,6 +237,41 @@ def estimate(fn: Callable[[Draws], torch.Tensor], n_samples: int, *, seed: int,
         done = sum(p[2] for p in parts)
     elapsed = max(time.perf_counter() - t0, 1e-9)
     return _finish(total, total_sq, done, confidence, done / elapsed, interrupted)
+
+
+def _chunk(fn: Callable[[Draws], torch.Tensor], fused: Any, seed: int, n_samples: int, s0: int, s1: int,
+           dev: torch.device, antithetic: bool, streams: dict[Any, Generator]) -> tuple[int, int] | torch.Tensor:
+    """The exact sums of ``fn`` and ``fn^2`` over samples ``[s0, s1)``, or (a fused
+    integrand) its device count for :func:`_read_counts`."""
+    draws = Draws(seed, n_samples, s0, s1, dev, streams=streams)
+    count = fused(draws) if fused is not None else None
+    if count is not None:
+        return count  # type: ignore[no-any-return]
+    v = _values(fn, draws)
+    if antithetic:
+        w = _values(fn, Draws(seed, n_samples, s0, s1, dev, antithetic=True, streams=streams))
+        v = (v.to(torch.float64) + w.to(torch.float64)) * 0.5
+    return exact_sums(v)
+
+
+def partial_sums(fn: Callable[[Draws], torch.Tensor], n_samples: int, seed: int, chunk_size: int,
+                 chunk_ids: range, device: torch.device | str = "cpu",
+                 antithetic: bool = False) -> tuple[int, int, int]:
+    """The exact sums ``(sum, sum of squares, samples)`` of the chunks ``chunk_ids`` of
+    :func:`estimate`'s run: what one worker of a cluster computes (keystream.dask); the
+    sums of all chunks, in any grouping, give :func:`estimate`'s result bit for bit."""
+    dev = torch.device(device)
+    seed = canonical_seed(seed)
+    fused = None if antithetic else getattr(fn, "_fused_count", None)
+    streams: dict[Any, Generator] = {}
+    total = total_sq = done = 0
+    for c in chunk_ids:
+        s0, s1 = c * chunk_size, min(n_samples, (c + 1) * chunk_size)
+        part = _chunk(fn, fused, seed, n_samples, s0, s1, dev, antithetic, streams)
+        if isinstance(part, torch.Tensor):
+            part = (_read_counts([part]),) * 2
+        total, total_sq, done = total + part[0], total_sq + part[1], done + s1 - s0
+    return total, total_sq, done
 
 
 #: Device counts held before they are read (one synchronisation per this many chunks).
