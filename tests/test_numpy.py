@@ -218,3 +218,14 @@ def test_bit_generator_runs_numpy_distributions_threaded():
         t.join()
     seen = np.sort(np.concatenate(out))
     assert np.array_equal(seen, np.sort(ks.bits(4 * 4096, generator=ks.Generator(2)).numpy()))
+
+
+def test_permutation_object_equals_keystream_permutation():
+    p = ksnp.Permutation(10**12, ksnp.default_rng(6))
+    q = ks.Permutation(10**12, ks.Generator(6))
+    idx = np.array([0, 5, 10**12 - 1, 123456789])
+    assert np.array_equal(p[idx], q[torch.from_numpy(idx)].numpy())
+    assert p[7] == int(q[7]) and len(p) == 10**12
+    assert np.array_equal(p[3:9], q.range(3, 9).numpy()) and np.array_equal(p.range(3, 9), p[3:9])
+    small = ksnp.Permutation(50, ks.Generator(2))
+    assert np.array_equal(np.fromiter(small, int), ks.randperm(50, generator=ks.Generator(2)).numpy())

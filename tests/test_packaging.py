@@ -22,4 +22,9 @@ def test_license_is_an_spdx_expression_and_ships_its_file():
     assert meta["License-Expression"] == "MIT"
     assert "LICENSE" in (meta.get_all("License-File") or [])
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
-    assert any(str(f).endswith("LICENSE") for f in importlib.metadata.files("keystream") or [])
+    # the installed distribution's record (an editable install also leaves a source-tree
+    # keystream.egg-info, which comes first when src/ leads sys.path)
+    installed = [d for d in importlib.metadata.distributions(name="keystream")
+                 if any(str(f).endswith("RECORD") for f in d.files or [])]
+    assert installed
+    assert any(str(f).endswith("LICENSE") for f in installed[0].files or [])

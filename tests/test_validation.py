@@ -381,6 +381,9 @@ BAD = [
     ("numpy bit generator source", lambda g: ksnp.bit_generator("x"), TypeError, "source"),
     ("numpy bit generator key", lambda g: ksnp.KeystreamBitGenerator(key=(1 << 32, 0)), ValueError, "key"),
     ("numpy default_rng seed", lambda g: ksnp.default_rng([1]), TypeError, "seed"),
+    ("numpy Permutation n", lambda g: ksnp.Permutation(-1, g), ValueError, "n"),
+    ("numpy Permutation float index", lambda g: ksnp.Permutation(5, ks.Generator(1))[np.array([0.5])], TypeError,
+     "index"),
     # keystream.dask (its Generator draws from g; dask is a test extra)
     ("dask no size", lambda g: _dask().Generator(g).random(chunks=3), TypeError, "size"),
     ("dask region", lambda g: _dask().Generator(g).random(5, region=slice(0, 2)), TypeError, "region"),
