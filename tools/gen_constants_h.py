@@ -1,5 +1,5 @@
 """Write src/keystream/_csrc/ks_constants.h from the one constant table and the one table
-of draw kinds.
+of draw kinds (their codes, dtype codes and layouts).
 
 The C engine includes this generated header; tests/test_cpu_engine.py checks that
 the committed header is what this script produces from ``_constants.TABLE`` and
@@ -40,6 +40,12 @@ def render() -> str:
     dtypes = ", ".join(f"{DTYPE_NAMES[d]} = {c}" for d, c in DTYPE_CODES.items())
     lines += ["", "/* kernel kinds and float dtype codes (src/keystream/_kinds.py) */",
               f"enum {{ {kinds} }};", f"enum {{ {dtypes} }};"]
+    # each kind's layout (docs/spec.md section 4), indexed by its code: elements per block,
+    # blocks per element, and whether float64 halves the first (doubles the second)
+    for name, values in (("KS_PER_BLOCK", [k.per_block for k in KERNEL_KINDS]),
+                         ("KS_BLOCKS", [k.blocks for k in KERNEL_KINDS]),
+                         ("KS_WIDE_F64", [int(k.wide_f64) for k in KERNEL_KINDS])):
+        lines.append(f"static const unsigned char {name}[{len(values)}] = {{{', '.join(map(str, values))}}};")
     lines += ["", "#endif", ""]
     return "\n".join(lines)
 

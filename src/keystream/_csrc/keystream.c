@@ -308,14 +308,13 @@ typedef struct {
     uint64_t ip[12];
 } Draw;
 
+/* Elements per block of d's kind at its dtype: the layout table generated from
+ * _kinds.KERNEL_KINDS (ks_constants.h); 1 for the kinds whose elements take several blocks
+ * (blocks_per_element) and for the permutations (their own fill). */
 static inline int per_block(const Draw *d) {
-    switch (d->kind) {
-    case K_BITS64: case K_RANDINT: case K_GUMBEL: return 2;
-    case K_LAPLACE: return d->dtype == D_F64 ? 1 : 2;
-    case K_UNIFORM: case K_NORMAL: case K_EXPONENTIAL: case K_CAUCHY: case K_LOG_NORMAL: case K_GEOMETRIC:
-        return d->dtype == D_F64 ? 2 : 4;
-    default: return 4; /* K_UNIFORM_V2 (16-bit dtypes only) too */
-    }
+    int k = KS_PER_BLOCK[d->kind];
+    if (k <= 1) return 1;
+    return KS_WIDE_F64[d->kind] && d->dtype == D_F64 ? k / 2 : k;
 }
 
 static inline void store_float(void *out, int64_t i, float v, int d) {
@@ -683,9 +682,10 @@ static void compute_batch(const Draw *d, uint32_t w[4][BATCH], int nb, void *tmp
 }
 
 /* Kinds whose element e uses blocks offset + B e .. offset + B e + B - 1 (docs/spec.md
- * section 4); 1 for the others. */
+ * section 4; the generated layout table); 1 for the others. */
 static inline int blocks_per_element(const Draw *d) {
-    return d->kind == K_TRUNC_NORMAL ? (d->dtype == D_F64 ? 8 : 4) : 1;
+    int b = KS_BLOCKS[d->kind];
+    return KS_WIDE_F64[d->kind] && d->dtype == D_F64 && b > 1 ? 2 * b : b;
 }
 
 /* v = the first of the `count` candidates c[0 ..] inside [lo, hi], else the last one clamped. */

@@ -126,5 +126,8 @@
 /* kernel kinds and float dtype codes (src/keystream/_kinds.py) */
 enum { K_BITS32 = 0, K_BITS64 = 1, K_UNIFORM = 2, K_NORMAL = 3, K_EXPONENTIAL = 4, K_RANDINT = 5, K_BERNOULLI = 6, K_RANDPERM = 7, K_TRUNC_NORMAL = 8, K_CAUCHY = 9, K_LAPLACE = 10, K_GUMBEL = 11, K_LOG_NORMAL = 12, K_GEOMETRIC = 13, K_UNIFORM_V2 = 14, K_RANDPERM_V2 = 15, K_TRUNC_NORMAL_V2 = 16 };
 enum { D_F32 = 0, D_F64 = 1, D_F16 = 2, D_BF16 = 3 };
+static const unsigned char KS_PER_BLOCK[17] = {4, 2, 4, 4, 4, 2, 4, 0, 1, 4, 2, 2, 4, 4, 4, 0, 1};
+static const unsigned char KS_BLOCKS[17] = {1, 1, 1, 1, 1, 1, 1, 1, 4, 1, 1, 1, 1, 1, 1, 1, 32};
+static const unsigned char KS_WIDE_F64[17] = {0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 0, 0};
 
 #endif
