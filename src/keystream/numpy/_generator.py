@@ -330,16 +330,30 @@ class Generator:
         or int64 (64-bit words)."""
         return self._plain(_draws.bits, size, dtype, out, region, torch.uint32)
 
-    @_one_call
     def random(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None,
                region: Region = None) -> Any:
         """Uniform floats in [0, 1): :func:`keystream.rand` (float16, float32 or float64)."""
-        return self._plain(_draws.rand, size, dtype, out, region)
+        if dtype is None and out is None and region is None and (size is None or type(size) is int):
+            a = _small("rand", size, self._g)  # (the common call, before any other work)
+            if a is not None:
+                return a
+        return self._random(size, dtype, out, region)
 
-    @_one_call
     def standard_normal(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None,
                         region: Region = None) -> Any:
         """Standard normal floats: :func:`keystream.randn`."""
+        if dtype is None and out is None and region is None and (size is None or type(size) is int):
+            a = _small("randn", size, self._g)
+            if a is not None:
+                return a
+        return self._standard_normal(size, dtype, out, region)
+
+    @_one_call
+    def _random(self, size: Any, dtype: Any, out: np.ndarray | None, region: Region) -> Any:
+        return self._plain(_draws.rand, size, dtype, out, region)
+
+    @_one_call
+    def _standard_normal(self, size: Any, dtype: Any, out: np.ndarray | None, region: Region) -> Any:
         return self._plain(_draws.randn, size, dtype, out, region)
 
     @_one_call
@@ -598,6 +612,18 @@ class Generator:
             return idx[()] if shape is None else idx
         picked = np.take(arr, idx, axis=axis)
         return picked
+
+
+def _small(name: str, size: int | None, g: TorchGenerator) -> Any:
+    """``random`` / ``standard_normal`` of float64 with no or an int ``size`` on the small
+    draws' short path (NOTE [ small draws ]): a numpy array or scalar, or None.  It takes its
+    blocks last and cannot fail after that: no transaction is needed."""
+    if size is not None and not 0 < size <= _draws.SMALL_MAX:
+        return None
+    a = _draws._small(name, () if size is None else (size,), g, torch.float64, array=True)
+    if a is None:
+        return None
+    return a[()] if size is None else a
 
 
 def _scalar(value: Any, name: str, positive: bool = False) -> float:
