@@ -11,6 +11,12 @@ Needs dask (``pip install 'keystream[dask]'``); the distributed scheduler also n
 """
 from __future__ import annotations
 
+try:
+    import dask.array as _da  # noqa: F401 - the optional dependency, checked first
+except ImportError as _err:
+    raise ImportError("keystream.dask needs dask: pip install 'keystream[dask]' (or pip install 'dask[array]')"
+                      ) from _err
+
 from ._array import Generator, default_rng
 from ._montecarlo import estimate
 

@@ -13,6 +13,11 @@ Needs JAX (``pip install 'keystream[jax]'``).
 """
 from __future__ import annotations
 
+try:
+    import jax as _jax  # noqa: F401 - the optional dependency, checked first
+except ImportError as _err:
+    raise ImportError("keystream.jax needs JAX: pip install 'keystream[jax]' (or pip install jax)") from _err
+
 from ._draws import (
     bernoulli,
     bits,
