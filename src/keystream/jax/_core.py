@@ -24,6 +24,7 @@ from .._generator import Generator as TorchGenerator
 from .._keys import canonical_seed, hash_bytes, key_from_seed
 from .._philox import philox4x32
 from .._spec import DrawSpec
+from ..numpy._generator import _NP_TO_TORCH
 
 try:
     import jax
@@ -35,13 +36,8 @@ from ._strict import strict  # noqa: E402 - after the check that JAX is installe
 
 __all__ = ["as_key", "derive", "run_plan", "torch_dtype"]
 
-_TORCH = {
-    jnp.dtype(jnp.float16): torch.float16, jnp.dtype(jnp.bfloat16): torch.bfloat16,
-    jnp.dtype(jnp.float32): torch.float32, jnp.dtype(jnp.float64): torch.float64,
-    jnp.dtype(jnp.int8): torch.int8, jnp.dtype(jnp.int16): torch.int16, jnp.dtype(jnp.int32): torch.int32,
-    jnp.dtype(jnp.int64): torch.int64, jnp.dtype(jnp.uint8): torch.uint8, jnp.dtype(jnp.uint16): torch.uint16,
-    jnp.dtype(jnp.uint32): torch.uint32, jnp.dtype(jnp.uint64): torch.uint64, jnp.dtype(jnp.bool_): torch.bool,
-}
+#: JAX's dtypes are numpy's, and bfloat16.
+_TORCH = {**_NP_TO_TORCH, jnp.dtype(jnp.bfloat16): torch.bfloat16}
 _JAX = {t: j for j, t in _TORCH.items()}
 _WIDE = {torch.float64, torch.int64, torch.uint64}
 

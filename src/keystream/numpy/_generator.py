@@ -290,11 +290,6 @@ class Generator:
                **params: Any) -> Any:
         """A draw whose shape is ``size`` (None: one value, returned as a numpy scalar)."""
         shape = _size(size, out)
-        if out is None and region is None and not params and draw.__name__ in _draws._SMALL:
-            # NOTE [ small draws ]: rand and randn of a few elements on the C module's short path
-            a = _draws._small(draw.__name__, shape or (), self._g, _dtype_for(dtype, None, default), array=True)
-            if a is not None:
-                return a[()] if shape is None else a
         o = _out_tensor(out)
         dt = _dtype_for(dtype, o, default)
         full = shape if shape is not None else ()
@@ -333,8 +328,8 @@ class Generator:
     def random(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None,
                region: Region = None) -> Any:
         """Uniform floats in [0, 1): :func:`keystream.rand` (float16, float32 or float64)."""
-        if dtype is None and out is None and region is None and (size is None or type(size) is int):
-            a = _small("rand", size, self._g)  # (the common call, before any other work)
+        if out is None and region is None:
+            a = _small("rand", size, dtype, self._g)  # (the common call, before any other work)
             if a is not None:
                 return a
         return self._random(size, dtype, out, region)
@@ -342,8 +337,8 @@ class Generator:
     def standard_normal(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None,
                         region: Region = None) -> Any:
         """Standard normal floats: :func:`keystream.randn`."""
-        if dtype is None and out is None and region is None and (size is None or type(size) is int):
-            a = _small("randn", size, self._g)
+        if out is None and region is None:
+            a = _small("randn", size, dtype, self._g)
             if a is not None:
                 return a
         return self._standard_normal(size, dtype, out, region)
@@ -614,16 +609,16 @@ class Generator:
         return picked
 
 
-def _small(name: str, size: int | None, g: TorchGenerator) -> Any:
-    """``random`` / ``standard_normal`` of float64 with no or an int ``size`` on the small
-    draws' short path (NOTE [ small draws ]): a numpy array or scalar, or None.  It takes its
-    blocks last and cannot fail after that: no transaction is needed."""
-    if size is not None and not 0 < size <= _draws.SMALL_MAX:
-        return None
-    a = _draws._small(name, () if size is None else (size,), g, torch.float64, array=True)
+def _small(name: str, size: Any, dtype: Any, g: TorchGenerator) -> Any:
+    """``random`` / ``standard_normal`` on the small draws' short path (NOTE [ small draws ]):
+    a numpy array or scalar, or None (then the full path runs).  Bad arguments raise here as
+    there, before anything is drawn; the draw takes its blocks last and cannot fail after
+    that: no transaction is needed."""
+    shape = _size(size)
+    a = _draws._small(name, shape or (), g, _dtype_for(dtype, None, torch.float64), array=True)
     if a is None:
         return None
-    return a[()] if size is None else a
+    return a[()] if shape is None else a
 
 
 def _scalar(value: Any, name: str, positive: bool = False) -> float:
