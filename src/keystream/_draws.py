@@ -25,13 +25,13 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from . import _engines, _graphsafe, _ops
+from . import _engines, _graphsafe, _memo, _ops
 from ._constants import f64
 from ._devices import parse_device, usable_device
 from ._engines import _forced as _FORCED
 from ._engines import engine_for
 from ._engines._cpu import _NATIVE, CpuEngine, pack_params
-from ._generator import CPU, GRAPH_SAFE, Generator, _with_key, default_generator, resolve_generator, transaction
+from ._generator import GRAPH_SAFE, Generator, _with_key, default_generator, resolve_generator, transaction
 from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, versioned
 from ._math import truncnorm
 from ._math.numpy_forms import log_f64
@@ -261,6 +261,7 @@ def _run(
     if state is not None:  # NOTE [ graph-safe state ]: the offset on the device
         _graphsafe.run(state, kind, params, shape, dtype, device, region, target)
         return _delivered(target, out)
+    _memo.record(kind, params, dtype, target, engine)  # NOTE [ memoised small draws ]
     # NOTE [ no failure moves the state ]
     # Everything that can fail comes before the generator moves: the arguments were
     # checked by the caller, and the result was allocated above.  Only then are the
@@ -343,6 +344,24 @@ def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence
 
 
 # ------------------------------------------------------------------- public draws
+#: draw -> how its arguments map onto the memoised short path (NOTE [ memoised small draws ])
+_BINDERS: dict[str, Callable[..., Any]] = {
+    "rand": _memo.Binder("rand", (), var_sizes=True),
+    "randn": _memo.Binder("randn", (), var_sizes=True),
+    "bits": _memo.Binder("bits", (), var_sizes=True),
+    "exponential": _memo.Binder("exponential", ("lambd",), var_sizes=True),
+    "cauchy": _memo.Binder("cauchy", ("median", "sigma"), var_sizes=True),
+    "laplace": _memo.Binder("laplace", ("loc", "scale"), var_sizes=True),
+    "gumbel": _memo.Binder("gumbel", ("loc", "scale"), var_sizes=True),
+    "log_normal": _memo.Binder("log_normal", ("mean", "std"), var_sizes=True),
+    "geometric": _memo.Binder("geometric", ("p",), var_sizes=True),
+    "uniform": _memo.Binder("uniform", ("low", "high"), var_sizes=False),
+    "normal": _memo.Binder("normal", ("mean", "std"), var_sizes=False),
+    "bernoulli": _memo.Binder("bernoulli", ("p",), var_sizes=False),
+    "randint": _memo.randint_binder,
+    "randperm": _memo.randperm_binder,
+}
+
 # Under torch.compile a public draw is the keystream::draw operator (NOTE [ torch.compile ] in
 # _ops.py): the generator's offset must move on every call, which a traced graph would freeze,
 # and the arithmetic of tensor parameters must not be fused into FMAs by a compiler.  Without
@@ -352,6 +371,7 @@ def _plain(kind: str, size: Sequence[Any], default_dtype: Any, allowed: Sequence
 def _eager(fn: _F) -> _F:
     disabled: list[Any] = []
     small = fn.__name__ in _SMALL
+    binder = _BINDERS.get(fn.__name__)
     context: list[Any] = []  # (built at the first call: the module is still being imported here)
 
     @functools.wraps(fn)
@@ -369,6 +389,11 @@ def _eager(fn: _F) -> _F:
                 return result
         if "torch._dynamo" in sys.modules and torch.compiler.is_compiling():
             return _full(args, kwargs)  # (traced: the state moves when the graph runs)
+        if binder is not None:  # NOTE [ memoised small draws ] (_memo.py)
+            return binder(args, kwargs, lambda: _transaction(args, kwargs))
+        return _transaction(args, kwargs)
+
+    def _transaction(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         g = kwargs.get("generator")
         with transaction(g if isinstance(g, Generator) else default_generator):  # NOTE [ one call, one transaction ]
             return _full(args, kwargs)
@@ -412,7 +437,7 @@ def _eager(fn: _F) -> _F:
 # so the same bits).  Anything else, or anything unusual (a forced engine, a torch function
 # mode, compiling, a graph-safe state, a bad argument), returns None here and the full path
 # runs: the same errors, checked in the same order.
-SMALL_MAX = 1 << 14
+SMALL_MAX = _memo.SMALL_MAX
 _SMALL_KWARGS = frozenset({"generator", "dtype"})
 #: draw -> (kernel kind, its parameters for a dtype, its dtypes)
 def _rand_params(dt: torch.dtype) -> tuple[float, ...]:
@@ -493,8 +518,7 @@ def _small_context(name: str) -> tuple[Any, ...] | None:
     """What the C module's ``small`` reads (pymod.c), for draw ``name``; None without it."""
     if _NATIVE is None or not hasattr(_NATIVE, "small"):
         return None
-    return (Generator, GRAPH_SAFE, _FORCED, torch._C._is_torch_function_mode_enabled, torch.get_default_dtype,
-            _engines, CpuEngine, torch.empty, default_generator, _SMALL_ENTRIES[name], CPU)
+    return _memo.context(_SMALL_ENTRIES[name])
 
 
 def _small_entry(name: str, dtype: Any) -> tuple[bytes, int, tuple[str, str, torch.dtype]] | None:

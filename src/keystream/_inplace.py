@@ -8,12 +8,15 @@ elements).  ``rand_like(x)`` is ``rand(x.shape)`` laid out like ``x`` (torch's
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from . import _draws
+from . import _draws, _memo
 from ._devices import usable_device
 from ._generator import Generator, one_call
 from ._kinds import INT_DTYPES
@@ -35,13 +38,48 @@ __all__ = [
 Tensor = torch.Tensor
 
 
+def _fills(draw: str) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
+    """The in-place form ``fn(tensor, *numbers, generator=None)`` of ``draw``, as one call
+    (:func:`one_call`), whose small calls take the draw's memoised short path (NOTE [
+    memoised small draws ]): ``fn``'s numbers are the draw's, in the draw's order."""
+
+    def decorate(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+        full = one_call(fn)
+        params = list(inspect.signature(fn).parameters.values())[1:-1]  # (after tensor; before generator)
+        names = tuple(p.name for p in params)
+        defaults = tuple(p.default for p in params)
+        allowed = frozenset({"generator", *names})
+
+        @functools.wraps(fn)
+        def wrapper(tensor: Any, *args: Any, **kwargs: Any) -> Tensor:
+            if len(args) > len(names) or (kwargs and not allowed.issuperset(kwargs)) or type(
+                    tensor) not in _PLAIN_TENSORS:
+                return full(tensor, *args, **kwargs)
+            values = args + defaults[len(args):]
+            if kwargs.keys() - {"generator"}:
+                given = dict(zip(names, values))
+                for i, name in enumerate(names):
+                    if name in kwargs:
+                        if i < len(args):
+                            return full(tensor, *args, **kwargs)  # (given twice: the full path's error)
+                        given[name] = kwargs[name]
+                values = tuple(given.values())
+            return _memo.serve(draw, values, tuple(tensor.shape), tensor, None, kwargs.get("generator"),
+                               lambda: full(tensor, *args, **kwargs))
+        return wrapper
+    return decorate
+
+
+_PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+
+
 def _tensor(tensor: Any, name: str = "tensor") -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
     return tensor
 
 
-@one_call
+@_fills("uniform")
 def uniform_(tensor: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with uniform numbers in [from_, to), as :meth:`torch.Tensor.uniform_`.
 
@@ -51,7 +89,7 @@ def uniform_(tensor: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: 
     return _draws.uniform(from_, to, tuple(_tensor(tensor).shape), generator=generator, out=tensor)
 
 
-@one_call
+@_fills("normal")
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with ``N(mean, std^2)``, as :meth:`torch.Tensor.normal_`.
 
@@ -61,7 +99,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: G
     return _draws.normal(mean, std, tuple(_tensor(tensor).shape), generator=generator, out=tensor)
 
 
-@one_call
+@_fills("exponential")
 def exponential_(tensor: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with exponential numbers of rate ``lambd``, as :meth:`torch.Tensor.exponential_`.
 
@@ -71,7 +109,7 @@ def exponential_(tensor: Tensor, lambd: float = 1.0, *, generator: Generator | N
     return _draws.exponential(tuple(_tensor(tensor).shape), lambd=lambd, generator=generator, out=tensor)
 
 
-@one_call
+@_fills("geometric")
 def geometric_(tensor: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with the trials up to a first success, as :meth:`torch.Tensor.geometric_`.
 
@@ -82,7 +120,7 @@ def geometric_(tensor: Tensor, p: float, *, generator: Generator | None = None) 
     return _draws.geometric(tuple(_tensor(tensor).shape), p=p, generator=generator, out=tensor)
 
 
-@one_call
+@_fills("log_normal")
 def log_normal_(tensor: Tensor, mean: float = 1.0, std: float = 2.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with ``exp(N(mean, std^2))``, as :meth:`torch.Tensor.log_normal_`.
 
@@ -92,7 +130,7 @@ def log_normal_(tensor: Tensor, mean: float = 1.0, std: float = 2.0, *, generato
     return _draws.log_normal(tuple(_tensor(tensor).shape), mean=mean, std=std, generator=generator, out=tensor)
 
 
-@one_call
+@_fills("cauchy")
 def cauchy_(tensor: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with Cauchy numbers, as :meth:`torch.Tensor.cauchy_`.
 
@@ -102,7 +140,7 @@ def cauchy_(tensor: Tensor, median: float = 0.0, sigma: float = 1.0, *, generato
     return _draws.cauchy(tuple(_tensor(tensor).shape), median=median, sigma=sigma, generator=generator, out=tensor)
 
 
-@one_call
+@_fills("bernoulli")
 def bernoulli_(tensor: Tensor, p: float | Tensor = 0.5, *, generator: Generator | None = None) -> Tensor:
     """Fill ``tensor`` with 1 with probability ``p`` (a number, or a tensor that broadcasts
     to ``tensor``'s shape) else 0, as :meth:`torch.Tensor.bernoulli_`.

@@ -749,6 +749,69 @@ static void fill_run(const Draw *d, uint64_t e0, int64_t len, void *out) {
     }
 }
 
+/* keys[begin, end) and their indices out[begin, end) in key order; equal keys keep their order. */
+static void insertion_sort(uint64_t *keys, int64_t *out, int64_t begin, int64_t end) {
+    for (int64_t i = begin + 1; i < end; i++) {
+        uint64_t k = keys[i];
+        int64_t v = out[i], j = i;
+        while (j > begin && keys[j - 1] > k) { keys[j] = keys[j - 1]; out[j] = out[j - 1]; j--; }
+        keys[j] = k;
+        out[j] = v;
+    }
+}
+
+/* Stream version 2's permutation of n <= PERM_V2_SORT_MAX (docs/spec.md section 10): the
+ * permutation key is words 0 and 1 of block `offset` under (k0, k1); the sort keys are the n
+ * 64-bit keys a uint64 bits draw gives at offset 0 under the permutation key, sorted as
+ * unsigned numbers, ties kept in index order (a stable sort): out[i] is the index of the i-th
+ * smallest.  A counting pass on the keys' top bits (about one key a bucket; it keeps index
+ * order) and an insertion sort of each bucket give that one order in O(n) for random keys.
+ * Up to KS_PERM_SORT_STACK keys need no heap (the small draws' path, which cannot fail); 0, or
+ * -1 without memory. */
+int ks_perm_sort(uint32_t k0, uint32_t k1, uint64_t offset, int64_t n, int64_t *out) {
+    if (n <= 0) return 0;
+    if ((uint64_t)n > (uint64_t)KS_PERM_V2_SORT_MAX) return -1;
+    uint32_t key[2] = {k0, k1}, w[4];
+    uint32_t ctr0[4] = {(uint32_t)offset, (uint32_t)(offset >> 32), 0, 0};
+    ks_philox(ctr0, key, (int)KS_PHILOX_ROUNDS, w);
+    int bits = 1;
+    while (bits < 17 && ((int64_t)1 << bits) < n) bits++;
+    int64_t buckets = (int64_t)1 << bits;  /* (< 2n) */
+    uint64_t stack_keys[2 * KS_PERM_SORT_STACK];
+    int64_t stack_count[2 * KS_PERM_SORT_STACK + 1];
+    int heap = n > KS_PERM_SORT_STACK;
+    uint64_t *keys = heap ? malloc((size_t)n * 2 * sizeof(uint64_t)) : stack_keys;
+    int64_t *count = heap ? malloc((size_t)(buckets + 1) * sizeof(int64_t)) : stack_count;
+    if (keys == NULL || count == NULL) {
+        if (heap) { free(keys); free(count); }
+        return -1;
+    }
+    Draw d;  /* (the uint64 bits draw's own kernel) */
+    memset(&d, 0, sizeof d);
+    d.kind = K_BITS64;
+    d.elem_size = 8;
+    d.k0 = w[0];
+    d.k1 = w[1];
+    fill_run(&d, 0, n, keys);
+    uint64_t *sorted = keys + n;
+    int shift = 64 - bits;
+    memset(count, 0, (size_t)(buckets + 1) * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) count[(keys[i] >> shift) + 1]++;
+    for (int64_t b = 0; b < buckets; b++) count[b + 1] += count[b];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t at = count[keys[i] >> shift]++;
+        sorted[at] = keys[i];
+        out[at] = i;
+    }
+    int64_t begin = 0;  /* (count[b] is now the end of bucket b) */
+    for (int64_t b = 0; b < buckets; b++) {
+        if (count[b] - begin > 1) insertion_sort(sorted, out, begin, count[b]);
+        begin = count[b];
+    }
+    if (heap) { free(keys); free(count); }
+    return 0;
+}
+
 /* Parts per job: one per thread.  (Four per thread balanced late wake-ups, but made
  * draws into fresh pages 2.5x slower for the first dozen 64 MiB outputs: measured.) */
 static inline int parts_for(int nthreads) { return nthreads > 1 ? nthreads : 1; }
@@ -2499,6 +2562,11 @@ void ks_fill_small(const void *packed, uint32_t k0, uint32_t k1, uint64_t offset
     d.k0 = k0; d.k1 = k1; d.offset = offset;
     memcpy(d.fp, p.fp, sizeof d.fp);
     memcpy(d.ip, p.ip, sizeof d.ip);
+    if (d.kind == K_RANDPERM_V2) {  /* a whole small permutation, int64 (ip[0] = n <= KS_PERM_SORT_STACK) */
+        if (e0 == 0 && n == (int64_t)d.ip[0] && n <= KS_PERM_SORT_STACK && d.elem_size == 8)
+            (void)ks_perm_sort(k0, k1, offset, n, (int64_t *)out);
+        return;
+    }
     int k = per_block(&d);
     uint64_t first = e0 / (uint64_t)k, nb = n > 0 ? (e0 + (uint64_t)n - 1) / (uint64_t)k - first + 1 : 0;
     if (d.kind != K_TRUNC_NORMAL && d.kind != K_TRUNC_NORMAL_V2 && d.kind != K_RANDPERM && nb <= 2) {

@@ -35,6 +35,9 @@ void ks_advise_hugepages(void *ptr, uint64_t nbytes);
 void ks_permute_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *idx, int64_t count, int64_t *out,
                         int nthreads);
 void ks_perm_v2_tables(uint32_t k0, uint32_t k1, int k, uint32_t *tab);
+/* permutations of at most this many elements sort on the stack (ks_perm_sort) */
+#define KS_PERM_SORT_STACK 2048
+int ks_perm_sort(uint32_t k0, uint32_t k1, uint64_t offset, int64_t n, int64_t *out);
 void ks_permute_v2_indices(uint64_t n, const uint64_t *keys, const uint32_t *tab, const int64_t *idx, uint64_t first,
                            int64_t count, void *out, int elem_size, int nthreads);
 

@@ -52,19 +52,19 @@ static PyObject *fill(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_RETURN_NONE;
 }
 
-/* small(ctx, generator, sizes) -> tensor or None: NOTE [ small draws ] (_draws.py) done in C for
- * the common call, g.rand(n) / g.randn(n) at torch's default dtype: the checks of _draws._small,
- * torch.empty(sizes), the blocks taken from the generator (atomically under the GIL), the fill.  None means
- * "take the Python path" (which raises, or serves what this does not).  ctx is the tuple
- * _draws._small_context() builds: (Generator, GRAPH_SAFE, forced-engine local, torch function
- * mode test, get_default_dtype, the engines module (its _DEFAULT choices), CpuEngine, torch.empty,
- * default_generator, entries {dtype: (packed, per block, engine key)}, cpu device).  The caller
- * has checked that Dynamo is not tracing (this call is not traceable; the draw operator is). */
+/* The short paths of small draws: NOTE [ small draws ] (_draws.py) and NOTE [ memoised small
+ * draws ] (_memo.py), done in C for their common calls.  ctx is the tuple _draws._small_context()
+ * builds: (Generator, GRAPH_SAFE, forced-engine local, torch function mode test,
+ * get_default_dtype, the engines module (its _DEFAULT choices), CpuEngine, torch.empty,
+ * default_generator, entries, cpu device, the transactions' thread-local, increment_version).
+ * None means "take the Python path" (which raises, or serves what these do not).  The callers
+ * have checked that Dynamo is not tracing (these calls are not traceable; the draw operator is). */
 #define SMALL_MAX (1 << 14)
 enum { C_GEN, C_GRAPH, C_FORCED, C_TFMODE, C_DTYPE, C_ENGINES, C_CPU_ENGINE, C_EMPTY, C_DEFAULT_GEN, C_ENTRIES,
-       C_CPU, C_COUNT };
+       C_CPU, C_TRANSACTIONS, C_INCREMENT, C_COUNT };
 
-static PyObject *s_default, *s_name, *s_device, *s_key, *s_offset, *s_lock, *s_locked, *s_data_ptr;
+static PyObject *s_default, *s_name, *s_device, *s_key, *s_offset, *s_lock, *s_locked, *s_data_ptr, *s_version,
+    *s_open, *s_follow, *s_dtype;
 
 static int truthy_call(PyObject *fn) {
     PyObject *r = PyObject_CallNoArgs(fn);
@@ -74,6 +74,127 @@ static int truthy_call(PyObject *fn) {
     return t;
 }
 
+/* 1 when the short path may draw from g: a keystream Generator on the CPU, no graph-safe
+ * state, no forced engine, no torch function mode, no transaction open on this thread (its
+ * record of the state would miss these blocks: NOTE [ one call, one transaction ]); 0 when
+ * not, -1 on an error. */
+static int usable(PyObject *const *c, PyObject *g) {
+    if ((PyObject *)Py_TYPE(g) != c[C_GEN] || PyDict_GET_SIZE(c[C_GRAPH]) != 0) return 0;
+    PyObject *open = PyObject_GetAttr(c[C_TRANSACTIONS], s_open);
+    if (open == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
+        PyErr_Clear();
+    } else {
+        int busy = PyObject_IsTrue(open);
+        Py_DECREF(open);
+        if (busy != 0) return busy < 0 ? -1 : 0;
+    }
+    PyObject *dev = PyObject_GetAttr(g, s_device);
+    if (dev == NULL) return -1;
+    int on_cpu = dev == c[C_CPU] ? 1 : PyObject_RichCompareBool(dev, c[C_CPU], Py_EQ);
+    Py_DECREF(dev);
+    if (on_cpu != 1) return on_cpu;
+    PyObject *forced = PyObject_GetAttr(c[C_FORCED], s_name);
+    if (forced == NULL) return -1;
+    Py_DECREF(forced);
+    if (forced != Py_None) return 0;
+    int t = truthy_call(c[C_TFMODE]);
+    return t < 0 ? -1 : !t;
+}
+
+/* 1 when the engine torch would pick for engine_key is the C engine; 0 when not, -1 on an error. */
+static int c_engine(PyObject *const *c, PyObject *engine_key) {
+    PyObject *choices = PyObject_GetAttr(c[C_ENGINES], s_default);  /* (the module's, looked up each time) */
+    if (choices == NULL) return -1;
+    PyObject *engine = PyDict_Check(choices) ? PyDict_GetItemWithError(choices, engine_key) : NULL;
+    Py_DECREF(choices);  /* (the module keeps the dict, and the dict the engine, alive) */
+    if (engine == NULL) return PyErr_Occurred() ? -1 : 0;
+    return (PyObject *)Py_TYPE(engine) == c[C_CPU_ENGINE];
+}
+
+/* Take `blocks` blocks from g, as Generator._reserve: 1 with the key and first block, 0 when
+ * the Python path must do it (another thread inside the generator's critical section, the
+ * offset near 2^64, a stream version other than `version` when that is not NULL), -1 on an
+ * error.  When no thread holds the generator's lock, none is inside its critical section, and
+ * none can enter while this holds the GIL (nothing here releases it or runs Python code: the
+ * Generator has __slots__). */
+static int take(PyObject *g, uint64_t blocks, PyObject *version, uint64_t *k0, uint64_t *k1, uint64_t *start) {
+#ifdef Py_GIL_DISABLED
+    return 0; /* (no GIL to make the reservation atomic: the Python path) */
+#endif
+    PyObject *lock = PyObject_GetAttr(g, s_lock);
+    if (lock == NULL) return -1;
+    PyObject *held = PyObject_CallMethodNoArgs(lock, s_locked);
+    Py_DECREF(lock);
+    if (held == NULL) return -1;
+    int busy = PyObject_IsTrue(held);
+    Py_DECREF(held);
+    if (busy != 0) return busy < 0 ? -1 : 0;
+    if (version != NULL) {
+        PyObject *v = PyObject_GetAttr(g, s_version);
+        if (v == NULL) return -1;
+        int same = PyObject_RichCompareBool(v, version, Py_EQ);
+        Py_DECREF(v);
+        if (same != 1) return same;
+    }
+    PyObject *key = PyObject_GetAttr(g, s_key), *offset = PyObject_GetAttr(g, s_offset), *next = NULL;
+    int ok = 0;
+    if (key != NULL && offset != NULL && PyTuple_Check(key) && PyTuple_GET_SIZE(key) == 2) {
+        *start = PyLong_AsUnsignedLongLong(offset);
+        *k0 = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(key, 0));
+        *k1 = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(key, 1));
+        /* offset stays below 2^64 (the Python path raises the OverflowError) */
+        if (!PyErr_Occurred() && *start + blocks > *start) {
+            next = PyLong_FromUnsignedLongLong(*start + blocks);
+            ok = next != NULL && PyObject_SetAttr(g, s_offset, next) == 0;
+        }
+    }
+    Py_XDECREF(key); Py_XDECREF(offset); Py_XDECREF(next);
+    return PyErr_Occurred() ? -1 : ok;
+}
+
+/* The data pointer of a tensor: 1, or -1 on an error. */
+static int address_of(PyObject *t, void **address) {
+    PyObject *ptr = PyObject_CallMethodNoArgs(t, s_data_ptr);
+    if (ptr == NULL) return -1;
+    *address = (void *)(uintptr_t)PyLong_AsUnsignedLongLong(ptr);
+    Py_DECREF(ptr);
+    return PyErr_Occurred() ? -1 : 1;
+}
+
+/* The product of sizes (a tuple of ints), or 0 when it is not in [1, SMALL_MAX] or not all ints. */
+static long long small_numel(PyObject *sizes) {
+    long long n = 1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(sizes); i++) {
+        PyObject *d = PyTuple_GET_ITEM(sizes, i);
+        if (!PyLong_CheckExact(d)) return 0;
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(d, &overflow);
+        if (overflow || v < 0 || v > SMALL_MAX) return 0;
+        n *= v;
+        if (n > SMALL_MAX) return 0;
+    }
+    return n;
+}
+
+/* torch.empty(sizes) at the default dtype, else torch.empty(sizes, dtype=dtype);
+ * torch.empty(2, 3) parses faster than torch.empty((2, 3)) (0.65 against 1.0 us measured). */
+static PyObject *empty(PyObject *const *c, PyObject *sizes, PyObject *dtype) {
+    if (dtype == NULL)
+        return PyTuple_GET_SIZE(sizes) > 0 ? PyObject_Call(c[C_EMPTY], sizes, NULL)
+                                           : PyObject_CallOneArg(c[C_EMPTY], sizes);
+    PyObject *kw = PyDict_New();
+    if (kw == NULL) return NULL;
+    PyObject *args = PyTuple_Pack(1, sizes), *out = NULL;
+    if (args != NULL && PyDict_SetItem(kw, s_dtype, dtype) == 0) out = PyObject_Call(c[C_EMPTY], args, kw);
+    Py_XDECREF(args);
+    Py_DECREF(kw);
+    return out;
+}
+
+/* small(ctx, generator, sizes) -> tensor or None: g.rand(n) / g.randn(n) at torch's default
+ * dtype (NOTE [ small draws ]): the checks of _draws._small, torch.empty(sizes), the blocks
+ * taken from the generator, the fill.  ctx's entries: {dtype: (packed, per block, engine key)}. */
 static PyObject *small(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 3 || !PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != C_COUNT || !PyTuple_Check(args[2])) {
@@ -82,98 +203,95 @@ static PyObject *small(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     }
     PyObject *const *c = &PyTuple_GET_ITEM(args[0], 0);
     PyObject *g = args[1], *sizes = args[2];
-    if ((PyObject *)Py_TYPE(g) != c[C_GEN] || g == c[C_DEFAULT_GEN] || PyDict_GET_SIZE(c[C_GRAPH]) != 0)
-        Py_RETURN_NONE;
-    /* the sizes: ints, or one tuple / list of ints */
+    if (g == c[C_DEFAULT_GEN]) Py_RETURN_NONE;  /* (it may follow a DataLoader worker's seed first) */
+    /* the sizes: ints, or one tuple of ints */
     if (PyTuple_GET_SIZE(sizes) == 1 && !PyLong_CheckExact(PyTuple_GET_ITEM(sizes, 0))) {
         PyObject *only = PyTuple_GET_ITEM(sizes, 0);
         if (!PyTuple_CheckExact(only)) Py_RETURN_NONE;
         sizes = only;
     }
-    Py_ssize_t dims = PyTuple_GET_SIZE(sizes);
-    long long n = 1;
-    for (Py_ssize_t i = 0; i < dims; i++) {
-        PyObject *d = PyTuple_GET_ITEM(sizes, i);
-        if (!PyLong_CheckExact(d)) Py_RETURN_NONE;
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(d, &overflow);
-        if (overflow || v < 0 || v > SMALL_MAX) Py_RETURN_NONE;
-        n *= v;
-        if (n > SMALL_MAX) Py_RETURN_NONE;
-    }
+    long long n = small_numel(sizes);
     if (n == 0) Py_RETURN_NONE;
-    /* the generator's device, the forced engine, torch function modes */
-    PyObject *dev = PyObject_GetAttr(g, s_device);
-    if (dev == NULL) return NULL;
-    int on_cpu = dev == c[C_CPU] ? 1 : PyObject_RichCompareBool(dev, c[C_CPU], Py_EQ);
-    Py_DECREF(dev);
-    if (on_cpu != 1) { if (on_cpu < 0) return NULL; Py_RETURN_NONE; }
-    PyObject *forced = PyObject_GetAttr(c[C_FORCED], s_name);
-    if (forced == NULL) return NULL;
-    Py_DECREF(forced);
-    if (forced != Py_None) Py_RETURN_NONE;
-    int t = truthy_call(c[C_TFMODE]);
-    if (t != 0) { if (t < 0) return NULL; Py_RETURN_NONE; }
+    int ok = usable(c, g);
+    if (ok != 1) { if (ok < 0) return NULL; Py_RETURN_NONE; }
     /* the draw's packed parameters at the default dtype, and the engine torch would pick */
     PyObject *dtype = PyObject_CallNoArgs(c[C_DTYPE]);
     if (dtype == NULL) return NULL;
     PyObject *entry = PyDict_GetItemWithError(c[C_ENTRIES], dtype);
     Py_DECREF(dtype);
     if (entry == NULL) { if (PyErr_Occurred()) return NULL; Py_RETURN_NONE; }
-    PyObject *packed = PyTuple_GET_ITEM(entry, 0), *engine_key = PyTuple_GET_ITEM(entry, 2);
+    PyObject *packed = PyTuple_GET_ITEM(entry, 0);
     long long per_block = PyLong_AsLongLong(PyTuple_GET_ITEM(entry, 1));
-    PyObject *choices = PyObject_GetAttr(c[C_ENGINES], s_default);  /* (the module's, looked up each time) */
-    if (choices == NULL) return NULL;
-    PyObject *engine = PyDict_Check(choices) ? PyDict_GetItemWithError(choices, engine_key) : NULL;
-    Py_DECREF(choices);  /* (the module keeps the dict, and the dict the engine, alive) */
-    if (engine == NULL || (PyObject *)Py_TYPE(engine) != c[C_CPU_ENGINE]) {
-        if (PyErr_Occurred()) return NULL;
-        Py_RETURN_NONE;
-    }
-#ifdef Py_GIL_DISABLED
-    Py_RETURN_NONE; /* (no GIL to make the reservation below atomic: the Python path) */
-#endif
-    /* allocate, then take the blocks: when no thread holds the generator's lock, none is
-     * inside its critical section, and none can enter while this holds the GIL (nothing
-     * below releases it or runs Python code: the Generator has __slots__) */
-    /* torch.empty(2, 3) parses faster than torch.empty((2, 3)) (0.65 against 1.0 us measured) */
-    PyObject *out = dims > 0 ? PyObject_Call(c[C_EMPTY], sizes, NULL) : PyObject_CallOneArg(c[C_EMPTY], sizes);
+    ok = c_engine(c, PyTuple_GET_ITEM(entry, 2));
+    if (ok != 1) { if (ok < 0) return NULL; Py_RETURN_NONE; }
+    /* allocate, then take the blocks */
+    PyObject *out = empty(c, sizes, NULL);
     if (out == NULL) return NULL;
-    uint64_t blocks = (uint64_t)((n + per_block - 1) / per_block);
-    PyObject *lock = PyObject_GetAttr(g, s_lock);
-    if (lock == NULL) { Py_DECREF(out); return NULL; }
-    PyObject *held = PyObject_CallMethodNoArgs(lock, s_locked);
-    Py_DECREF(lock);
-    if (held == NULL) { Py_DECREF(out); return NULL; }
-    int busy = PyObject_IsTrue(held);
-    Py_DECREF(held);
-    if (busy != 0) { Py_DECREF(out); if (busy < 0) return NULL; Py_RETURN_NONE; }
-    PyObject *key = NULL, *offset = NULL, *next = NULL;
-    uint64_t start = 0, k0 = 0, k1 = 0;
-    int ok = 0;
-    key = PyObject_GetAttr(g, s_key);
-    offset = PyObject_GetAttr(g, s_offset);
-    if (key != NULL && offset != NULL && PyTuple_Check(key) && PyTuple_GET_SIZE(key) == 2) {
-        start = PyLong_AsUnsignedLongLong(offset);
-        k0 = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(key, 0));
-        k1 = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(key, 1));
-        /* offset stays below 2^64 (the Python path raises the OverflowError) */
-        if (!PyErr_Occurred() && start + blocks > start) {
-            next = PyLong_FromUnsignedLongLong(start + blocks);
-            ok = next != NULL && PyObject_SetAttr(g, s_offset, next) == 0;
-        }
-    }
-    Py_XDECREF(key); Py_XDECREF(offset); Py_XDECREF(next);
-    if (PyErr_Occurred()) { Py_DECREF(out); return NULL; }
-    if (!ok) { Py_DECREF(out); Py_RETURN_NONE; }
-    PyObject *ptr = PyObject_CallMethodNoArgs(out, s_data_ptr);
-    if (ptr == NULL) { Py_DECREF(out); return NULL; }
-    uint64_t address = PyLong_AsUnsignedLongLong(ptr);
-    Py_DECREF(ptr);
-    if (PyErr_Occurred()) { Py_DECREF(out); return NULL; }
-    ks_fill_small(PyBytes_AS_STRING(packed), (uint32_t)k0, (uint32_t)k1, start, 0, (int64_t)n,
-                  (void *)(uintptr_t)address);
+    uint64_t k0, k1, start;
+    void *address = NULL;
+    ok = address_of(out, &address);
+    if (ok == 1) ok = take(g, (uint64_t)((n + per_block - 1) / per_block), NULL, &k0, &k1, &start);
+    if (ok != 1) { Py_DECREF(out); if (ok < 0) return NULL; Py_RETURN_NONE; }
+    ks_fill_small(PyBytes_AS_STRING(packed), (uint32_t)k0, (uint32_t)k1, start, 0, (int64_t)n, address);
     return out;
+}
+
+/* serve(ctx, generator, key, sizes, out) -> tensor or None: a remembered small draw (NOTE [
+ * memoised small draws ]): ctx's entries {key: (packed, per block, result dtype, engine key)};
+ * key's last item is the stream version it was remembered for; sizes a tuple of ints; out None
+ * or a tensor the caller checked (_memo._writable).  The default generator first follows a
+ * DataLoader worker's seed (Generator._follow_worker), as _reserve does. */
+static PyObject *serve(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 5 || !PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != C_COUNT || !PyTuple_Check(args[2]) ||
+        PyTuple_GET_SIZE(args[2]) < 1 || !PyTuple_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "serve(ctx, generator, key, sizes, out)");
+        return NULL;
+    }
+    PyObject *const *c = &PyTuple_GET_ITEM(args[0], 0);
+    PyObject *g = args[1], *key = args[2], *sizes = args[3], *out = args[4];
+    long long n = small_numel(sizes);
+    if (n == 0) Py_RETURN_NONE;
+    int ok = usable(c, g);
+    if (ok != 1) { if (ok < 0) return NULL; Py_RETURN_NONE; }
+    PyObject *entry = PyDict_GetItemWithError(c[C_ENTRIES], key);
+    if (entry == NULL) { if (PyErr_Occurred()) return NULL; Py_RETURN_NONE; }
+    Py_INCREF(entry);  /* (the dict may change when Python code runs below) */
+    PyObject *packed = PyTuple_GET_ITEM(entry, 0), *dtype = PyTuple_GET_ITEM(entry, 2);
+    long long per_block = PyLong_AsLongLong(PyTuple_GET_ITEM(entry, 1));
+    ok = c_engine(c, PyTuple_GET_ITEM(entry, 3));
+    if (ok == 1 && g == c[C_DEFAULT_GEN]) {
+        PyObject *r = PyObject_CallMethodNoArgs(g, s_follow);
+        ok = r == NULL ? -1 : 1;
+        Py_XDECREF(r);
+    }
+    PyObject *target = NULL;
+    if (ok == 1) {
+        if (out != Py_None) {
+            target = out;
+            Py_INCREF(target);
+        } else {
+            PyObject *dflt = PyObject_CallNoArgs(c[C_DTYPE]);
+            target = dflt == NULL ? NULL : empty(c, sizes, dflt == dtype ? NULL : dtype);
+            Py_XDECREF(dflt);
+        }
+        ok = target == NULL ? -1 : 1;
+    }
+    uint64_t k0, k1, start;
+    void *address = NULL;
+    if (ok == 1) ok = address_of(target, &address);
+    if (ok == 1) ok = take(g, (uint64_t)((n + per_block - 1) / per_block),
+                           PyTuple_GET_ITEM(key, PyTuple_GET_SIZE(key) - 1), &k0, &k1, &start);
+    if (ok == 1)
+        ks_fill_small(PyBytes_AS_STRING(packed), (uint32_t)k0, (uint32_t)k1, start, 0, (int64_t)n, address);
+    Py_DECREF(entry);
+    if (ok == 1 && out != Py_None) {  /* its version bumped, as the full path's _written */
+        PyObject *r = PyObject_CallOneArg(c[C_INCREMENT], out);
+        ok = r == NULL ? -1 : 1;
+        Py_XDECREF(r);
+    }
+    if (ok != 1) { Py_XDECREF(target); if (ok < 0) return NULL; Py_RETURN_NONE; }
+    return target;
 }
 
 /* ------------------------------------------------------------------ numpy BitGenerator
@@ -314,6 +432,7 @@ static PyMethodDef methods[] = {
     {"derive", (PyCFunction)(void (*)(void))derive, METH_FASTCALL, "A derived key's two words."},
     {"fill", (PyCFunction)(void (*)(void))fill, METH_FASTCALL, "A small draw's elements, on this thread."},
     {"small", (PyCFunction)(void (*)(void))small, METH_FASTCALL, "A small rand / randn, or None."},
+    {"serve", (PyCFunction)(void (*)(void))serve, METH_FASTCALL, "A remembered small draw, or None."},
     {"bitgen_new", (PyCFunction)(void (*)(void))bitgen_new, METH_FASTCALL, "A numpy bitgen_t capsule."},
     {"bitgen_get", (PyCFunction)(void (*)(void))bitgen_get, METH_FASTCALL, "A bitgen's position."},
     {"bitgen_set", (PyCFunction)(void (*)(void))bitgen_set, METH_FASTCALL, "Move a bitgen."},
@@ -332,7 +451,12 @@ PyMODINIT_FUNC PyInit__native(void) {
     s_lock = PyUnicode_InternFromString("_lock");
     s_locked = PyUnicode_InternFromString("locked");
     s_data_ptr = PyUnicode_InternFromString("data_ptr");
-    if (!s_default || !s_name || !s_device || !s_key || !s_offset || !s_lock || !s_locked || !s_data_ptr)
+    s_version = PyUnicode_InternFromString("_version");
+    s_open = PyUnicode_InternFromString("open");
+    s_follow = PyUnicode_InternFromString("_follow_worker");
+    s_dtype = PyUnicode_InternFromString("dtype");
+    if (!s_default || !s_name || !s_device || !s_key || !s_offset || !s_lock || !s_locked || !s_data_ptr ||
+        !s_version || !s_open || !s_follow || !s_dtype)
         return NULL;
     return PyModule_Create(&module);
 }

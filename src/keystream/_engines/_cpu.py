@@ -62,6 +62,8 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_permute_v2_indices.restype = None
             lib.ks_permute_v2_indices.argtypes = [u64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, u64,
                                                   ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+            lib.ks_perm_sort.restype = ctypes.c_int
+            lib.ks_perm_sort.argtypes = [ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_int64, ctypes.c_void_p]
             lib.ks_perm_v2_tables.restype = None
             lib.ks_perm_v2_tables.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int, ctypes.c_void_p]
             lib.ks_exact_sums.restype = ctypes.c_int64
@@ -339,6 +341,8 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
     elif kind == "randint":
         low, span = params
         ip[0], ip[1] = low % (1 << 64), span - 1
+    elif kind == "randperm_v2":  # (whole small permutations only: ks_fill_small)
+        ip[0] = params[0]
     elif kind == "bernoulli":
         ip[0] = params[0]
         ip[1] = _ONE_BITS.get(dtype, 1)
@@ -350,14 +354,15 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
 
 def pack_params(kind: str, dtype: torch.dtype, params: tuple[Any, ...]) -> tuple[bytes, int] | None:
     """A draw's kernel parameters as ``_native.fill`` reads them (keystream.c's Packed) and its
-    elements per block, for the small draws' path; None without the C module."""
+    elements per block (a whole small permutation: n, in its one key block), for the small
+    draws' paths; None without the C module."""
     if _NATIVE is None or _LIB is None:
         return None
     from .._kinds import layout
 
     code, dcode, fp, ip = _param_arrays(kind, dtype, params, zero_signs(params))
     packed = struct.pack(PACKED_FORMAT, code, dcode, dtype.itemsize, 0, *fp, *ip)
-    return packed, layout(kind, dtype)[0]
+    return packed, (params[0] if kind == "randperm_v2" else layout(kind, dtype)[0])  # (a permutation: one block)
 
 
 class CpuEngine(Engine):
@@ -445,13 +450,13 @@ class CpuEngine(Engine):
         kind, dtype = spec.kind, spec.dtype
         if kind == "randperm_v2":  # the Feistel lookups of the region's indices; small n sort
             (n,) = spec.params
-            if n <= SORT_MAX:  # the sort keys: a uint64 bits draw under the permutation key, in C
-                keys = torch.empty(n, dtype=torch.int64)
-                pkey = permutation_key(spec.key, spec.offset)
-                self.fill(keys, DrawSpec("bits", (), pkey, 0, (n,), ((0, n),), torch.uint64))
-                order = torch.sort(keys ^ (-(1 << 63)), stable=True).indices  # (top bit flipped: unsigned order)
-                region = tuple(slice(a, b) for a, b in spec.region)
-                out.copy_(order[region])
+            if n <= SORT_MAX:  # the order of n 64-bit keys (ks_perm_sort)
+                whole = spec.is_full and out.dtype == torch.int64
+                order = out if whole else torch.empty(n, dtype=torch.int64)
+                if _LIB.ks_perm_sort(spec.key[0], spec.key[1], spec.offset, n, order.data_ptr()) != 0:
+                    raise MemoryError(f"randperm({n}): no memory for the sort")
+                if not whole:
+                    out.copy_(order[tuple(slice(a, b) for a, b in spec.region)])
                 return
             flat = spec.contiguous_range()
             pkey = permutation_key(spec.key, spec.offset)

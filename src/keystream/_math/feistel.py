@@ -7,20 +7,17 @@ from the bits draw at the same offset.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .._constants import u32
 from .._kinds import PERM_KEY_BLOCKS
-from .._philox import philox4x32
+from .._philox import philox4x32_scalar
 
 __all__ = ["ROUNDS_V2", "ROUND_C2", "ROUND_C3", "SORT_MAX", "feistel_keys", "half_bits", "permutation_key"]
 
 
 def feistel_keys(key: tuple[int, int], offset: int) -> list[int]:
     """The 8 round keys: the words of blocks ``offset`` and ``offset + 1``, in order."""
-    blocks = np.uint64(offset) + np.arange(PERM_KEY_BLOCKS, dtype=np.uint64)
-    ws = philox4x32(blocks & np.uint64(0xFFFFFFFF), blocks >> np.uint64(32), 0, 0, key[0], key[1])
-    return [int(ws[i][b]) for b in range(PERM_KEY_BLOCKS) for i in range(4)]
+    return [w for b in range(PERM_KEY_BLOCKS)
+            for w in philox4x32_scalar(((offset + b) & 0xFFFFFFFF, (offset + b) >> 32, 0, 0), key)]
 
 
 def half_bits(n: int) -> int:
@@ -41,7 +38,6 @@ ROUND_C2, ROUND_C3 = u32("TAG_PERM_ROUND"), u32("PERM_ROUND_C3")
 def permutation_key(key: tuple[int, int], offset: int) -> tuple[int, int]:
     """Stream version 2's permutation key: words 0 and 1 of block ``offset`` (docs/spec.md
     section 10); its sort keys and round functions are Philox blocks under this key."""
-    ws = philox4x32(np.array([offset & 0xFFFFFFFF], np.uint64), np.array([offset >> 32], np.uint64), 0, 0,
-                    key[0], key[1])
-    return int(ws[0][0]), int(ws[1][0])
+    w = philox4x32_scalar((offset & 0xFFFFFFFF, offset >> 32, 0, 0), key)
+    return w[0], w[1]
 
