@@ -14,6 +14,9 @@ process, timed in turns (interleaved), medians (min - max) in microseconds per c
    per-sample ``torch.Generator().manual_seed``.
 4. ``ShuffleSampler`` over 10^9 samples: indices per second, world size 1 and 4 (the median
    of 5 runs of 2^22 indices each).
+5. Every public draw, its in-place form and its ``out=`` form at 16 elements (``randperm`` of 10
+   and 1,000), against torch's call of the same draw with ``generator=``: the time ratio
+   keystream / torch (the bar: at most 1.5).
 """
 from __future__ import annotations
 
@@ -102,6 +105,7 @@ def main() -> None:
     report.line("per-sample item (5 scalar draws): " + "; ".join(
         f"{name} {_us(s)} ({1 / s['median'] / 1e3:.1f} k samples/s)" for name, s in t.items()), what="item-scalars",
         seconds=t)
+    _every_draw(report, g, tg, max(201, args.reps // 2))
     for world in (1, 4):
         rates = []
         for _ in range(5):
@@ -114,6 +118,62 @@ def main() -> None:
         report.line(f"ShuffleSampler(10^9), world size {world}: {rates[2] / 1e6:.1f} M indices/s "
                     f"({rates[0] / 1e6:.1f} - {rates[-1] / 1e6:.1f})", what="sampler", world=world, rates=rates)
     report.save(args.json)
+
+
+def _every_draw(report: Report, g: ks.Generator, tg: torch.Generator, reps: int) -> None:
+    """Section 5: (name, keystream call, torch call) at 16 elements."""
+    i64 = torch.int64
+    a, b = torch.empty(16), torch.empty(16)
+    ia, ib = torch.empty(16, dtype=i64), torch.empty(16, dtype=i64)
+    rate, count, prob = torch.full((16,), 3.0), torch.full((16,), 10.0), torch.full((16,), 0.3)
+    p16, probs = torch.full((16,), 0.5), torch.full((4,), 0.25)
+    alpha = torch.full((16,), 2.0)
+    calls = [
+        ("rand(16)", lambda: ks.rand(16, generator=g), lambda: torch.rand(16, generator=tg)),
+        ("rand(16, out=)", lambda: ks.rand(16, generator=g, out=a), lambda: torch.rand(16, generator=tg, out=b)),
+        ("randn(16)", lambda: ks.randn(16, generator=g), lambda: torch.randn(16, generator=tg)),
+        ("randn(16, out=)", lambda: ks.randn(16, generator=g, out=a), lambda: torch.randn(16, generator=tg, out=b)),
+        ("rand(16, dtype=float64)", lambda: ks.rand(16, generator=g, dtype=torch.float64),
+         lambda: torch.rand(16, generator=tg, dtype=torch.float64)),
+        ("uniform_", lambda: ks.uniform_(a, generator=g), lambda: b.uniform_(generator=tg)),
+        ("uniform_(-1, 1)", lambda: ks.uniform_(a, -1.0, 1.0, generator=g),
+         lambda: b.uniform_(-1.0, 1.0, generator=tg)),
+        ("normal_", lambda: ks.normal_(a, generator=g), lambda: b.normal_(generator=tg)),
+        ("exponential_", lambda: ks.exponential_(a, generator=g), lambda: b.exponential_(generator=tg)),
+        ("cauchy_", lambda: ks.cauchy_(a, generator=g), lambda: b.cauchy_(generator=tg)),
+        ("log_normal_", lambda: ks.log_normal_(a, generator=g), lambda: b.log_normal_(generator=tg)),
+        ("geometric_(0.3)", lambda: ks.geometric_(a, 0.3, generator=g), lambda: b.geometric_(0.3, generator=tg)),
+        ("bernoulli_(0.5)", lambda: ks.bernoulli_(a, 0.5, generator=g), lambda: b.bernoulli_(0.5, generator=tg)),
+        ("random_(0, 10)", lambda: ks.random_(ia, 0, 10, generator=g), lambda: ib.random_(0, 10, generator=tg)),
+        ("randint(0, 10, (16,))", lambda: ks.randint(0, 10, (16,), generator=g),
+         lambda: torch.randint(0, 10, (16,), generator=tg)),
+        ("randint(0, 10, (16,), out=)", lambda: ks.randint(0, 10, (16,), generator=g, out=ia),
+         lambda: torch.randint(0, 10, (16,), generator=tg, out=ib)),
+        ("normal(0., 1., (16,))", lambda: ks.normal(0.0, 1.0, (16,), generator=g),
+         lambda: torch.normal(0.0, 1.0, (16,), generator=tg)),
+        ("normal(0., 1., (16,), out=)", lambda: ks.normal(0.0, 1.0, (16,), generator=g, out=a),
+         lambda: torch.normal(0.0, 1.0, (16,), generator=tg, out=b)),
+        ("bernoulli(p tensor)", lambda: ks.bernoulli(p16, generator=g), lambda: torch.bernoulli(p16, generator=tg)),
+        ("bernoulli(0.5, (16,))", lambda: ks.bernoulli(0.5, (16,), generator=g),
+         lambda: torch.bernoulli(p16, generator=tg)),
+        ("rand_like", lambda: ks.rand_like(a, generator=g), lambda: torch.rand_like(b)),
+        ("randperm(10)", lambda: ks.randperm(10, generator=g), lambda: torch.randperm(10, generator=tg)),
+        ("randperm(1000)", lambda: ks.randperm(1000, generator=g), lambda: torch.randperm(1000, generator=tg)),
+        ("poisson(rate tensor)", lambda: ks.poisson(rate, generator=g), lambda: torch.poisson(rate, generator=tg)),
+        ("binomial(count, prob)", lambda: ks.binomial(count, prob, generator=g),
+         lambda: torch.binomial(count, prob, generator=tg)),
+        ("standard_gamma(alpha)", lambda: ks.standard_gamma(alpha, generator=g),
+         lambda: torch._standard_gamma(alpha, generator=tg)),
+        ("multinomial(4 probs, 2)", lambda: ks.multinomial(probs, 2, generator=g),
+         lambda: torch.multinomial(probs, 2, generator=tg)),
+        ("multinomial(4 probs, 16, replacement)", lambda: ks.multinomial(probs, 16, replacement=True, generator=g),
+         lambda: torch.multinomial(probs, 16, replacement=True, generator=tg)),
+    ]
+    for name, mine, peer in calls:
+        t = interleaved_stats({"keystream": mine, "torch": peer}, reps)
+        ratio = t["keystream"]["median"] / t["torch"]["median"]
+        report.line(f"{name}: keystream {_us(t['keystream'])}; torch generator= {_us(t['torch'])}: "
+                    f"{ratio:.2f}x torch's time", what="every draw", draw=name, seconds=t, ratio=ratio)
 
 
 if __name__ == "__main__":

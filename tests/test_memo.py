@@ -39,6 +39,11 @@ CALLS = [
     ("log_normal_", lambda g, dt: ks.log_normal_(torch.empty(9, dtype=dt), std=0.5, generator=g), FLOATS),
     ("cauchy_", lambda g, dt: ks.cauchy_(torch.empty(9, dtype=dt), generator=g), FLOATS),
     ("bernoulli_", lambda g, dt: ks.bernoulli_(torch.empty(9, dtype=dt), 0.75, generator=g), FLOATS),
+    ("random_(to)", lambda g, dt: ks.random_(torch.empty(9, dtype=dt), 100, generator=g), (torch.int32, torch.int64)),
+    ("random_(from, to)", lambda g, dt: ks.random_(torch.empty(9, dtype=dt), -4, 100, generator=g),
+     (torch.int8, torch.int64)),
+    ("rand_like", lambda g, dt: ks.rand_like(torch.empty(3, 4, dtype=dt), generator=g), FLOATS),
+    ("randn_like dtype=", lambda g, dt: ks.randn_like(torch.empty(2, 5), generator=g, dtype=dt), FLOATS),
     ("method", lambda g, dt: g.uniform(0.0, 2.0, 5, dtype=dt), FLOATS),
 ]
 

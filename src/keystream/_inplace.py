@@ -161,7 +161,24 @@ def _int_arg(value: Any, name: str) -> int:
     return int(value)
 
 
-@one_call
+def _random_short(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``random_`` as one call, whose common small calls ``random_(t, to)`` and ``random_(t,
+    from_, to)`` (ints, a tensor of neither bool nor a float dtype) take the memoised short path of
+    ``randint(from_, to, t.shape, out=t)``, the full path's own draw (NOTE [ memoised small draws ])."""
+    full = one_call(fn)
+
+    @functools.wraps(fn)
+    def wrapper(tensor: Any, *args: Any, **kwargs: Any) -> Tensor:
+        if (0 < len(args) <= 2 and (not kwargs or kwargs.keys() == {"generator"}) and type(tensor) in _PLAIN_TENSORS
+                and tensor.dtype in INT_DTYPES):
+            low, high = (0, args[0]) if len(args) == 1 else args
+            return _memo.serve("randint", (low, high), tuple(tensor.shape), tensor, None, kwargs.get("generator"),
+                               lambda: full(tensor, *args, **kwargs))
+        return full(tensor, *args, **kwargs)
+    return wrapper
+
+
+@_random_short
 def random_(tensor: Tensor, *args: Any, generator: Generator | None = None, **kwargs: Any) -> Tensor:
     """Fill ``tensor`` with integers, as :meth:`torch.Tensor.random_`:
     ``random_(t)``, ``random_(t, to)`` or ``random_(t, from_, to)`` (``from`` also as a keyword).
@@ -221,7 +238,29 @@ def _like(input: Any, dtype: torch.dtype | None, device: Any, memory_format: tor
     return torch.empty_like(src, dtype=dtype, device=dev, memory_format=memory_format)
 
 
-@one_call
+def _like_short(draw: str) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
+    """``rand_like`` / ``randn_like`` as one call, whose common small calls (``generator=`` and
+    ``dtype=`` at most) fill ``torch.empty_like(input, dtype=dtype)`` on the memoised short path of
+    ``draw(shape, out=that)``, the full path's own draw (NOTE [ memoised small draws ])."""
+
+    def decorate(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+        full = one_call(fn)
+
+        @functools.wraps(fn)
+        def wrapper(input: Any, *args: Any, **kwargs: Any) -> Tensor:
+            if (not args and kwargs.keys() <= {"generator", "dtype"} and type(input) in _PLAIN_TENSORS and input.is_cpu
+                    and isinstance(kwargs.get("dtype", torch.float32), torch.dtype)
+                    and input.numel() <= _memo.SMALL_MAX):
+                out = torch.empty_like(input, dtype=kwargs.get("dtype"))
+                if out.dtype.is_floating_point:
+                    return _memo.serve(draw, (), tuple(out.shape), out, None, kwargs.get("generator"),
+                                       lambda: full(input, **kwargs))
+            return full(input, *args, **kwargs)
+        return wrapper
+    return decorate
+
+
+@_like_short("rand")
 def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: torch.dtype | None = None,
               device: Any = None, memory_format: torch.memory_format = torch.preserve_format,
               requires_grad: bool = False) -> Tensor:
@@ -233,7 +272,7 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: torch
     return _float_like(_draws.rand, input, generator, dtype, device, memory_format, requires_grad)
 
 
-@one_call
+@_like_short("randn")
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: torch.dtype | None = None,
                device: Any = None, memory_format: torch.memory_format = torch.preserve_format,
                requires_grad: bool = False) -> Tensor:

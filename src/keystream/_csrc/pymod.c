@@ -79,6 +79,10 @@ static int truthy_call(PyObject *fn) {
  * record of the state would miss these blocks: NOTE [ one call, one transaction ]); 0 when
  * not, -1 on an error. */
 static int usable(PyObject *const *c, PyObject *g) {
+#ifdef Py_GIL_DISABLED
+    (void)c; (void)g;
+    return 0; /* (no GIL to make the reservation atomic, nor the tables' borrowed items safe: the Python path) */
+#endif
     if ((PyObject *)Py_TYPE(g) != c[C_GEN] || PyDict_GET_SIZE(c[C_GRAPH]) != 0) return 0;
     PyObject *open = PyObject_GetAttr(c[C_TRANSACTIONS], s_open);
     if (open == NULL) {
@@ -119,9 +123,6 @@ static int c_engine(PyObject *const *c, PyObject *engine_key) {
  * none can enter while this holds the GIL (nothing here releases it or runs Python code: the
  * Generator has __slots__). */
 static int take(PyObject *g, uint64_t blocks, PyObject *version, uint64_t *k0, uint64_t *k1, uint64_t *start) {
-#ifdef Py_GIL_DISABLED
-    return 0; /* (no GIL to make the reservation atomic: the Python path) */
-#endif
     PyObject *lock = PyObject_GetAttr(g, s_lock);
     if (lock == NULL) return -1;
     PyObject *held = PyObject_CallMethodNoArgs(lock, s_locked);
