@@ -250,7 +250,7 @@ class Generator(metaclass=OpaqueMeta):
     def _record(self) -> None:
         """Note this thread's change of the state for an open :func:`transaction` (under the
         lock, right after the change)."""
-        open_ = getattr(_TRANSACTIONS, "open", None)
+        open_ = _TRANSACTIONS.open
         if open_ and id(self) in open_:
             open_[id(self)][1] = (self._key, self._offset, self._spawn_count, self._version)
 
@@ -548,7 +548,14 @@ def fork_rng(generators: Iterable[Generator] | None = None, enabled: bool = True
 # state goes back to the entry's if it is still the one the call left (no other thread, no
 # set_state, changed it since; then the blocks stay taken, as _release does).  Transactions
 # nest: the outermost decides.
-_TRANSACTIONS = threading.local()  # .open: id(generator) -> [state at entry, state after this thread's last change]
+class _Transactions(threading.local):
+    """Each thread's open transactions (the C short paths read ``open``: keep the name)."""
+
+    def __init__(self) -> None:
+        self.open: dict[int, list[Any]] = {}  # id(generator) -> [state at entry, after this thread's last change]
+
+
+_TRANSACTIONS = _Transactions()
 
 
 class transaction:  # noqa: N801 - used as a function: ``with transaction(g):``
@@ -562,7 +569,7 @@ class transaction:  # noqa: N801 - used as a function: ``with transaction(g):``
         self.g = g
 
     def __enter__(self) -> Generator:
-        open_ = _TRANSACTIONS.__dict__.setdefault("open", {})
+        open_ = _TRANSACTIONS.open
         self.outer = id(self.g) in open_  # nested: the outer transaction decides
         if not self.outer:
             self.entry = self.g._snapshot()
