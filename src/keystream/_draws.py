@@ -215,6 +215,22 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def _in_dtype(value: float, name: str, dtype: torch.dtype) -> float:
+    """A location or scale parameter rounded to ``dtype``'s compute dtype, where it must stay
+    finite: an infinite location or scale makes ``loc + scale * z`` NaN for some elements
+    (``inf - inf``, ``inf * 0``), so it is refused rather than drawn.
+
+    Raises:
+        ValueError: ``value`` overflows the compute dtype (1e300 in float32, say).
+    """
+    ct = _compute_dtype(dtype)
+    v = _round(value, ct)
+    if math.isinf(v) and not math.isinf(value):
+        raise ValueError(f"{name} = {value} overflows {ct} (the draw's arithmetic for {dtype}): "
+                         f"use float64, or a value within {torch.finfo(ct).max:.4g}")
+    return v
+
+
 # ----------------------------------------------------------------- the one path
 def _run(
     kind: str,
@@ -703,7 +719,8 @@ def cauchy(*sizes: Any, size: Any = None, median: float = 0.0, sigma: float = 1.
     cos t``, in float32 (float64 for float64), 16-bit results rounded once.
 
     Raises:
-        ValueError: ``median`` not finite, ``sigma`` not a finite number > 0.
+        ValueError: ``median`` not finite, ``sigma`` not a finite number > 0, either overflowing
+            the compute dtype.
 
     Reproducibility:
         The same element layout as :func:`rand` for the dtype: one word (float64: one
@@ -711,7 +728,7 @@ def cauchy(*sizes: Any, size: Any = None, median: float = 0.0, sigma: float = 1.
     """
     med, sig = _finite(median, "median"), _positive(sigma, "sigma")
     return _plain("cauchy", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
-                  lambda dt: (_round(med, _compute_dtype(dt)), _round(sig, _compute_dtype(dt))), generator, out,
+                  lambda dt: (_in_dtype(med, "median", dt), _in_dtype(sig, "sigma", dt)), generator, out,
                   dtype, device, region, "cauchy")
 
 
@@ -727,7 +744,8 @@ def laplace(*sizes: Any, size: Any = None, loc: float = 0.0, scale: float = 1.0,
     for float64), 16-bit results rounded once.
 
     Raises:
-        ValueError: ``loc`` not finite, ``scale`` not a finite number > 0.
+        ValueError: ``loc`` not finite, ``scale`` not a finite number > 0, either overflowing the
+            compute dtype.
 
     Reproducibility:
         Element ``e`` uses two words: ``(w0, w1)`` of block ``e // 2`` for even ``e``,
@@ -736,7 +754,7 @@ def laplace(*sizes: Any, size: Any = None, loc: float = 0.0, scale: float = 1.0,
     """
     lo, sc = _finite(loc, "loc"), _positive(scale, "scale")
     return _plain("laplace", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
-                  lambda dt: (_round(lo, _compute_dtype(dt)), _round(sc, _compute_dtype(dt))), generator, out,
+                  lambda dt: (_in_dtype(lo, "loc", dt), _in_dtype(sc, "scale", dt)), generator, out,
                   dtype, device, region, "laplace")
 
 
@@ -774,7 +792,8 @@ def log_normal(*sizes: Any, size: Any = None, mean: float = 1.0, std: float = 2.
     float32 (16-bit: from that float32).
 
     Raises:
-        ValueError: ``mean`` not finite, ``std`` not a finite number > 0.
+        ValueError: ``mean`` not finite, ``std`` not a finite number > 0, either overflowing the
+            compute dtype.
 
     Reproducibility:
         The same blocks and element layout as :func:`randn` at the dtype: ``log`` of the
@@ -782,7 +801,7 @@ def log_normal(*sizes: Any, size: Any = None, mean: float = 1.0, std: float = 2.
     """
     mu, sd = _finite(mean, "mean"), _positive(std, "std")
     return _plain("log_normal", _sizes(sizes, size), torch.get_default_dtype(), FLOAT_DTYPES,
-                  lambda dt: (_round(mu, _compute_dtype(dt)), _round(sd, _compute_dtype(dt))), generator, out,
+                  lambda dt: (_in_dtype(mu, "mean", dt), _in_dtype(sd, "std", dt)), generator, out,
                   dtype, device, region, "log_normal")
 
 
@@ -978,7 +997,8 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     broadcast shape unless ``size`` is given.
 
     Raises:
-        ValueError: ``std < 0`` or NaN.
+        ValueError: ``std < 0``, infinite or NaN, ``mean`` NaN; a number ``mean`` or ``std`` that overflows the compute
+            dtype (float32 for 16-bit and float32 results: ``inf - inf`` would make NaNs).
 
     Reproducibility:
         The same blocks and element layout as :func:`randn` at the dtype.
@@ -987,15 +1007,18 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     mean_v, std_v = _param(mean, "mean"), _param(std, "std")
     shape = _param_shape(size, mean=mean, std=std)
     dtype = _dtype(dtype, out, _float_dtype_of(mean, std) or torch.get_default_dtype(), FLOAT_DTYPES, "normal")
-    if (bool(torch.isnan(std_v).any() or (std_v < 0).any()) if isinstance(std_v, Tensor)
-            else math.isnan(std_v) or std_v < 0):
-        raise ValueError(f"std must be >= 0, got {std}")
+    if (bool((~((std_v >= 0) & (std_v < math.inf))).any()) if isinstance(std_v, Tensor)
+            else not 0 <= std_v < math.inf):  # (an infinite std makes NaNs: inf * 0, inf - inf)
+        raise ValueError(f"std must be finite and >= 0, got {std}")
+    if bool(torch.isnan(mean_v).any()) if isinstance(mean_v, Tensor) else math.isnan(mean_v):
+        raise ValueError(f"mean must not be NaN, got {mean}")
     reg = _region(region, shape)
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
     ct = _compute_dtype(dtype)
     if not isinstance(mean_v, Tensor) and not isinstance(std_v, Tensor):
-        return _run("normal", (_round(mean_v, ct), _round(std_v, ct)), shape, dtype, g, dev, reg, out)
+        return _run("normal", (_in_dtype(mean_v, "mean", dtype), _in_dtype(std_v, "std", dtype)), shape, dtype, g,
+                    dev, reg, out)
     mean_r = _regional(_as_tensor(mean_v), shape, reg, ct, dev)
     std_r = _regional(_as_tensor(std_v), shape, reg, ct, dev)
     z = _run("normal", (0.0, 1.0), shape, ct, g, dev, reg)  # same layout as 16-bit dtypes
