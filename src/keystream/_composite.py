@@ -386,7 +386,7 @@ def _positive_param(value: Any, name: str) -> Tensor | float:
         ok = True
         if v.numel():  # one pass (NaN propagates to both ends)
             lo, hi = torch.aminmax(v.detach())
-            ok = bool(lo > 0) and bool(hi < math.inf)
+            ok = lo.item() > 0 and hi.item() < math.inf
     else:
         ok = math.isfinite(v) and v > 0
     if not ok:

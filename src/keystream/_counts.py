@@ -244,10 +244,19 @@ def _counts(params: list[Tensor | float], shape: tuple[int, ...], dtype: torch.d
 def _checked(value: Any, name: str, ok: Callable[[Any], Any], rule: str) -> Tensor | float:
     """A number or real tensor parameter, every value of which passes ``ok``."""
     v = _draws._param(value, name)
-    good = (bool(ok(v).all()) if v.numel() else True) if isinstance(v, Tensor) else bool(ok(v))
+    if isinstance(v, Tensor):
+        good = bool(ok(v.detach())) if v.numel() else True
+    else:
+        good = bool(ok(v))
     if not good:
         raise ValueError(f"{name} must be {rule}, got {value}")
     return v
+
+
+def _bounds(x: Tensor) -> tuple[float, float]:
+    """The least and the greatest value of a non-empty tensor, in one pass (NaN: both NaN)."""
+    lo, hi = torch.aminmax(x)
+    return lo.item(), hi.item()
 
 
 def _prepare(params: dict[str, Tensor | float], size: Any, g: Generator, dtype: Any, device: Any,
@@ -261,18 +270,24 @@ def _prepare(params: dict[str, Tensor | float], size: Any, g: Generator, dtype: 
     return shape, dtype, _draws._device(device, out, g), elements
 
 
-def _finite_nonnegative(x: Any) -> Any:
-    return (x >= 0) & (x < math.inf) if isinstance(x, Tensor) else 0 <= x < math.inf
+def _finite_nonnegative(x: Any) -> bool:
+    if isinstance(x, Tensor):
+        lo, hi = _bounds(x)
+        x = lo if hi < math.inf else math.inf  # (NaN fails below)
+    return 0 <= x < math.inf
 
 
-def _whole(x: Any) -> Any:
+def _whole(x: Any) -> bool:
     if not isinstance(x, Tensor):  # (math.floor refuses nan and inf)
         return _finite_nonnegative(x) and x == math.floor(x)
-    return _finite_nonnegative(x) & (x == torch.floor(x))
+    return _finite_nonnegative(x) and torch.equal(x, torch.floor(x))
 
 
-def _probability(x: Any) -> Any:
-    return (x >= 0) & (x <= 1)
+def _probability(x: Any) -> bool:
+    if isinstance(x, Tensor):
+        lo, hi = _bounds(x)
+        return 0 <= lo and hi <= 1
+    return 0 <= x <= 1
 
 
 @_draws._eager

@@ -868,6 +868,14 @@ def _param(value: Any, name: str) -> Tensor | float:
     return _real(value, name)
 
 
+def _within(t: Tensor, low: float, high: float) -> bool:
+    """Every value of ``t`` in [low, high] (NaN is not): one pass (``aminmax``; NaN reaches both ends)."""
+    if t.numel() == 0:
+        return True
+    lo, hi = torch.aminmax(t.detach())
+    return bool(low <= lo.item() and hi.item() <= high)
+
+
 def _as_tensor(value: Tensor | float) -> Tensor:
     return value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
 
@@ -878,6 +886,8 @@ def _param_shape(size: Any, **params: Any) -> tuple[int, ...]:
     if size is not None:
         shape = _parse_size((size,))
         for name, t in tensors.items():
+            if t.shape == shape:  # (the common case, without broadcast_shapes' Python)
+                continue
             try:
                 if torch.broadcast_shapes(t.shape, shape) != torch.Size(shape):
                     raise RuntimeError
@@ -887,6 +897,9 @@ def _param_shape(size: Any, **params: Any) -> tuple[int, ...]:
         return shape
     if not tensors:
         raise TypeError("size is required when every parameter is a number")
+    shapes = {t.shape for t in tensors.values()}
+    if len(shapes) == 1:  # (one shape: no broadcasting to compute)
+        return tuple(shapes.pop())
     try:
         return tuple(torch.broadcast_shapes(*(t.shape for t in tensors.values())))
     except RuntimeError:
@@ -1144,8 +1157,7 @@ def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, o
     if isinstance(p, Tensor) and isinstance(size, float):  # torch.bernoulli(input, p)
         p, size, dtype = size, tuple(p.shape), p.dtype if dtype is None else dtype
     p_v = _param(p, "p")
-    if (bool(torch.isnan(p_v).any() or ((p_v < 0) | (p_v > 1)).any()) if isinstance(p_v, Tensor)
-            else not 0 <= p_v <= 1):  # (NaN fails the comparison)
+    if not (_within(p_v, 0.0, 1.0) if isinstance(p_v, Tensor) else 0 <= p_v <= 1):  # (NaN fails the comparison)
         raise ValueError(f"p must be in [0, 1], got {p}")
     shape = _param_shape(size, p=p)
     dtype = _dtype(dtype, out, _float_dtype_of(p) or torch.get_default_dtype(),
@@ -1156,9 +1168,9 @@ def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, o
     if not isinstance(p_v, Tensor):
         return _run("bernoulli", (math.ceil(p_v * 2.0**32),), shape, dtype, g, dev, reg, out)
     threshold = _regional(p_v, shape, reg, torch.float64, dev) * 2.0**32
-    w = _run("bits", (), shape, torch.int32, g, dev, reg).to(torch.int64) & 0xFFFFFFFF
-    x = w.to(torch.float64) < threshold
-    return _finish(x.to(dtype), out)
+    w = _run("bits", (), shape, torch.uint32, g, dev, reg)  # (the same words as int32: uint32 keeps them >= 0)
+    x = w.to(torch.float64) < threshold  # (exact: a word and p * 2^32 are float64 numbers)
+    return _finish(x, out) if out is not None else x.to(dtype)
 
 
 @_eager
