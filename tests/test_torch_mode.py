@@ -133,10 +133,31 @@ def test_torch_generators_are_streams_that_move_and_restart():
     assert same_bits(a1, ks.rand(4, generator=ks.Generator(1).fold_in("torch.Generator")))
 
 
-def test_unserved_random_functions_raise_and_others_run():
-    with ks.torch_random(ks.Generator(1)):
-        with pytest.raises(NotImplementedError, match="fractional_max_pool2d"):
-            F.fractional_max_pool2d(torch.zeros(1, 1, 8, 8), 2, output_size=4)
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("batched", [False, True])
+def test_fractional_max_pooling_draws_its_samples_from_keystream(dims, batched):
+    """torch's samples, rand(n_batch, channels, dims) in the input's dtype, drawn by keystream;
+    nn.FractionalMaxPool*d and the functions with indices too; torch's generator untouched."""
+    x = torch.arange(2 * 3 * 8 ** dims, dtype=torch.float64).reshape(2, 3, *[8] * dims).sin()
+    x = x if batched else x[0]
+    pool = getattr(F, f"fractional_max_pool{dims}d")
+    module = getattr(torch.nn, f"FractionalMaxPool{dims}d")(2, output_ratio=0.5, return_indices=True)
+    torch_state = torch.get_rng_state()
+    with ks.torch_random(ks.Generator(1)) as g:
+        a = pool(x, 2, output_size=4)
+        b, idx = module(x)
+        offset = g.offset
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    ref = ks.Generator(1)
+    for got, size in ((a, 4), (b, 4)):
+        samples = ks.rand(2 if batched else 1, 3, dims, generator=ref, dtype=torch.float64)
+        want = pool(x, 2, output_size=size, _random_samples=samples)
+        assert torch.equal(got, want)
+    assert ref.offset == offset and idx.shape == b.shape
+    with ks.torch_random(ks.Generator(1)) as g:
+        with pytest.raises((RuntimeError, ValueError)):
+            pool(x, 2, output_size=100)  # (too large: torch's error, the samples' blocks given back)
+        assert g.offset == 0
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])

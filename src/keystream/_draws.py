@@ -897,9 +897,9 @@ def _param_shape(size: Any, **params: Any) -> tuple[int, ...]:
         return shape
     if not tensors:
         raise TypeError("size is required when every parameter is a number")
-    shapes = {t.shape for t in tensors.values()}
-    if len(shapes) == 1:  # (one shape: no broadcasting to compute)
-        return tuple(shapes.pop())
+    distinct = {t.shape for t in tensors.values()}
+    if len(distinct) == 1:  # (one shape: no broadcasting to compute)
+        return tuple(distinct.pop())
     try:
         return tuple(torch.broadcast_shapes(*(t.shape for t in tensors.values())))
     except RuntimeError:

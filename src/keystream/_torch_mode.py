@@ -50,7 +50,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import _composite, _counts, _draws, _inplace
 from ._dropout import dropout as _dropout
-from ._generator import Generator, default_generator, manual_seed, resolve_generator
+from ._generator import Generator, default_generator, manual_seed, resolve_generator, transaction
 from ._math.torch_forms import dropout_noise
 
 __all__ = ["patch_torch", "torch_random", "unpatch_torch"]
@@ -189,14 +189,24 @@ def _init_handler(fn: Callable[..., Tensor]) -> Handler:
     return handle
 
 
-def _refuse(name: str, draws: Callable[[tuple[Any, ...], dict[str, Any]], bool], original: Callable[..., Any]
-            ) -> Handler:
-    """A random function keystream does not serve: an error when it would draw."""
+def _fractional(dims: int, original: Callable[..., Any]) -> Handler:
+    """F.fractional_max_pool{2,3}d[_with_indices]: without ``_random_samples``, torch's own
+    samples drawn by keystream: ``rand(n_batch, channels, dims)`` in the input's dtype and
+    device, exactly the call torch's function makes (its batch and channel dimensions), then
+    torch's function with them; one call (a failure in torch's function gives the blocks back)."""
     def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Any:
-        if draws(args, kwargs):
-            raise NotImplementedError(f"keystream.torch_random: {name} draws random numbers keystream does not "
-                                      "serve (its dropout or sampling); run it outside the mode or without them")
-        return original(*args, **kwargs)
+        args, kwargs = tuple(args), dict(kwargs)
+        if kwargs.get("_random_samples") is not None or (len(args) >= 6 and args[5] is not None):
+            return original(*args, **kwargs)
+        x = args[0] if args else kwargs.get("input")
+        if not isinstance(x, Tensor):
+            return original(*args, **kwargs)  # (torch's error)
+        args = args[:5]
+        with transaction(g):
+            n_batch = 1 if x.dim() == dims + 1 else x.size(0)
+            kwargs["_random_samples"] = _draws.rand(n_batch, x.size(-(dims + 1)), dims, generator=g, dtype=x.dtype,
+                                                    device=x.device)
+            return original(*args, **kwargs)
     return handle
 
 
@@ -292,9 +302,7 @@ def _handlers() -> dict[Any, Handler]:
                 _table[vars(owner).get(name, getattr(owner, name))] = handler
             for name in ("fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
                          "fractional_max_pool3d_with_indices"):
-                fn = getattr(F, name)
-                _table[fn] = _refuse(name, lambda a, k: k.get("_random_samples") is None and (
-                    len(a) < 6 or a[5] is None), fn)
+                _table[getattr(F, name)] = _fractional(3 if "3d" in name else 2, getattr(F, name))
         return _table
 
 
@@ -410,8 +418,7 @@ def torch_random(generator: Generator | None = None) -> Iterator[Generator]:
         The generator the block draws from.
 
     Raises:
-        NotImplementedError: inside the block, a random function keystream does not serve
-            (fractional max pooling without given samples).
+        NotImplementedError: inside the block, a random function keystream does not serve.
 
     Example:
         >>> import torch, keystream
