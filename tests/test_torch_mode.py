@@ -466,3 +466,22 @@ def test_patch_torch_can_seed_python_s_and_numpy_s_generators(patched):
     first, second = run(), run()
     assert torch.equal(first, second)  # the workers' globals follow the seed
     assert not torch.equal(first[0], first[1])  # worker 0 and worker 1 differ
+
+
+@pytest.mark.parametrize("backend", ["eager", "aot_eager"])
+def test_compiled_dropout_under_the_mode_equals_eager(backend):
+    """nn.Dropout / F.dropout / alpha dropout in a compiled model (fullgraph) under the mode:
+    keystream's masks, eager's numbers, new ones each call, torch's generator untouched.
+    (inductor cannot lower the generator the graph holds as a constant in this torch.)"""
+    torch._dynamo.reset()
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5), torch.nn.AlphaDropout(0.2),
+                                torch.nn.Linear(8, 2))
+    x = torch.ones(3, 4)
+    torch_state = torch.get_rng_state()
+    with ks.torch_random(ks.Generator(5)) as g:
+        compiled = torch.compile(model, backend=backend, fullgraph=True)
+        got = [compiled(x) for _ in range(3)]
+    with ks.torch_random(ks.Generator(5)):
+        want = [model(x) for _ in range(3)]
+    assert all(torch.equal(a, b) for a, b in zip(got, want)) and not torch.equal(got[0], got[1])
+    assert g.offset > 0 and torch.equal(torch.get_rng_state(), torch_state)

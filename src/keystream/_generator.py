@@ -106,7 +106,9 @@ class Generator(metaclass=OpaqueMeta):
         True
     """
 
-    __slots__ = ("_key", "_offset", "_spawn_count", "_device", "_lock", "_version")
+    # (weak references: torch.compile holds a generator a graph reads as a constant, under
+    # keystream.torch_random, through one)
+    __slots__ = ("_key", "_offset", "_spawn_count", "_device", "_lock", "_version", "__weakref__")
 
     def __init__(self, seed: int | str | torch.device | None = None,
                  device: torch.device | str | int | None = None, *, stream_version: int = STREAM_VERSION) -> None:
@@ -440,7 +442,11 @@ class Generator(metaclass=OpaqueMeta):
             return NotImplemented
         return self._snapshot() == other._snapshot()
 
-    __hash__ = None  # type: ignore[assignment]  # mutable
+    def __hash__(self) -> int:
+        # Equality is the state, which draws change: every generator hashes alike, so equal
+        # generators hash equally whatever happens to them (what Python asks of a hash), and
+        # torch.compile's caches, which hash the operators' arguments, can hold one.
+        return hash(Generator)
 
     def __repr__(self) -> str:
         key, offset, spawn, version = self._snapshot()

@@ -9,6 +9,7 @@ root) and the Monte Carlo math (``_detmath``) use them too.
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 
@@ -382,8 +383,14 @@ def sincos_f64(xh: Tensor, xl: Tensor) -> tuple[Tensor, Tensor]:
 
 def dropout_noise(keep: Tensor, p: float) -> Tensor:
     """torch's dropout noise from a 0/1 ``keep`` tensor in the input's dtype: ``keep / (1 - p)``,
-    the one division torch makes (in the dtype's op math), in place."""
-    return keep.div_(1.0 - p)
+    the one division torch makes (in the dtype's op math), in place (but under torch.compile,
+    whose functionalisation refuses to trace an in-place change of a draw operator's result:
+    the same division into a new tensor)."""
+    return keep.div(1.0 - p) if _compiling() else keep.div_(1.0 - p)
+
+
+def _compiling() -> bool:
+    return "torch._dynamo" in sys.modules and torch.compiler.is_compiling()
 
 
 def alpha_dropout_noise(keep: Tensor, p: float) -> tuple[Tensor, Tensor]:
@@ -392,6 +399,8 @@ def alpha_dropout_noise(keep: Tensor, p: float) -> tuple[Tensor, Tensor]:
     variance, with torch's operations in torch's order (``keep`` is scaled in place)."""
     neg = f64("SELU_NEG_F64")
     a = 1.0 / math.sqrt((neg * neg * p + 1.0) * (1.0 - p))
+    if _compiling():  # (out of place: NOTE in dropout_noise)
+        return keep.mul(a), keep.add(-1.0).mul(neg * a).add(neg * a * p)
     shift = keep.add(-1.0).mul_(neg * a).add_(neg * a * p)
     return keep.mul_(a), shift
 
