@@ -6,7 +6,10 @@
    own constructors and initialisers) with and without the mode.
 2. One training step with dropout (a 4-layer encoder of width 512, dropout 0.1, batch 16 x
    64 tokens: forward, backward, SGD step) with and without the mode.
-Both in one process, timed in turns (interleaved), medians with min - max.
+3. Launch-bound steps, where per-call overhead shows: a 4-layer MLP (width 64, batch 8) with
+   and without dropout 0.1, and a small convolutional net (3 convolutions with batch norm,
+   batch 8 of 3 x 32 x 32) with dropout 0.1.
+All in one process, timed in turns (interleaved), medians with min - max.
 """
 from __future__ import annotations
 
@@ -66,7 +69,40 @@ def main() -> None:
                 f"({t['torch']['min'] * 1e3:.1f} - {t['torch']['max'] * 1e3:.1f}), under torch_random "
                 f"{t['torch_random']['median'] * 1e3:.1f} ms ({t['torch_random']['min'] * 1e3:.1f} - "
                 f"{t['torch_random']['max'] * 1e3:.1f}): {ratio:.2f}x the time", what="step", seconds=t, ratio=ratio)
+    for name, net, shape in _small_models():
+        opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+        xs = torch.randn(*shape)
+
+        def small_step(net=net, opt=opt, xs=xs):  # type: ignore[no-untyped-def]
+            opt.zero_grad()
+            loss = net(xs).square().mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        t = interleaved_stats({"torch": small_step, "torch_random": in_mode(small_step)}, 200 * args.reps)
+        ratio = t["torch_random"]["median"] / t["torch"]["median"]
+        report.line(f"{name}: torch {t['torch']['median'] * 1e6:.0f} us ({t['torch']['min'] * 1e6:.0f} - "
+                    f"{t['torch']['max'] * 1e6:.0f}), under torch_random {t['torch_random']['median'] * 1e6:.0f} us "
+                    f"({t['torch_random']['min'] * 1e6:.0f} - {t['torch_random']['max'] * 1e6:.0f}): "
+                    f"{ratio:.2f}x the time", what="small step", model=name, seconds=t, ratio=ratio)
     report.save(args.json)
+
+
+def _small_models() -> list[tuple[str, nn.Module, tuple[int, ...]]]:
+    def mlp(p: float) -> nn.Module:
+        layers: list[nn.Module] = []
+        for _ in range(4):
+            layers += [nn.Linear(64, 64), nn.ReLU()] + ([nn.Dropout(p)] if p else [])
+        return nn.Sequential(*layers)
+
+    conv = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.1), nn.Linear(32, 10))
+    return [("MLP step (4 x 64, batch 8), no dropout", mlp(0.0), (8, 64)),
+            ("MLP step (4 x 64, batch 8), dropout 0.1", mlp(0.1), (8, 64)),
+            ("conv step (3 convolutions, batch 8 x 3 x 32 x 32), dropout 0.1", conv, (8, 3, 32, 32))]
 
 
 if __name__ == "__main__":
