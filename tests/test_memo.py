@@ -44,6 +44,9 @@ CALLS = [
      (torch.int8, torch.int64)),
     ("rand_like", lambda g, dt: ks.rand_like(torch.empty(3, 4, dtype=dt), generator=g), FLOATS),
     ("randn_like dtype=", lambda g, dt: ks.randn_like(torch.empty(2, 5), generator=g, dtype=dt), FLOATS),
+    ("device=cpu", lambda g, dt: ks.bernoulli(0.9, (8, 3), generator=g, dtype=dt, device=torch.device("cpu")),
+     FLOATS),
+    ("device='cpu'", lambda g, dt: ks.randn(4, generator=g, dtype=dt, device="cpu"), FLOATS),
     ("method", lambda g, dt: g.uniform(0.0, 2.0, 5, dtype=dt), FLOATS),
 ]
 

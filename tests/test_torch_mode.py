@@ -485,3 +485,40 @@ def test_compiled_dropout_under_the_mode_equals_eager(backend):
         want = [model(x) for _ in range(3)]
     assert all(torch.equal(a, b) for a, b in zip(got, want)) and not torch.equal(got[0], got[1])
     assert g.offset > 0 and torch.equal(torch.get_rng_state(), torch_state)
+
+
+def test_patch_torch_needs_no_function_mode_and_rebinds_early_references(patched):
+    """NOTE [ patch_torch without a function mode ]: no per-call mode; a module that took
+    torch.randn before the patch draws keystream's numbers through it, and gets torch's back."""
+    import types
+
+    early = types.ModuleType("early_user_module")
+    exec("from torch import randn\nfrom torch.nn.functional import dropout", early.__dict__)
+    sys.modules[early.__name__] = early
+    try:
+        torch_state = torch.get_rng_state()
+        ks.patch_torch(3)
+        assert not torch._C._is_torch_function_mode_enabled()
+        got = early.randn(5)
+        x = torch.ones(4, 6)
+        dropped = early.dropout(x, 0.5, True)
+        ks.unpatch_torch()
+        ref = ks.Generator(3)
+        assert same_bits(got, ks.randn(5, generator=ref))
+        assert torch.equal(dropped, x * ks.bernoulli(0.5, (4, 6), generator=ref) / 0.5)
+        assert torch.equal(torch.get_rng_state(), torch_state)
+        assert early.randn is torch.randn and "keystream" not in getattr(early.randn, "__module__", "")
+    finally:
+        del sys.modules[early.__name__]
+
+
+def test_compiled_dropout_under_patch_torch_equals_eager(patched):
+    torch._dynamo.reset()
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5))
+    x = torch.ones(3, 4)
+    ks.patch_torch(5)
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    got = [compiled(x) for _ in range(2)]
+    ks.manual_seed(5)
+    want = [model(x) for _ in range(2)]
+    assert all(torch.equal(a, b) for a, b in zip(got, want)) and not torch.equal(got[0], got[1])

@@ -8,7 +8,7 @@ kernel run whose packed parameters depend only on the call's number arguments, i
 arguments, torch's default dtype and the generator's stream version.  So:
 
 1. A call the short path can serve (number parameters of type int or float, sizes of ints,
-   at most ``SMALL_MAX`` elements, no ``device=`` / ``region=`` / factory options, a CPU
+   at most ``SMALL_MAX`` elements, ``device=`` None or the CPU, no ``region=`` / factory options, a CPU
    ``keystream.Generator``, ``out=`` a plain contiguous CPU tensor that autograd lets us
    write) first looks up its *key*: the draw's name, each number with its type (and the
    sign of a zero), the dtype asked for (``dtype=``, else ``out``'s), torch's default dtype
@@ -59,6 +59,7 @@ _RUNS = threading.local()  # .runs: the kernel runs of the full call being recor
 _ENTRIES: dict[tuple[Any, ...], tuple[bytes, int, torch.dtype, tuple[str, str, torch.dtype]]] = {}
 _MISSING = object()
 _PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+_CPU = torch.device("cpu")
 Tensor = torch.Tensor
 
 
@@ -102,7 +103,7 @@ _CONTEXT: list[tuple[Any, ...]] = []  # (built at the first call: the package is
 
 
 def serve(name: str, numbers: tuple[Any, ...], shape: tuple[int, ...] | None, out: Any, dtype: Any,
-          generator: Any, full: Callable[[], Any]) -> Any:
+          generator: Any, full: Callable[[], Any], device: Any = None) -> Any:
     """The draw ``name`` on the short path, or ``full()`` (recorded) where it has no entry.
 
     ``numbers`` are the call's number arguments in the draw's order (``_MISSING`` where not
@@ -110,6 +111,8 @@ def serve(name: str, numbers: tuple[Any, ...], shape: tuple[int, ...] | None, ou
     whenever the short path does not apply."""
     if shape is None or _serve is None or ("torch._dynamo" in sys.modules and torch.compiler.is_compiling()):
         return full()
+    if device is not None and not (device == "cpu" or (type(device) is torch.device and device == _CPU)):
+        return full()  # (device="cpu" with a CPU generator: the draw without it)
     key_numbers = []
     for v in numbers:
         t = type(v)
@@ -170,7 +173,7 @@ class Binder:
         self.name = name
         self.numbers = tuple(numbers)
         self.var_sizes = var_sizes
-        self.allowed = frozenset({"size", "generator", "out", "dtype", *numbers})
+        self.allowed = frozenset({"size", "generator", "out", "dtype", "device", *numbers})
         self.positional = self.numbers + ("size",)
 
     def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any], full: Callable[[], Any]) -> Any:
@@ -198,12 +201,12 @@ class Binder:
             if size is None:
                 return full()
         return serve(self.name, numbers, _shape(sizes), kwargs.get("out"), kwargs.get("dtype"),
-                     kwargs.get("generator"), full)
+                     kwargs.get("generator"), full, kwargs.get("device"))
 
 
 def randint_binder(args: tuple[Any, ...], kwargs: dict[str, Any], full: Callable[[], Any]) -> Any:
     """:class:`Binder` for ``randint(high, size)`` / ``randint(low, high, size)``."""
-    if kwargs and not {"generator", "out", "dtype"}.issuperset(kwargs):
+    if kwargs and not {"generator", "out", "dtype", "device"}.issuperset(kwargs):
         return full()
     if len(args) == 3:
         low, high, size = args
@@ -212,13 +215,13 @@ def randint_binder(args: tuple[Any, ...], kwargs: dict[str, Any], full: Callable
     else:
         return full()
     return serve("randint", (low, high), _shape((size,)), kwargs.get("out"), kwargs.get("dtype"),
-                 kwargs.get("generator"), full)
+                 kwargs.get("generator"), full, kwargs.get("device"))
 
 
 def randperm_binder(args: tuple[Any, ...], kwargs: dict[str, Any], full: Callable[[], Any]) -> Any:
     """:class:`Binder` for ``randperm(n)``: an entry for each ``n`` (its size)."""
-    if len(args) != 1 or (kwargs and not {"generator", "out", "dtype"}.issuperset(kwargs)):
+    if len(args) != 1 or (kwargs and not {"generator", "out", "dtype", "device"}.issuperset(kwargs)):
         return full()
     n = args[0]
     return serve("randperm", (n,), (n,) if type(n) is int else None, kwargs.get("out"), kwargs.get("dtype"),
-                 kwargs.get("generator"), full)
+                 kwargs.get("generator"), full, kwargs.get("device"))

@@ -39,6 +39,7 @@ import contextlib
 import functools
 import math
 import random
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -284,6 +285,9 @@ def _primitives() -> list[tuple[Any, str, Handler]]:
         if name.endswith("_"):  # the random initialisers: keystream.init's (not all of torch's check for modes)
             out.append((torch.nn.init, name, _init_handler(getattr(init, name))))
     out.append((torch, "native_dropout", _native_dropout))
+    for name in ("fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+                 "fractional_max_pool3d_with_indices"):
+        out.append((F, name, _fractional(3 if "3d" in name else 2, getattr(F, name))))
     return out
 
 
@@ -300,9 +304,6 @@ def _handlers() -> dict[Any, Handler]:
         if not _table:
             for owner, name, handler in _primitives():
                 _table[vars(owner).get(name, getattr(owner, name))] = handler
-            for name in ("fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
-                         "fractional_max_pool3d_with_indices"):
-                _table[getattr(F, name)] = _fractional(3 if "3d" in name else 2, getattr(F, name))
         return _table
 
 
@@ -448,14 +449,20 @@ def torch_random(generator: Generator | None = None) -> Iterator[Generator]:
 _patched: list[Any] = []
 
 # NOTE [ every thread under patch_torch ]
-# torch's function modes are per thread, so patch_torch's mode sees the calls of the thread
-# that patched.  Every other thread reaches the random primitives' wrappers (NOTE [ two
-# layers ]), which answer with the patch's mode where the thread has no mode of its own: so
-# every thread draws keystream's numbers, from the one default generator (whose draws are
-# atomic: each takes its own blocks).  unpatch_torch from another thread cannot pop the
-# mode from the patching thread's stack: it marks the mode inactive (it then passes every
-# call through) and puts torch's functions back; the patching thread pops it at its next
-# patch_torch or unpatch_torch (_drop_closed).
+# NOTE [ patch_torch without a function mode ]
+# patch_torch is process-wide and long-lived (a whole training run), so it does without the
+# torch function mode of NOTE [ two layers ]: a function mode sees every torch call, and
+# costs a Python call each (a small model's training step took 2.9x its time under a mode
+# that only passes the calls on, measured).  Its work is done by the second layer alone:
+# the random primitives' wrappers, which answer every thread with the patch's mode (not
+# pushed on any thread's stack: it only carries the generator) where the thread has no
+# torch_random of its own.  So every thread draws keystream's numbers, from the one default
+# generator (whose draws are atomic: each takes its own blocks), and unpatch_torch works
+# from any thread alike.  What only a function mode would see are references to torch's
+# functions taken before the patch: patch_torch points every module-level name bound to one
+# of them (``from torch import randn``) at its wrapper, and unpatch_torch puts them back; a
+# reference held elsewhere (a local, a default argument, an attribute) keeps torch's
+# function.  torch_random keeps both layers: it is per thread and usually short.
 
 # NOTE [ torch's RNG state under patch_torch ]
 # Code that saves and restores torch's RNG state (checkpoints, fork_rng, isolate_rng,
@@ -596,8 +603,10 @@ def _patch(seed: int | None, adopt: bool, seed_globals: bool) -> None:
         manual_seed(torch.initial_seed() if seed is None else seed)
     if seed_globals:
         _seed_globals()
-    mode = _Mode(None)
-    mode.__enter__()
+    mode = _Mode(None)  # (never pushed: NOTE [ patch_torch without a function mode ])
+    _handlers()
+    _install()
+    rebound = _rebind(True)
     originals = {name: getattr(torch.random, name) for name in ("get_rng_state", "set_rng_state", "seed",
                                                                 "manual_seed")}
     for name, fn in _state_functions(originals["get_rng_state"], originals["set_rng_state"], originals["seed"],
@@ -607,31 +616,46 @@ def _patch(seed: int | None, adopt: bool, seed_globals: bool) -> None:
     workers = torch.utils.data.dataloader._MultiProcessingDataLoaderIter
     worker_init = workers.__init__
     workers.__init__ = _worker_iter_init(worker_init)  # type: ignore[method-assign]
-    _patched[:] = [mode, threading.get_ident(), originals, worker_init, seed_globals]
+    _patched[:] = [mode, rebound, originals, worker_init, seed_globals]
 
 
-def _drop_closed() -> None:
-    """Pop this thread's modes closed from another thread (NOTE [ every thread under
-    patch_torch ]) off its torch function mode stack."""
-    modes = getattr(_local, "modes", None)
-    while modes and not modes[-1].active:
-        TorchFunctionMode.__exit__(modes.pop(), None, None, None)
+def _rebind(patch: bool, rebound: list[tuple[dict[str, Any], str, Any, Any]] | None = None
+            ) -> list[tuple[dict[str, Any], str, Any, Any]]:
+    """NOTE [ patch_torch without a function mode ]: with ``patch``, point every module-level
+    name bound to one of torch's random primitives (``from torch import randn`` before the
+    patch) at its wrapper, and return what was rebound; else put ``rebound`` back (where a
+    name still holds the wrapper)."""
+    if not patch:
+        for namespace, name, original, wrapper in rebound or ():
+            if namespace.get(name) is wrapper:
+                namespace[name] = original
+        return []
+    wrappers = {id(original): (original, getattr(owner, name)) for owner, name, original, _ in _wrapped}
+    owners = {id(vars(owner)) for owner, _, _, _ in _wrapped}
+    done: list[tuple[dict[str, Any], str, Any, Any]] = []
+    for module_name, module in list(sys.modules.items()):
+        globals_ = getattr(module, "__dict__", None)
+        if not isinstance(globals_, dict) or id(globals_) in owners or module_name.split(".")[0] == "keystream":
+            continue
+        for name, value in list(globals_.items()):
+            found = wrappers.get(id(value))
+            if found is not None and found[0] is value:
+                globals_[name] = found[1]
+                done.append((globals_, name, value, found[1]))
+    return done
 
 
 def unpatch_torch() -> None:
     """Undo :func:`patch_torch` (nothing if it is not in effect), from any thread."""
-    _drop_closed()
     with _lock:
         if not _patched:
             return
-        mode, thread, originals, worker_init, _ = _patched
+        mode, rebound, originals, worker_init, _ = _patched
         _patched.clear()
     for name, fn in originals.items():
         setattr(torch, name, fn)
         setattr(torch.random, name, fn)
     torch.utils.data.dataloader._MultiProcessingDataLoaderIter.__init__ = worker_init  # type: ignore[method-assign]
-    if thread == threading.get_ident():
-        mode.__exit__(None, None, None)
-    else:  # NOTE [ every thread under patch_torch ]
-        mode.active = False
-        _uninstall()
+    mode.active = False
+    _rebind(False, rebound)
+    _uninstall()
