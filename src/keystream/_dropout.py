@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from . import _draws
+from . import _draws, _memo
 from ._generator import Generator
 from ._math.torch_forms import alpha_dropout_noise, dropout_noise
 
@@ -30,7 +30,10 @@ def dropout(x: Tensor, p: float, train: bool, inplace: bool, g: Generator, featu
         noise = torch.zeros((), dtype=x.dtype, device=x.device)
         return x.mul_(noise) if inplace else x * noise
     shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2) if feature else tuple(x.shape)
-    noise = _draws.bernoulli(1.0 - p, shape, generator=g, dtype=x.dtype, device=x.device)
+    keep, dtype, device = 1.0 - p, x.dtype, x.device
+    # (straight to the remembered small draws: this runs at every dropout of a training step)
+    noise = _memo.serve("bernoulli", (keep,), shape, None, dtype, g,
+                        lambda: _draws.bernoulli(keep, shape, generator=g, dtype=dtype, device=device), device)
     if alpha:
         noise, shift = alpha_dropout_noise(noise, p)
         return x.mul_(noise).add_(shift) if inplace else x * noise + shift
