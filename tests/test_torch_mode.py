@@ -1,6 +1,7 @@
 """keystream.torch_random / patch_torch: unmodified torch code draws keystream's numbers."""
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import threading
@@ -522,3 +523,57 @@ def test_compiled_dropout_under_patch_torch_equals_eager(patched):
     ks.manual_seed(5)
     want = [model(x) for _ in range(2)]
     assert all(torch.equal(a, b) for a, b in zip(got, want)) and not torch.equal(got[0], got[1])
+
+
+def test_torch_s_derivatives_under_the_mode():
+    """NOTE [ torch's derivatives under the mode ]: the reparameterised gamma (backward and
+    forward mode), zero derivatives of normal / bernoulli / poisson, with keystream's values."""
+    import torch.autograd.forward_ad as fwAD
+
+    alpha = torch.tensor([2.0, 0.5, 7.0], dtype=torch.float64, requires_grad=True)
+    with ks.torch_random(ks.Generator(3)):
+        x = torch._standard_gamma(alpha)
+        (grad,) = torch.autograd.grad(x.sum(), alpha)
+        with fwAD.dual_level():
+            dual = fwAD.make_dual(alpha.detach(), torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+            y = torch._standard_gamma(dual)
+            tangent = fwAD.unpack_dual(y).tangent
+        m, p, r = (torch.tensor(v, requires_grad=True) for v in ([0.0, 1.0], [0.3, 0.6], [3.0, 5.0]))
+        samples = [torch.normal(m, 2.0), torch.normal(m, m.detach() + 1), torch.bernoulli(p), torch.poisson(r)]
+    want = ks.standard_gamma(alpha.detach(), generator=ks.Generator(3))
+    assert torch.equal(x.detach(), want)
+    assert torch.equal(grad, torch._standard_gamma_grad(alpha.detach(), want))
+    assert torch.allclose(tangent, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+                          * torch._standard_gamma_grad(alpha.detach(), fwAD.unpack_dual(y).primal))
+    for s, params in zip(samples, ((m,), (m,), (p,), (r,))):
+        assert s.requires_grad
+        assert all(torch.equal(gr, torch.zeros_like(gr)) for gr in torch.autograd.grad(s.sum(), params))
+    with ks.torch_random(ks.Generator(4)):  # (the same numbers as without gradients)
+        with_grad = torch.normal(m, 2.0)
+    with ks.torch_random(ks.Generator(4)):
+        plain = torch.normal(m.detach(), 2.0)
+    assert torch.equal(plain, with_grad.detach())
+
+
+def test_torch_s_edge_values_and_dtype_checks_under_the_mode():
+    a = torch.tensor([0.0, -1.0, math.nan, math.inf, 1e-3, 2.0])
+    with ks.torch_random(ks.Generator(1)):
+        x = torch._standard_gamma(a)
+        d = torch._sample_dirichlet(torch.tensor([[1e-3, 1e-3], [1e-30, 1.0]]))
+        with pytest.raises(ValueError, match="floating-point dtypes for count"):
+            torch.binomial(torch.tensor([5]), torch.tensor([0.5]))
+    tiny = torch.finfo(torch.float32).tiny
+    assert x[:3].tolist() == [tiny] * 3 and x[3] == math.inf and bool((x[4:] >= tiny).all())
+    assert bool((d >= tiny).all()) and bool((d < 1).all())
+    beta = torch.distributions.Beta(torch.tensor([1e-3]), torch.tensor([1e-3]))
+    with ks.torch_random(ks.Generator(2)):
+        assert bool(torch.isfinite(beta.log_prob(beta.sample((200,)))).all())
+
+
+def test_jit_trace_of_a_draw_is_refused_clearly():
+    state = ks.default_generator.get_state()
+    with pytest.raises(RuntimeError, match="torch.jit.trace"):
+        torch.jit.trace(lambda x: x + ks.rand(3), torch.zeros(3))
+    with pytest.raises(RuntimeError, match="torch.jit.trace"):
+        torch.jit.trace(lambda x: x + ks.uniform(0.0, 1.0, (3,)), torch.zeros(3))
+    assert torch.equal(ks.default_generator.get_state(), state)

@@ -222,6 +222,12 @@ class Generator(metaclass=OpaqueMeta):
         if GRAPH_SAFE and id(self) in GRAPH_SAFE:
             raise RuntimeError("keystream.graph_safe holds this generator's offset on the device: this draw "
                                "reads it on the host; make it outside the block")
+        if torch._C._get_tracing_state() is not None:
+            # a TorchScript trace records torch operators: it would keep this draw's result as
+            # a constant (or an uninitialised tensor the engine wrote behind its back)
+            raise RuntimeError("keystream draws cannot be recorded by torch.jit.trace: the traced graph would "
+                               "replay no draw. Compile with torch.compile instead (its graphs draw at every "
+                               "call), or draw outside the traced function and pass the numbers in")
         with self._lock:
             if version is not None and version != self._version:
                 raise RuntimeError("the generator's stream version changed (set_state in another thread) while "

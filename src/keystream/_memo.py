@@ -96,7 +96,7 @@ def context(entries: dict[Any, Any]) -> tuple[Any, ...]:
 
     return (Generator, GRAPH_SAFE, _FORCED, torch._C._is_torch_function_mode_enabled, torch.get_default_dtype,
             _engines, CpuEngine, torch.empty, default_generator, entries, CPU, _TRANSACTIONS,
-            torch.autograd.graph.increment_version)
+            torch.autograd.graph.increment_version, torch._C._get_tracing_state)
 
 
 _CONTEXT: list[tuple[Any, ...]] = []  # (built at the first call: the package is still being imported here)

@@ -107,18 +107,152 @@ def _random_(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Ten
     return _inplace.random_(*args, generator=g, **kwargs)
 
 
+# NOTE [ torch's derivatives under the mode ]
+# torch defines derivatives for some samplers: normal, bernoulli and poisson have zero
+# derivatives with respect to their tensor parameters (the result requires grad, its
+# gradient is zero), _standard_gamma has the reparameterised one (grad *
+# _standard_gamma_grad(alpha, sample): Gamma, Chi2, StudentT and their kin's rsample).  The
+# mode's answers carry the same, backward and forward mode, through _Sampled; a call whose
+# parameters need no gradient pays nothing for it.
+
+class _Sampled(torch.autograd.Function):
+    """A sample drawn from detached parameters, with torch's derivative for its sampler:
+    ``derivative(params, sample)`` the sample's derivative with respect to each parameter
+    (None: zero, as torch's normal / bernoulli / poisson)."""
+
+    @staticmethod
+    def forward(ctx: Any, draw: Callable[..., Tensor], derivative: Any, *params: Any) -> Tensor:
+        sample = draw(*params)
+        ctx.derivative = derivative
+        ctx.tensors = [isinstance(p, Tensor) for p in params]
+        ctx.save_for_backward(*[p for p in params if isinstance(p, Tensor)], sample)
+        ctx.save_for_forward(*[p for p in params if isinstance(p, Tensor)], sample)
+        return sample
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Any:
+        *tensors, sample = ctx.saved_tensors
+        slopes = _slopes(ctx.derivative, tensors, sample)
+        out: list[Any] = [None, None]
+        it = iter(zip(tensors, slopes))
+        for is_tensor in ctx.tensors:
+            if not is_tensor:
+                out.append(None)
+                continue
+            t, slope = next(it)
+            out.append(torch.zeros_like(t) if slope is None else _unbroadcast(grad * slope, t.shape))
+        return tuple(out)
+
+    @staticmethod
+    def jvp(ctx: Any, _draw: Any, _derivative: Any, *tangents: Any) -> Tensor:
+        *tensors, sample = ctx.saved_tensors
+        slopes = _slopes(ctx.derivative, tensors, sample)
+        result = torch.zeros_like(sample)
+        it = iter(zip(tensors, slopes))
+        for is_tensor, tangent in zip(ctx.tensors, tangents):
+            if not is_tensor:
+                continue
+            _, slope = next(it)
+            if slope is not None and tangent is not None:
+                result = result + tangent * slope
+        return result
+
+
+def _slopes(derivative: Any, tensors: list[Tensor], sample: Tensor) -> list[Tensor | None]:
+    return [None] * len(tensors) if derivative is None else derivative(tensors, sample)
+
+
+def _unbroadcast(grad: Tensor, shape: torch.Size) -> Tensor:
+    """``grad`` summed down to a parameter's ``shape`` (the parameter was broadcast)."""
+    while grad.dim() > len(shape):
+        grad = grad.sum(0)
+    for d, n in enumerate(shape):
+        if n == 1 and grad.shape[d] != 1:
+            grad = grad.sum(d, keepdim=True)
+    return grad
+
+
+def _differentiable(draw: Callable[..., Tensor], derivative: Any, params: tuple[Any, ...]) -> Tensor:
+    """``draw(*params)``, with torch's derivative where a tensor parameter needs one."""
+    grad = torch.is_grad_enabled() and any(isinstance(p, Tensor) and p.requires_grad for p in params)
+    if not grad and torch.autograd.forward_ad._current_level >= 0:  # (a dual tensor: forward mode)
+        grad = any(isinstance(p, Tensor) and torch.autograd.forward_ad.unpack_dual(p).tangent is not None
+                   for p in params)
+    if not grad:
+        return draw(*params)
+    return _Sampled.apply(draw, derivative, *params)  # type: ignore[no-any-return]
+
+
+def _normal(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+    """``torch.normal``: zero derivatives with respect to tensor ``mean`` / ``std``, as torch's."""
+    factory = _factory(_draws.normal)
+    if kwargs.get("out") is not None or not any(isinstance(a, Tensor) for a in (*args, *kwargs.values())):
+        return factory(args, kwargs, g)
+    a = _bound(("mean", "std"), args, kwargs)
+    rest = {k: v for k, v in kwargs.items() if k not in ("mean", "std")}
+
+    def draw(mean: Any, std: Any) -> Tensor:
+        return factory((mean, std, *args[2:]), rest, g)
+
+    return _differentiable(draw, None, (a.get("mean", 0.0), a.get("std", 1.0)))
+
+
 def _bernoulli(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
-    """``torch.bernoulli(input)`` (input holds the probabilities; its dtype) and
-    ``bernoulli(input, p)`` (input's shape and dtype)."""
+    """``torch.bernoulli(input)`` (input holds the probabilities; its dtype; torch's zero
+    derivative) and ``bernoulli(input, p)`` (input's shape and dtype)."""
     a = _bound(("input", "p"), args, kwargs)
     x, out = a["input"], a.get("out")
     if a.get("p") is None:
-        return _draws.bernoulli(x.detach(), generator=g, dtype=None if out is not None else x.dtype, out=out)
+        if out is not None:
+            return _draws.bernoulli(x.detach(), generator=g, out=out)
+        return _differentiable(lambda p: _draws.bernoulli(p.detach(), generator=g, dtype=x.dtype), None, (x,))
     return _draws.bernoulli(a["p"], tuple(x.shape), generator=g, dtype=x.dtype, device=x.device, out=out)
 
 
 def _poisson(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
-    return _counts.poisson(args[0].detach(), generator=g, **kwargs)
+    """``torch.poisson(rates)``: torch's zero derivative."""
+    return _differentiable(lambda r: _counts.poisson(r.detach(), generator=g, **kwargs), None, (args[0],))
+
+
+def _binomial(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+    """``torch.binomial(count, prob)``: floating-point parameters only, as torch's."""
+    a = _bound(("count", "prob"), args, kwargs)
+    for name in ("count", "prob"):
+        v = a.get(name)
+        if isinstance(v, Tensor) and not v.dtype.is_floating_point:
+            raise ValueError(f"binomial only supports floating-point dtypes for {name}, got: {v.dtype}")
+    return _counts.binomial(*args, generator=g, **kwargs)
+
+
+def _standard_gamma(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+    """``torch._standard_gamma(alpha)`` with torch's values at the edges (every result at
+    least the dtype's smallest normal number, which is also what alpha <= 0 or NaN gives;
+    alpha = inf gives inf) and torch's reparameterised derivative."""
+    alpha = args[0] if args else kwargs["input"]
+
+    def draw(a: Tensor) -> Tensor:
+        a = a.detach()
+        tiny = torch.finfo(a.dtype).tiny if a.dtype.is_floating_point else torch.finfo(torch.float32).tiny
+        valid = (a > 0) & (a < math.inf)
+        if a.numel() == 0 or bool(valid.all()):
+            return _composite.standard_gamma(a, generator=g).clamp_(min=tiny)
+        x = _composite.standard_gamma(torch.where(valid, a, torch.ones_like(a)), generator=g).clamp_(min=tiny)
+        return torch.where(valid, x, torch.where(a == math.inf, math.inf, tiny).to(x.dtype))
+
+    def derivative(tensors: list[Tensor], sample: Tensor) -> list[Tensor | None]:
+        return [torch._standard_gamma_grad(tensors[0].detach(), sample)]
+
+    return _differentiable(draw, derivative, (alpha,))
+
+
+def _sample_dirichlet(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
+    """``torch._sample_dirichlet(alpha)``: keystream's dirichlet within [the dtype's smallest
+    normal number, the largest number below 1] (torch's floor, and its ceiling where a
+    component takes all but a rounding of the mass), so that log_prob stays finite (a Beta's
+    log1p(-x) at x = 1 is -inf)."""
+    x = _composite.dirichlet(*args, generator=g, **kwargs)
+    info = torch.finfo(x.dtype)
+    return x.clamp_(min=info.tiny, max=1.0 - info.eps / 2)
 
 
 def _native_dropout(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> tuple[Tensor, Tensor]:
@@ -259,10 +393,10 @@ def _primitives() -> list[tuple[Any, str, Handler]]:
     out: list[tuple[Any, str, Handler]] = [
         (torch, "rand", _factory(_draws.rand)), (torch, "randn", _factory(_draws.randn)),
         (torch, "randint", _factory(_draws.randint)), (torch, "randperm", _factory(_draws.randperm)),
-        (torch, "normal", _factory(_draws.normal)), (torch, "bernoulli", _bernoulli),
+        (torch, "normal", _normal), (torch, "bernoulli", _bernoulli),
         (torch, "multinomial", _plain(_composite.multinomial)), (torch, "poisson", _poisson),
-        (torch, "binomial", _plain(_counts.binomial)), (torch, "_standard_gamma", _plain(_composite.standard_gamma)),
-        (torch, "_sample_dirichlet", _plain(_composite.dirichlet)),
+        (torch, "binomial", _binomial), (torch, "_standard_gamma", _standard_gamma),
+        (torch, "_sample_dirichlet", _sample_dirichlet),
         (torch, "rand_like", _plain(_inplace.rand_like)), (torch, "randn_like", _plain(_inplace.randn_like)),
         (torch, "randint_like", _plain(_inplace.randint_like)),
         (T, "uniform_", _uniform_), (T, "normal_", _plain(_inplace.normal_)), (T, "random_", _random_),

@@ -56,12 +56,13 @@ static PyObject *fill(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
  * draws ] (_memo.py), done in C for their common calls.  ctx is the tuple _draws._small_context()
  * builds: (Generator, GRAPH_SAFE, forced-engine local, torch function mode test,
  * get_default_dtype, the engines module (its _DEFAULT choices), CpuEngine, torch.empty,
- * default_generator, entries, cpu device, the transactions' thread-local, increment_version).
+ * default_generator, entries, cpu device, the transactions' thread-local, increment_version, the
+ * TorchScript tracing state).
  * None means "take the Python path" (which raises, or serves what these do not).  The callers
  * have checked that Dynamo is not tracing (these calls are not traceable; the draw operator is). */
 #define SMALL_MAX (1 << 14)
 enum { C_GEN, C_GRAPH, C_FORCED, C_TFMODE, C_DTYPE, C_ENGINES, C_CPU_ENGINE, C_EMPTY, C_DEFAULT_GEN, C_ENTRIES,
-       C_CPU, C_TRANSACTIONS, C_INCREMENT, C_COUNT };
+       C_CPU, C_TRANSACTIONS, C_INCREMENT, C_TRACING, C_COUNT };
 
 static PyObject *s_default, *s_name, *s_device, *s_key, *s_offset, *s_lock, *s_locked, *s_data_ptr, *s_version,
     *s_open, *s_follow, *s_dtype;
@@ -103,7 +104,12 @@ static int usable(PyObject *const *c, PyObject *g) {
     Py_DECREF(forced);
     if (forced != Py_None) return 0;
     int t = truthy_call(c[C_TFMODE]);
-    return t < 0 ? -1 : !t;
+    if (t != 0) return t < 0 ? -1 : 0;
+    PyObject *tracing = PyObject_CallNoArgs(c[C_TRACING]);  /* (a TorchScript trace: the Python path refuses) */
+    if (tracing == NULL) return -1;
+    int idle = tracing == Py_None;
+    Py_DECREF(tracing);
+    return idle;
 }
 
 /* 1 when the engine torch would pick for engine_key is the C engine; 0 when not, -1 on an error. */
