@@ -128,8 +128,25 @@ calls = {
     "normal f32": lambda m: g.randn(m), "normal f64": lambda m: g.randn(m, dtype=torch.float64),
     "randint int64": lambda m: g.randint(0, 1000, (m,)), "randperm": lambda m: g.randperm(m),
     "bernoulli f32": lambda m: g.bernoulli(0.5, (m,)), "exponential f32": lambda m: g.exponential(m),
+    # draws with tensor parameters: the parameters are made before the measurement
+    "standard_gamma f32 (alpha tensor)": lambda m: g.standard_gamma(params(m)),
+    "poisson f32 (rate tensor)": lambda m: g.poisson(params(m)),
+    "binomial f32 (count, prob tensors)": lambda m: g.binomial(params(m), params(m, 0.3)),
+    "dirichlet f32 (4 categories)": lambda m: g.dirichlet(params(m // 4, 1.0, 4)),
+    "beta f32 (a, b tensors)": lambda m: g.beta(params(m), params(m, 3.0)),
 }
+_params = {}
+
+
+def params(m, value=2.5, last=None):
+    key = (m, value, last)
+    if key not in _params:
+        _params[key] = torch.full((m,) if last is None else (m, last), value)
+    return _params[key]
+
+
 calls[name](1 << 17)  # first-call costs (kernels loaded, pools started) are not the draw's
+calls[name](n)  # (and the parameters of n elements made: they are the caller's)
 
 
 def rss(field):
@@ -146,7 +163,8 @@ print(rss("VmHWM:") - before - out.numel() * out.element_size())
 
 #: The draws whose extra memory is measured (those of MEMORY_CHILD).
 MEMORY_DRAWS = ("uniform f32", "uniform f64", "normal f32", "normal f64", "randint int64", "randperm", "bernoulli f32",
-                "exponential f32")
+                "exponential f32", "standard_gamma f32 (alpha tensor)", "poisson f32 (rate tensor)",
+                "binomial f32 (count, prob tensors)", "dirichlet f32 (4 categories)", "beta f32 (a, b tensors)")
 
 
 def extra_memory(n: int, name: str) -> int:
@@ -182,6 +200,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "cpu.json"))
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--memory-only", action="store_true", help="only the memory rows (the JSON then holds those)")
     ap.add_argument("--only", default="", help="comma-separated parts of draw names: only those rows "
                     "(and no extra rows or memory); the JSON then holds those rows alone")
     args = ap.parse_args()
@@ -194,7 +213,7 @@ def main() -> None:
     meta["machine"] = f"{meta['cpu']}, {meta['cores']} cores"
     warm_fresh_pages(8 * n)  # the largest output: n float64 or int64 values
     rows = []
-    for threads in (all_threads, 1):
+    for threads in () if args.memory_only else (all_threads, 1):
         torch.set_num_threads(threads)
         for name, (mine, peers, *count) in draws(n).items():
             if only and not any(part in name for part in only):
@@ -210,7 +229,7 @@ def main() -> None:
                                       "ratio": t_peer["median"] / t_mine["median"], "s": t_peer}
             rows.append(row)
     torch.set_num_threads(all_threads)
-    extra = [] if only else extra_rows(n, args.reps, all_threads)
+    extra = [] if only or args.memory_only else extra_rows(n, args.reps, all_threads)
     memory = {} if args.no_memory or only else {name: extra_memory(n, name) for name in MEMORY_DRAWS}
     result = {"meta": meta, "rows": rows, "extra": extra, "extra_memory_bytes": memory}
     with open(args.json, "w") as fh:
@@ -235,7 +254,8 @@ def main() -> None:
         print("| draw | extra memory beyond the output (peak RSS growth) |")
         print("|---|---|")
         for name, b in memory.items():
-            print(f"| {name} | {b / 2**20:.2f} MiB |")
+            output = n * (8 if "f64" in name or "int64" in name or name == "randperm" else 4)
+            print(f"| {name} | {b / 2**20:.2f} MiB ({b / output:.2f}x the output) |")
 
 
 if __name__ == "__main__":

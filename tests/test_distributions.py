@@ -125,3 +125,28 @@ def test_what_cannot_be_served_says_so():
     with pytest.raises(NotImplementedError):
         kd.sample(D.VonMises(0.0, 3.0), generator=g)
     assert g.offset == 0
+
+
+@pytest.mark.parametrize("tiny", [1e-3, 0.05])
+def test_beta_and_dirichlet_rsample_at_tiny_concentrations(tiny):
+    """Stream version 2: the values of sample (log space: no 0 / 0), with torch's implicit
+    reparameterisation gradient (torch._dirichlet_grad), finite."""
+    from torch.distributions.dirichlet import _Dirichlet_backward
+
+    a = torch.tensor([tiny, 0.5, 2.0], requires_grad=True)
+    b = torch.tensor([tiny, 3.0, tiny], requires_grad=True)
+    beta = torch.distributions.Beta(a, b)
+    x = kd.rsample(beta, (500,), generator=ks.Generator(1))
+    assert torch.equal(x.detach(), kd.sample(beta, (500,), generator=ks.Generator(1)))
+    ga, gb = torch.autograd.grad(x.sum(), [a, b])
+    assert bool(torch.isfinite(x).all() & torch.isfinite(ga).all() & torch.isfinite(gb).all())
+    pair = torch.stack([a, b], -1).detach().expand(500, 3, 2)
+    value = torch.stack([x.detach(), 1 - x.detach()], -1)
+    want = _Dirichlet_backward(value, pair, torch.stack([torch.ones(500, 3), torch.zeros(500, 3)], -1)).sum(0)
+    assert torch.allclose(torch.stack([ga, gb], -1), want)
+    c = torch.tensor([tiny, tiny, 1.0], requires_grad=True)
+    d = torch.distributions.Dirichlet(c)
+    y = kd.rsample(d, (200,), generator=ks.Generator(2))
+    assert torch.equal(y.detach(), kd.sample(d, (200,), generator=ks.Generator(2)))
+    (gc,) = torch.autograd.grad(y[:, 0].sum(), c)
+    assert bool(torch.isfinite(y).all() & torch.isfinite(gc).all())

@@ -170,17 +170,44 @@ def _gamma_dist(d: D.Gamma, shape: torch.Size, g: Generator, grad: bool) -> Tens
     return x / d.rate.expand(shape)
 
 
+class _DirichletGrad(torch.autograd.Function):
+    """``value``, a keystream Dirichlet draw of ``concentration`` (a Beta's as its two
+    components), with torch's derivative of its Dirichlet sampler (``_Dirichlet_backward``:
+    ``torch._dirichlet_grad``, the implicit reparameterisation).  Stream version 2 computes
+    tiny concentrations in log space (no 0 / 0), so the gradient is finite where the value is."""
+
+    @staticmethod
+    def forward(ctx: Any, concentration: Tensor, value: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(value, concentration)
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        value, concentration = ctx.saved_tensors
+        total = concentration.sum(-1, True).expand_as(concentration)
+        slope = torch._dirichlet_grad(value, concentration, total)
+        return slope * (grad - (value * grad).sum(-1, True)), None
+
+
 def _beta(d: D.Beta, shape: torch.Size, g: Generator, grad: bool) -> Tensor:
     a, b = d.concentration1.expand(shape), d.concentration0.expand(shape)
-    if g._version >= 2 and not grad:  # keystream.beta: log space for tiny parameters (no 0 / 0)
-        return _composite.beta(a.detach(), b.detach(), generator=g).to(a.dtype)
+    if g._version >= 2:  # keystream.beta: log space for tiny parameters (no 0 / 0)
+        x = _composite.beta(a.detach(), b.detach(), generator=g).to(a.dtype)
+        if not (grad and (a.requires_grad or b.requires_grad)):
+            return x
+        pair = _DirichletGrad.apply(torch.stack([a, b], -1), torch.stack([x, 1 - x], -1))
+        return pair[..., 0]  # (x itself in value)
     x = _gamma(torch.stack([a, b], -1), g, grad)
     return x[..., 0] / (x[..., 0] + x[..., 1])
 
 
 def _dirichlet(d: D.Dirichlet, shape: torch.Size, g: Generator, grad: bool) -> Tensor:
-    if g._version >= 2 and not grad:  # keystream.dirichlet: log space for tiny parameters (no 0 / 0)
-        return _composite.dirichlet(d.concentration.detach().expand(shape).contiguous(), generator=g)
+    if g._version >= 2:  # keystream.dirichlet: log space for tiny parameters (no 0 / 0)
+        concentration = d.concentration.expand(shape)
+        x = _composite.dirichlet(concentration.detach().contiguous(), generator=g)
+        if not (grad and concentration.requires_grad):
+            return x
+        return _DirichletGrad.apply(concentration, x)  # type: ignore[no-any-return]
     x = _gamma(d.concentration.expand(shape), g, grad)
     total = x[..., 0]
     for i in range(1, shape[-1]):  # left to right, as keystream.dirichlet
