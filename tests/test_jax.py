@@ -197,3 +197,28 @@ def test_dropout_equals_keystream_nn(dtype):
     if part is not None:
         assert _bits(part) == _torch_bits(whole[:, 4:9].contiguous())
     assert jnn.dropout(jnp.ones(3), 0.5, g, name="s", step=0, deterministic=True).tolist() == [1.0] * 3
+
+
+@pytest.mark.parametrize("n", [1, 2, 37, 1000, 1 << 16])
+def test_permutation_equals_randperm(n):
+    """keystream.jax.permutation: keystream.randperm's permutation (stream version 2), eagerly,
+    under jit with a traced key, and of an array's rows; a region of it."""
+    offset = (1 << 64) - 12
+    want = ks.randperm(n, generator=ks.Generator(5).advance(offset)).numpy()
+    words = jnp.asarray(np.array(ks.Generator(5).key, dtype=np.uint32))
+    assert np.array_equal(np.asarray(ksj.permutation(5, n, offset=offset)), want)
+    jitted = jax.jit(lambda k: ksj.permutation(k, n, offset=offset))(words)
+    assert np.array_equal(np.asarray(jitted), want)
+    rows = jnp.arange(n * 2).reshape(n, 2)
+    assert np.array_equal(np.asarray(ksj.permutation(5, rows, offset=offset)), np.asarray(rows)[want])
+    part = ksj.permutation(5, n, offset=offset, region=slice(n // 3, n))
+    assert np.array_equal(np.asarray(part), want[n // 3:])
+
+
+def test_permutation_refuses_what_it_does_not_compute():
+    with pytest.raises(NotImplementedError, match="65536"):
+        ksj.permutation(5, (1 << 16) + 1)
+    with pytest.raises(NotImplementedError, match="version 2"):
+        ksj.permutation(5, 10, stream_version=1)
+    with pytest.raises(TypeError, match="x must be"):
+        ksj.permutation(5, 2.5)

@@ -418,6 +418,7 @@ BAD = [
     ("jax cauchy sigma", lambda g: _jax().cauchy(1, 3, sigma=0.0), ValueError, "sigma"),
     ("jax laplace scale", lambda g: _jax().laplace(1, 3, scale=0.0), ValueError, "scale"),
     ("jax gumbel scale", lambda g: _jax().gumbel(1, 3, scale=-1.0), ValueError, "scale"),
+    ("jax permutation of a float", lambda g: _jax().permutation(1, 2.5), TypeError, "x must be"),
     ("jax log_normal std", lambda g: _jax().log_normal(1, 3, std=0.0), ValueError, "std"),
     ("jax geometric p", lambda g: _jax().geometric(1, 1.5, 3), ValueError, "p"),
     ("jax trunc_normal bounds", lambda g: _jax().trunc_normal(1, 3, 0.0, 1.0, 2.0, 1.0), ValueError, "a < b"),

@@ -398,8 +398,12 @@ def permute_v2(i: U64, n: int, pkey: tuple[int, int]) -> U64:
     above, a 10-round Feistel network with modular addition on ``[0, 2^k)``, ``k`` the bit
     length of ``n - 1``, cycle-walked into ``[0, n)`` (fewer than 2 steps on average)."""
     if n <= SORT_MAX:
-        order = np.argsort(sort_keys(n, pkey), kind="stable").astype(np.uint64)
+        keys = sort_keys(n, pkey)
+        xp = namespace(keys)  # (numpy before 2.0 knows kind="stable", jax.numpy stable=True)
+        order = (np.argsort(keys, kind="stable") if xp is np else xp.argsort(keys, stable=True)).astype(np.uint64)
         return order[i.astype(np.intp)]
+    if namespace(*pkey) is not np:  # (the cycle walk's data-dependent loop: numpy only)
+        raise NotImplementedError(f"keystream.jax computes permutations of at most {SORT_MAX} elements, got {n}")
     k = (n - 1).bit_length()
     return _cycle_walk(i, n, lambda x: _feistel_v2(x, pkey, k))
 

@@ -7,9 +7,14 @@ from the bits draw at the same offset.
 """
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from .._constants import u32
 from .._kinds import PERM_KEY_BLOCKS
-from .._philox import philox4x32_scalar
+from .._philox import philox4x32, philox4x32_scalar
+from .xp import namespace
 
 __all__ = ["ROUNDS_V2", "ROUND_C2", "ROUND_C3", "SORT_MAX", "feistel_keys", "half_bits", "permutation_key"]
 
@@ -35,9 +40,15 @@ ROUNDS_V2 = u32("PERM_V2_ROUNDS")
 ROUND_C2, ROUND_C3 = u32("TAG_PERM_ROUND"), u32("PERM_ROUND_C3")
 
 
-def permutation_key(key: tuple[int, int], offset: int) -> tuple[int, int]:
+def permutation_key(key: tuple[Any, Any], offset: Any) -> tuple[Any, Any]:
     """Stream version 2's permutation key: words 0 and 1 of block ``offset`` (docs/spec.md
-    section 10); its sort keys and round functions are Philox blocks under this key."""
-    w = philox4x32_scalar((offset & 0xFFFFFFFF, offset >> 32, 0, 0), key)
-    return w[0], w[1]
+    section 10); its sort keys and round functions are Philox blocks under this key.  Python
+    ints (one block in Python); arrays (keystream.jax's traced keys) through :func:`philox4x32`."""
+    if all(type(v) is int for v in (*key, offset)):
+        w = philox4x32_scalar((offset & 0xFFFFFFFF, offset >> 32, 0, 0), key)
+        return w[0], w[1]
+    xp = namespace(*key, offset)
+    off = xp.asarray(offset, dtype=np.uint64)
+    words = philox4x32(off & np.uint64(0xFFFFFFFF), off >> np.uint64(32), np.uint32(0), np.uint32(0), key[0], key[1])
+    return words[0], words[1]
 

@@ -28,6 +28,7 @@ from ._draws import (
     laplace,
     log_normal,
     normal,
+    permutation,
     rand,
     randint,
     randn,
@@ -37,4 +38,5 @@ from ._draws import (
 from ._prng import fold_in, impl, key, key_of, spawn
 
 __all__ = ["bernoulli", "bits", "cauchy", "exponential", "fold_in", "geometric", "gumbel", "impl", "key", "key_of",
-           "laplace", "log_normal", "normal", "rand", "randint", "randn", "spawn", "trunc_normal", "uniform"]
+           "laplace", "log_normal", "normal", "permutation", "rand", "randint", "randn", "spawn", "trunc_normal",
+           "uniform"]

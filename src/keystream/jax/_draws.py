@@ -170,3 +170,28 @@ def trunc_normal(key: Any, shape: Any, mean: float, std: float, a: float, b: flo
     s = _shape(shape)
     return _draw("trunc_normal", key, offset, dtype, stream_version, lambda g, dt: _kd.trunc_normal(
         mean, std, a, b, s, generator=g, dtype=dt, device="meta", region=region))
+
+
+def permutation(key: Any, x: Any, dtype: Any = jnp.int32, *, offset: Any = 0, region: Region = None,
+                stream_version: int = STREAM_VERSION) -> Any:
+    """:func:`keystream.randperm` as ``jax.random.permutation``: for an int ``x``, the permutation
+    of ``range(x)`` (``dtype``: JAX's int32 by default); for an array, its rows in that order.
+
+    Stream version 2, ``x`` up to ``2**16`` (the sorted 64-bit keys; the Feistel network of
+    larger permutations loops on data, which this front end does not trace).
+
+    Reproducibility:
+        ``keystream.randperm(n, generator=g)`` for ``g`` at this key and offset: the same
+        permutation (and the same one block taken) as torch's, numpy's and Dask's.
+    """
+    if stream_version != 2 and not (isinstance(key, TorchGenerator) and key.stream_version == 2):
+        raise NotImplementedError("keystream.jax.permutation computes stream version 2's permutations")
+    if isinstance(x, numbers.Integral) and not isinstance(x, bool):
+        n = int(x)
+        return _draw("randperm", key, offset, dtype, 2,
+                     lambda g, dt: _kd.randperm(n, generator=g, dtype=dt, device="meta", region=region))
+    arr = jnp.asarray(x)
+    if arr.ndim == 0:
+        raise TypeError("x must be an int or an array with at least one dimension")
+    order = permutation(key, arr.shape[0], jnp.int32, offset=offset, region=region, stream_version=2)
+    return arr[order]
