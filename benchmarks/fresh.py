@@ -12,8 +12,9 @@ of the cost, as in real programs):
 2. With another CPU-bound process running: keystream's ``rand(2^24, out=)`` on 1 and on 2
    threads.
 3. First calls: in a new process (``import keystream`` done, nothing drawn), the first
-   ``rand(2^24)`` and ``randn(2^24)`` against the median of the next 9 calls, and the same for
-   ``torch.rand`` / ``torch.randn`` in a process of their own.
+   ``rand(2^24)`` and ``randn(2^24)`` against the median of the next 9 calls, into an ``out=``
+   whose pages are already touched and then into fresh outputs, and the same for
+   ``torch.rand`` / ``torch.randn`` in processes of their own (medians of 5 processes).
 
 One process, timed in turns, medians with min - max.
 """
@@ -94,11 +95,14 @@ def main() -> None:
                 f"{_ms(t['2 threads'])}: 2 threads {t['1 thread']['median'] / t['2 threads']['median']:.2f}x the "
                 "speed of 1", case="contended", seconds=t)
     for draw in ("rand", "randn"):
-        mine, peer = _first_call("keystream", draw), _first_call("torch", draw)
-        report.line(f"first {draw}(2^24) in a new process: keystream {mine['first'] * 1e3:.1f} ms, then "
-                    f"{mine['steady'] * 1e3:.1f} ms ({mine['first'] / mine['steady']:.2f}x); torch "
-                    f"{peer['first'] * 1e3:.1f} ms, then {peer['steady'] * 1e3:.1f} ms "
-                    f"({peer['first'] / peer['steady']:.2f}x)", case=f"first {draw}", keystream=mine, torch=peer)
+        runs = {"keystream": _first_call("keystream", draw), "torch": _first_call("torch", draw)}
+        for where in ("into out", "fresh"):
+            mine, peer = runs["keystream"][where], runs["torch"][where]
+            report.line(f"first {draw}(2^24) {where} in a new process: keystream {mine['first'] * 1e3:.1f} ms, then "
+                        f"{mine['steady'] * 1e3:.1f} ms ({mine['first'] / mine['steady']:.2f}x); torch "
+                        f"{peer['first'] * 1e3:.1f} ms, then {peer['steady'] * 1e3:.1f} ms "
+                        f"({peer['first'] / peer['steady']:.2f}x)", case=f"first {draw} {where}", keystream=mine,
+                        torch=peer)
     report.save(args.json)
 
 
@@ -109,27 +113,32 @@ lib, draw = sys.argv[1], sys.argv[2]
 torch.set_num_threads(2)
 g = ks.Generator(1) if lib == "keystream" else torch.Generator().manual_seed(1)
 fn = getattr(g if lib == "keystream" else torch, draw)
-call = (lambda: fn(1 << 24)) if lib == "keystream" else (lambda: fn(1 << 24, generator=g))
-times = []
-for _ in range(10):
-    start = time.perf_counter()
-    call()
-    times.append(time.perf_counter() - start)
-print(json.dumps({"first": times[0], "steady": statistics.median(times[1:])}))
+out = torch.zeros(1 << 24)  # (its pages already touched)
+kw = {} if lib == "keystream" else {"generator": g}
+result = {}
+for name, call in (("into out", lambda: fn(1 << 24, out=out, **kw)), ("fresh", lambda: fn(1 << 24, **kw))):
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    result[name] = {"first": times[0], "steady": statistics.median(times[1:])}
+print(json.dumps(result))
 """
 
 
-def _first_call(lib: str, draw: str) -> dict[str, float]:
-    """The first and the steady-state seconds of ``draw(2^24)`` in a new process (its median
-    of 5 processes, by the first call)."""
+def _first_call(lib: str, draw: str) -> dict[str, dict[str, float]]:
+    """The first and the steady-state seconds of ``draw(2^24)`` in a new process, into a
+    touched ``out=`` and then into fresh outputs (medians of 5 processes)."""
     import json
+    import statistics
 
     runs = []
     for _ in range(5):
         r = subprocess.run([sys.executable, "-c", FIRST_CHILD, lib, draw], capture_output=True, text=True, check=True)
         runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
-    runs.sort(key=lambda d: d["first"])
-    return runs[len(runs) // 2]
+    return {where: {k: statistics.median(run[where][k] for run in runs) for k in ("first", "steady")}
+            for where in runs[0]}
 
 
 if __name__ == "__main__":

@@ -230,3 +230,30 @@ def check_regions(draw, seed: int) -> None:
 @pytest.mark.parametrize("name", sorted(GAMMA_FAMILY))
 def test_a_region_is_the_full_draw_cut_and_advances_as_it(name):
     check_regions(GAMMA_FAMILY[name], 31)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_beta_and_dirichlet_in_pieces_are_the_draw_in_one(version, monkeypatch):
+    """_by_rows: pieces of a few rows (bounded memory) give the one-piece numbers, with tiny
+    parameters (log space), a region, number and broadcast parameters, on every engine."""
+    from keystream import _composite
+
+    a = torch.tensor([[1e-3], [0.5], [2.0], [7.0]]).expand(4, 9)
+    b = torch.linspace(0.01, 5.0, 9)
+    spread = torch.rand(6, 3, generator=torch.Generator().manual_seed(0)) * 3 + 0.1
+    alpha = torch.cat([torch.full((5, 3), 1e-3), spread])
+    calls = [lambda g: ks.beta(a, b, generator=g),
+             lambda g: ks.beta(0.7, 2.0, (5, 7), generator=g, dtype=torch.float64),
+             lambda g: ks.beta(0.3, 1.5, (4, 9), generator=g, region=(slice(1, 3), slice(2, 8))),
+             lambda g: ks.dirichlet(alpha, generator=g), lambda g: ks.dirichlet(alpha.double(), generator=g)]
+    for engine in [e for e in ("portable", "cpu") if e in ks.available_engines()]:
+        with use_engine(engine):
+            whole = [call(ks.Generator(4, stream_version=version)) for call in calls]
+            monkeypatch.setattr(_composite, "GAMMAS_AT_A_TIME", 11)  # (5 rows of beta, 3 of dirichlet)
+            gens = [ks.Generator(4, stream_version=version) for _ in calls]
+            pieces = [call(g) for call, g in zip(calls, gens)]
+            monkeypatch.setattr(_composite, "GAMMAS_AT_A_TIME", 1 << 18)
+        assert all(same_bits(x, y) for x, y in zip(whole, pieces)), engine
+        ref = ks.Generator(4, stream_version=version)
+        calls[0](ref)
+        assert gens[0].offset == ref.offset

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -260,22 +260,31 @@ def gamma_kernel(engine: Any, out: Tensor, key: tuple[int, int], start: int, z_b
                  numer: Tensor | None = None) -> None:
     """``Engine.standard_gamma`` for ``elements`` of a draw whose blocks start at ``start``
     (normals, then exponentials from ``start + z_blocks``), into flat ``out``.  A region is
-    computed run by run (its parameters are numbers: one value); element ``e``'s normals
-    are blocks ``6e ..`` and its exponentials ``13e / 2 ..``, so a run starts on an even
-    element (one more value, dropped) to start on a whole block."""
+    computed run by run, each run with its own parameters (one value, or the run's values of
+    flat parameters that hold one per computed element); element ``e``'s normals are blocks
+    ``6e ..`` and its exponentials ``13e / 2 ..``, so a run starts on an even element (one
+    more value, dropped) to start on a whole block."""
     if elements.index is None:
         engine.standard_gamma(out, key, start, start + z_blocks, alpha, version, scale, mult, rate, numer)
         return
     z_per, e_per2 = GAMMA_CANDIDATES // 2, GAMMA_CANDIDATES + 1  # blocks per element (exponentials: per 2)
+
+    def run_of(values: Tensor | None, pos: int, length: int, padded: bool, each: bool = False) -> Tensor | None:
+        """The run's values of per-element ``values`` (one value, unless ``each``: itself), with
+        the dropped element's (any) in front where the run starts one element early."""
+        if values is None or (values.numel() == 1 and not each):
+            return values
+        part = values[pos:pos + length]
+        return (torch.cat([part[:1], part]) if padded else part).contiguous()
+
     for pos, lo, hi in elements.pieces(elements.count):
         even = lo - (lo & 1)
         part = out[pos:pos + hi - lo]
         dst = part if even == lo else torch.empty(hi - even, dtype=out.dtype, device=out.device)
-        num = None if numer is None else numer[pos:pos + hi - lo]
-        if num is not None and even != lo:
-            num = torch.cat([num[:1], num])  # (the dropped value's numerator: any)
-        engine.standard_gamma(dst, key, start + z_per * even, start + z_blocks + e_per2 * even // 2, alpha, version,
-                              scale, mult, rate, None if num is None else num.contiguous())
+        padded = even != lo
+        engine.standard_gamma(dst, key, start + z_per * even, start + z_blocks + e_per2 * even // 2,
+                              run_of(alpha, pos, hi - lo, padded), version, scale, mult,
+                              run_of(rate, pos, hi - lo, padded), run_of(numer, pos, hi - lo, padded, each=True))
         if dst is not part:
             part.copy_(dst[1:])
 
@@ -557,19 +566,83 @@ def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: G
     """
     g = resolve_generator(generator)
     v, shape, dtype, dev, elements = _gamma_like({"a": a, "b": b}, size, g, dtype, device, out, "beta", region)
-    p = _f64(v, shape, dev)
-    params = torch.stack([p["a"], p["b"]], -1)
     logs = g._version >= 2 and any(bool((x < 1.0).any()) if isinstance(x, Tensor) else x < 1.0 for x in v.values())
-    x, lx = _gamma_f64_and_log(params, g, elements.scaled(2), logs)
-    value = _ratio(x[..., 0], x[..., 0] + x[..., 1])
-    if lx is not None:  # NOTE [ Gamma in log space ]
-        t = lx[..., 1] - lx[..., 0]
-        low = t <= 0.0
-        r = exp_f64(torch.where(low, t, -t), subnormal=True)  # exp(-|t|) <= 1
-        one = c64("ONE_F64", r)
-        in_log = (params < 1.0).any(-1)
-        value = torch.where(in_log, torch.where(low, one / (one + r), r / (one + r)), value)
-    return _finish(value, dtype, out)
+    full_shape = _draws._param_shape(size, a=a, b=b)
+    a_flat, b_flat = (_flat_param(x, full_shape, dev) for x in (v["a"], v["b"]))
+
+    def rows(params: Tensor, x: Tensor, lx: Tensor | None) -> Tensor:
+        value = _ratio(x[..., 0], x[..., 0] + x[..., 1])
+        if lx is not None:  # NOTE [ Gamma in log space ]
+            t = lx[..., 1] - lx[..., 0]
+            low = t <= 0.0
+            r = exp_f64(torch.where(low, t, -t), subnormal=True)  # exp(-|t|) <= 1
+            one = c64("ONE_F64", r)
+            in_log = (params < 1.0).any(-1)
+            value = torch.where(in_log, torch.where(low, one / (one + r), r / (one + r)), value)
+        return value
+
+    def params_of(index: Tensor | slice) -> Tensor:
+        return torch.stack([_take(a_flat, index), _take(b_flat, index)], -1)
+
+    return _by_rows(g, elements, 2, params_of, rows, logs, shape, dtype, dev, out)
+
+
+def _flat_param(v: Tensor | float, shape: tuple[int, ...], dev: torch.device) -> Tensor:
+    """A parameter as a flat float64 tensor over the draw's elements in C order (a number: one
+    value), without copying one that already has the draw's shape."""
+    t = _draws._as_tensor(v).to(dev)
+    if t.numel() == 1:
+        return t.reshape(1).to(torch.float64)
+    return t.expand(shape).reshape(-1)  # (a view where t has the shape; the values exact in float64)
+
+
+def _take(flat: Tensor, index: Tensor | slice) -> Tensor:
+    """``flat``'s values at the flat elements ``index`` (a tensor of indices, or a slice; one
+    value: broadcast), in float64."""
+    if flat.numel() == 1:
+        count = index.stop - index.start if isinstance(index, slice) else index.numel()
+        return flat.expand(count).to(torch.float64)
+    return flat[index].to(torch.float64)
+
+
+#: Gamma variates a composite draw computes at a time (its float64 temporaries stay near 20 MiB).
+GAMMAS_AT_A_TIME = 1 << 18
+
+
+def _by_rows(g: Generator, elements: Elements, k: int, params_of: Callable[[Tensor | slice], Tensor],
+             rows: Callable[[Tensor, Tensor, Tensor | None], Tensor], logs: bool, shape: tuple[int, ...],
+             dtype: torch.dtype, dev: torch.device, out: Tensor | None) -> Tensor:
+    """A draw made of the standard Gamma draw of its ``(*shape, k)`` parameters (beta: ``k =
+    2``), ``GAMMAS_AT_A_TIME // k`` elements at a time: the blocks are reserved once, for the whole
+    Gamma draw; each piece computes its elements' Gammas of ``params_of(index)`` (``Elements``
+    of their flat indices: the same blocks as in one go), then ``rows(params, x, log x)``
+    their float64 values, rounded once into the result.  The same numbers as in one piece;
+    memory bounded."""
+    n = elements.total
+    z_blocks, blocks = _gamma_blocks(n * k)
+    version = g._version
+    result = torch.empty(shape, dtype=dtype, device=dev)
+    if dev.type == "meta":  # NOTE [ meta ] in _draws: the blocks, no values
+        g._reserve(blocks, version)
+        return _draws._finish(result, out)
+    key, start = g._reserve(blocks, version)
+    try:
+        count = elements.count
+        flat = result.view(count, result.numel() // max(count, 1))  # (an element's values: 1 for beta, k for dirichlet)
+        lanes = torch.arange(k, dtype=torch.int64, device=dev)
+        step = max(1, GAMMAS_AT_A_TIME // k)
+        for pos in range(0, count, step):
+            end = min(count, pos + step)
+            index = (torch.arange(pos, end, dtype=torch.int64, device=dev) if elements.index is None
+                     else elements.index[pos:end].to(dev))
+            gammas = Elements(n * k, (index.unsqueeze(1) * k + lanes).reshape(-1))
+            params = params_of(slice(pos, end) if elements.index is None else index)  # (a slice: no gather)
+            x, lx = _gamma_f64_and_log(params, _at(g, key, start), gammas, logs)
+            flat[pos:end] = rows(params, x, lx).reshape(end - pos, flat.shape[1]).to(dtype)
+    except BaseException:
+        g._release(key, start, blocks)
+        raise
+    return _draws._finish(result, out)
 
 
 def _ratio(x: Tensor, total: Tensor) -> Tensor:
@@ -601,33 +674,37 @@ def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor 
     if alpha.dim() == 0 or alpha.shape[-1] == 0:
         raise ValueError(f"alpha must have a last dimension of at least one category, got shape {tuple(alpha.shape)}")
     v, shape, dtype, dev, _ = _gamma_like({"alpha": alpha}, None, g, None, None, out, "dirichlet")
-    p = {"alpha": alpha.to(dev)}  # (its own dtype: the kernels read it, exact in float64)
-    logs = g._version >= 2 and bool((p["alpha"] < 1.0).any())
-    x, lx = _gamma_f64_and_log(p["alpha"], g, None, logs)
-    if lx is not None:  # NOTE [ Gamma in log space ]: rows with an alpha below 1
-        top = lx.amax(-1, keepdim=True)  # exact: the row's largest log
-        w = exp_f64(lx - top, subnormal=True)
-        wsum = w[..., 0]
-        for i in range(1, shape[-1]):  # left to right: the order the spec fixes
-            wsum = wsum + w[..., i]
-        in_log = (p["alpha"] < 1.0).any(-1, keepdim=True)
-        x = torch.where(in_log, w / wsum.unsqueeze(-1), x)
-        if bool(in_log.all()):
-            return _finish(x, dtype, out)
-        lx_rows = in_log
-    else:
-        lx_rows = None
-    total = x[..., 0]
-    for i in range(1, shape[-1]):  # left to right: the order the spec fixes
-        total = total + x[..., i]
-    total = total.unsqueeze(-1)
-    if lx_rows is not None:  # (the log-space rows are final already)
-        total = torch.where(lx_rows, c64("ONE_F64", x), total)
-    if bool((total > 0.0).all()):  # the usual case: no selects needed
-        return _finish(x / total, dtype, out)
-    uniform = torch.full_like(x, 1.0) / float(shape[-1])
-    values = torch.where(total > 0.0, x / torch.where(total > 0.0, total, c64("ONE_F64", x)), uniform)
-    return _finish(values, dtype, out)
+    k = shape[-1]
+    alpha_rows = alpha.to(dev).reshape(-1, k)  # (its own dtype: the kernels read it, exact in float64)
+    logs = g._version >= 2 and bool((alpha_rows < 1.0).any())
+
+    def rows(params: Tensor, x: Tensor, lx: Tensor | None) -> Tensor:
+        if lx is not None:  # NOTE [ Gamma in log space ]: rows with an alpha below 1
+            top = lx.amax(-1, keepdim=True)  # exact: the row's largest log
+            w = exp_f64(lx - top, subnormal=True)
+            wsum = w[..., 0]
+            for i in range(1, k):  # left to right: the order the spec fixes
+                wsum = wsum + w[..., i]
+            in_log = (params < 1.0).any(-1, keepdim=True)
+            x = torch.where(in_log, w / wsum.unsqueeze(-1), x)
+            if bool(in_log.all()):
+                return x
+            lx_rows = in_log
+        else:
+            lx_rows = None
+        total = x[..., 0]
+        for i in range(1, k):  # left to right: the order the spec fixes
+            total = total + x[..., i]
+        total = total.unsqueeze(-1)
+        if lx_rows is not None:  # (the log-space rows are final already)
+            total = torch.where(lx_rows, c64("ONE_F64", x), total)
+        if bool((total > 0.0).all()):  # the usual case: no selects needed
+            return x / total
+        uniform = torch.full_like(x, 1.0) / float(k)
+        return torch.where(total > 0.0, x / torch.where(total > 0.0, total, c64("ONE_F64", x)), uniform)
+
+    return _by_rows(g, Elements(alpha_rows.shape[0]), k, lambda index: alpha_rows[index], rows, logs, shape, dtype,
+                    dev, out)
 
 
 @_draws._eager
