@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import keystream as ks
 from keystream._engines import all_engines
 from keystream._selftest import devices
 
@@ -42,3 +43,12 @@ def _accelerator_params() -> list:
 def accelerator(request) -> torch.device:
     """Each non-CPU device present (cuda, mps); a visible skip on a machine without one."""
     return request.param
+
+
+@pytest.fixture
+def patched():
+    """keystream.patch_torch in effect for the test (undone whatever happens): the test patches."""
+    try:
+        yield
+    finally:
+        ks.unpatch_torch()

@@ -12,14 +12,6 @@ import torch
 import keystream as ks
 
 
-@pytest.fixture
-def patched():
-    try:
-        yield
-    finally:
-        ks.unpatch_torch()
-
-
 def _data(n: int = 32) -> torch.utils.data.TensorDataset:
     g = ks.Generator(99)
     return torch.utils.data.TensorDataset(ks.randn(n, 8, generator=g), ks.randn(n, 1, generator=g))

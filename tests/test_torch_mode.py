@@ -229,15 +229,6 @@ def test_patch_torch_follows_torch_manual_seed():
     assert torch.manual_seed.__module__ == "torch.random"
 
 
-@pytest.fixture
-def patched():
-    """patch_torch in effect for the test (undone whatever happens)."""
-    try:
-        yield
-    finally:
-        ks.unpatch_torch()
-
-
 def test_patch_torch_adopts_the_seed_torch_was_given_before(patched):
     torch.manual_seed(42)
     ks.patch_torch()
