@@ -183,16 +183,18 @@ def _differentiable(draw: Callable[..., Tensor], derivative: Any, params: tuple[
     return _Sampled.apply(draw, derivative, *params)  # type: ignore[no-any-return]
 
 
+_normal_factory = _factory(_draws.normal)
+
+
 def _normal(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
     """``torch.normal``: zero derivatives with respect to tensor ``mean`` / ``std``, as torch's."""
-    factory = _factory(_draws.normal)
     if kwargs.get("out") is not None or not any(isinstance(a, Tensor) for a in (*args, *kwargs.values())):
-        return factory(args, kwargs, g)
+        return _normal_factory(args, kwargs, g)
     a = _bound(("mean", "std"), args, kwargs)
     rest = {k: v for k, v in kwargs.items() if k not in ("mean", "std")}
 
-    def draw(mean: Any, std: Any) -> Tensor:
-        return factory((mean, std, *args[2:]), rest, g)
+    def draw(mean: Any, std: Any) -> Tensor:  # (tensor parameters decide the device: no factory default)
+        return _draws.normal(mean, std, *args[2:], generator=g, **rest)
 
     return _differentiable(draw, None, (a.get("mean", 0.0), a.get("std", 1.0)))
 
