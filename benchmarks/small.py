@@ -16,7 +16,7 @@ process, timed in turns (interleaved), medians (min - max) in microseconds per c
    of 5 runs of 2^22 indices each).
 5. Every public draw, its in-place form and its ``out=`` form at 16 elements (``randperm`` of 10
    and 1,000), against torch's call of the same draw with ``generator=``: the time ratio
-   keystream / torch (the bar: at most 1.5).
+   keystream / torch.
 """
 from __future__ import annotations
 
