@@ -36,12 +36,22 @@ class OptionalBuildExt(build_ext):
             print(f"keystream: the C engine was not built ({err}); using the portable engine", file=sys.stderr)
 
 
+#: The C engine's files, one family each (src/keystream/_csrc/ks_internal.h says which).
+ENGINE = [
+    f"src/keystream/_csrc/{name}.c"
+    for name in (
+        "philox", "fill", "truncnorm", "permutation", "exact", "multinomial", "gamma", "counts",
+        "sampling", "montecarlo", "dropout", "augment", "pool",
+    )
+]
+HEADERS = [f"src/keystream/_csrc/{name}.h" for name in ("keystream", "ks_internal", "ks_constants", "pool")]
+
 setup(
     ext_modules=[
         Extension(
             name,
-            sources=["src/keystream/_csrc/keystream.c", "src/keystream/_csrc/pool.c", *extra],
-            depends=["src/keystream/_csrc/ks_constants.h", "src/keystream/_csrc/pool.h"],
+            sources=[*ENGINE, *extra],
+            depends=HEADERS,
             extra_compile_args=FLAGS + ([] if sys.platform == "win32" else ["-pthread"]),
             extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
         )

@@ -44,7 +44,7 @@ SPLIT_REGIONS = (((5000,), ((37, 4001),)), ((50, 70), ((1, 40), (3, 60))), ((7, 
 
 
 def _part_starts(total: int, parts: int) -> list[int]:
-    """Where ks_fill's parts start (keystream.c fill_part: equal parts rounded up to 64)."""
+    """Where ks_fill's parts start (fill.c fill_part: equal parts rounded up to 64)."""
     step = (-(-total // parts) + 63) // 64 * 64
     return [step * k for k in range(1, parts) if step * k < total]
 

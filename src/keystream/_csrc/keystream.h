@@ -1,4 +1,4 @@
-/* keystream's C engine: the functions keystream.c exports, the only API its bindings use
+/* keystream's C engine: the functions the engine's files export, the only API its bindings use
  * (_engines/_cpu.py through ctypes, pymod.c as the _native module).  Every function computes
  * exactly the reference engine's values (docs/spec.md); nthreads is how many parts the work
  * is split into on the library's pool (pool.c), which never changes a bit.

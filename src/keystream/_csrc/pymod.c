@@ -1,6 +1,6 @@
 /* keystream._native: the calls small draws and key derivation make millions of times, with
  * the CPython C API's fast calling convention (no ctypes argument conversion, no parameter
- * arrays built per call).  It links its own copy of keystream.c and uses only what runs on
+ * arrays built per call).  It links its own copy of the engine's files and uses only what runs on
  * the calling thread (its thread pool never starts); the large kernels, which release the
  * GIL, are _kscore's, loaded with ctypes.  Built apart so that a machine without Python's
  * headers still gets the C engine. */

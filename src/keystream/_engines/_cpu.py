@@ -1,4 +1,4 @@
-"""The CPU engine: compiled C kernels (``_csrc/keystream.c``), bit-identical to the reference.
+"""The CPU engine: compiled C kernels (``_csrc/``: one file per family of draws), bit-identical to the reference.
 
 The C library has no Python or numpy C API; it is loaded with ctypes, whose
 foreign calls release the GIL.  Each call says how many parts to split the
@@ -232,7 +232,7 @@ def exact_sum_limbs(x: torch.Tensor) -> tuple[list[int], list[int], int] | None:
     return list(limbs[:LIMBS]), list(limbs[LIMBS:]), bad
 
 
-#: Samples per row the C kernel keeps without replacement (KS_MULT_MAX_N in keystream.c).
+#: Samples per row the C kernel keeps without replacement (KS_MULT_MAX_N in multinomial.c).
 MULTINOMIAL_MAX_N = 64
 
 
@@ -353,7 +353,7 @@ def _param_arrays(kind: str, dtype: torch.dtype, params: tuple, signs: tuple) ->
 
 
 def pack_params(kind: str, dtype: torch.dtype, params: tuple[Any, ...]) -> tuple[bytes, int] | None:
-    """A draw's kernel parameters as ``_native.fill`` reads them (keystream.c's Packed) and its
+    """A draw's kernel parameters as ``_native.fill`` reads them (keystream.h's ks_packed_t) and its
     elements per block (a whole small permutation: n, in its one key block), for the small
     draws' paths; None without the C module."""
     if _NATIVE is None or _LIB is None:
@@ -369,7 +369,7 @@ class CpuEngine(Engine):
     """Compiled C11 kernels on CPU tensors; the default CPU engine when built."""
 
     name = "cpu"
-    #: The kinds ks_fill has kernels for (keystream.c: compute_batch and fill_perm).  A new
+    #: The kinds ks_fill has kernels for (fill.c: compute_batch; permutation.c: fill_perm).  A new
     #: row of the table is not here until the C code computes it: the portable engine serves it.
     kernel_kinds = frozenset({"bits32", "bits64", "uniform", "normal", "exponential", "randint", "bernoulli",
                               "randperm", "trunc_normal", "cauchy", "laplace", "gumbel", "log_normal", "geometric",
