@@ -7,9 +7,9 @@ import torch
 
 import keystream as ks
 import keystream.nn as knn
-from keystream import _ops
+from keystream import _opaque
 
-pytestmark = pytest.mark.skipif(not _ops.OPAQUE, reason="this torch has no opaque objects for custom operators")
+pytestmark = pytest.mark.skipif(not _opaque.OPAQUE, reason="this torch has no opaque objects for custom operators")
 
 # One traced call of every public draw: (x is a float32 (n, 3) input of a dynamic size n).
 CALLS = {

@@ -370,6 +370,9 @@ def test_torch_generator_bridge():
     a, b = g.torch_generator(), g.torch_generator()
     assert a.initial_seed() != b.initial_seed() and g.offset == 0 and g.spawn_count == 2
     assert ks.Generator(9).torch_generator().initial_seed() == a.initial_seed()
+    # the seed: the first 63 bits of the next spawned child's first 64-bit word
+    word = ks.bits(1, dtype=torch.uint64, generator=ks.Generator(9).spawn(1)[0]).view(torch.int64).item()
+    assert a.initial_seed() == word & (2**63 - 1)
 
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from . import _engines, _graphsafe, _memo, _ops
+from . import _engines, _graphsafe, _memo, _opaque, _ops
 from ._constants import f64
 from ._devices import parse_device, usable_device
 from ._engines import _forced as _FORCED
@@ -425,7 +425,7 @@ def _eager(fn: _F) -> _F:
             return result if extra is None else _apply_factory_options(result, *extra)
         if "torch._dynamo" not in sys.modules:
             result = fn(*args, **kwargs)
-        elif _ops.OPAQUE and torch.compiler.is_compiling():
+        elif _opaque.OPAQUE and torch.compiler.is_compiling():
             result = _ops.traced_draw(fn.__name__, args, kwargs)
         else:
             if not disabled:
@@ -441,6 +441,7 @@ def _eager(fn: _F) -> _F:
         var_kw = [p for p in params if p.kind == inspect.Parameter.VAR_KEYWORD]
         rest = [p for p in params if p.kind != inspect.Parameter.VAR_KEYWORD]
         wrapper.__signature__ = signature.replace(parameters=rest + options + var_kw)  # type: ignore[attr-defined]
+    _ops.DRAWS[fn.__name__] = wrapper  # (the keystream::draw operator's kernel)
     return wrapper  # type: ignore[return-value]
 
 
@@ -1254,5 +1255,47 @@ for _name in __all__:
 del _name
 
 
-if _ops.OPAQUE:
-    _ops._register_draw()
+# (under torch.compile: the keystream::draw operator, NOTE [ torch.compile ] in _ops.py)
+def _fake_draw(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], g: Any) -> torch.Tensor:
+    """An empty tensor of the draw's result shape, dtype and device (shapes may be symbolic)."""
+    fn = _ops.DRAWS[name]
+    bound = inspect.signature(fn).bind(*args, **kwargs).arguments
+    tensors = [v for v in bound.values() if isinstance(v, torch.Tensor)]
+    dtype = bound.get("dtype")
+    device = bound.get("device")
+    if name == "multinomial":
+        x = bound["input"]
+        return torch.empty((*x.shape[:-1], bound["num_samples"]), dtype=torch.int64, device=x.device)
+    if name == "dirichlet":
+        return torch.empty_like(bound["alpha"], memory_format=torch.contiguous_format)
+    if name == "randperm":
+        shape: tuple[Any, ...] = (bound["n"],)
+    elif name == "randint":
+        shape = tuple(_sizes_of(_randint_args(bound.get("args", ()), bound.get("kwargs", {}))[2]))
+    elif "sizes" in bound or (bound.get("size") is not None):
+        shape = tuple(_sizes_of(_sizes(bound.get("sizes", ()), bound.get("size"))))
+    else:
+        shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
+    region = bound.get("region")
+    if region is not None:
+        items = (region,) if isinstance(region, slice) else tuple(region)
+        shape = tuple((n if s.stop is None else s.stop) - (0 if s.start is None else s.start)
+                      if d < len(items) and isinstance(s := items[d], slice) else n for d, n in enumerate(shape))
+    if dtype is None:
+        defaults = {"bits": torch.uint32, "randint": torch.int64, "randperm": torch.int64}
+        dtype = defaults.get(name) or _float_dtype_of(*tensors) or torch.get_default_dtype()
+    if device is None:
+        device = getattr(g, "real_obj", g).device  # (a fake kernel may get a stand-in)
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
+def _sizes_of(size: Any) -> list[Any]:
+    if isinstance(size, (tuple, list, torch.Size)):
+        if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)):
+            return list(size[0])
+        return list(size)
+    return [size]
+
+
+if _opaque.OPAQUE:
+    _ops.register_draw_operator(_fake_draw)

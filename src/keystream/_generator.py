@@ -20,7 +20,8 @@ from torch.utils.data import get_worker_info  # (imported by torch itself)
 
 from ._devices import parse_device
 from ._keys import Key, canonical_seed, fold_in_key, key_from_seed, spawn_key
-from ._ops import OpaqueMeta
+from ._opaque import OpaqueMeta
+from ._philox import philox4x32_scalar
 
 __all__ = ["Generator", "default_generator", "fork_rng", "manual_seed", "seed", "initial_seed", "get_state",
            "set_state"]
@@ -390,12 +391,12 @@ class Generator(metaclass=OpaqueMeta):
             The seed is keystream's; the numbers the torch generator then gives are torch's
             (its algorithm depends on the device).
         """
-        from ._draws import bits
-
         with transaction(self):  # (a bad device gives the spawned child back)
             child = self.spawn(1)[0]
-            word = bits(1, generator=child, dtype=torch.uint64, device="cpu").view(torch.int64)
-            seed = int(word.item()) & (2**63 - 1)
+            # the child's first 64-bit word: words 0 and 1 of its block 0 (``bits(1,
+            # dtype=torch.uint64, generator=child)``'s value, without a draw)
+            w = philox4x32_scalar((0, 0, 0, 0), child._key)
+            seed = (w[0] | (w[1] << 32)) & (2**63 - 1)
             return torch.Generator(device=self._device if device is None else device).manual_seed(seed)
 
     def fold_in(self, data: int | str | bytes) -> Generator:

@@ -12,31 +12,15 @@ kernel *is* the eager draw.  Where torch has no opaque objects, a draw under
 torch.compile is a graph break (``torch.compiler.disable``) with the same numbers.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-__all__ = ["OPAQUE", "register_opaque"]
+from ._generator import Generator, default_generator
+from ._opaque import register_opaque_generator
 
-try:
-    from torch._library.opaque_object import register_opaque_type
-    from torch._opaque_base import OpaqueBaseMeta
-    OPAQUE = True
-except ImportError:  # torch without opaque objects: draws are graph breaks under compile
-    OPAQUE = False
-    OpaqueBaseMeta = type  # type: ignore[misc,assignment]
-
-#: The metaclass of the classes custom operators take as opaque objects (``type`` without).
-OpaqueMeta: Any = OpaqueBaseMeta
-_registered: set[type] = set()
-
-
-def register_opaque(cls: type) -> None:
-    """Register ``cls`` as a reference opaque type (once)."""
-    if OPAQUE and cls not in _registered:
-        register_opaque_type(cls, typ="reference")
-        _registered.add(cls)
-
+__all__ = ["DRAWS", "register_draw_operator", "traced_draw"]
 
 # ------------------------------------------------------------------ the draw operator
 # A call is sent to the operator as its generator, the int leaves of its arguments (sizes,
@@ -124,16 +108,13 @@ def _unpack(call: str, ints: list[Any], floats: list[Any],
     return name, tuple(build(args)), build(kwargs)
 
 
-def _draw_function(name: str) -> Any:
-    import keystream
-
-    return getattr(keystream, name)
+#: The public draws by name (``keystream.<name>``), which ``_draws._eager`` records here: the
+#: operator's kernel calls them.
+DRAWS: dict[str, Callable[..., torch.Tensor]] = {}
 
 
 def traced_draw(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
     """A public draw met by torch.compile: the ``keystream::draw`` operator (NOTE [ torch.compile ])."""
-    from ._generator import default_generator
-
     kwargs = dict(kwargs)
     g = kwargs.pop("generator", None)
     if g is None:
@@ -173,69 +154,20 @@ def traced_draw(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tor
     return result
 
 
-def _fake_draw(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], g: Any) -> torch.Tensor:
-    """An empty tensor of the draw's result shape, dtype and device (shapes may be symbolic)."""
-    import inspect
-
-    from . import _draws
-
-    fn = _draw_function(name)
-    bound = inspect.signature(fn).bind(*args, **kwargs).arguments
-    tensors = [v for v in bound.values() if isinstance(v, torch.Tensor)]
-    dtype = bound.get("dtype")
-    device = bound.get("device")
-    if name == "multinomial":
-        x = bound["input"]
-        return torch.empty((*x.shape[:-1], bound["num_samples"]), dtype=torch.int64, device=x.device)
-    if name == "dirichlet":
-        return torch.empty_like(bound["alpha"], memory_format=torch.contiguous_format)
-    if name == "randperm":
-        shape: tuple[Any, ...] = (bound["n"],)
-    elif name == "randint":
-        shape = tuple(_sizes_of(_draws._randint_args(bound.get("args", ()), bound.get("kwargs", {}))[2]))
-    elif "sizes" in bound or (bound.get("size") is not None):
-        shape = tuple(_sizes_of(_draws._sizes(bound.get("sizes", ()), bound.get("size"))))
-    else:
-        shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
-    region = bound.get("region")
-    if region is not None:
-        items = (region,) if isinstance(region, slice) else tuple(region)
-        shape = tuple((n if s.stop is None else s.stop) - (0 if s.start is None else s.start)
-                      if d < len(items) and isinstance(s := items[d], slice) else n for d, n in enumerate(shape))
-    if dtype is None:
-        defaults = {"bits": torch.uint32, "randint": torch.int64, "randperm": torch.int64}
-        dtype = defaults.get(name) or _draws._float_dtype_of(*tensors) or torch.get_default_dtype()
-    if device is None:
-        device = getattr(g, "real_obj", g).device  # (a fake kernel may get a stand-in)
-    return torch.empty(shape, dtype=dtype, device=device)
-
-
-def _sizes_of(size: Any) -> list[Any]:
-    if isinstance(size, (tuple, list, torch.Size)):
-        if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)):
-            return list(size[0])
-        return list(size)
-    return [size]
-
-
-def _register_draw() -> None:
-    from ._generator import Generator
-
-    register_opaque_type(Generator, typ="reference", members={"device": MemberType.USE_REAL})
-    _registered.add(Generator)
+def register_draw_operator(fake: Callable[[str, tuple[Any, ...], dict[str, Any], Any], torch.Tensor]) -> None:
+    """Define ``keystream::draw`` (once torch has opaque objects): its kernel is the eager draw
+    of :data:`DRAWS`, its fake kernel ``fake(name, args, kwargs, generator)``, an empty tensor of
+    the result's shape, dtype and device."""
+    register_opaque_generator(Generator)
 
     @torch.library.custom_op("keystream::draw", mutates_args=())
     def draw(g: Generator, call: str, ints: list[int], floats: list[float],
              tensors: list[torch.Tensor]) -> torch.Tensor:
         name, args, kwargs = _unpack(call, ints, floats, tensors)
-        return _draw_function(name)(*args, generator=g, **kwargs)  # type: ignore[no-any-return]
+        return DRAWS[name](*args, generator=g, **kwargs)
 
     @draw.register_fake
     def _(g: Generator, call: str, ints: list[int], floats: list[float],
           tensors: list[torch.Tensor]) -> torch.Tensor:
         name, args, kwargs = _unpack(call, ints, floats, tensors)
-        return _fake_draw(name, args, kwargs, g)
-
-
-if OPAQUE:
-    from torch._library.opaque_object import MemberType
+        return fake(name, args, kwargs, g)

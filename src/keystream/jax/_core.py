@@ -40,6 +40,8 @@ __all__ = ["as_key", "derive", "run_plan", "torch_dtype"]
 _TORCH = {**_NP_TO_TORCH, jnp.dtype(jnp.bfloat16): torch.bfloat16}
 _JAX = {t: j for j, t in _TORCH.items()}
 _WIDE = {torch.float64, torch.int64, torch.uint64}
+#: keystream's JAX PRNG implementation, once ``_prng`` (which builds on this module) has made it.
+IMPL: list[Any] = []
 
 
 def torch_dtype(dtype: Any) -> torch.dtype:
@@ -73,9 +75,7 @@ def as_key(key: Any, offset: Any = 0) -> tuple[Any, Any]:
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
         return jnp.asarray(np.array(key_from_seed(canonical_seed(key, "key")), dtype=np.uint32)), offset
     if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        from ._prng import impl
-
-        if jax.random.key_impl(key) != impl:
+        if not IMPL or jax.random.key_impl(key) != IMPL[0]:
             raise TypeError(f"key is a {jax.random.key_impl(key)} key; keystream's keys come from "
                             "jax.random.key(seed, impl=keystream.jax.impl)")
         key = jax.random.key_data(key)

@@ -23,7 +23,7 @@ from jax.extend.random import define_prng_impl
 from .. import _draws as _kd
 from .._generator import Generator as TorchGenerator
 from .._keys import canonical_seed, key_from_seed
-from ._core import as_key, derive, fold_bytes, run_plan
+from ._core import IMPL, as_key, derive, fold_bytes, run_plan
 
 __all__ = ["fold_in", "impl", "key", "key_of", "spawn"]
 
@@ -61,6 +61,7 @@ def _random_bits(k: Any, bit_width: int, shape: tuple[int, ...]) -> Any:
 #: keystream's PRNG implementation: ``jax.random.key(seed, impl=keystream.jax.impl)``.
 impl = define_prng_impl(key_shape=(2,), seed=_seed, split=_split, random_bits=_random_bits, fold_in=_fold_in,
                         name="keystream", tag="ks")
+IMPL.append(impl)
 
 
 def key(seed: int) -> Any:

@@ -37,7 +37,7 @@ import torch
 
 from .._generator import Generator, resolve_generator
 from .._keys import Key, fold_in_key
-from .._ops import OpaqueMeta
+from .._opaque import OpaqueMeta
 
 __all__ = ["Site", "batch", "get_step", "name_modules", "set_step"]
 
