@@ -1,6 +1,6 @@
 """Build the optional C engine: a plain shared library loaded with ctypes (``_kscore``: the
 kernels, which release the GIL), and a Python module of the same C code (``_native``: the calls
-small draws and key derivation make, src/keystream/_csrc/pymod.c), which needs Python's
+small draws and key derivation make, src/keystream/_engines/_csrc/pymod.c), which needs Python's
 headers; each is optional on its own.
 
 If the compiler is missing or fails, the package still installs and keystream
@@ -36,15 +36,15 @@ class OptionalBuildExt(build_ext):
             print(f"keystream: the C engine was not built ({err}); using the portable engine", file=sys.stderr)
 
 
-#: The C engine's files, one family each (src/keystream/_csrc/ks_internal.h says which).
+#: The C engine's files, one family each (src/keystream/_engines/_csrc/ks_internal.h says which).
 ENGINE = [
-    f"src/keystream/_csrc/{name}.c"
+    f"src/keystream/_engines/_csrc/{name}.c"
     for name in (
         "philox", "fill", "truncnorm", "permutation", "exact", "multinomial", "gamma", "counts",
         "sampling", "montecarlo", "dropout", "augment", "pool",
     )
 ]
-HEADERS = [f"src/keystream/_csrc/{name}.h" for name in ("keystream", "ks_internal", "ks_constants", "pool")]
+HEADERS = [f"src/keystream/_engines/_csrc/{name}.h" for name in ("keystream", "ks_internal", "ks_constants", "pool")]
 
 setup(
     ext_modules=[
@@ -55,7 +55,10 @@ setup(
             extra_compile_args=FLAGS + ([] if sys.platform == "win32" else ["-pthread"]),
             extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
         )
-        for name, extra in (("keystream._kscore", []), ("keystream._native", ["src/keystream/_csrc/pymod.c"]))
+        for name, extra in (
+            ("keystream._engines._kscore", []),
+            ("keystream._engines._native", ["src/keystream/_engines/_csrc/pymod.c"]),
+        )
     ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -37,7 +37,7 @@ import torch
 
 import keystream as ks
 from _timing import median_time
-from keystream import _conformance as conf
+from keystream._tools import _conformance as conf
 
 
 def timer(device: torch.device):

@@ -6,7 +6,7 @@ import torch
 
 import keystream as ks
 from keystream._engines import all_engines
-from keystream._selftest import devices
+from keystream._tools._selftest import devices
 
 ENGINES = [e for e in all_engines() if e.name != "reference"]
 

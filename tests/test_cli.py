@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import keystream as ks
-from keystream._cli import main
+from keystream._tools._cli import main
 
 
 def test_selftest_in_process(capsys):
@@ -74,7 +74,7 @@ def test_version(capsys):
 
 
 def test_every_option_and_stream_mode_has_help():
-    from keystream._cli import _STREAM_MODES, _parser
+    from keystream._tools._cli import _STREAM_MODES, _parser
 
     parser = _parser()
     subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -127,7 +127,7 @@ def test_mc_output_that_fails_is_one_line(redirect):
 
 
 def test_plot_without_matplotlib_fails_before_the_run(monkeypatch, capsys):
-    from keystream import _cli
+    from keystream._tools import _cli
     from keystream.montecarlo import EXAMPLES
 
     monkeypatch.setattr(_cli, "_pyplot", lambda: None)

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import keystream as ks
-from keystream import _composite
-from keystream._conformance import same_bits
 from keystream._engines import use_engine
+from keystream._tools._conformance import same_bits
+from keystream._torch import _composite
 from test_stats import chi2, chi2_critical
 
 
@@ -194,7 +194,7 @@ def test_gamma_consumption_is_fixed():
 def test_the_cpu_square_root_is_the_stream_maths():
     """The composite draws' CPU square root (numpy's IEEE sqrt) equals the torch form the
     other devices use, on random values, near squares and at the ends of the range."""
-    from keystream._math.torch_forms import sqrt_f64
+    from keystream._core._math.torch_forms import sqrt_f64
 
     rng = np.random.default_rng(3)
     squares = (np.arange(1, 5000, dtype=np.float64) ** 2)
@@ -236,7 +236,7 @@ def test_a_region_is_the_full_draw_cut_and_advances_as_it(name):
 def test_beta_and_dirichlet_in_pieces_are_the_draw_in_one(version, monkeypatch):
     """_by_rows: pieces of a few rows (bounded memory) give the one-piece numbers, with tiny
     parameters (log space), a region, number and broadcast parameters, on every engine."""
-    from keystream import _composite
+    from keystream._torch import _composite
 
     a = torch.tensor([[1e-3], [0.5], [2.0], [7.0]]).expand(4, 9)
     b = torch.linspace(0.01, 5.0, 9)

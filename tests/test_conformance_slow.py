@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import keystream as ks
-from keystream._draws import trunc_normal
+from keystream._torch._draws import trunc_normal
 
 pytestmark = pytest.mark.slow
 stats = pytest.importorskip("scipy.stats")

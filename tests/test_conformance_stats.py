@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import keystream as ks
-from keystream._math import torch_forms as tf
+from keystream._core._math import torch_forms as tf
 
 scipy_stats = pytest.importorskip("scipy.stats")
 scipy_special = pytest.importorskip("scipy.special")
@@ -95,7 +95,7 @@ TAILS = [(2.0, 3.0), (-3.0, -2.5), (0.0, 0.1), (-0.05, 0.2), (5.0, math.inf), (-
 
 @pytest.mark.parametrize("a,b", TAILS)
 def test_trunc_normal_matches_scipy(a, b):
-    from keystream._draws import trunc_normal
+    from keystream._torch._draws import trunc_normal
 
     n = 1 << 17
     x = trunc_normal(0.0, 1.0, a, b, (n,), generator=ks.Generator(11), dtype=torch.float64).numpy()
@@ -110,7 +110,7 @@ def test_trunc_normal_matches_scipy(a, b):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_trunc_normal_low_precision_in_bounds(dtype):
-    from keystream._draws import trunc_normal
+    from keystream._torch._draws import trunc_normal
 
     x = trunc_normal(0.0, 1.0, 2.0, 3.0, (1 << 14,), generator=ks.Generator(3), dtype=dtype).double()
     assert float(x.min()) >= 2.0 and float(x.max()) <= 3.0
@@ -211,7 +211,7 @@ def test_binomial_acceptance_bound_without_cancellation():
 
 def test_poisson_acceptance_bound_without_cancellation():
     mpmath = pytest.importorskip("mpmath")
-    from keystream._counts import _ptrs_rhs_v2
+    from keystream._torch._counts import _ptrs_rhs_v2
 
     mpmath.mp.dps = 40
     lam = 1e12

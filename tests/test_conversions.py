@@ -94,7 +94,7 @@ def test_parameter_rounding_to_float32_equals_torchs():
 
     import numpy as np
 
-    from keystream import _draws
+    from keystream._torch import _draws
 
     rng = np.random.default_rng(5)
     f32 = np.frombuffer(rng.integers(0, 2**32, 20000, dtype=np.uint64).astype(np.uint32).tobytes(), np.float32)

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import keystream as ks
-from keystream import _counts
-from keystream._conformance import same_bits
+from keystream._core._math.torch_forms import log_factorial_f64, neg_log1m_f64
 from keystream._engines import use_engine
-from keystream._math.torch_forms import log_factorial_f64, neg_log1m_f64
+from keystream._tools._conformance import same_bits
+from keystream._torch import _counts
 from test_stats import chi2, chi2_critical
 
 F64 = torch.float64

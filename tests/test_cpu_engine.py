@@ -9,8 +9,8 @@ import torch
 
 import keystream as ks
 from _markers import requires_c
-from keystream import _conformance as conf
 from keystream._engines import _cpu, engine_for, get_engine
+from keystream._tools import _conformance as conf
 
 pytestmark = requires_c
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def test_generated_header_is_current():
     spec = importlib.util.spec_from_file_location("gen", ROOT / "tools" / "gen_constants_h.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert (ROOT / "src" / "keystream" / "_csrc" / "ks_constants.h").read_text() == mod.render()
+    assert (ROOT / "src" / "keystream" / "_engines" / "_csrc" / "ks_constants.h").read_text() == mod.render()
 
 
 def test_fallback_warns_once(monkeypatch):
@@ -158,7 +158,7 @@ def test_concurrent_draws_from_python_threads_are_exact():
 def test_small_draws_equal_the_full_path(name, dtype):
     """The short path (the C module on the calling thread) against the full path (forced
     through use_engine, which the short path never takes), at odd sizes and offsets near 2^64."""
-    from keystream._draws import SMALL_MAX
+    from keystream._torch._draws import SMALL_MAX
 
     previous = torch.get_default_dtype()
     for shape in [(1,), (3,), (2, 3), (5, 7), (SMALL_MAX,), (SMALL_MAX + 1,), ()]:
@@ -184,7 +184,7 @@ def test_small_draws_equal_the_full_path(name, dtype):
 
 
 def test_small_draws_take_the_short_path_and_fail_like_the_full_path(monkeypatch):
-    from keystream import _draws
+    from keystream._torch import _draws
 
     calls = []
     monkeypatch.setattr(_draws, "_native_fill", lambda *a: calls.append(a))
@@ -210,7 +210,8 @@ def test_small_draws_take_the_short_path_and_fail_like_the_full_path(monkeypatch
 def test_the_c_short_path_leaves_the_rest_to_python():
     """The C module's small draw declines (None) what the Python path must decide, and takes
     its blocks under the generator's lock."""
-    from keystream import _draws, _native
+    from keystream._engines import _native
+    from keystream._torch import _draws
 
     ctx = _draws._small_context("rand")
     g = ks.Generator(2)
@@ -234,9 +235,9 @@ def test_native_key_derivation_equals_the_definition():
     """_native.derive (fold_in, spawn, sample_generator) against the numpy Philox of _keys."""
     import numpy as np
 
-    from keystream import _native
-    from keystream._constants import u32
-    from keystream._philox import philox4x32_scalar
+    from keystream._core._constants import u32
+    from keystream._core._philox import philox4x32_scalar
+    from keystream._engines import _native
 
     rng = np.random.default_rng(5)
     tags = [u32(t) for t in ("TAG_FOLD_INT", "TAG_FOLD_BYTES", "TAG_SPAWN")]

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from keystream._math import numpy_forms as R
+from keystream._core._math import numpy_forms as R
 
 
 def _ulps(got, want, dtype):
@@ -92,7 +92,7 @@ def test_exp_numpy_form_equals_torch_form():
     random arguments, near the saturation limits, at ties of the range reduction and at 0."""
     import torch
 
-    from keystream._math import numpy_forms, torch_forms
+    from keystream._core._math import numpy_forms, torch_forms
 
     rng = np.random.default_rng(5)
     special = [0.0, -0.0, 1.0, -1.0, 0.5 * math.log(2), 708.0, 708.9, 709.0, 709.5, 709.78, -707.9, -708.0,

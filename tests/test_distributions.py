@@ -7,8 +7,8 @@ from torch import distributions as D
 
 import keystream as ks
 from keystream import distributions as kd
-from keystream._conformance import same_bits
 from keystream._engines import use_engine
+from keystream._tools._conformance import same_bits
 from test_stats import chi2, chi2_critical, ks_critical, ks_distance
 
 
@@ -85,7 +85,7 @@ def test_distributions_follow_their_laws():
 
 
 def test_log_normal_is_the_streams_exp_of_the_normal():
-    from keystream._math.torch_forms import exp_f64
+    from keystream._core._math.torch_forms import exp_f64
 
     a = kd.sample(D.LogNormal(0.0, 1.0), (1000,), generator=ks.Generator(4))
     b = kd.sample(D.Normal(0.0, 1.0), (1000,), generator=ks.Generator(4))

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from keystream import _conformance as conf
-from keystream._math import numpy_forms
+from keystream._core._math import numpy_forms
+from keystream._tools import _conformance as conf
 
 SHAPES = [
     ((0,), None),
@@ -115,8 +115,8 @@ def test_reference_normal_never_zero():
 def test_torch_bit_length_by_float_and_by_search(width):
     """The torch forms' bit length: from an exact float64 conversion (most devices) and by
     integer binary search (MPS, no float64), on every power of two and neighbours."""
-    from keystream._math.torch_forms import _bit_length_search
-    from keystream._math.torch_forms import bit_length as _bit_length
+    from keystream._core._math.torch_forms import _bit_length_search
+    from keystream._core._math.torch_forms import bit_length as _bit_length
 
     v = [0, 1, 2, 3] + [(1 << k) + d for k in range(width) for d in (-1, 0, 1)]
     z = torch.tensor([x for x in v if 0 <= x < 1 << width] + torch.randint(0, 1 << width, (1000,)).tolist())
@@ -172,7 +172,7 @@ def test_a_triton_older_than_the_checked_ones_falls_back_with_one_warning(monkey
 def test_every_kernel_kind_has_conformance_cases():
     """The conformance table covers every row of the one table of kinds (so every engine is
     checked against the reference for it), at dtypes that row allows."""
-    from keystream._kinds import KERNEL_KINDS, kernel_kind
+    from keystream._core._kinds import KERNEL_KINDS, kernel_kind
 
     covered = {kernel_kind(c.kind, d).name for c, d in conf.cases()}
     assert covered == {k.name for k in KERNEL_KINDS}
@@ -183,7 +183,7 @@ def test_a_draw_without_a_fast_kernel_falls_back_to_portable(monkeypatch):
     portable engine (the same bits), and selftest says which engine served which draw."""
     import keystream as ks
     import keystream._engines as engines
-    from keystream import _selftest
+    from keystream._tools import _selftest
 
     cpu = engines.get_engine("cpu")
     if not cpu.available():
@@ -205,7 +205,7 @@ def test_feistel_keys_are_the_words_of_their_two_blocks():
     """The round keys every engine shares (_math.feistel), re-derived from the bits draw at
     the same offset (another code path: the engines' own Philox)."""
     import keystream as ks
-    from keystream._math.feistel import feistel_keys, half_bits
+    from keystream._core._math.feistel import feistel_keys, half_bits
 
     for offset in (0, 5, (1 << 32) - 1, (1 << 64) - 3):
         g = ks.Generator(17)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import keystream as ks
 import keystream.init
-from keystream._conformance import same_bits
+from keystream._tools._conformance import same_bits
 
 
 def test_default_seed_is_torchs():
@@ -238,7 +238,7 @@ def test_offset_near_end_of_stream():
 
 def test_triton_randint4x_equality_documented():
     """bits(n) at offset b: element e is word e % 4 of Philox(counter=(b + e//4, 0, 0, 0), key=seed)."""
-    from keystream._philox import philox4x32_scalar
+    from keystream._core._philox import philox4x32_scalar
 
     seed = 0xDEADBEEF12345678
     g = ks.Generator(seed)
@@ -319,3 +319,31 @@ def test_keystream_init_stands_in_for_torch_nn_init():
     assert not {n for n in names if not hasattr(init, n)}
     t = torch.empty(3, 3)
     assert torch.equal(init.eye_(t), torch.eye(3)) and torch.equal(init.zeros_(t), torch.zeros(3, 3))
+
+
+# Pickles written by keystream 0.2.0, when the Generator and Permutation classes lived in the
+# modules keystream._generator and keystream._permutation (the package registers those names).
+_PICKLED_GENERATOR = (
+    "gASVoQAAAAAAAACMFGtleXN0cmVhbS5fZ2VuZXJhdG9ylIwJR2VuZXJhdG9ylJOUKYGUfZQojAVzdGF0ZZR9lCiMCWFsZ29yaXRobZSMDXBo"
+    "aWxveDR4MzItMTCUjA5zdHJlYW1fdmVyc2lvbpRLAowDa2V5lF2UKEsHSwBljAZvZmZzZXSUSwKMC3NwYXduX2NvdW50lEsAdYwGZGV2aWNl"
+    "lIwDY3B1lHViLg=="
+)
+_PICKLED_PERMUTATION = (
+    "gASVnAAAAAAAAACMFmtleXN0cmVhbS5fcGVybXV0YXRpb26UjAtQZXJtdXRhdGlvbpSTlCmBlE59lCiMAW6UTegDjApyb3VuZF9rZXlzlCmM"
+    "BF9rZXmUSwNLAIaUjAdfb2Zmc2V0lEsAjAhfdmVyc2lvbpRLAowFX3BrZXmUigV3TRDRAErOR+gdhpSMBl90YWJsZZROjAdfdGFibGVzlH2U"
+    "dYaUYi4="
+)
+
+
+def test_pickles_of_0_2_0_load():
+    import base64
+
+    g = pickle.loads(base64.b64decode(_PICKLED_GENERATOR))  # Generator(7) after rand(5)
+    expected = ks.Generator().manual_seed(7)
+    expected.rand(5)
+    assert g.get_state().equal(expected.get_state())
+    assert torch.equal(g.rand(3), expected.rand(3))
+    p = pickle.loads(base64.b64decode(_PICKLED_PERMUTATION))  # Permutation(1000) of Generator(3)
+    assert len(p) == 1000 and p[5] == 716
+    assert torch.equal(p[torch.arange(1000)], ks.Permutation(1000, generator=ks.Generator().manual_seed(3))[
+        torch.arange(1000)])

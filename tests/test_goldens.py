@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 import keystream as ks
-from keystream._conformance import INIT_FILLS, PUBLIC_DRAWS
+from keystream._tools._conformance import INIT_FILLS, PUBLIC_DRAWS
 
 HERE = pathlib.Path(__file__).parent
 #: The goldens of each stream version.

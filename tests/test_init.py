@@ -9,7 +9,7 @@ from torch import nn
 
 import keystream as ks
 from keystream import init
-from keystream._conformance import same_bits
+from keystream._tools._conformance import same_bits
 
 SHAPE = (256, 384)
 

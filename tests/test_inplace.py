@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import keystream as ks
-from keystream._conformance import same_bits
+from keystream._tools._conformance import same_bits
 
 FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 

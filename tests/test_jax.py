@@ -63,10 +63,10 @@ CASES = [
      lambda g, d: ks.geometric(N, p=0.2, generator=g, dtype=d), (F32, F64)),
     # (32 candidates an element: a long computation, fewer elements)
     ("trunc_normal", lambda k, o, d, v: ksj.trunc_normal(k, 67, 0.0, 1.0, -0.5, 2.0, d, offset=o, stream_version=v),
-     lambda g, d: ks._draws.trunc_normal(0.0, 1.0, -0.5, 2.0, 67, generator=g, dtype=d), (F32, F64)),
+     lambda g, d: ks._torch._draws.trunc_normal(0.0, 1.0, -0.5, 2.0, 67, generator=g, dtype=d), (F32, F64)),
     ("trunc_normal tail", lambda k, o, d, v: ksj.trunc_normal(k, 67, 0.0, 1.0, 3.0, 9.0, d, offset=o,
                                                               stream_version=v),
-     lambda g, d: ks._draws.trunc_normal(0.0, 1.0, 3.0, 9.0, 67, generator=g, dtype=d), (F32,)),
+     lambda g, d: ks._torch._draws.trunc_normal(0.0, 1.0, 3.0, 9.0, 67, generator=g, dtype=d), (F32,)),
 ]
 #: Stream version 1 differs from 2 for 16-bit uniforms and the truncated normal only.
 _V1 = {("uniform", BF16), ("uniform", F16), ("trunc_normal", F32)}

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import keystream as ks
-from keystream import _memo
+from keystream._torch import _memo
 
 F16, BF16, F32, F64 = torch.float16, torch.bfloat16, torch.float32, torch.float64
 FLOATS = (F16, BF16, F32, F64)
@@ -128,7 +128,7 @@ def test_out_written_on_the_short_path_is_seen_by_autograd():
 
 def test_not_served_inside_a_transaction_or_with_unusual_arguments(monkeypatch):
     """Inside another call's transaction the blocks must be recorded: the full path runs."""
-    from keystream._generator import transaction
+    from keystream._torch._generator import transaction
 
     g = ks.Generator(1)
     ks.uniform(0.0, 1.0, (4,), generator=g)

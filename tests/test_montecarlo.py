@@ -173,7 +173,7 @@ def test_bad_input(kwargs, exc, msg):
 
 
 def test_cli_mc_pi(capsys):
-    from keystream._cli import main
+    from keystream._tools._cli import main
 
     assert main(["mc", "pi", "--samples", "100000", "--seed", "4"]) == 0
     out = capsys.readouterr().out

@@ -12,7 +12,7 @@ import keystream as ks
 import keystream.nn as knn
 from _gloo import run_workers
 from _nn_model import GLOBAL_BATCH, STEP, Net, inputs, model_and_step
-from keystream._math.torch_forms import alpha_dropout_noise
+from keystream._core._math.torch_forms import alpha_dropout_noise
 
 MODULES = [knn.Dropout, knn.Dropout1d, knn.Dropout2d, knn.Dropout3d, knn.AlphaDropout, knn.FeatureAlphaDropout]
 SHAPES = {knn.Dropout: (9, 7, 5), knn.Dropout1d: (9, 6, 5), knn.Dropout2d: (9, 6, 3, 2),

@@ -7,7 +7,7 @@ import torch
 
 import keystream as ks
 import keystream.nn as knn
-from keystream import _opaque
+from keystream._torch import _opaque
 
 pytestmark = pytest.mark.skipif(not _opaque.OPAQUE, reason="this torch has no opaque objects for custom operators")
 

@@ -6,9 +6,9 @@ import pathlib
 import pytest
 import torch
 
+from keystream._core._philox import philox4x32
 from keystream._engines import _portable
-from keystream._philox import philox4x32
-from keystream._selftest import KAT
+from keystream._tools._selftest import KAT
 
 KAT_FILE = pathlib.Path(__file__).parent / "data" / "philox4x32.txt"
 
@@ -61,7 +61,7 @@ def test_cpu_kat(rounds, ctr, key, expected):
 
 @pytest.mark.parametrize("rounds,ctr,key,expected", KAT)
 def test_scalar_kat(rounds, ctr, key, expected):
-    from keystream._philox import philox4x32_scalar
+    from keystream._core._philox import philox4x32_scalar
 
     assert philox4x32_scalar(ctr, key, rounds=rounds) == expected
 
@@ -70,7 +70,7 @@ def test_scalar_equals_the_array_form():
     """Key derivation's Python-int Philox is the numpy definition, on random counters and keys."""
     import numpy as np
 
-    from keystream._philox import philox4x32_scalar
+    from keystream._core._philox import philox4x32_scalar
 
     rng = np.random.default_rng(7)
     for ctr, key in zip(rng.integers(0, 2**32, (300, 4)).tolist(), rng.integers(0, 2**32, (300, 2)).tolist()):

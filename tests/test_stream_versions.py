@@ -80,7 +80,7 @@ def test_blocks_consumed_per_version(n):
         ks.Permutation(n, g)
         assert g.offset == 2 * blocks
     g = ks.Generator(3)
-    ks._draws.trunc_normal(0.0, 1.0, -2.0, 2.0, (5,), generator=g)
+    ks._torch._draws.trunc_normal(0.0, 1.0, -2.0, 2.0, (5,), generator=g)
     assert g.offset == 5 * 32
 
 

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 import keystream as ks
-from keystream._conformance import same_bits
 from keystream._engines import use_engine
+from keystream._tools._conformance import same_bits
 
 #: (torch code, the keystream call it equals), both given a generator.
 SAME_AS_KEYSTREAM = [

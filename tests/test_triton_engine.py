@@ -10,8 +10,8 @@ import torch
 
 import keystream as ks
 from _markers import requires_triton
-from keystream import _conformance as conf
 from keystream._engines import _triton, get_engine
+from keystream._tools import _conformance as conf
 
 pytestmark = requires_triton
 
@@ -132,13 +132,13 @@ def test_interpreter_engine_is_never_chosen_automatically():
 
 
 def test_cuda_graph_capture_raises(monkeypatch):
-    from keystream import _draws
+    from keystream._torch import _draws
 
     class FakeEngine:
         def fill(self, out, spec):  # pragma: no cover - must not be reached
             raise AssertionError
 
-    from keystream import _devices
+    from keystream._torch import _devices
 
     monkeypatch.setattr(_draws, "engine_for", lambda device, kind=None, dtype=None: FakeEngine())
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
@@ -284,7 +284,7 @@ def test_standard_normal_values_are_never_zero():
     (sincos depends on the word only through w >> 6: every class is checked)."""
     import numpy as np
 
-    from keystream._math import numpy_forms as R
+    from keystream._core._math import numpy_forms as R
 
     for hi in range(4):
         w = ((np.arange(1 << 24, dtype=np.uint64) + (hi << 24)) << 6).astype(np.uint32)
@@ -335,7 +335,7 @@ def _log_normalisations_agree(words):
     w) and as ``neg_log_f32`` in the kernels reads them from ``w + 0.5`` as a float64."""
     import numpy as np
 
-    from keystream._math import numpy_forms as R
+    from keystream._core._math import numpy_forms as R
 
     mant, k = R.log_normalisation_f32(words.astype(np.uint32))
     zb = (words.astype(np.uint32).astype(np.float64) + 0.5).view(np.uint64)
@@ -369,7 +369,7 @@ def test_math_on_hard_words_equals_the_reference(fn):
     and random words (the conformance draws reach these only by chance)."""
     import numpy as np
 
-    from keystream._math import numpy_forms as R
+    from keystream._core._math import numpy_forms as R
 
     bits = 32 if fn in (0, 2) else 64
     words = _hard_words(bits)
@@ -392,7 +392,7 @@ def test_exp_and_log_of_the_gpu_kernels_equal_the_torch_forms():
     the sqrt(2) fold and random values."""
     import numpy as np
 
-    from keystream._math.torch_forms import exp_f64, log_f64
+    from keystream._core._math.torch_forms import exp_f64, log_f64
 
     rng = np.random.default_rng(6)
     ln2 = np.log(2.0)

@@ -557,7 +557,7 @@ def test_a_failing_engine_gives_the_blocks_back(monkeypatch):
 
     monkeypatch.setattr(engine_for(torch.device("cpu")), "fill", broken)
     monkeypatch.setattr(ks._draws, "_native_fill", lambda *a: broken(None, None))  # NOTE [ small draws ]
-    monkeypatch.setattr(ks._memo, "_serve", lambda *a: None)  # NOTE [ memoised small draws ]
+    monkeypatch.setattr(ks._torch._memo, "_serve", lambda *a: None)  # NOTE [ memoised small draws ]
     # (g.rand(10) at the default dtype is the C module's small draw, and a remembered draw the
     # C module's too: their fills cannot fail)
     for call in (lambda: g.rand(10, dtype=torch.float32), lambda: g.rand(1 << 15),

@@ -3,7 +3,7 @@
 # vectors, AVX2 = 32, baseline SSE2 = 16).  Same flags as setup.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for src in src/keystream/_csrc/*.c; do
+for src in src/keystream/_engines/_csrc/*.c; do
   case "$src" in */pymod.c|*/pool.c) continue ;; esac
   gcc -O3 -std=c11 -ffp-contract=off -fno-math-errno -fPIC -fopt-info-vec-optimized \
       -c -o /tmp/keystream_vec_check.o "$src" 2>&1 |

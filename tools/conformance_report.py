@@ -17,7 +17,7 @@ import torch
 from scipy import stats
 
 import keystream as ks
-from keystream._draws import trunc_normal
+from keystream._torch._draws import trunc_normal
 
 
 def chi2_p(counts: np.ndarray, probs: np.ndarray) -> float:

@@ -1,7 +1,7 @@
 """Derive the polynomial coefficients of keystream's deterministic log/sin/cos.
 
 Run once when designing a stream version; its output was pasted, as bit
-patterns, into ``src/keystream/_constants.py``.  It is kept so that anyone can
+patterns, into ``src/keystream/_core/_constants.py``.  It is kept so that anyone can
 see where the numbers came from.  Changing a coefficient changes the stream:
 that needs a new stream version (docs/spec.md, section "Versioning").
 

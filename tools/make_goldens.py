@@ -18,7 +18,7 @@ import sys
 import torch
 
 import keystream as ks
-from keystream._conformance import PUBLIC_DRAWS
+from keystream._tools._conformance import PUBLIC_DRAWS
 
 SEED = 20261127
 TESTS = pathlib.Path(__file__).resolve().parent.parent / "tests"

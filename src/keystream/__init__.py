@@ -13,12 +13,16 @@ Example:
 """
 from __future__ import annotations
 
-from . import _composite, _counts, _draws, _inplace
-from ._composite import *  # noqa: F403 - and the draws made of them
-from ._counts import *  # noqa: F403 - poisson and binomial
-from ._draws import *  # noqa: F403 - the public draws are _draws.__all__
+import sys as _sys
+
+from ._core._warnings import KeystreamWarning
 from ._engines import available_engines, use_engine
-from ._generator import (
+from ._mode._torch_mode import patch_torch, torch_random, unpatch_torch
+from ._torch import _composite, _counts, _draws, _generator, _inplace, _permutation
+from ._torch._composite import *  # noqa: F403 - and the draws made of them
+from ._torch._counts import *  # noqa: F403 - poisson and binomial
+from ._torch._draws import *  # noqa: F403 - the public draws are _draws.__all__
+from ._torch._generator import (
     ALGORITHM,
     STREAM_VERSION,
     STREAM_VERSIONS,
@@ -31,12 +35,10 @@ from ._generator import (
     seed,
     set_state,
 )
-from ._graphsafe import graph_safe
-from ._inplace import *  # noqa: F403 - their in-place and *_like forms
-from ._permutation import Permutation
-from ._torch_mode import patch_torch, torch_random, unpatch_torch
+from ._torch._graphsafe import graph_safe
+from ._torch._inplace import *  # noqa: F403 - their in-place and *_like forms
+from ._torch._permutation import Permutation
 from ._version import __version__
-from ._warnings import KeystreamWarning
 
 __all__ = [
     "ALGORITHM",
@@ -65,6 +67,12 @@ _DRAW_MODULES = (_draws, _composite, _counts)
 for _module in (*_DRAW_MODULES, _inplace):
     __all__ += _module.__all__
 del _module
+
+# Pickles name a class by its module: those written while these modules were at the package's
+# top (keystream 0.2.0) still load.
+for _old, _module in (("_generator", _generator), ("_permutation", _permutation)):
+    _sys.modules.setdefault(f"{__name__}.{_old}", _module)
+del _old, _module
 
 #: The subpackages, imported on first use (``import keystream; keystream.data``): each costs
 #: import time that a script drawing numbers does not need.

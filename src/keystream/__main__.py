@@ -1,4 +1,4 @@
 """``python -m keystream``: the command line (see ``keystream --help``)."""
-from ._cli import main
+from ._tools._cli import main
 
 raise SystemExit(main())

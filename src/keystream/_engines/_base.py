@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from .._kinds import KERNEL_KINDS, kernel_kind
-from .._spec import DrawSpec
+from .._core._kinds import KERNEL_KINDS, kernel_kind
+from .._core._spec import DrawSpec
 
 #: Every kernel kind of the one table.
 ALL_KERNEL_KINDS = frozenset(k.name for k in KERNEL_KINDS)
@@ -16,7 +16,7 @@ __all__ = ["ALL_KERNEL_KINDS", "Engine"]
 
 
 class Engine(abc.ABC):
-    """Turns a :class:`~keystream._spec.DrawSpec` into numbers on some devices.
+    """Turns a :class:`~keystream._core._spec.DrawSpec` into numbers on some devices.
 
     Engines hold no state.  ``fill`` must write exactly ``full[spec.region]`` of the
     virtual draw into ``out``, bit for bit as the reference engine does, for any

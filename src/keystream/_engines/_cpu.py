@@ -20,12 +20,13 @@ from typing import Any
 
 import torch
 
-from .._constants import u32
-from .._kinds import DTYPE_CODES, kernel_kind
-from .._math.exact import LIMBS
-from .._math.feistel import SORT_MAX, feistel_keys, half_bits, permutation_key
-from .._spec import DrawSpec, zero_signs
-from .._warnings import KeystreamWarning
+from .._core._constants import u32
+from .._core._keys import use_compiled_derive
+from .._core._kinds import DTYPE_CODES, kernel_kind
+from .._core._math.exact import LIMBS
+from .._core._math.feistel import SORT_MAX, feistel_keys, half_bits, permutation_key
+from .._core._spec import DrawSpec, zero_signs
+from .._core._warnings import KeystreamWarning
 from ._base import Engine
 from ._portable import _region_indices
 
@@ -44,7 +45,7 @@ HUGEPAGE_ADVICE = True
 
 
 def _load() -> ctypes.CDLL | None:
-    here = pathlib.Path(__file__).resolve().parent.parent
+    here = pathlib.Path(__file__).resolve().parent
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         path = here / f"_kscore{suffix}"
         if path.exists():
@@ -114,10 +115,12 @@ def _load() -> ctypes.CDLL | None:
     return None
 
 
-try:  # the C code as a Python module: the calls small draws make (pymod.c)
-    from .. import _native as _NATIVE
+try:  # the C code as a Python module: the calls small draws and key derivation make (pymod.c)
+    from . import _native as _NATIVE  # type: ignore[attr-defined]  # (compiled)
 except ImportError:
     _NATIVE = None
+else:
+    use_compiled_derive(_NATIVE.derive)
 
 try:
     _LIB = _load()
@@ -358,7 +361,7 @@ def pack_params(kind: str, dtype: torch.dtype, params: tuple[Any, ...]) -> tuple
     draws' paths; None without the C module."""
     if _NATIVE is None or _LIB is None:
         return None
-    from .._kinds import layout
+    from .._core._kinds import layout
 
     code, dcode, fp, ip = _param_arrays(kind, dtype, params, zero_signs(params))
     packed = struct.pack(PACKED_FORMAT, code, dcode, dtype.itemsize, 0, *fp, *ip)

@@ -17,11 +17,11 @@ import dataclasses
 
 import torch
 
-from .._constants import f32, f64, u32
-from .._kinds import elements_per_block, layout
-from .._math import truncnorm
-from .._math.feistel import ROUND_C2, ROUND_C3, ROUNDS_V2, SORT_MAX, feistel_keys, permutation_key
-from .._math.torch_forms import (
+from .._core._constants import f32, f64, u32
+from .._core._kinds import elements_per_block, layout
+from .._core._math import truncnorm
+from .._core._math.feistel import ROUND_C2, ROUND_C3, ROUNDS_V2, SORT_MAX, feistel_keys, permutation_key
+from .._core._math.torch_forms import (
     c32,
     c64,
     exp_f64,
@@ -35,7 +35,7 @@ from .._math.torch_forms import (
     sqrt_f32,
     sqrt_f64,
 )
-from .._spec import DrawSpec, flat_strides
+from .._core._spec import DrawSpec, flat_strides
 from ._base import Engine
 
 __all__ = ["PortableEngine"]

@@ -14,11 +14,11 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from .._constants import u32
-from .._kinds import elements_per_block, layout
-from .._math import truncnorm
-from .._math.feistel import ROUND_C2, ROUND_C3, ROUNDS_V2, SORT_MAX, feistel_keys, half_bits, permutation_key
-from .._math.numpy_forms import (
+from .._core._constants import u32
+from .._core._kinds import elements_per_block, layout
+from .._core._math import truncnorm
+from .._core._math.feistel import ROUND_C2, ROUND_C3, ROUNDS_V2, SORT_MAX, feistel_keys, half_bits, permutation_key
+from .._core._math.numpy_forms import (
     c32,
     c64,
     exp_f64,
@@ -28,9 +28,9 @@ from .._math.numpy_forms import (
     sincos_f32,
     sincos_f64,
 )
-from .._math.xp import namespace
-from .._philox import philox4x32
-from .._spec import DrawSpec, flat_strides
+from .._core._math.xp import namespace
+from .._core._philox import philox4x32
+from .._core._spec import DrawSpec, flat_strides
 from ._base import Engine
 
 __all__ = ["ReferenceEngine", "permute", "permute_v2"]

@@ -29,11 +29,11 @@ from typing import Any
 
 import torch
 
-from .._kinds import DTYPE_CODES, KERNEL_KINDS, elements_per_block, kernel_kind
-from .._math.feistel import feistel_keys, half_bits
-from .._math.torch_forms import sqrt_f64
-from .._spec import DrawSpec, zero_signs
-from .._warnings import KeystreamWarning
+from .._core._kinds import DTYPE_CODES, KERNEL_KINDS, elements_per_block, kernel_kind
+from .._core._math.feistel import feistel_keys, half_bits
+from .._core._math.torch_forms import sqrt_f64
+from .._core._spec import DrawSpec, zero_signs
+from .._core._warnings import KeystreamWarning
 from ._base import Engine
 
 __all__ = ["CONTIGUOUS_SHAPES", "MIN_TRITON", "TritonEngine", "count_in_ball", "exact_sum_limbs",

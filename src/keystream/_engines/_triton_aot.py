@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .._kinds import DTYPE_CODES, KERNEL_KINDS
+from .._core._kinds import DTYPE_CODES, KERNEL_KINDS
 from . import _triton
 
 __all__ = ["Variant", "compile_launch", "compile_variant", "sass", "variants"]

@@ -10,8 +10,8 @@ and dtype codes (``K_*``, ``D_*``) come from ``_kinds.py``.
 import triton
 import triton.language as tl
 
-from keystream._constants import TABLE
-from keystream._kinds import DTYPE_CODES, DTYPE_NAMES, KERNEL_KINDS
+from keystream._core._constants import TABLE
+from keystream._core._kinds import DTYPE_CODES, DTYPE_NAMES, KERNEL_KINDS
 
 for _name, (_kind, _bits) in TABLE.items():
     globals()[_name] = tl.constexpr(_bits)

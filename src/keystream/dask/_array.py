@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._generator import STREAM_VERSION, transaction
-from .._generator import Generator as TorchGenerator
+from .._torch._generator import STREAM_VERSION, transaction
+from .._torch._generator import Generator as TorchGenerator
 from ..numpy import Generator as NumpyGenerator
 
 try:

@@ -39,12 +39,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .._constants import u32
-from .._detmath import exp
+from .._core._constants import u32
+from .._core._detmath import exp
+from .._core._keys import hash_bytes
+from .._core._math.numpy_forms import log_f64, neg_log_f64, sincos_f64
+from .._core._philox import philox4x32
 from .._engines import _cpu
-from .._keys import hash_bytes
-from .._math.numpy_forms import log_f64, neg_log_f64, sincos_f64
-from .._philox import philox4x32
 from ._sampler import epoch_generator
 
 __all__ = ["augment_words", "flip", "crop_boxes", "color_jitter", "mixup_lambda", "cutmix_boxes"]

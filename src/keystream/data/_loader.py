@@ -7,7 +7,7 @@ from typing import Any
 
 import torch.utils.data
 
-from .._generator import Generator
+from .._torch._generator import Generator
 from ._sampler import ShuffleSampler
 from ._torch_samplers import RandomSampler
 

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch.utils.data import Sampler
 
-from .._generator import STREAM_VERSION, Generator, _check_version
-from .._keys import canonical_seed
-from .._permutation import Permutation
+from .._core._keys import canonical_seed
+from .._torch._generator import STREAM_VERSION, Generator, _check_version
+from .._torch._permutation import Permutation
 
 __all__ = ["ShuffleSampler", "epoch_generator"]
 

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._generator import CPU, Generator, _with_key, resolve_generator
-from .._keys import TAG_FOLD_INT, Key, canonical_seed, derive_key, fold_in_key
-from .._torch_mode import torch_random
+from .._core._keys import TAG_FOLD_INT, Key, canonical_seed, derive_key, fold_in_key
+from .._mode._torch_mode import torch_random
+from .._torch._generator import CPU, Generator, _with_key, resolve_generator
 from ._sampler import epoch_generator
 
 __all__ = ["sample_generator", "PerSampleDataset", "seeded_globals"]

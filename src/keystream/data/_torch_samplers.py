@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, Sampler, Subset
 
-from .._composite import multinomial
-from .._draws import randint, randperm
-from .._generator import Generator, resolve_generator
+from .._torch._composite import multinomial
+from .._torch._draws import randint, randperm
+from .._torch._generator import Generator, resolve_generator
 
 __all__ = ["RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "random_split"]
 

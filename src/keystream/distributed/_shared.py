@@ -7,8 +7,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .._generator import Generator
-from .._keys import canonical_seed
+from .._core._keys import canonical_seed
+from .._torch._generator import Generator
 
 __all__ = ["shared_generator", "check_shared", "rank_generator"]
 

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import distributions as D
 
-from .. import _composite, _counts, _draws
-from .._generator import Generator, one_call, resolve_generator
-from .._math.torch_forms import exp_f64, neg_log1m_f64
+from .._core._math.torch_forms import exp_f64, neg_log1m_f64
+from .._torch import _composite, _counts, _draws
+from .._torch._generator import Generator, one_call, resolve_generator
 
 __all__ = ["rsample", "sample", "supported"]
 

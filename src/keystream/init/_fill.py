@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from .. import _draws
-from .._generator import Generator, resolve_generator
+from .._torch import _draws
+from .._torch._generator import Generator, resolve_generator
 
 __all__ = ["local_region", "fill_"]
 

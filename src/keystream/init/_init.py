@@ -11,8 +11,8 @@ import math
 import torch
 from torch.nn.init import _calculate_fan_in_and_fan_out, calculate_gain
 
-from .._generator import Generator, one_call, resolve_generator
-from .._math.torch_forms import sqrt_f64
+from .._core._math.torch_forms import sqrt_f64
+from .._torch._generator import Generator, one_call, resolve_generator
 from . import _fill
 
 __all__ = [
@@ -145,7 +145,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Gener
     zeros = int(math.ceil(sparsity * rows))
     parent = g.clone()
     normal_(tensor, 0.0, std, g)
-    from .._permutation import Permutation
+    from .._torch._permutation import Permutation
 
     local, _, region = _fill.local_region(tensor)
     with torch.no_grad():

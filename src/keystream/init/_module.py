@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._generator import Generator
-from .._keys import canonical_seed
+from .._core._keys import canonical_seed
+from .._torch._generator import Generator
 from . import _init
 
 __all__ = ["init_module", "materialize", "parameter_generator"]

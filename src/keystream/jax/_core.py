@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._constants import u32
-from .._draws import plan
+from .._core._constants import u32
+from .._core._keys import canonical_seed, hash_bytes, key_from_seed
+from .._core._philox import philox4x32
+from .._core._spec import DrawSpec
 from .._engines._reference import compute
-from .._generator import STREAM_VERSION
-from .._generator import Generator as TorchGenerator
-from .._keys import canonical_seed, hash_bytes, key_from_seed
-from .._philox import philox4x32
-from .._spec import DrawSpec
+from .._torch._draws import plan
+from .._torch._generator import STREAM_VERSION
+from .._torch._generator import Generator as TorchGenerator
 from ..numpy._generator import _NP_TO_TORCH
 
 try:

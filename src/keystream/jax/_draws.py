@@ -2,7 +2,7 @@
 
 ``keystream.jax.rand(key, shape, offset=b)`` equals ``keystream.rand(shape,
 generator=g)`` for a :class:`keystream.Generator` ``g`` with that key at offset ``b``, bit
-for bit, eagerly and under ``jax.jit`` / ``jax.vmap`` (NOTE [ plans ] in ``keystream._draws``:
+for bit, eagerly and under ``jax.jit`` / ``jax.vmap`` (NOTE [ plans ] in ``keystream._torch._draws``:
 the draw's own checks and parameters, computed with the reference forms on jax.numpy).
 Distribution parameters are Python numbers (they are the kernel's parameters); ``key`` and
 ``offset`` may be traced.
@@ -15,9 +15,9 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from .. import _draws as _kd
-from .._generator import STREAM_VERSION
-from .._generator import Generator as TorchGenerator
+from .._torch import _draws as _kd
+from .._torch._generator import STREAM_VERSION
+from .._torch._generator import Generator as TorchGenerator
 from ._core import as_key, run_plan, torch_dtype
 
 __all__ = ["bernoulli", "bits", "cauchy", "exponential", "geometric", "gumbel", "laplace", "log_normal", "normal",

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from jax.extend.random import define_prng_impl
 
-from .. import _draws as _kd
-from .._generator import Generator as TorchGenerator
-from .._keys import canonical_seed, key_from_seed
+from .._core._keys import canonical_seed, key_from_seed
+from .._torch import _draws as _kd
+from .._torch._generator import Generator as TorchGenerator
 from ._core import IMPL, as_key, derive, fold_bytes, run_plan
 
 __all__ = ["fold_in", "impl", "key", "key_of", "spawn"]

@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import torch
 
 from .. import init as _init
-from .._generator import STREAM_VERSION
-from .._generator import Generator as TorchGenerator
+from .._torch._generator import STREAM_VERSION
+from .._torch._generator import Generator as TorchGenerator
 from ._core import as_key, run_plan, torch_dtype
 
 __all__ = ["kaiming_normal", "kaiming_uniform", "normal", "trunc_normal", "uniform", "xavier_normal",

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
-from .. import _draws as _kd
+from .._torch import _draws as _kd
 from ..nn._mask import _scale, keep_threshold
 from ..nn._schedule import _DOMAIN
 from ._core import as_key, derive, fold_bytes, run_plan

@@ -2,7 +2,7 @@
 
 See docs/montecarlo.md and ``keystream mc --help``.
 """
-from .._detmath import exp, log
+from .._core._detmath import exp, log
 from ._estimate import Draws, Estimate, control_variate, estimate
 from ._examples import EXAMPLES
 from ._integrands import InBall

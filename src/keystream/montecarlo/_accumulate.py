@@ -13,8 +13,8 @@ from fractions import Fraction
 
 import torch
 
+from .._core._math.exact import LIMBS
 from .._engines import engine_for
-from .._math.exact import LIMBS
 
 __all__ = ["exact_sum", "exact_sums", "to_fraction"]
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from .. import _draws
-from .._devices import usable_device
-from .._generator import Generator
-from .._keys import canonical_seed
+from .._core._keys import canonical_seed
+from .._torch import _draws
+from .._torch._devices import usable_device
+from .._torch._generator import Generator
 from ._accumulate import SCALE_BITS, exact_sums, to_fraction
 
 __all__ = ["Estimate", "Draws", "estimate"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._detmath import exp
+from .._core._detmath import exp
 from ._estimate import Draws, Estimate, estimate
 from ._integrands import InBall
 

@@ -19,10 +19,10 @@ import math
 
 import torch
 
-from .._draws import _round
+from .._core._math.torch_forms import alpha_dropout_noise, dropout_noise
+from .._core._spec import DrawSpec
 from .._engines import engine_for
-from .._math.torch_forms import alpha_dropout_noise, dropout_noise
-from .._spec import DrawSpec
+from .._torch._draws import _round
 
 __all__ = ["apply_dropout", "keep_threshold"]
 

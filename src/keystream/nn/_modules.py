@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from .._generator import Generator
+from .._torch._generator import Generator
 from . import functional as F
 from ._schedule import Site
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .._opaque import OPAQUE, register_opaque
+from .._torch._opaque import OPAQUE, register_opaque
 from ._mask import apply_dropout
 from ._schedule import Site
 

@@ -35,9 +35,9 @@ from typing import Any
 
 import torch
 
-from .._generator import Generator, resolve_generator
-from .._keys import Key, fold_in_key
-from .._opaque import OpaqueMeta
+from .._core._keys import Key, fold_in_key
+from .._torch._generator import Generator, resolve_generator
+from .._torch._opaque import OpaqueMeta
 
 __all__ = ["Site", "batch", "get_step", "name_modules", "set_step"]
 

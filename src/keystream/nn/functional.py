@@ -29,8 +29,8 @@ from typing import Any
 
 import torch
 
-from .._dropout import dropout as unkeyed_dropout
-from .._generator import Generator, resolve_generator
+from .._mode._dropout import dropout as unkeyed_dropout
+from .._torch._generator import Generator, resolve_generator
 from ._op import count_call, keyed_dropout
 from ._schedule import Site
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._generator import Generator as TorchGenerator
-from .._keys import fold_in_key, spawn_key
+from .._core._keys import fold_in_key, spawn_key
+from .._torch._generator import Generator as TorchGenerator
 
 __all__ = ["KeystreamBitGenerator", "bit_generator"]
 

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from .. import _composite, _counts, _draws
-from .._generator import STREAM_VERSION, transaction
-from .._generator import Generator as TorchGenerator
+from .._torch import _composite, _counts, _draws
+from .._torch._generator import STREAM_VERSION, transaction
+from .._torch._generator import Generator as TorchGenerator
 
 __all__ = ["Generator", "default_rng"]
 

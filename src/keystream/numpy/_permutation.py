@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._generator import Generator as TorchGenerator
-from .._permutation import Permutation as TorchPermutation
+from .._torch._generator import Generator as TorchGenerator
+from .._torch._permutation import Permutation as TorchPermutation
 from ._generator import Generator
 
 __all__ = ["Permutation"]

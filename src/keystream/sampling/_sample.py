@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._constants import u32
+from .._core._constants import u32
+from .._core._keys import canonical_seed
+from .._core._math.torch_forms import exp_f64, log_f64, mulhi64
+from .._core._philox import philox4x32
 from .._engines import engine_for
-from .._keys import canonical_seed
-from .._math.torch_forms import exp_f64, log_f64, mulhi64
-from .._philox import philox4x32
 
 __all__ = ["request_keys", "sample", "sample_probs"]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
+from .._core._kinds import INT_DTYPES
 from . import _draws, _memo
 from ._devices import usable_device
 from ._generator import Generator, one_call
-from ._kinds import INT_DTYPES
 
 __all__ = [
     "bernoulli_",

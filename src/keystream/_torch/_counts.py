@@ -31,14 +31,9 @@ from typing import Any
 
 import torch
 
-from . import _draws
-from ._composite import KERNEL_DTYPES, Elements, _at, _sqrt, kernel_param, region_of
-from ._constants import u32
-from ._draws import generator_method
-from ._engines import engine_for
-from ._generator import Generator, resolve_generator
-from ._kinds import FLOAT_DTYPES
-from ._math.torch_forms import (
+from .._core._constants import u32
+from .._core._kinds import FLOAT_DTYPES
+from .._core._math.torch_forms import (
     c64,
     exp_f64,
     log1p_f64,
@@ -48,7 +43,12 @@ from ._math.torch_forms import (
     neg_log1m_f64,
     stirling_series_f64,
 )
-from ._spec import blocks_for
+from .._core._spec import blocks_for
+from .._engines import engine_for
+from . import _draws
+from ._composite import KERNEL_DTYPES, Elements, _at, _sqrt, kernel_param, region_of
+from ._draws import generator_method
+from ._generator import Generator, resolve_generator
 
 __all__ = ["poisson", "binomial"]
 

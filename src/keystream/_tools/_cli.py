@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ._version import __version__
+from .._version import __version__
 
 __all__ = ["main"]
 
@@ -44,7 +44,7 @@ def _int_arg(minimum: int | None = None, maximum: int | None = None) -> Callable
 
 def _device_arg(text: str) -> str:
     """An argparse type: a torch device this torch and this machine can use."""
-    from ._devices import usable_device
+    from .._torch._devices import usable_device
 
     try:
         usable_device(text, "--device")
@@ -149,7 +149,7 @@ def _quiet_stdout() -> None:
 
 
 def _mc(args: argparse.Namespace) -> int:
-    from .montecarlo import EXAMPLES
+    from ..montecarlo import EXAMPLES
 
     ex = EXAMPLES[args.example]
     if args.plot and _pyplot() is None:  # (checked before the run, which may be long)

@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from ._draws import _below
-from ._engines import Engine, get_engine
-from ._math import truncnorm
-from ._spec import DrawSpec
+from .._core._math import truncnorm
+from .._core._spec import DrawSpec
+from .._engines import Engine, get_engine
+from .._torch._draws import _below
 
 __all__ = ["Case", "CASES", "INIT_FILLS", "PUBLIC_DRAWS", "cases", "make_spec", "reference", "run_case", "same_bits"]
 
@@ -168,7 +168,7 @@ def _public_draws() -> None:
     probs = torch.tensor([0.0, 0.01, 0.3, 0.5, 0.75, 1.0], dtype=F64).repeat(172)[:n].flip(0)
     PUBLIC_DRAWS["binomial/float64"] = _given_generator(ks.binomial, counts, probs)
     PUBLIC_DRAWS["binomial/float32"] = _given_generator(ks.binomial, 400.0, 0.125, (n,), dtype=F32)
-    from . import init, sampling
+    from .. import init, sampling
 
     def sampled(**params: Any) -> Callable[[Any], torch.Tensor]:
         keys = sampling.request_keys(range(16), 3)
@@ -177,7 +177,7 @@ def _public_draws() -> None:
     PUBLIC_DRAWS["sampling.sample/temperature"] = sampled(temperature=0.7)
     PUBLIC_DRAWS["sampling.sample/top-k-top-p-min-p"] = sampled(temperature=1.2, top_k=40, top_p=0.9, min_p=0.02)
 
-    from . import nn
+    from .. import nn
 
     def dropped(cls: Any, shape: tuple[int, ...], p: float, dtype: torch.dtype = F32) -> Callable[[Any], torch.Tensor]:
         def draw(g: Any) -> torch.Tensor:

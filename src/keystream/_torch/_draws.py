@@ -25,17 +25,18 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from . import _engines, _graphsafe, _memo, _opaque, _ops
-from ._constants import f64
+from .. import _engines
+from .._core._constants import f64
+from .._core._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, versioned
+from .._core._math import truncnorm
+from .._core._math.numpy_forms import log_f64
+from .._core._spec import DrawSpec, blocks_for, zero_signs
+from .._engines import _forced as _FORCED
+from .._engines import engine_for
+from .._engines._cpu import _NATIVE, CpuEngine, pack_params
+from . import _graphsafe, _memo, _opaque, _ops
 from ._devices import parse_device, usable_device
-from ._engines import _forced as _FORCED
-from ._engines import engine_for
-from ._engines._cpu import _NATIVE, CpuEngine, pack_params
 from ._generator import GRAPH_SAFE, Generator, _with_key, default_generator, resolve_generator, transaction
-from ._kinds import BITS_DTYPES, FLOAT_DTYPES, INT_DTYPES, versioned
-from ._math import truncnorm
-from ._math.numpy_forms import log_f64
-from ._spec import DrawSpec, blocks_for, zero_signs
 
 __all__ = [
     "rand",

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._core._constants import f64
+from .._core._kinds import FLOAT_DTYPES
+from .._core._math.torch_forms import c64, exp_f64, log_f64, mulhi64, sqrt_f64
+from .._core._spec import blocks_for
+from .._engines import engine_for
 from . import _draws
-from ._constants import f64
 from ._draws import generator_method
-from ._engines import engine_for
 from ._generator import Generator, resolve_generator
-from ._kinds import FLOAT_DTYPES
-from ._math.torch_forms import c64, exp_f64, log_f64, mulhi64, sqrt_f64
-from ._spec import blocks_for
 
 __all__ = ["multinomial", "standard_gamma", "gamma", "chi2", "beta", "dirichlet", "student_t"]
 

@@ -1,6 +1,6 @@
 """The one table of draw kinds: everything that lists kinds or dtype codes derives from it.
 
-A *draw kind* is what a :class:`~keystream._spec.DrawSpec` names (``"bits"``,
+A *draw kind* is what a :class:`~keystream._core._spec.DrawSpec` names (``"bits"``,
 ``"uniform"``, ...).  The engines' kernels switch on a finer *kernel kind*: ``bits``
 is two kernel kinds (32- and 64-bit words), every other draw kind is one.  Each row
 below is a kernel kind: its code (the C engine's ``K_*`` enum, generated into

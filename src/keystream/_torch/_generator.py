@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.data import get_worker_info  # (imported by torch itself)
 
+from .._core._keys import Key, canonical_seed, fold_in_key, key_from_seed, spawn_key
+from .._core._philox import philox4x32_scalar
 from ._devices import parse_device
-from ._keys import Key, canonical_seed, fold_in_key, key_from_seed, spawn_key
 from ._opaque import OpaqueMeta
-from ._philox import philox4x32_scalar
 
 __all__ = ["Generator", "default_generator", "fork_rng", "manual_seed", "seed", "initial_seed", "get_state",
            "set_state"]
@@ -464,7 +464,7 @@ class Generator(metaclass=OpaqueMeta):
 
     if TYPE_CHECKING:
         # The draw methods (g.rand(...) is keystream.rand(..., generator=g)) are made from
-        # the public draws by keystream._draws, which imports this module, not the reverse.
+        # the public draws by keystream._torch._draws, which imports this module, not the reverse.
         def __getattr__(self, name: str) -> Callable[..., torch.Tensor]: ...
 
 

@@ -26,12 +26,12 @@ from typing import Any, overload
 
 import torch
 
+from .._core._kinds import PERM_KEY_BLOCKS, PERM_V2_KEY_BLOCKS
+from .._core._math.feistel import SORT_MAX, feistel_keys, permutation_key
+from .._core._spec import DrawSpec
+from .._engines import engine_for, get_engine
 from ._devices import usable_device
-from ._engines import engine_for, get_engine
 from ._generator import Generator, resolve_generator
-from ._kinds import PERM_KEY_BLOCKS, PERM_V2_KEY_BLOCKS
-from ._math.feistel import SORT_MAX, feistel_keys, permutation_key
-from ._spec import DrawSpec
 
 __all__ = ["Permutation"]
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ._generator import Generator
+from .._torch._generator import Generator
 
 __all__ = ["chunks", "run"]
 

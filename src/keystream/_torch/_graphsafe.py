@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 
+from .._core._spec import DrawSpec, blocks_for
 from ._devices import usable_device
 from ._generator import GRAPH_SAFE, Generator, resolve_generator
-from ._spec import DrawSpec, blocks_for
 
 __all__ = ["GraphSafeState", "graph_safe"]
 
@@ -99,7 +99,7 @@ def open_state(g: Generator) -> GraphSafeState | None:
 def run(state: GraphSafeState, kind: str, params: tuple[Any, ...], shape: tuple[int, ...], dtype: torch.dtype,
         device: torch.device, region: tuple[tuple[int, int], ...], target: torch.Tensor) -> None:
     """Fill ``target`` with a draw at the device offset, then advance it (both on the device)."""
-    from ._engines import engine_for
+    from .._engines import engine_for
 
     if device != state.device:
         raise RuntimeError(f"keystream.graph_safe holds this generator's offset on {state.device}; "

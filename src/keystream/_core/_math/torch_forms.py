@@ -203,7 +203,7 @@ def neg_log_f64(xh: Tensor, xl: Tensor) -> Tensor:
 
 def log_parts_f64(k: Tensor, mant: Tensor) -> Tensor:
     """``ln(2^k * 1.mant)`` (mant: the 52 fraction bits as int64), the stream's float64 log;
-    also ``keystream._detmath.log``."""
+    also ``keystream._core._detmath.log``."""
     big = mant >= u64("SQRT2_MANT_F64")
     x = torch.where(big, 0x3FE0000000000000, 0x3FF0000000000000).bitwise_or_(mant).view(torch.float64)
     dk = (k + big.to(torch.int64)).to(torch.float64)

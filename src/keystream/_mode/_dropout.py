@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import torch
 
-from . import _draws, _memo
-from ._generator import Generator
-from ._math.torch_forms import alpha_dropout_noise, dropout_noise
+from .._core._math.torch_forms import alpha_dropout_noise, dropout_noise
+from .._torch import _draws, _memo
+from .._torch._generator import Generator
 
 __all__ = ["dropout"]
 

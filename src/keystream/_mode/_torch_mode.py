@@ -49,10 +49,10 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from . import _composite, _counts, _draws, _inplace
+from .._core._math.torch_forms import dropout_noise
+from .._torch import _composite, _counts, _draws, _inplace
+from .._torch._generator import Generator, default_generator, manual_seed, resolve_generator, transaction
 from ._dropout import dropout as _dropout
-from ._generator import Generator, default_generator, manual_seed, resolve_generator, transaction
-from ._math.torch_forms import dropout_noise
 
 __all__ = ["patch_torch", "torch_random", "unpatch_torch"]
 
@@ -415,7 +415,7 @@ def _primitives() -> list[tuple[Any, str, Handler]]:
             out.append((owner, name + "_", _dropout_handler(feature, alpha, True)))
         for name in ("lstm", "gru", "rnn_tanh", "rnn_relu"):
             out.append((owner, name, _rnn(name, getattr(torch, name))))
-    from . import init
+    from .. import init
 
     for name in init._init.__all__:
         if name.endswith("_"):  # the random initialisers: keystream.init's (not all of torch's check for modes)
@@ -610,7 +610,7 @@ _patched: list[Any] = []
 
 
 def _is_combined(state: Any) -> bool:
-    from ._generator import _MAGIC, STATE_BYTES
+    from .._torch._generator import _MAGIC, STATE_BYTES
     return (isinstance(state, Tensor) and state.dtype == torch.uint8 and state.dim() == 1
             and state.numel() > STATE_BYTES
             and bytes(state[-STATE_BYTES:-STATE_BYTES + 4].tolist()) == _MAGIC)
@@ -621,7 +621,7 @@ def _state_functions(torch_get: Callable[[], Tensor], torch_set: Callable[[Tenso
                      ) -> dict[str, Callable[..., Any]]:
     """torch's seeding and state functions under the patch (NOTE [ torch's RNG state under
     patch_torch ])."""
-    from ._generator import STATE_BYTES
+    from .._torch._generator import STATE_BYTES
 
     @functools.wraps(torch_get)
     def get_rng_state() -> Tensor:

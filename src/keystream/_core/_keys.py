@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+from collections.abc import Callable
 
 from ._constants import u32
 from ._philox import philox4x32_scalar
 
-try:  # the C module's derivation (one Philox block, about 0.1 us); the numpy one is the definition
-    from ._native import derive as _native_derive
-except ImportError:  # (not built: the portable engine's install)
-    _native_derive = None
-
 __all__ = ["Key", "TAG_FOLD_INT", "canonical_seed", "derive_key", "fold_in_key", "hash_bytes", "key_from_seed",
-           "spawn_key"]
+           "spawn_key", "use_compiled_derive"]
+
+#: The C module's derivation (one Philox block, about 0.1 us against 3 in Python), which the C
+#: engine hands over when it loads (use_compiled_derive); the Python one is the definition.
+_native_derive: Callable[[int, int, int, int], tuple[int, int]] | None = None
 
 Key = tuple[int, int]
 _U64 = 1 << 64
@@ -57,10 +57,17 @@ _TAGS = {name: u32(name) for name in ("TAG_FOLD_INT", "TAG_FOLD_BYTES", "TAG_SPA
 TAG_FOLD_INT = _TAGS["TAG_FOLD_INT"]
 
 
+def use_compiled_derive(derive: Callable[[int, int, int, int], tuple[int, int]]) -> None:
+    """Derive keys with ``derive(k0, k1, value, tag)``: the same words as :func:`derive_key`'s
+    own Philox block (``tests/test_cpu_engine.py`` compares them), computed in C."""
+    global _native_derive
+    _native_derive = derive
+
+
 def derive_key(parent: Key, value: int, tag: int) -> Key:
     """The child key of ``parent`` for a checked ``value`` in [0, 2^64) under domain ``tag``."""
     if _native_derive is not None:
-        return _native_derive(parent[0], parent[1], value, tag)  # type: ignore[no-any-return]
+        return _native_derive(parent[0], parent[1], value, tag)
     w = philox4x32_scalar((value & 0xFFFFFFFF, value >> 32, tag, u32("TAG_VERSION")), parent)
     return w[0], w[1]
 

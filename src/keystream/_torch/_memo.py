@@ -36,11 +36,11 @@ from typing import Any
 
 import torch
 
-from . import _engines
-from ._engines import _forced as _FORCED
-from ._engines._cpu import _NATIVE, CpuEngine, pack_params
+from .. import _engines
+from .._core._kinds import PERM_V2_KEY_BLOCKS
+from .._engines import _forced as _FORCED
+from .._engines._cpu import _NATIVE, CpuEngine, pack_params
 from ._generator import GRAPH_SAFE, Generator, default_generator
-from ._kinds import PERM_V2_KEY_BLOCKS
 
 __all__ = ["SMALL_MAX", "Binder", "context", "randint_binder", "randperm_binder", "record", "serve"]
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
+from .._core._philox import philox4x32
+from .._engines import all_engines
 from . import _conformance as conf
-from ._engines import all_engines
-from ._philox import philox4x32
 
 __all__ = ["run", "devices"]
 
@@ -99,7 +99,7 @@ def run(print_fn: Callable[[str], None] = print) -> int:
     unavailable = [e.name for e in all_engines() if not e.available()]
     if unavailable:
         print_fn(f"not available in this process: {', '.join(unavailable)}")
-    from ._engines._triton import unavailable_reason
+    from .._engines._triton import unavailable_reason
 
     if unavailable_reason():
         print_fn(f"triton engines: {unavailable_reason()}")
@@ -111,8 +111,8 @@ def run(print_fn: Callable[[str], None] = print) -> int:
 def _served(device: torch.device) -> str:
     """``device: engine``, and the draws another engine serves there (those the device's
     engine has no kernel for)."""
-    from ._engines import engine_for
-    from ._kinds import KERNEL_KINDS
+    from .._core._kinds import KERNEL_KINDS
+    from .._engines import engine_for
 
     main = engine_for(device)
     others = [f"{row.kind}/{str(dt).removeprefix('torch.')}: {engine_for(device, row.kind, dt).name}"
@@ -137,8 +137,8 @@ def _kernel_engines() -> list[tuple[Any, torch.device]]:
 def _fused_rows() -> list[tuple[str, str, str, str]]:
     """montecarlo.InBall's fused kernels (C, Triton) against its torch definition, through
     ``estimate``, and the engines' exact sums, per engine and device that has them."""
-    from ._engines import use_engine
-    from .montecarlo import InBall, estimate
+    from .._engines import use_engine
+    from ..montecarlo import InBall, estimate
 
     rows = []
     for engine, dev in _kernel_engines():
@@ -194,7 +194,7 @@ def _composite_rows() -> list[tuple[str, str, str, str]]:
     """The composite draws, keyed dropout and sampling of each engine with kernels for them
     (C, Triton) against the portable engine (their torch definitions), in each stream version
     the engine computes them for."""
-    from ._engines import use_engine
+    from .._engines import use_engine
 
     rows = []
     for engine, dev in _kernel_engines():
@@ -219,8 +219,8 @@ def _composite_rows() -> list[tuple[str, str, str, str]]:
 def _exact_sums_ok(engine: str, dev: torch.device) -> bool:
     """The engine's exact sums (C, Triton) equal the torch limb arithmetic on values of
     many magnitudes and signs, in programs of different ranges."""
-    from ._engines import use_engine
-    from .montecarlo._accumulate import _join, _limbs_torch, exact_sums
+    from .._engines import use_engine
+    from ..montecarlo._accumulate import _join, _limbs_torch, exact_sums
 
     g = torch.Generator().manual_seed(1)
     x = torch.randn(5 * 1024 + 3, generator=g, dtype=torch.float64)

@@ -1,4 +1,4 @@
-/* keystream._native: the calls small draws and key derivation make millions of times, with
+/* keystream._engines._native: the calls small draws and key derivation make millions of times, with
  * the CPython C API's fast calling convention (no ctypes argument conversion, no parameter
  * arrays built per call).  It links its own copy of the engine's files and uses only what runs on
  * the calling thread (its thread pool never starts); the large kernels, which release the
