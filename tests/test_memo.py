@@ -1,4 +1,4 @@
-"""NOTE [ memoised small draws ] (keystream/_memo.py): the short path of small draws is the
+"""NOTE [ memoised small draws ] (keystream/_torch/_memo.py): the short path of small draws is the
 full path's bits, state and errors."""
 from __future__ import annotations
 
