@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import textwrap
 import threading
 
 import pytest
@@ -463,11 +464,10 @@ def test_patch_torch_can_seed_python_s_and_numpy_s_generators(patched):
     assert not torch.equal(first[0], first[1])  # worker 0 and worker 1 differ
 
 
-@pytest.mark.parametrize("backend", ["eager", "aot_eager"])
+@pytest.mark.parametrize("backend", ["eager", "aot_eager", "inductor"])
 def test_compiled_dropout_under_the_mode_equals_eager(backend):
     """nn.Dropout / F.dropout / alpha dropout in a compiled model (fullgraph) under the mode:
-    keystream's masks, eager's numbers, new ones each call, torch's generator untouched.
-    (inductor cannot lower the generator the graph holds as a constant in this torch.)"""
+    keystream's masks, eager's numbers, new ones each call, torch's generator untouched."""
     torch._dynamo.reset()
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5), torch.nn.AlphaDropout(0.2),
                                 torch.nn.Linear(8, 2))
@@ -480,6 +480,73 @@ def test_compiled_dropout_under_the_mode_equals_eager(backend):
         want = [model(x) for _ in range(3)]
     assert all(torch.equal(a, b) for a, b in zip(got, want)) and not torch.equal(got[0], got[1])
     assert g.offset > 0 and torch.equal(torch.get_rng_state(), torch_state)
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_compiled_function_draws_from_the_generator_of_each_call(backend):
+    """NOTE [ Dynamo and the wrappers ]: a function compiled once draws, at each call, from the
+    generator of the mode open at that call (a graph input, not a constant of the first call)."""
+    torch._dynamo.reset()
+
+    def f(x):
+        return F.dropout(x, 0.5) + torch.rand(16) + torch.randn_like(x)
+
+    x = torch.ones(16)
+    compiled = torch.compile(f, backend=backend, fullgraph=True)
+    got = []
+    for seed in (1, 2, 1):
+        with ks.torch_random(ks.Generator(seed)) as g:
+            got.append((compiled(x), g.offset))
+    want = []
+    for seed in (1, 2, 1):
+        with ks.torch_random(ks.Generator(seed)) as g:
+            want.append((f(x), g.offset))
+    assert all(torch.equal(a, b) and m == n for (a, m), (b, n) in zip(got, want))
+    assert torch.equal(got[0][0], got[2][0]) and not torch.equal(got[0][0], got[1][0])
+
+
+def test_inductor_under_patch_torch_equals_eager(patched):
+    """inductor compiles draws, dropout and in-place draws under patch_torch (its own pattern
+    library traced with torch's functions: NOTE [ inductor's own patterns ])."""
+    torch._dynamo.reset()
+
+    def f(x):
+        return torch.rand(3, 4) + torch.randn_like(x) + F.dropout(x, 0.3) + torch.empty_like(x).uniform_(-1, 1)
+
+    x = torch.ones(3, 4)
+    torch_state = torch.get_rng_state()
+    ks.patch_torch(11)
+    try:
+        compiled = torch.compile(f, backend="inductor", fullgraph=True)
+        got = [compiled(x) for _ in range(2)]
+        ks.manual_seed(11)
+        want = [f(x) for _ in range(2)]
+    finally:
+        ks.unpatch_torch()
+    assert all(torch.equal(a, b) for a, b in zip(got, want)) and not torch.equal(got[0], got[1])
+    assert torch.equal(torch.get_rng_state(), torch_state)
+
+
+def test_first_compile_under_the_patch_traces_the_wrappers():
+    """Dynamo imported for the first time under patch_torch (its table of torch functions then
+    made with the wrappers in place): the compiled model still draws keystream's masks at each
+    call (NOTE [ Dynamo and the wrappers ]).  In a fresh process: Dynamo is imported once."""
+    code = textwrap.dedent("""
+        import sys, torch, keystream as ks
+        assert "torch._dynamo" not in sys.modules
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 2))
+        x = torch.ones(3, 4)
+        ks.patch_torch(5)
+        compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+        got = [compiled(x) for _ in range(3)]
+        ks.manual_seed(5)
+        want = [model(x) for _ in range(3)]
+        ks.unpatch_torch()
+        assert all(torch.equal(a, b) for a, b in zip(got, want)) and not torch.equal(got[0], got[1])
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
 def test_patch_torch_needs_no_function_mode_and_rebinds_early_references(patched):

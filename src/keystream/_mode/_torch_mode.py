@@ -41,6 +41,7 @@ import math
 import random
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -84,7 +85,8 @@ def _factory(draw: Callable[..., Tensor]) -> Handler:
     ``out`` nor a tensor argument (``torch.normal(mean, std)``: theirs) decides it."""
     def handle(args: tuple[Any, ...], kwargs: dict[str, Any], g: Generator) -> Tensor:
         tensors = any(isinstance(a, Tensor) for a in (*args, *kwargs.values()))
-        if kwargs.get("device") is None and kwargs.get("out") is None and not tensors:
+        if (kwargs.get("device") is None and kwargs.get("out") is None and not tensors
+                and not torch.compiler.is_dynamo_compiling()):  # (Dynamo cannot trace it: the generator's)
             kwargs["device"] = torch.get_default_device()
         return draw(*args, generator=g, **kwargs)
     return handle
@@ -443,10 +445,39 @@ def _handlers() -> dict[Any, Handler]:
         return _table
 
 
+# NOTE [ inductor's own patterns ]
+# The first time inductor compiles for a device it builds its pattern library by tracing small
+# functions of its own with make_fx (torch/_inductor/pattern_matcher.py: fwd_only,
+# joint_fwd_bwd), among them ``torch.randperm(n)[:k]`` index patterns.  Run under the mode,
+# that trace would record keystream's draw operator with the generator as a graph constant,
+# which inductor cannot lower, and the user's compile would fail.  Those traces draw no numbers
+# for anyone (they are patterns to search for), so the mode lets them reach torch's functions:
+# only while torch's compiling flag is set outside Dynamo's own tracing, and only for calls made
+# under those two functions of inductor's pattern matcher.
+_PATTERN_TRACERS = frozenset({"fwd_only", "joint_fwd_bwd"})
+
+
+def _inductor_pattern_trace() -> bool:
+    """Whether this call comes from inductor tracing its pattern library (NOTE [ inductor's
+    own patterns ]).  Under Dynamo's tracing it is False before it looks at anything Dynamo
+    would guard on (``is_dynamo_compiling`` is True only there)."""
+    if not torch.compiler.is_compiling() or torch.compiler.is_dynamo_compiling():
+        return False
+    frame: types.FrameType | None = sys._getframe(2)
+    for _ in range(64):
+        if frame is None:
+            return False
+        code = frame.f_code
+        if code.co_name in _PATTERN_TRACERS and code.co_filename.endswith("pattern_matcher.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _wrapper(original: Any, handler: Handler) -> Callable[..., Any]:
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if getattr(_local, "busy", False):
+        if getattr(_local, "busy", False) or _inductor_pattern_trace():
             return original(*args, **kwargs)
         modes = getattr(_local, "modes", None)
         # the thread's own mode, else patch_torch's (NOTE [ every thread under patch_torch ])
@@ -455,6 +486,58 @@ def _wrapper(original: Any, handler: Handler) -> Callable[..., Any]:
             return original(*args, **kwargs)
         return mode.serve(handler, args, kwargs)
     return wrapper
+
+
+# NOTE [ Dynamo and the wrappers ]
+# Dynamo keeps a table of torch's functions that it puts in a graph as calls instead of tracing
+# them (torch._dynamo.trace_rules.get_torch_obj_rule_map), made by looking the functions up by
+# name when torch._dynamo is first imported.  Imported while the wrappers are installed (the first
+# torch.compile under the mode), the table would hold the wrappers: Dynamo would put a call of the
+# wrapper in the graph, AOTAutograd would trace it with the generator of that moment as a graph
+# constant, and the compiled function would keep drawing from that generator whatever the mode
+# says later (inductor even evaluates such a draw once, at compile time).  So while the wrappers
+# are installed the table names torch's own functions, never a wrapper: Dynamo traces a wrapper as
+# any Python function, and the draw becomes keystream's operator with the generator a graph input
+# (NOTE [ torch.compile ] in _torch/_ops.py).  The table is mended when the wrappers are installed
+# (where torch._dynamo is loaded) and when torch.compile is called under them (it loads Dynamo).
+def _mend_dynamo_rules() -> None:
+    rules = sys.modules.get("torch._dynamo.trace_rules")
+    if rules is None:
+        return
+    table = rules.get_torch_obj_rule_map()
+    for owner, name, original, _ in _wrapped:
+        rule = table.pop(getattr(owner, name), None)
+        if rule is not None:
+            table.setdefault(original, rule)
+
+
+def _compile_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def compile(*args: Any, **kwargs: Any) -> Any:  # (NOTE [ Dynamo and the wrappers ])
+        import torch._dynamo.trace_rules  # noqa: F401 - the table, made now if it was not
+
+        with _lock:
+            _mend_dynamo_rules()
+        return original(*args, **kwargs)
+    return compile
+
+
+#: torch.nn.functional's Python functions that draw through the primitives and that Dynamo
+#: puts in a graph as calls (its table of torch functions): while the wrappers are installed
+#: they are copies, the same code in new function objects, which Dynamo traces into, down to
+#: the wrapped primitives (NOTE [ Dynamo and the wrappers ]).
+_TRACED_THROUGH = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
+                   "rrelu", "gumbel_softmax", "multi_head_attention_forward")
+
+
+def _copy(fn: Any) -> Any:
+    """``fn``'s code in a new function object (its globals are its module's: it calls the
+    module's current functions, the wrapped ones while they are installed)."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    copy.__doc__, copy.__qualname__, copy.__module__ = fn.__doc__, fn.__qualname__, fn.__module__
+    copy.__wrapped__ = fn  # type: ignore[attr-defined]
+    return copy
 
 
 def _install() -> None:
@@ -469,6 +552,14 @@ def _install() -> None:
             original = vars(owner)[name] if own else getattr(owner, name)
             _wrapped.append((owner, name, original, own))
             setattr(owner, name, _wrapper(original, handlers[original]))
+        for name in _TRACED_THROUGH:
+            original = vars(F).get(name)
+            if isinstance(original, types.FunctionType):
+                _wrapped.append((F, name, original, True))
+                setattr(F, name, _copy(original))
+        _mend_dynamo_rules()
+        _wrapped.append((torch, "compile", torch.compile, True))
+        torch.compile = _compile_wrapper(torch.compile)  # type: ignore[assignment]
 
 
 def _uninstall() -> None:
@@ -536,7 +627,7 @@ class _Mode(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
         handler = _table.get(func)
-        if handler is not None and self.active and not getattr(_local, "busy", False):
+        if handler is not None and self.active and not getattr(_local, "busy", False) and not _inductor_pattern_trace():
             return self.serve(handler, args, kwargs or {})
         return func(*args, **(kwargs or {}))
 

@@ -417,7 +417,8 @@ def _eager(fn: _F) -> _F:
 
     def _full(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         extra = _factory_options(fn.__name__, kwargs) if kwargs and not _FACTORY.isdisjoint(kwargs) else None
-        if torch._C._is_torch_function_mode_enabled() and torch.get_default_device().type != "cpu":
+        if (torch._C._is_torch_function_mode_enabled() and not torch.compiler.is_dynamo_compiling()
+                and torch.get_default_device().type != "cpu"):
             # NOTE [ default device ]: inside ``with torch.device(...)`` (the meta device of
             # model code, a GPU), the draw's own helper tensors stay on the CPU; the result's
             # device is the draw's (device=, out=, or the generator's), as without the context.

@@ -47,7 +47,6 @@ static double tn_element(const Draw *d, const TnPlan *t, uint64_t e, uint64_t xa
 
 /* The first candidates of a batch in lanes, one method for the whole draw (vectorises). */
 KS_CLONES
-KS_CLONES
 static void tn_first_lanes(const TnPlan *t, uint32_t w[4][BATCH], double x[BATCH], int ok[BATCH]) {
     if (t->method == 1.0) {
         for (int j = 0; j < BATCH; j++) {
