@@ -164,6 +164,8 @@ def _every_draw(report: Report, g: ks.Generator, tg: torch.Generator, reps: int)
          lambda: torch.binomial(count, prob, generator=tg)),
         ("standard_gamma(alpha)", lambda: ks.standard_gamma(alpha, generator=g),
          lambda: torch._standard_gamma(alpha, generator=tg)),
+        ("dirichlet(4 alphas)", lambda: ks.dirichlet(probs, generator=g),
+         lambda: torch._sample_dirichlet(probs, generator=tg)),
         ("multinomial(4 probs, 2)", lambda: ks.multinomial(probs, 2, generator=g),
          lambda: torch.multinomial(probs, 2, generator=tg)),
         ("multinomial(4 probs, 16, replacement)", lambda: ks.multinomial(probs, 16, replacement=True, generator=g),

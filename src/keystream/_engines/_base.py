@@ -97,15 +97,23 @@ class Engine(abc.ABC):
 
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
                        alpha: torch.Tensor, version: int = 1, alpha_scale: float = 1.0, mult: float = 1.0,
-                       rate: torch.Tensor | None = None, numer: torch.Tensor | None = None) -> None:
+                       rate: torch.Tensor | None = None, numer: torch.Tensor | None = None,
+                       log_out: torch.Tensor | None = None) -> None:
         """``keystream.standard_gamma``'s definition (NOTE [ Gamma with a fixed number of
         candidates ]) of ``alpha * alpha_scale``, times ``mult``, divided by ``rate`` (None:
         not divided), then ``numer / sqrt(...)`` (None: not), every step in float64 (a
         correctly rounded sqrt), into contiguous float32 or float64 ``out``
         (rounded once), with the float64 normal and exponential draws at ``z_offset`` and
         ``e_offset``; ``alpha``, ``rate`` and ``numer`` contiguous float32 or float64 (``out``'s numel, or
-        one value for all).  Called only where :meth:`has_standard_gamma`."""
+        one value for all).  With ``log_out`` (contiguous float64, where
+        :meth:`has_standard_gamma_log`; ``out`` float64, ``mult`` 1, no ``rate`` or ``numer``), the
+        values' logs too, computed without the boost's exp (NOTE [ Gamma in log space ]).
+        Called only where :meth:`has_standard_gamma`."""
         raise NotImplementedError(f"engine {self.name!r} has no standard_gamma kernel")
+
+    def has_standard_gamma_log(self) -> bool:
+        """Whether :meth:`standard_gamma` takes ``log_out``."""
+        return False
 
     def has_counts(self) -> bool:
         """Whether :meth:`poisson` and :meth:`binomial` have kernels."""

@@ -81,7 +81,7 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_gamma.restype = None
             lib.ks_gamma.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, *param,
                                      ctypes.c_double, ctypes.c_double, *param, *param, ctypes.c_int64,
-                                     ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+                                     ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
             lib.ks_poisson.restype = None
             lib.ks_poisson.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, *param, ctypes.c_int64,
                                        ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
@@ -256,14 +256,16 @@ def multinomial(out: torch.Tensor, key: tuple[int, int], offset: int, weights: t
 
 def standard_gamma(out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
                    alpha: torch.Tensor, version: int = 1, alpha_scale: float = 1.0, mult: float = 1.0,
-                   rate: torch.Tensor | None = None, numer: torch.Tensor | None = None) -> None:
+                   rate: torch.Tensor | None = None, numer: torch.Tensor | None = None,
+                   log_out: torch.Tensor | None = None) -> None:
     """``keystream.standard_gamma`` with the C kernel, as ``Engine.standard_gamma``."""
     assert _LIB is not None
     n = out.numel()
     r = _param(rate) if rate is not None else (None, 0, 0)
     x = _param(numer) if numer is not None else (None, 0, 0)
     _LIB.ks_gamma(parts(n * 8), key[0], key[1], z_offset, e_offset, *_param(alpha), alpha_scale, mult, *r, *x, n,
-                  out.data_ptr(), int(out.dtype == torch.float32), version)
+                  out.data_ptr(), int(out.dtype == torch.float32), version,
+                  None if log_out is None else log_out.data_ptr())
 
 
 def _param(p: torch.Tensor) -> tuple[int, int, int]:
@@ -404,8 +406,12 @@ class CpuEngine(Engine):
 
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
                        alpha: torch.Tensor, version: int = 1, alpha_scale: float = 1.0, mult: float = 1.0,
-                       rate: torch.Tensor | None = None, numer: torch.Tensor | None = None) -> None:
-        standard_gamma(out, key, z_offset, e_offset, alpha, version, alpha_scale, mult, rate, numer)
+                       rate: torch.Tensor | None = None, numer: torch.Tensor | None = None,
+                       log_out: torch.Tensor | None = None) -> None:
+        standard_gamma(out, key, z_offset, e_offset, alpha, version, alpha_scale, mult, rate, numer, log_out)
+
+    def has_standard_gamma_log(self) -> bool:
+        return _LIB is not None
 
     def sample_tokens(self, logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor,
                       top_k: torch.Tensor | None, top_p: torch.Tensor | None,

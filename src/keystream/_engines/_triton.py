@@ -342,7 +342,9 @@ class TritonEngine(Engine):
 
     def standard_gamma(self, out: torch.Tensor, key: tuple[int, int], z_offset: int, e_offset: int,
                        alpha: torch.Tensor, version: int = 1, alpha_scale: float = 1.0, mult: float = 1.0,
-                       rate: torch.Tensor | None = None, numer: torch.Tensor | None = None) -> None:
+                       rate: torch.Tensor | None = None, numer: torch.Tensor | None = None,
+                       log_out: torch.Tensor | None = None) -> None:
+        assert log_out is None  # (has_standard_gamma_log: False)
         n = out.numel()
         # the kernel reads float64 alphas and writes float64 values: the scalings as torch ops
         a = (alpha.to(torch.float64) * alpha_scale).expand(n).contiguous()

@@ -257,7 +257,7 @@ def _gamma_blocks(n: int) -> tuple[int, int]:
 
 def gamma_kernel(engine: Any, out: Tensor, key: tuple[int, int], start: int, z_blocks: int, elements: Elements,
                  alpha: Tensor, version: int, scale: float = 1.0, mult: float = 1.0, rate: Tensor | None = None,
-                 numer: Tensor | None = None) -> None:
+                 numer: Tensor | None = None, log_out: Tensor | None = None) -> None:
     """``Engine.standard_gamma`` for ``elements`` of a draw whose blocks start at ``start``
     (normals, then exponentials from ``start + z_blocks``), into flat ``out``.  A region is
     computed run by run, each run with its own parameters (one value, or the run's values of
@@ -265,7 +265,11 @@ def gamma_kernel(engine: Any, out: Tensor, key: tuple[int, int], start: int, z_b
     ``6e ..`` and its exponentials ``13e / 2 ..``, so a run starts on an even element (one
     more value, dropped) to start on a whole block."""
     if elements.index is None:
-        engine.standard_gamma(out, key, start, start + z_blocks, alpha, version, scale, mult, rate, numer)
+        if log_out is None:
+            engine.standard_gamma(out, key, start, start + z_blocks, alpha, version, scale, mult, rate, numer)
+        else:
+            engine.standard_gamma(out, key, start, start + z_blocks, alpha, version, scale, mult, rate, numer,
+                                  log_out=log_out)
         return
     z_per, e_per2 = GAMMA_CANDIDATES // 2, GAMMA_CANDIDATES + 1  # blocks per element (exponentials: per 2)
 
@@ -280,13 +284,22 @@ def gamma_kernel(engine: Any, out: Tensor, key: tuple[int, int], start: int, z_b
     for pos, lo, hi in elements.pieces(elements.count):
         even = lo - (lo & 1)
         part = out[pos:pos + hi - lo]
-        dst = part if even == lo else torch.empty(hi - even, dtype=out.dtype, device=out.device)
         padded = even != lo
-        engine.standard_gamma(dst, key, start + z_per * even, start + z_blocks + e_per2 * even // 2,
-                              run_of(alpha, pos, hi - lo, padded), version, scale, mult,
-                              run_of(rate, pos, hi - lo, padded), run_of(numer, pos, hi - lo, padded, each=True))
+        dst = part if not padded else torch.empty(hi - even, dtype=out.dtype, device=out.device)
+        log_part = None if log_out is None else log_out[pos:pos + hi - lo]
+        log_dst = log_part if log_part is None or not padded else torch.empty(hi - even, dtype=torch.float64,
+                                                                                 device=out.device)
+        args = (dst, key, start + z_per * even, start + z_blocks + e_per2 * even // 2,
+                run_of(alpha, pos, hi - lo, padded), version, scale, mult,
+                run_of(rate, pos, hi - lo, padded), run_of(numer, pos, hi - lo, padded, each=True))
+        if log_dst is None:
+            engine.standard_gamma(*args)
+        else:
+            engine.standard_gamma(*args, log_out=log_dst)
         if dst is not part:
             part.copy_(dst[1:])
+        if log_part is not None and log_dst is not None and log_dst is not log_part:
+            log_part.copy_(log_dst[1:])
 
 
 def _gamma_f64(alpha: Tensor, g: Generator, elements: Elements | None = None) -> Tensor:
@@ -316,9 +329,11 @@ def _gamma_f64_and_log(alpha: Tensor, g: Generator, elements: Elements | None,
     key, start = g._reserve(blocks, version)
     try:
         out = value.view(-1)
-        if engine.has_standard_gamma() and version in engine.composite_versions and not with_log:
-            gamma_kernel(engine, out, key, start, z_blocks, elements, kernel_param(alpha, alpha.shape, dev), version)
-            return value, None
+        if (engine.has_standard_gamma() and version in engine.composite_versions
+                and (not with_log or engine.has_standard_gamma_log())):
+            gamma_kernel(engine, out, key, start, z_blocks, elements, kernel_param(alpha, alpha.shape, dev), version,
+                         log_out=None if log_value is None else log_value.view(-1))
+            return value, log_value
         flat = alpha.reshape(-1).to(torch.float64)
         rows = max(1, (1 << 20) // (k + 1))  # candidates a chunk at a time: bounded memory
         for pos, lo, hi in elements.pieces(rows):
@@ -633,10 +648,13 @@ def _by_rows(g: Generator, elements: Elements, k: int, params_of: Callable[[Tens
         step = max(1, GAMMAS_AT_A_TIME // k)
         for pos in range(0, count, step):
             end = min(count, pos + step)
-            index = (torch.arange(pos, end, dtype=torch.int64, device=dev) if elements.index is None
-                     else elements.index[pos:end].to(dev))
-            gammas = Elements(n * k, (index.unsqueeze(1) * k + lanes).reshape(-1))
-            params = params_of(slice(pos, end) if elements.index is None else index)  # (a slice: no gather)
+            if elements.index is None and pos == 0 and end == count:  # (all of them: no index to walk)
+                gammas, params = Elements(n * k), params_of(slice(0, count))
+            else:
+                index = (torch.arange(pos, end, dtype=torch.int64, device=dev) if elements.index is None
+                         else elements.index[pos:end].to(dev))
+                gammas = Elements(n * k, (index.unsqueeze(1) * k + lanes).reshape(-1))
+                params = params_of(slice(pos, end) if elements.index is None else index)  # (a slice: no gather)
             x, lx = _gamma_f64_and_log(params, _at(g, key, start), gammas, logs)
             flat[pos:end] = rows(params, x, lx).reshape(end - pos, flat.shape[1]).to(dtype)
     except BaseException:

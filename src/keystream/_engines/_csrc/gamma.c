@@ -18,6 +18,7 @@ typedef struct {
     int out_f32;
     int64_t n;
     int version; /* the stream version: 2 takes exp with gradual underflow for the boost */
+    double *log_out; /* NULL, or the values' logs (mult 1, no rate or numer; out float64) */
 } GammaJob;
 
 static inline void block_at(const GammaJob *j, uint64_t b, uint32_t w[4]) {
@@ -25,7 +26,9 @@ static inline void block_at(const GammaJob *j, uint64_t b, uint32_t w[4]) {
     ks_philox(ctr, key, (int)KS_PHILOX_ROUNDS, w);
 }
 
-static double gamma_element(const GammaJob *j, uint64_t e, double a) {
+/* Element e's value before the boost (the first accepted candidate's d v, else d), and in
+ * *expo the boost's exponent -E / alpha where alpha < 1. */
+static double gamma_pre(const GammaJob *j, uint64_t e, double a, double *expo) {
     int boost = a < 1.0;
     double s = boost ? a + CD(ONE_F64) : a, d = s - CD(THIRD_F64);
     double c = CD(ONE_F64) / sqrt(CD(NINE_F64) * d), value = d;
@@ -52,14 +55,27 @@ static double gamma_element(const GammaJob *j, uint64_t e, double a) {
             if (flip64(E) < rhs) { value = d * v; break; }
         }
     }
+    *expo = 0.0;
     if (boost) {
         uint64_t ei = 13 * e + 12;
         block_at(j, j->e_offset + ei / 2, ew);
         int h = (int)(ei % 2);
         double E = neg_log_f64((uint64_t)ew[2 * h] | ((uint64_t)ew[2 * h + 1] << 32));
-        value = value * (j->version >= 2 ? exp_f64_v2(flip64(E) / a) : exp_f64(flip64(E) / a));
+        *expo = flip64(E) / a;
     }
     return value;
+}
+
+static double gamma_element(const GammaJob *j, uint64_t e, double a) {
+    double expo, value = gamma_pre(j, e, a, &expo);
+    if (a < 1.0) value = value * (j->version >= 2 ? exp_f64_v2(expo) : exp_f64(expo));
+    return value;
+}
+
+/* The log of an element's value without its exp (NOTE [ Gamma in log space ] in
+ * _composite.py): ln(pre) - E / alpha where alpha < 1, else ln(pre). */
+static inline double gamma_log(double pre, double expo, double a) {
+    return a < 1.0 ? log_f64(pre) + expo : log_f64(pre);
 }
 
 /* A part's elements a batch at a time: the first candidates (and the boosts) in vector
@@ -72,7 +88,7 @@ static void gamma_part(void *ctx, int part, int nparts) {
     const double low = j->version >= 2 ? CD(EXP_MIN_V2_F64) : -708.0; /* the boost's exp */
     uint64_t zc[BATCH], ec[BATCH], bc[BATCH], odd[BATCH];
     uint32_t zw[4][BATCH], ew[4][BATCH], bw[4][BATCH];
-    double a[BATCH], d[BATCH], c[BATCH], z[BATCH], E[BATCH], v[BATCH], value[BATCH];
+    double a[BATCH], d[BATCH], c[BATCH], z[BATCH], E[BATCH], v[BATCH], value[BATCH], pre[BATCH];
     int accepted[BATCH];
     for (int64_t e0 = lo; e0 < hi; e0 += BATCH) {
         int m = hi - e0 < BATCH ? (int)(hi - e0) : BATCH;
@@ -117,7 +133,9 @@ static void gamma_part(void *ctx, int part, int nparts) {
             accepted[i] = (v[i] > 0.0) & (flip64(E[i]) < rhs);
             value[i] = d[i] * v[i];
         }
-        if (boosted) { /* the boost's exponential, where alpha < 1 */
+        if (j->log_out != NULL)
+            for (int i = 0; i < BATCH; i++) pre[i] = value[i];
+        if (boosted) { /* the boost's exponential, where alpha < 1 (E: its exponent -E / alpha) */
             philox_at(j->k0, j->k1, bc, bw);
             for (int i = 0; i < BATCH; i++) {
                 uint64_t b_lo = ((uint64_t)bw[0][i] | ((uint64_t)bw[1][i] << 32));
@@ -129,9 +147,20 @@ static void gamma_part(void *ctx, int part, int nparts) {
                 value[i] = a[i] < 1.0 ? value[i] * power : value[i];
             }
         }
-        for (int i = 0; i < m; i++) {
-            uint64_t e = (uint64_t)(e0 + i);
-            if (!accepted[i]) value[i] = gamma_element(j, e, a[i]);
+        if (j->log_out != NULL) {
+            for (int i = 0; i < m; i++) {
+                double expo = E[i];
+                if (!accepted[i]) {
+                    pre[i] = gamma_pre(j, (uint64_t)(e0 + i), a[i], &expo);
+                    value[i] = a[i] < 1.0 ? pre[i] * exp_f64_below(expo, low) : pre[i];
+                }
+                j->log_out[e0 + i] = gamma_log(pre[i], expo, a[i]);
+            }
+        } else {
+            for (int i = 0; i < m; i++) {
+                uint64_t e = (uint64_t)(e0 + i);
+                if (!accepted[i]) value[i] = gamma_element(j, e, a[i]);
+            }
         }
         for (int i = 0; i < m; i++) value[i] = value[i] * j->mult;
         if (j->rate.p != NULL) {
@@ -154,8 +183,8 @@ static void gamma_part(void *ctx, int part, int nparts) {
 void ks_gamma(int nthreads, uint32_t k0, uint32_t k1, uint64_t z_offset, uint64_t e_offset, const void *alpha,
               int alpha_f32, uint64_t alpha_step, double alpha_scale, double mult, const void *rate, int rate_f32,
               uint64_t rate_step, const void *numer, int numer_f32, uint64_t numer_step, int64_t n, void *out,
-              int out_f32, int version) {
+              int out_f32, int version, double *log_out) {
     GammaJob j = {k0, k1, z_offset, e_offset, {alpha, alpha_f32, alpha_step}, alpha_scale, mult,
-                  {rate, rate_f32, rate_step}, {numer, numer_f32, numer_step}, out, out_f32, n, version};
+                  {rate, rate_f32, rate_step}, {numer, numer_f32, numer_step}, out, out_f32, n, version, log_out};
     ks_parallel(gamma_part, &j, parts_for(nthreads), nthreads);
 }

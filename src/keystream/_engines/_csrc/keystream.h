@@ -47,7 +47,7 @@ int ks_multinomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, cons
 void ks_gamma(int nthreads, uint32_t k0, uint32_t k1, uint64_t z_offset, uint64_t e_offset, const void *alpha,
               int alpha_f32, uint64_t alpha_step, double alpha_scale, double mult, const void *rate, int rate_f32,
               uint64_t rate_step, const void *numer, int numer_f32, uint64_t numer_step, int64_t n, void *out,
-              int out_f32, int version);
+              int out_f32, int version, double *log_out);
 void ks_poisson(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *rate, int rate_f32,
                 uint64_t rate_step, int64_t n, void *out, int out_f32, int version);
 void ks_binomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *count, int count_f32,
