@@ -247,3 +247,38 @@ def test_native_key_derivation_equals_the_definition():
         for tag in tags:
             w = philox4x32_scalar((value & 0xFFFFFFFF, value >> 32, tag, u32("TAG_VERSION")), (k0, k1))
             assert _native.derive(k0, k1, value, tag) == (w[0], w[1])
+
+
+@requires_c
+@pytest.mark.parametrize("version", [1, 2])
+def test_bernoulli_of_tensor_probabilities_is_the_definition(version):
+    """Engine.bernoulli_p (ks_bernoulli_p) against the definition (the portable engine's bits
+    and float64 comparisons): every output dtype, probabilities of every float dtype, one or
+    many, 0 and 1, odd sizes, out=, an offset near 2^64, the generator's offset after."""
+    gen = torch.Generator().manual_seed(0)
+    cases = []
+    for shape in [(16,), (3, 5), (1,), (0,), (257, 7)]:
+        for p_dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+            p = torch.rand(shape, generator=gen).to(p_dtype)
+            if p.numel() > 2:
+                p.view(-1)[:2] = torch.tensor([0.0, 1.0])
+            cases += [(p, {"dtype": d}) for d in (None, torch.bool, torch.uint8, torch.float32, torch.float64,
+                                                  torch.float16, torch.int64)]
+    cases += [(torch.tensor(0.3), {"size": (5, 3)}), (torch.rand(9, generator=gen)[::2], {})]
+    near_end = (1 << 64) - 1000  # (the largest case takes 450 blocks)
+    for p, kwargs in cases:
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        for offset in (0, near_end):
+            got_g, want_g = ks.Generator(7, stream_version=version), ks.Generator(7, stream_version=version)
+            got_g.offset = want_g.offset = offset
+            got = ks.bernoulli(p, generator=got_g, **kwargs)
+            with ks.use_engine("portable"):
+                want = ks.bernoulli(p, generator=want_g, **kwargs)
+            assert conf.same_bits(got, want) and got_g.offset == want_g.offset, (p.shape, p.dtype, kwargs, offset)
+    for dtype in (torch.float32, torch.bool, torch.float16):
+        p = torch.rand(16, generator=gen)
+        got, want = torch.empty(16, 2, dtype=dtype)[:, 0], torch.empty(16, dtype=dtype)
+        ks.bernoulli(p, generator=ks.Generator(2), out=got)
+        with ks.use_engine("portable"):
+            ks.bernoulli(p, generator=ks.Generator(2), out=want)
+        assert conf.same_bits(got.contiguous(), want)

@@ -165,6 +165,8 @@ TABLE: Final[dict[str, tuple[str, int]]] = {
     "EXP_MIN_V2_F64": ("f64", 0xC087500000000000),  # -746
     # --- complex draws (docs/spec.md, "Complex dtypes") ---------------------------------
     "SQRT_HALF_F64": ("f64", 0x3FE6A09E667F3BCD),  # sqrt(1/2): complex randn's parts are N(0, 1/2)
+    # --- bernoulli with tensor probabilities: word < p * 2^32, compared in float64 ------
+    "TWO_32_F64": ("f64", 0x41F0000000000000),  # 2^32
 }
 
 

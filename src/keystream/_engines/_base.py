@@ -142,6 +142,14 @@ class Engine(abc.ABC):
         torch ops)."""
         return False
 
+    def bernoulli_p(self, out: torch.Tensor, key: tuple[int, int], offset: int, p: torch.Tensor) -> bool:
+        """``keystream.bernoulli``'s definition for tensor probabilities into contiguous ``out``
+        (bool, uint8, float32 or float64): element ``e`` is 1 iff the 32-bit word of the uint32
+        bits draw at ``offset`` is below ``p[e] * 2^32`` (float64); ``p`` contiguous float32 or
+        float64 in [0, 1], ``out``'s numel or one value.  Returns False when there is no kernel
+        here (the caller computes the definition with torch ops)."""
+        return False
+
     def sample_tokens(self, logits: torch.Tensor, keys: torch.Tensor, temperature: torch.Tensor,
                       top_k: torch.Tensor | None, top_p: torch.Tensor | None,
                       min_p: torch.Tensor | None) -> torch.Tensor | None:

@@ -95,6 +95,9 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_dropout.restype = None
             lib.ks_dropout.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, u64, u64, u64,
                                        ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+            lib.ks_bernoulli_p.restype = None
+            lib.ks_bernoulli_p.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_void_p,
+                                           ctypes.c_int, u64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
             lib.ks_augment_words.restype = None
             lib.ks_augment_words.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, ctypes.c_void_p,
                                              ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
@@ -268,6 +271,10 @@ def standard_gamma(out: torch.Tensor, key: tuple[int, int], z_offset: int, e_off
                   None if log_out is None else log_out.data_ptr())
 
 
+#: ks_bernoulli_p's output kinds: bytes of 0 or 1 (bool, uint8), float32, float64.
+_BERNOULLI_OUT = {torch.bool: 0, torch.uint8: 0, torch.float32: 1, torch.float64: 2}
+
+
 def _param(p: torch.Tensor) -> tuple[int, int, int]:
     """A kernel's parameter: pointer, float32 flag, step (0: one value for all)."""
     return p.data_ptr(), int(p.dtype == torch.float32), int(p.numel() > 1)
@@ -430,6 +437,14 @@ class CpuEngine(Engine):
         n = x.numel()
         _LIB.ks_dropout(parts(n), key[0], key[1], 0, e0, n // inner, inner, threshold, scale,
                         int(x.dtype == torch.float64), x.data_ptr(), out.data_ptr())
+        return True
+
+    def bernoulli_p(self, out: torch.Tensor, key: tuple[int, int], offset: int, p: torch.Tensor) -> bool:
+        kind = _BERNOULLI_OUT.get(out.dtype)
+        if _LIB is None or kind is None or p.dtype not in (torch.float32, torch.float64):
+            return False
+        n = out.numel()
+        _LIB.ks_bernoulli_p(parts(n), key[0], key[1], offset, *_param(p), n, out.data_ptr(), kind)
         return True
 
     def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor,

@@ -1169,11 +1169,49 @@ def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, o
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
     if not isinstance(p_v, Tensor):
-        return _run("bernoulli", (math.ceil(p_v * 2.0**32),), shape, dtype, g, dev, reg, out)
-    threshold = _regional(p_v, shape, reg, torch.float64, dev) * 2.0**32
+        return _run("bernoulli", (math.ceil(p_v * f64("TWO_32_F64")),), shape, dtype, g, dev, reg, out)
+    if dev.type == "cpu" and all(a == 0 and b == n for (a, b), n in zip(reg, shape)):
+        kernel = _bernoulli_kernel(p_v, shape, dtype, g, out)
+        if kernel is not None:
+            return kernel
+    threshold = _regional(p_v, shape, reg, torch.float64, dev) * f64("TWO_32_F64")
     w = _run("bits", (), shape, torch.uint32, g, dev, reg)  # (the same words as int32: uint32 keeps them >= 0)
     x = w.to(torch.float64) < threshold  # (exact: a word and p * 2^32 are float64 numbers)
     return _finish(x, out) if out is not None else x.to(dtype)
+
+
+def _bernoulli_kernel(p: Tensor, shape: tuple[int, ...], dtype: torch.dtype, g: Generator,
+                      out: Tensor | None) -> Tensor | None:
+    """:func:`bernoulli` of a CPU tensor ``p`` (checked) in one engine call where the engine has
+    a kernel for it (``Engine.bernoulli_p``): the same words and comparisons as the definition
+    below, the draw's blocks reserved as its bits draw's.  None: compute the definition."""
+    engine = engine_for(_CPU, "bits", torch.uint32)
+    if type(engine) is not CpuEngine or _graphsafe.open_state(g) is not None:
+        return None
+    q = p.detach().to(_CPU)
+    if q.dtype not in (torch.float32, torch.float64):
+        q = q.to(torch.float64)  # (16-bit values are exact in float64)
+    q = q.reshape(1) if q.numel() == 1 else q.expand(shape).contiguous().reshape(-1)
+    kind_dtype = dtype if dtype in _BERNOULLI_KERNEL_DTYPES else torch.uint8
+    target = out if out is not None and out.is_contiguous() and out.dtype == kind_dtype else _empty(shape, kind_dtype,
+                                                                                                  _CPU)
+    blocks = blocks_for("bits", torch.uint32, math.prod(shape))
+    key, start = g._reserve(blocks, g._version)
+    try:
+        if not engine.bernoulli_p(target.view(-1), key, start, q):
+            g._release(key, start, blocks)
+            return None
+        if target.dtype != dtype:
+            return _finish(target, out) if out is not None else target.to(dtype)
+        return _delivered(target, out)
+    except BaseException:
+        g._release(key, start, blocks)
+        raise
+
+
+#: The dtypes the C kernel of bernoulli(p tensor) writes directly (others: 0 / 1 bytes, converted).
+_BERNOULLI_KERNEL_DTYPES = (torch.bool, torch.uint8, torch.float32, torch.float64)
+_CPU = torch.device("cpu")
 
 
 @_eager

@@ -515,3 +515,56 @@ void ks_fill_small(const void *packed, uint32_t k0, uint32_t k1, uint64_t offset
 }
 
 int ks_packed_size(void) { return (int)sizeof(Packed); }
+
+/* ------------------------------------------- bernoulli of tensor probabilities */
+/* keystream.bernoulli(p) for a tensor p (docs/spec.md): element e is 1 iff its 32-bit word
+ * (word e % 4 of block offset + e / 4, the uint32 bits draw's) is below p_e * 2^32, compared
+ * in float64 (exact: a word and p * 2^32 are float64 numbers).  out: uint8 (0 or 1; bool
+ * and uint8 tensors), float32 or float64 (out_kind 0, 1, 2).  Parts split whole blocks. */
+typedef struct {
+    uint32_t k0, k1;
+    uint64_t offset;
+    Param p;
+    int64_t n;
+    void *out;
+    int out_kind;
+} BernJob;
+
+
+KS_CLONES
+static void bern_part(void *ctx, int part, int nparts) {
+    const BernJob *j = ctx;
+    int64_t nb = (j->n + 3) / 4, b_lo = nb * part / nparts, b_hi = nb * (part + 1) / nparts;
+    uint32_t w[4][BATCH];
+    double word[4 * BATCH], thr[4 * BATCH];
+    for (int64_t b0 = b_lo; b0 < b_hi; b0 += BATCH) {
+        philox_batch(j->k0, j->k1, j->offset + (uint64_t)b0, w);
+        int64_t e0 = 4 * b0, e1 = 4 * (b0 + BATCH < b_hi ? b0 + BATCH : b_hi);
+        if (e1 > j->n) e1 = j->n;
+        int m = (int)(e1 - e0);
+        for (int b = 0; b < BATCH; b++)
+            for (int q = 0; q < 4; q++) word[4 * b + q] = (double)w[q][b];
+        if (j->p.step == 0) {
+            double t = param_at(&j->p, 0) * CD(TWO_32_F64);
+            for (int i = 0; i < m; i++) thr[i] = t;
+        } else if (j->p.f32) {
+            const float *p = (const float *)j->p.p + e0;
+            for (int i = 0; i < m; i++) thr[i] = (double)p[i] * CD(TWO_32_F64);
+        } else {
+            const double *p = (const double *)j->p.p + e0;
+            for (int i = 0; i < m; i++) thr[i] = p[i] * CD(TWO_32_F64);
+        }
+        if (j->out_kind == 0)
+            for (int i = 0; i < m; i++) ((uint8_t *)j->out)[e0 + i] = (uint8_t)(word[i] < thr[i]);
+        else if (j->out_kind == 1)
+            for (int i = 0; i < m; i++) ((float *)j->out)[e0 + i] = word[i] < thr[i] ? 1.0f : 0.0f;
+        else
+            for (int i = 0; i < m; i++) ((double *)j->out)[e0 + i] = word[i] < thr[i] ? 1.0 : 0.0;
+    }
+}
+
+void ks_bernoulli_p(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *p, int p_f32,
+                    uint64_t p_step, int64_t n, void *out, int out_kind) {
+    BernJob j = {k0, k1, offset, {p, p_f32, p_step}, n, out, out_kind};
+    ks_parallel(bern_part, &j, parts_for(nthreads), nthreads);
+}

@@ -31,6 +31,11 @@ void ks_fill_small(const void *packed, uint32_t k0, uint32_t k1, uint64_t offset
 int ks_packed_size(void);
 void ks_advise_hugepages(void *ptr, uint64_t nbytes);
 
+/* bernoulli of tensor probabilities (contiguous float32 or float64 p, n values or one) into
+ * uint8, float32 or float64 out (out_kind 0, 1, 2) */
+void ks_bernoulli_p(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *p, int p_f32,
+                    uint64_t p_step, int64_t n, void *out, int out_kind);
+
 /* permutations */
 void ks_permute_indices(uint64_t n, int h, const uint64_t *keys, const int64_t *idx, int64_t count, int64_t *out,
                         int nthreads);
