@@ -117,8 +117,9 @@ def test_out_is_filled_in_place_and_returned():
 def test_size_none_gives_a_scalar_like_numpy():
     rng = ksnp.default_rng(1)
     for x in (rng.random(), rng.standard_normal(), rng.integers(5), rng.gamma(2.0), rng.poisson(3.0),
-              rng.uniform(), rng.choice(4)):
-        assert np.ndim(x) == 0
+              rng.uniform(), rng.uniform(-1, 1), rng.normal(), rng.normal(2.0, 3.0), rng.standard_exponential(),
+              rng.exponential(2.0), rng.choice(4)):
+        assert np.ndim(x) == 0 and not isinstance(x, np.ndarray)  # (a numpy scalar, as numpy's)
     assert rng.normal([0.0, 1.0]).shape == (2,)
 
 

@@ -103,6 +103,8 @@ def _param(value: Any, name: str) -> Any:
 
 
 _TORCH_TO_NP: dict[torch.dtype, np.dtype[Any]] = {t: n for n, t in _NP_TO_TORCH.items()}
+#: The parameter types the methods' short paths take as they are (other numbers: the full path).
+_NUMBERS = (int, float)
 
 
 def _empty(shape: tuple[int, ...], region: Region, dtype: torch.dtype | None) -> np.ndarray:
@@ -127,13 +129,18 @@ def _checked(value: Any, name: str, low: float = 0.0, strict: bool = True, high:
     """A parameter after numpy's check of its values, named as numpy names it: ``> low``
     (``>= low`` unless ``strict``), ``<= high``, whole (``integer``); not NaN."""
     v = _param(value, name)
-    arr = v.numpy() if isinstance(v, torch.Tensor) else np.float64(v)
-    ok = (arr > low) if strict else (arr >= low)
-    if high is not None:
-        ok &= arr <= high
-    if integer:
-        ok &= arr == np.floor(arr)
-    if not np.all(ok):
+    if isinstance(v, float):  # (a number: numpy's tests without numpy's per-call cost; NaN fails the first)
+        ok = bool((v > low if strict else v >= low) and (high is None or v <= high)
+                  and (not integer or math.isinf(v) or v == math.floor(v)))
+    else:
+        arr = v.numpy()
+        ok = (arr > low) if strict else (arr >= low)
+        if high is not None:
+            ok &= arr <= high
+        if integer:
+            ok &= arr == np.floor(arr)
+        ok = bool(np.all(ok))
+    if not ok:
         bound = f"> {low}" if strict else f">= {low}"
         what = f"in [{low}, {high}]" if high is not None else bound
         raise ValueError(f"{name} must be {'a whole number ' if integer else ''}{what}, got {value!r}")
@@ -290,14 +297,13 @@ class Generator:
                **params: Any) -> Any:
         """A draw whose shape is ``size`` (None: one value, returned as a numpy scalar)."""
         shape = _size(size, out)
-        o = _out_tensor(out)
+        given, o = out, _out_tensor(out)
         dt = _dtype_for(dtype, o, default)
         full = shape if shape is not None else ()
         if o is None:  # numpy's allocator: fresh pages come faster than torch.empty's (huge pages)
-            out = _empty(full, region, dt)
-            o = torch.from_numpy(out)
+            o = torch.from_numpy(_empty(full, region, dt))
         t = draw(full, generator=self._g, out=o, dtype=dt, region=region, **params)
-        return _result(t, out, shape is None and region is None)
+        return _result(t, given, shape is None and region is None)
 
     def _params(self, draw: Any, size: Any, dtype: Any, out: Any, region: Region, scalar_ok: bool,
                 default: torch.dtype = torch.float64, **params: Any) -> Any:
@@ -308,15 +314,14 @@ class Generator:
         scalar = shape is None and not arrays and region is None
         if shape is None and not arrays:
             shape = ()
-        o = _out_tensor(out)
+        given, o = out, _out_tensor(out)
         dt = _dtype_for(dtype, o, default)
         if o is None:
             full = shape if shape is not None else tuple(torch.broadcast_shapes(
                 *(v.shape for v in values.values() if isinstance(v, torch.Tensor))))
-            out = _empty(full, region, dt)
-            o = torch.from_numpy(out)
+            o = torch.from_numpy(_empty(full, region, dt))
         t = draw(*values.values(), shape, generator=self._g, out=o, dtype=dt, region=region)
-        return _result(t, out, scalar and scalar_ok)
+        return _result(t, given, scalar and scalar_ok)
 
     @_one_call
     def bits(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None,
@@ -401,20 +406,40 @@ class Generator:
                              dtype=torch.float64, region=region)
         return self._counts(t, out, shape is None and region is None)
 
-    @_one_call
     def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = None,
                 out: np.ndarray | None = None, region: Region = None) -> Any:
         """Uniform floats in [low, high) (numbers or arrays): :func:`keystream.uniform`."""
-        return self._params(_draws.uniform, size, dtype, out, region, True, low=low, high=high)
+        if out is None and region is None and type(low) in _NUMBERS and type(high) in _NUMBERS:
+            return self._numbers(_draws.uniform, (float(low), float(high)), size, dtype)
+        return self._uniform(low, high, size, dtype, out, region)
 
     @_one_call
+    def _uniform(self, low: Any, high: Any, size: Any, dtype: Any, out: np.ndarray | None, region: Region) -> Any:
+        return self._params(_draws.uniform, size, dtype, out, region, True, low=low, high=high)
+
     def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None, dtype: Any = None,
                out: np.ndarray | None = None, region: Region = None) -> Any:
         """``loc + scale * z`` (numbers or arrays): :func:`keystream.normal`."""
+        if out is None and region is None and type(loc) in _NUMBERS and type(scale) in _NUMBERS:
+            return self._numbers(_draws.normal, (float(loc), _checked(scale, "scale", strict=False)), size, dtype)
+        return self._normal(loc, scale, size, dtype, out, region)
+
+    @_one_call
+    def _normal(self, loc: Any, scale: Any, size: Any, dtype: Any, out: np.ndarray | None, region: Region) -> Any:
         return self._params(_draws.normal, size, dtype, out, region, True, loc=loc,
                             scale=_checked(scale, "scale", strict=False))
 
-    @_one_call
+    def _numbers(self, draw: Any, numbers: tuple[float, ...], size: Any, dtype: Any) -> Any:
+        """:meth:`_params` for number parameters without ``out`` or ``region``, outside a
+        transaction, so that the draw's short path serves small calls (NOTE [ memoised small
+        draws ]): the arguments are checked before any block is taken, the draw is one
+        transaction of its own, and nothing after it can fail."""
+        shape = _size(size)
+        dt = _dtype_for(dtype, None, torch.float64)
+        out = _empty(shape if shape is not None else (), None, dt)
+        draw(*numbers, shape if shape is not None else (), generator=self._g, out=torch.from_numpy(out), dtype=dt)
+        return out[()] if shape is None else out
+
     def integers(self, low: int, high: int | None = None, size: Any = None, dtype: Any = None,
                  endpoint: bool = False, out: np.ndarray | None = None, region: Region = None) -> Any:
         """Integers in [low, high) (``endpoint=True``: [low, high]); ``integers(high)`` is
@@ -428,6 +453,15 @@ class Generator:
         if lo >= hi:
             raise ValueError(f"low must be < high{' + 1' if endpoint else ''}, got low={lo}, high={high}")
         shape = _size(size, out)
+        if out is None and region is None:  # (one draw, its own transaction: its short path serves small calls)
+            t = _draws.randint(lo, hi, shape if shape is not None else (), generator=self._g,
+                               dtype=_dtype_for(dtype, None, torch.int64))
+            return _result(t, None, shape is None)
+        return self._integers(lo, hi, shape, dtype, out, region)
+
+    @_one_call
+    def _integers(self, lo: int, hi: int, shape: tuple[int, ...] | None, dtype: Any, out: np.ndarray | None,
+                  region: Region) -> Any:
         o = _out_tensor(out)
         t = _draws.randint(lo, hi, shape if shape is not None else (), generator=self._g, out=o,
                            dtype=_dtype_for(dtype, o, torch.int64), region=region)
