@@ -20,6 +20,8 @@ NOTE [ two layers ]
    ``Tensor.uniform_``, ``torch._VF.dropout``, ``F.scaled_dot_product_attention``, ...) are
    replaced by wrappers that answer for the threads with an open mode and call torch's
    function for every other thread; the last mode to close puts torch's functions back.
+   (torch.nn.functional's dropouts and a few others become copies of torch's code meanwhile,
+   for torch.compile: NOTE [ Dynamo and the wrappers ].)
 Inside a handler, keystream's own torch calls go to torch (the thread is marked busy).
 
 NOTE [ torch.Generator arguments ]
