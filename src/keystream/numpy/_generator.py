@@ -295,14 +295,18 @@ class Generator:
     # ------------------------------------------------------------------ draws
     def _plain(self, draw: Any, size: Any, dtype: Any, out: Any, region: Region, default: torch.dtype = torch.float64,
                **params: Any) -> Any:
-        """A draw whose shape is ``size`` (None: one value, returned as a numpy scalar)."""
+        """A draw whose shape is ``size`` (None: one value, returned as a numpy scalar).  One
+        draw, which is a transaction of its own (the arguments checked before its blocks are
+        taken, nothing after it can fail): the methods made of it need none of their own, and
+        the draw's short path serves their small calls (NOTE [ memoised small draws ])."""
         shape = _size(size, out)
         given, o = out, _out_tensor(out)
         dt = _dtype_for(dtype, o, default)
         full = shape if shape is not None else ()
         if o is None:  # numpy's allocator: fresh pages come faster than torch.empty's (huge pages)
             o = torch.from_numpy(_empty(full, region, dt))
-        t = draw(full, generator=self._g, out=o, dtype=dt, region=region, **params)
+        where = {} if region is None else {"region": region}  # (without it: the draw's short path, when small)
+        t = draw(full, generator=self._g, out=o, dtype=dt, **where, **params)
         return _result(t, given, shape is None and region is None)
 
     def _params(self, draw: Any, size: Any, dtype: Any, out: Any, region: Region, scalar_ok: bool,
@@ -323,7 +327,6 @@ class Generator:
         t = draw(*values.values(), shape, generator=self._g, out=o, dtype=dt, region=region)
         return _result(t, given, scalar and scalar_ok)
 
-    @_one_call
     def bits(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None,
              region: Region = None) -> Any:
         """Raw Philox words (:func:`keystream.bits`): uint32 or int32 (32-bit words), uint64
@@ -348,27 +351,22 @@ class Generator:
                 return a
         return self._standard_normal(size, dtype, out, region)
 
-    @_one_call
     def _random(self, size: Any, dtype: Any, out: np.ndarray | None, region: Region) -> Any:
         return self._plain(_draws.rand, size, dtype, out, region)
 
-    @_one_call
     def _standard_normal(self, size: Any, dtype: Any, out: np.ndarray | None, region: Region) -> Any:
         return self._plain(_draws.randn, size, dtype, out, region)
 
-    @_one_call
     def standard_exponential(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None,
                              region: Region = None) -> Any:
         """Exponential(1) floats: :func:`keystream.exponential`."""
         return self._plain(_draws.exponential, size, dtype, out, region)
 
-    @_one_call
     def standard_cauchy(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None,
                         region: Region = None) -> Any:
         """Standard Cauchy floats: :func:`keystream.cauchy`."""
         return self._plain(_draws.cauchy, size, dtype, out, region)
 
-    @_one_call
     def exponential(self, scale: float = 1.0, size: Any = None, dtype: Any = None,
                     out: np.ndarray | None = None, region: Region = None) -> Any:
         """Exponential floats of mean ``scale`` (a number): :func:`keystream.exponential`
@@ -376,21 +374,18 @@ class Generator:
         scale = _scalar(scale, "scale", positive=True)
         return self._plain(_draws.exponential, size, dtype, out, region, lambd=1.0 / scale)
 
-    @_one_call
     def laplace(self, loc: float = 0.0, scale: float = 1.0, size: Any = None, dtype: Any = None,
                 out: np.ndarray | None = None, region: Region = None) -> Any:
         """Laplace floats (numbers ``loc``, ``scale``): :func:`keystream.laplace`."""
         return self._plain(_draws.laplace, size, dtype, out, region, loc=_scalar(loc, "loc"),
                            scale=_scalar(scale, "scale", positive=True))
 
-    @_one_call
     def gumbel(self, loc: float = 0.0, scale: float = 1.0, size: Any = None, dtype: Any = None,
                out: np.ndarray | None = None, region: Region = None) -> Any:
         """Gumbel floats (numbers ``loc``, ``scale``): :func:`keystream.gumbel`."""
         return self._plain(_draws.gumbel, size, dtype, out, region, loc=_scalar(loc, "loc"),
                            scale=_scalar(scale, "scale", positive=True))
 
-    @_one_call
     def lognormal(self, mean: float = 0.0, sigma: float = 1.0, size: Any = None, dtype: Any = None,
                   out: np.ndarray | None = None, region: Region = None) -> Any:
         """``exp(N(mean, sigma^2))`` (numbers): :func:`keystream.log_normal` (numpy's defaults)."""
