@@ -11,7 +11,10 @@ of the cost, as in real programs):
    huge-page advice (``madvise(MADV_HUGEPAGE)`` before the first write) and without.
 2. With another CPU-bound process running: keystream's ``rand(2^24, out=)`` on 1 and on 2
    threads.
-3. First calls: in a new process (``import keystream`` done, nothing drawn), the first
+3. After a torch operation: ``rand(2^24, out=)`` right after a torch ``mul_`` of 2^24 elements
+   (torch's OpenMP workers keep spinning for a while after it) against the same draw after a
+   pause, and torch's ``uniform_`` the same way (only the draw timed).
+4. First calls: in a new process (``import keystream`` done, nothing drawn), the first
    ``rand(2^24)`` and ``randn(2^24)`` against the median of the next 9 calls, into an ``out=``
    whose pages are already touched and then into fresh outputs, and the same for
    ``torch.rand`` / ``torch.randn`` in processes of their own (medians of 5 processes).
@@ -94,6 +97,15 @@ def main() -> None:
     report.line(f"rand(2^24, out=) with a competing CPU-bound process: 1 thread {_ms(t['1 thread'])}, 2 threads "
                 f"{_ms(t['2 threads'])}: 2 threads {t['1 thread']['median'] / t['2 threads']['median']:.2f}x the "
                 "speed of 1", case="contended", seconds=t)
+    x = torch.ones(N)
+    out.fill_(0.0)
+    mine, peer = (lambda: g.rand(N, out=out)), (lambda: out.uniform_(generator=tg))
+    t = _after_torch({"alone": (None, mine), "after": (lambda: x.mul_(1.0), mine),
+                      "torch alone": (None, peer), "torch after": (lambda: x.mul_(1.0), peer)}, args.reps)
+    report.line(f"rand(2^24, out=) right after a torch mul_: {_ms(t['after'])}, alone {_ms(t['alone'])} "
+                f"({t['after']['median'] / t['alone']['median']:.2f}x); torch uniform_ {_ms(t['torch after'])}, "
+                f"alone {_ms(t['torch alone'])} ({t['torch after']['median'] / t['torch alone']['median']:.2f}x)",
+                case="after torch", seconds=t)
     for draw in ("rand", "randn"):
         runs = {"keystream": _first_call("keystream", draw), "torch": _first_call("torch", draw)}
         for where in ("into out", "fresh"):
@@ -104,6 +116,26 @@ def main() -> None:
                         f"({peer['first'] / peer['steady']:.2f}x)", case=f"first {draw} {where}", keystream=mine,
                         torch=peer)
     report.save(args.json)
+
+
+def _after_torch(cases: dict[str, tuple[object, object]], reps: int) -> dict[str, dict[str, float]]:
+    """Seconds of each case's call (only the call), right after its ``before`` (None: after a
+    pause of 0.5 s, so that no torch worker is spinning), timed in turns: median, min, max."""
+    import statistics
+    import time
+
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for rep in range(reps + 1):
+        for name, (before, call) in cases.items():
+            if before is None:
+                time.sleep(0.5)
+            else:
+                before()  # type: ignore[operator]
+            t0 = time.perf_counter()
+            call()  # type: ignore[operator]
+            if rep:  # (the first round warms up)
+                times[name].append(time.perf_counter() - t0)
+    return {name: {"median": statistics.median(v), "min": min(v), "max": max(v)} for name, v in times.items()}
 
 
 FIRST_CHILD = r"""
