@@ -265,11 +265,8 @@ def gamma_kernel(engine: Any, out: Tensor, key: tuple[int, int], start: int, z_b
     ``6e ..`` and its exponentials ``13e / 2 ..``, so a run starts on an even element (one
     more value, dropped) to start on a whole block."""
     if elements.index is None:
-        if log_out is None:
-            engine.standard_gamma(out, key, start, start + z_blocks, alpha, version, scale, mult, rate, numer)
-        else:
-            engine.standard_gamma(out, key, start, start + z_blocks, alpha, version, scale, mult, rate, numer,
-                                  log_out=log_out)
+        engine.standard_gamma(out, key, start, start + z_blocks, alpha, version, scale, mult, rate, numer,
+                              log_out=log_out)
         return
     z_per, e_per2 = GAMMA_CANDIDATES // 2, GAMMA_CANDIDATES + 1  # blocks per element (exponentials: per 2)
 
@@ -283,23 +280,17 @@ def gamma_kernel(engine: Any, out: Tensor, key: tuple[int, int], start: int, z_b
 
     for pos, lo, hi in elements.pieces(elements.count):
         even = lo - (lo & 1)
-        part = out[pos:pos + hi - lo]
         padded = even != lo
-        dst = part if not padded else torch.empty(hi - even, dtype=out.dtype, device=out.device)
-        log_part = None if log_out is None else log_out[pos:pos + hi - lo]
-        log_dst = log_part if log_part is None or not padded else torch.empty(hi - even, dtype=torch.float64,
-                                                                                 device=out.device)
-        args = (dst, key, start + z_per * even, start + z_blocks + e_per2 * even // 2,
-                run_of(alpha, pos, hi - lo, padded), version, scale, mult,
-                run_of(rate, pos, hi - lo, padded), run_of(numer, pos, hi - lo, padded, each=True))
-        if log_dst is None:
-            engine.standard_gamma(*args)
-        else:
-            engine.standard_gamma(*args, log_out=log_dst)
-        if dst is not part:
-            part.copy_(dst[1:])
-        if log_part is not None and log_dst is not None and log_dst is not log_part:
-            log_part.copy_(log_dst[1:])
+        parts = [t[pos:pos + hi - lo] for t in (out, log_out) if t is not None]
+        # (a run that starts one element early writes into scratch, then drops that element)
+        dsts = [torch.empty(hi - even, dtype=p.dtype, device=p.device) if padded else p for p in parts]
+        engine.standard_gamma(dsts[0], key, start + z_per * even, start + z_blocks + e_per2 * even // 2,
+                              run_of(alpha, pos, hi - lo, padded), version, scale, mult,
+                              run_of(rate, pos, hi - lo, padded), run_of(numer, pos, hi - lo, padded, each=True),
+                              log_out=dsts[1] if log_out is not None else None)
+        if padded:
+            for p, d in zip(parts, dsts):
+                p.copy_(d[1:])
 
 
 def _gamma_f64(alpha: Tensor, g: Generator, elements: Elements | None = None) -> Tensor:

@@ -23,15 +23,12 @@ OpaqueMeta: Any = OpaqueBaseMeta
 _registered: set[type] = set()
 
 
-def register_opaque(cls: type) -> None:
-    """Register ``cls`` as a reference opaque type (once)."""
+def register_opaque(cls: type, real_device: bool = False) -> None:
+    """Register ``cls`` as a reference opaque type (once); ``real_device``: a graph may read its
+    ``device`` (the Generator's)."""
     if OPAQUE and cls not in _registered:
-        register_opaque_type(cls, typ="reference")
-        _registered.add(cls)
-
-
-def register_opaque_generator(cls: type) -> None:
-    """Register the Generator class: a reference opaque type whose ``device`` a graph may read."""
-    if OPAQUE and cls not in _registered:
-        register_opaque_type(cls, typ="reference", members={"device": MemberType.USE_REAL})
+        if real_device:
+            register_opaque_type(cls, typ="reference", members={"device": MemberType.USE_REAL})
+        else:
+            register_opaque_type(cls, typ="reference")
         _registered.add(cls)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ._generator import Generator, default_generator
-from ._opaque import register_opaque_generator
+from ._opaque import register_opaque
 
 __all__ = ["DRAWS", "register_draw_operator", "traced_draw"]
 
@@ -158,7 +158,7 @@ def register_draw_operator(fake: Callable[[str, tuple[Any, ...], dict[str, Any],
     """Define ``keystream::draw`` (once torch has opaque objects): its kernel is the eager draw
     of :data:`DRAWS`, its fake kernel ``fake(name, args, kwargs, generator)``, an empty tensor of
     the result's shape, dtype and device."""
-    register_opaque_generator(Generator)
+    register_opaque(Generator, real_device=True)
 
     @torch.library.custom_op("keystream::draw", mutates_args=())
     def draw(g: Generator, call: str, ints: list[int], floats: list[float],
