@@ -42,6 +42,7 @@ def draws(n: int):
     weights = torch.rand(rows, cats, generator=torch.Generator().manual_seed(0))
     laplace, gumbel = torch.distributions.Laplace(0.0, 1.0), torch.distributions.Gumbel(0.0, 1.0)
     alphas, alphas_small, ones4 = torch.full((m,), 2.5), torch.full((m,), 0.5), torch.ones(m // 4, 4)
+    halves4 = torch.full((m // 4, 4), 0.5)
     rates = {lam: torch.full((m,), lam) for lam in (0.5, 4.0, 30.0, 1000.0)}
     trials, p_small, p_big = torch.full((m,), 100.0), torch.full((m,), 0.02), torch.full((m,), 0.3)
     # name: (keystream, {peer name: peer}) for n elements, or (keystream, peers, elements)
@@ -94,6 +95,12 @@ def draws(n: int):
         "dirichlet(1, 1, 1, 1) f32": (lambda: g.dirichlet(ones4),
                                       {"torch Dirichlet.sample": lambda: torch.distributions.Dirichlet(ones4).sample(),
                                        "numpy dirichlet": lambda: rng.dirichlet(np.ones(4), m // 4)}, m),
+        "beta(0.5, 0.5) f32": (lambda: g.beta(0.5, 0.5, (m,)),
+                               {"torch Beta.sample": lambda: torch.distributions.Beta(0.5, 0.5).sample((m,)),
+                                "numpy beta": lambda: rng.beta(0.5, 0.5, m)}, m),
+        "dirichlet(0.5 x 4) f32": (lambda: g.dirichlet(halves4),
+                                   {"torch Dirichlet.sample": lambda: torch.distributions.Dirichlet(halves4).sample(),
+                                    "numpy dirichlet": lambda: rng.dirichlet(np.full(4, 0.5), m // 4)}, m),
         "chi2(3) f32": (lambda: g.chi2(3.0, (m,)),
                         {"torch Chi2.sample": lambda: torch.distributions.Chi2(3.0).sample((m,)),
                          "numpy chisquare": lambda: rng.chisquare(3.0, m)}, m),

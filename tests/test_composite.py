@@ -257,3 +257,55 @@ def test_beta_and_dirichlet_in_pieces_are_the_draw_in_one(version, monkeypatch):
         ref = ks.Generator(4, stream_version=version)
         calls[0](ref)
         assert gens[0].offset == ref.offset
+
+
+@pytest.mark.skipif("cpu" not in ks.available_engines(), reason="no C engine")
+@pytest.mark.parametrize("version", [1, 2])
+def test_beta_and_dirichlet_rows_in_c_are_the_torch_forms(version):
+    """Engine.gamma_rows (the C engine's beta and dirichlet from their Gammas) gives the bits
+    of the torch forms the portable engine runs: rows in log space and not, mixed, long rows
+    (past the kernel's chunk), float16/32/64 parameters, and the rows of tiny parameters whose
+    logs are all -inf (NaN, as the torch forms give)."""
+    mixed = torch.full((37, 4), 0.5, dtype=torch.float64)
+    mixed[::3] = 1.5
+    calls = [lambda g, a=a: ks.dirichlet(a, generator=g) for a in (
+        mixed, mixed.float(), mixed.half(), torch.full((5, 600), 1e-3), torch.full((9, 1), 0.2),
+        torch.full((3, 2), 1e-300, dtype=torch.float64), torch.full((6, 3), 2.5))]
+    calls += [lambda g, a=a, b=b, dt=dt: ks.beta(a, b, (301,), generator=g, dtype=dt)
+              for a, b in ((0.5, 0.5), (1e-3, 2.0), (2.0, 3.0), (1e-300, 1e-300), (0.3, 1e-200))
+              for dt in (torch.float32, torch.float64)]
+    calls.append(lambda g: ks.beta(torch.tensor([0.5, 2.0] * 50, dtype=torch.float64), 3.0, generator=g))
+    for call in calls:
+        with use_engine("portable"):
+            want = call(ks.Generator(5, stream_version=version))
+        with use_engine("cpu"):
+            got = call(ks.Generator(5, stream_version=version))
+        assert same_bits(got, want)
+
+
+@pytest.mark.skipif("cpu" not in ks.available_engines(), reason="no C engine")
+@pytest.mark.parametrize("version", [1, 2])
+def test_gamma_kernel_rejected_candidates_in_lanes_are_the_definition(version):
+    """The C kernel gathers the elements whose first candidate is rejected and runs their later
+    candidates in vector lanes: thousands of them (alpha near 1 and below it, the boost), split
+    over two threads, with rate, numer, float32 results and logs, give the portable engine's bits."""
+    n = 20000
+    alpha = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 2 + 1e-3
+    rate = torch.rand(n, generator=torch.Generator().manual_seed(2)) + 0.5
+    calls = [lambda g: ks.standard_gamma(alpha, generator=g),
+             lambda g: ks.standard_gamma(1.0, (n,), generator=g, dtype=torch.float32),
+             lambda g: ks.gamma(0.7, rate, generator=g),
+             lambda g: ks.student_t(1.5, (n,), generator=g, dtype=torch.float64),
+             lambda g: ks.beta(0.5, 0.9, (n // 2,), generator=g, dtype=torch.float64),
+             lambda g: ks.standard_gamma(0.9, (300, 200), generator=g, region=(slice(3, 250), slice(7, 190)))]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for call in calls:
+            with use_engine("portable"):
+                want = call(ks.Generator(11, stream_version=version))
+            with use_engine("cpu"):
+                got = call(ks.Generator(11, stream_version=version))
+            assert same_bits(got, want)
+    finally:
+        torch.set_num_threads(threads)

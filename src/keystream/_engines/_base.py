@@ -115,6 +115,16 @@ class Engine(abc.ABC):
         """Whether :meth:`standard_gamma` takes ``log_out``."""
         return False
 
+    def gamma_rows(self, x: torch.Tensor, lx: torch.Tensor | None, params: torch.Tensor,
+                   beta: bool) -> torch.Tensor | None:
+        """Beta's or Dirichlet's float64 values from the standard Gammas ``x`` [rows, k] of
+        ``params`` (contiguous float64; ``params`` float32 or float64) and their logs ``lx``
+        (None: no parameter below 1), as the ``rows`` of ``beta`` and ``dirichlet`` in
+        _composite.py compute them: [rows] for Beta (k = 2), [rows, k] for Dirichlet (``lx``'s
+        or ``x``'s memory).  None when there is no kernel here (the caller computes the
+        definition with torch ops)."""
+        return None
+
     def has_counts(self) -> bool:
         """Whether :meth:`poisson` and :meth:`binomial` have kernels."""
         return False

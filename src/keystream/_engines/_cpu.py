@@ -82,6 +82,9 @@ def _load() -> ctypes.CDLL | None:
             lib.ks_gamma.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, u64, *param,
                                      ctypes.c_double, ctypes.c_double, *param, *param, ctypes.c_int64,
                                      ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+            lib.ks_gamma_rows.restype = None
+            lib.ks_gamma_rows.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                          ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
             lib.ks_poisson.restype = None
             lib.ks_poisson.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, u64, *param, ctypes.c_int64,
                                        ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
@@ -446,6 +449,17 @@ class CpuEngine(Engine):
         n = out.numel()
         _LIB.ks_bernoulli_p(parts(n), key[0], key[1], offset, *_param(p), n, out.data_ptr(), kind)
         return True
+
+    def gamma_rows(self, x: torch.Tensor, lx: torch.Tensor | None, params: torch.Tensor,
+                   beta: bool) -> torch.Tensor | None:
+        if _LIB is None or params.dtype not in (torch.float32, torch.float64):
+            return None
+        rows, k = x.shape
+        # Dirichlet's values replace the logs (or the Gammas): each row reads only its own
+        out = x.new_empty(rows) if beta else (lx if lx is not None else x)
+        _LIB.ks_gamma_rows(parts(x.numel() * 2), x.data_ptr(), None if lx is None else lx.data_ptr(),
+                           params.data_ptr(), int(params.dtype == torch.float32), rows, k, out.data_ptr(), int(beta))
+        return out
 
     def poisson(self, out: torch.Tensor, key: tuple[int, int], offset: int, rate: torch.Tensor,
                 version: int = 1) -> None:

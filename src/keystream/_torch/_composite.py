@@ -577,6 +577,9 @@ def beta(a: Tensor | float, b: Tensor | float, size: Any = None, *, generator: G
     a_flat, b_flat = (_flat_param(x, full_shape, dev) for x in (v["a"], v["b"]))
 
     def rows(params: Tensor, x: Tensor, lx: Tensor | None) -> Tensor:
+        kernel = _rows_kernel(params, x, lx, beta=True)
+        if kernel is not None:
+            return kernel
         value = _ratio(x[..., 0], x[..., 0] + x[..., 1])
         if lx is not None:  # NOTE [ Gamma in log space ]
             t = lx[..., 1] - lx[..., 0]
@@ -635,7 +638,6 @@ def _by_rows(g: Generator, elements: Elements, k: int, params_of: Callable[[Tens
     try:
         count = elements.count
         flat = result.view(count, result.numel() // max(count, 1))  # (an element's values: 1 for beta, k for dirichlet)
-        lanes = torch.arange(k, dtype=torch.int64, device=dev)
         step = max(1, GAMMAS_AT_A_TIME // k)
         for pos in range(0, count, step):
             end = min(count, pos + step)
@@ -644,6 +646,7 @@ def _by_rows(g: Generator, elements: Elements, k: int, params_of: Callable[[Tens
             else:
                 index = (torch.arange(pos, end, dtype=torch.int64, device=dev) if elements.index is None
                          else elements.index[pos:end].to(dev))
+                lanes = torch.arange(k, dtype=torch.int64, device=dev)
                 gammas = Elements(n * k, (index.unsqueeze(1) * k + lanes).reshape(-1))
                 params = params_of(slice(pos, end) if elements.index is None else index)  # (a slice: no gather)
             x, lx = _gamma_f64_and_log(params, _at(g, key, start), gammas, logs)
@@ -652,6 +655,12 @@ def _by_rows(g: Generator, elements: Elements, k: int, params_of: Callable[[Tens
         g._release(key, start, blocks)
         raise
     return _draws._finish(result, out)
+
+
+def _rows_kernel(params: Tensor, x: Tensor, lx: Tensor | None, beta: bool) -> Tensor | None:
+    """The values of beta's or dirichlet's ``rows`` from the engine's kernel
+    (``Engine.gamma_rows``: the same operations in the same order), or None where it has none."""
+    return engine_for(x.device, "normal", torch.float64).gamma_rows(x, lx, params.contiguous(), beta)
 
 
 def _ratio(x: Tensor, total: Tensor) -> Tensor:
@@ -688,6 +697,9 @@ def dirichlet(alpha: Tensor, *, generator: Generator | None = None, out: Tensor 
     logs = g._version >= 2 and bool((alpha_rows < 1.0).any())
 
     def rows(params: Tensor, x: Tensor, lx: Tensor | None) -> Tensor:
+        kernel = _rows_kernel(params, x, lx, beta=False)
+        if kernel is not None:
+            return kernel
         if lx is not None:  # NOTE [ Gamma in log space ]: rows with an alpha below 1
             top = lx.amax(-1, keepdim=True)  # exact: the row's largest log
             w = exp_f64(lx - top, subnormal=True)

@@ -53,6 +53,10 @@ void ks_gamma(int nthreads, uint32_t k0, uint32_t k1, uint64_t z_offset, uint64_
               int alpha_f32, uint64_t alpha_step, double alpha_scale, double mult, const void *rate, int rate_f32,
               uint64_t rate_step, const void *numer, int numer_f32, uint64_t numer_step, int64_t n, void *out,
               int out_f32, int version, double *log_out);
+/* Beta (beta = 1: one value per row) or Dirichlet (k values per row) from `rows` rows of k
+ * Gammas x and their logs lx (NULL: no parameter below 1), alpha the rows' parameters. */
+void ks_gamma_rows(int nthreads, const double *x, const double *lx, const void *alpha, int alpha_f32, int64_t rows,
+                   int64_t k, double *out, int beta);
 void ks_poisson(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *rate, int rate_f32,
                 uint64_t rate_step, int64_t n, void *out, int out_f32, int version);
 void ks_binomial(int nthreads, uint32_t k0, uint32_t k1, uint64_t offset, const void *count, int count_f32,
