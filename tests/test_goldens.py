@@ -23,7 +23,7 @@ CHANGED_IN_V2 = {
     "init.sparse_/float32", "init.trunc_normal_/float32", "init.trunc_normal_/tails", "poisson/float64-huge",
     "rand/bfloat16", "rand/float16", "randperm/int32-large", "randperm/int64", "randperm/int64-16",
     "standard_gamma/float64-tiny", "student_t/float64-tiny", "uniform/bfloat16", "uniform/bfloat16-1-2",
-    "uniform/float16",
+    "uniform/float16", "uniform/float16-tensors",
 }
 
 

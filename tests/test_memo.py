@@ -126,8 +126,9 @@ def test_out_written_on_the_short_path_is_seen_by_autograd():
         z.backward()
 
 
-def test_not_served_inside_a_transaction_or_with_unusual_arguments(monkeypatch):
-    """Inside another call's transaction the blocks must be recorded: the full path runs."""
+def test_served_inside_a_transaction_which_sees_its_blocks_and_not_with_unusual_arguments(monkeypatch):
+    """Inside another call's transaction (a draw with tensor parameters, a composite draw) the
+    short path serves and records its blocks: the transaction gives them back on an exception."""
     from keystream._torch._generator import transaction
 
     g = ks.Generator(1)
@@ -139,7 +140,12 @@ def test_not_served_inside_a_transaction_or_with_unusual_arguments(monkeypatch):
         with transaction(g):
             ks.uniform(0.0, 1.0, (4,), generator=g)
             raise KeyError
-    assert g.offset == 1 and served == [None]  # (rolled back: the transaction saw the blocks)
+    assert g.offset == 1 and len(served) == 1 and served[0] is not None  # (rolled back: the transaction saw them)
+    state = g.get_state()
+    with transaction(g):  # (no exception: the blocks stay taken)
+        ks.uniform(0.0, 1.0, (4,), generator=g)
+    assert g.offset == 2 and served[-1] is not None
+    g.set_state(state)
     ks.uniform(0.0, 1.0, (4,), generator=g)
     assert served[-1] is not None and g.offset == 2
     t = torch.empty(8)[::2]  # (not contiguous: the full path)
@@ -200,3 +206,37 @@ def test_permutations_sorted_in_c_are_the_definition(n, monkeypatch):
         want = ks.randperm(n, generator=ks.Generator(8, stream_version=1))
     ks.randperm(n, generator=ks.Generator(8, stream_version=1))
     assert torch.equal(ks.randperm(n, generator=version1), want)
+
+
+def test_tensor_parameter_draws_take_the_short_path_for_their_standard_draw(monkeypatch):
+    """normal and uniform of tensor parameters draw their standard numbers on the short path
+    (inside their own transaction): the bits of the full path, and a failure after that draw
+    still gives its blocks back."""
+    means, stds = torch.linspace(-2.0, 2.0, 37), torch.linspace(0.0, 3.0, 37)
+    calls = [lambda g: ks.normal(means, stds, generator=g), lambda g: ks.normal(means, 1.5, generator=g),
+             lambda g: ks.normal(means.double(), stds.double(), generator=g),
+             lambda g: ks.normal(means.half(), stds.half(), generator=g),
+             lambda g: ks.uniform(means, means + stds + 0.5, generator=g),
+             lambda g: ks.uniform(means.bfloat16(), (means + 1.0).bfloat16(), generator=g)]
+    served = []
+    serve = _memo._serve
+    monkeypatch.setattr(_memo, "_serve", lambda *a: served.append(serve(*a)) or served[-1])
+    g = ks.Generator(3)
+    got = [[call(g) for _ in range(3)] for call in calls]
+    assert sum(r is not None for r in served) >= 2 * len(calls)  # (the second and third calls at least)
+    monkeypatch.setattr(_memo, "_serve", None)
+    h = ks.Generator(3)
+    want = [[call(h) for _ in range(3)] for call in calls]
+    assert all(_same(a, b) for x, y in zip(got, want) for a, b in zip(x, y)) and g.offset == h.offset
+    monkeypatch.setattr(_memo, "_serve", serve)
+    ks.normal(means, stds, generator=g)
+    before = g.offset
+    from keystream._torch import _draws
+
+    def failing(*args):
+        raise RuntimeError("the copy into out failed")
+
+    monkeypatch.setattr(_draws, "_finish", failing)  # (a failure after the standard draw)
+    with pytest.raises(RuntimeError, match="copy into out"):
+        ks.normal(means, stds, generator=g)
+    assert g.offset == before

@@ -215,6 +215,14 @@ def _public_draws() -> None:
     PUBLIC_DRAWS["student_t/float64-tiny"] = _given_generator(ks.student_t, 0.01, (n,), dtype=F64)
     PUBLIC_DRAWS["binomial/float64-huge"] = _given_generator(ks.binomial, 2.0**40, 1e-9, (n,), dtype=F64)
     PUBLIC_DRAWS["poisson/float64-huge"] = _given_generator(ks.poisson, 1e12, (n,), dtype=F64)
+    # Tensor parameters: the standard draw transformed with torch ops (mean + std * z, ...).
+    means = torch.linspace(-3.0, 3.0, n, dtype=F64)
+    stds = torch.tensor([0.0, 0.5, 1.0, 7.25]).repeat(258)[:n]
+    for dt in (F16, F32, F64):
+        tag = str(dt).replace("torch.", "")
+        PUBLIC_DRAWS[f"normal/{tag}-tensors"] = _given_generator(ks.normal, means.to(dt), stds.to(dt))
+        PUBLIC_DRAWS[f"uniform/{tag}-tensors"] = _given_generator(ks.uniform, means.to(dt), (means + stds).to(dt))
+    PUBLIC_DRAWS["bernoulli/float64-tensor"] = _given_generator(ks.bernoulli, torch.linspace(0.0, 1.0, n, dtype=F64))
 
 
 #: The random initialisers of ``keystream.init`` (each has a golden).

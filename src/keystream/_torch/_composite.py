@@ -405,7 +405,7 @@ def _positive_param(value: Any, name: str) -> Tensor | float:
     else:
         ok = math.isfinite(v) and v > 0
     if not ok:
-        raise ValueError(f"{name} must be finite and > 0, got {value}")
+        raise ValueError(f"{name} must be finite and > 0, got {_draws.shown(value)}")
     return v
 
 

@@ -249,7 +249,7 @@ def _checked(value: Any, name: str, ok: Callable[[Any], Any], rule: str) -> Tens
     else:
         good = bool(ok(v))
     if not good:
-        raise ValueError(f"{name} must be {rule}, got {value}")
+        raise ValueError(f"{name} must be {rule}, got {_draws.shown(value)}")
     return v
 
 

@@ -871,6 +871,25 @@ def _param(value: Any, name: str) -> Tensor | float:
     return _real(value, name)
 
 
+def shown(value: Any) -> str:
+    """A parameter as an error message shows it: a number, or a tensor of a few values, as
+    itself; a larger tensor by its dtype, shape and range (and whether it holds NaN), so that
+    the message stays one line."""
+    if not isinstance(value, Tensor):
+        return f"{value}"
+    t = value.detach()
+    if t.numel() <= 6:
+        return f"tensor({t.cpu().tolist()})"
+    desc = f"a {str(t.dtype).removeprefix('torch.')} tensor of shape {tuple(t.shape)}"
+    if t.device.type == "meta":
+        return desc
+    x = t.to(torch.float64)
+    nan = torch.isnan(x)
+    rest = x[~nan]
+    values = f" with values in [{rest.min().item()}, {rest.max().item()}]" if rest.numel() else ""
+    return desc + values + (" and NaN" if bool(nan.any()) else "")
+
+
 def _within(t: Tensor, low: float, high: float) -> bool:
     """Every value of ``t`` in [low, high] (NaN is not): one pass (``aminmax``; NaN reaches both ends)."""
     if t.numel() == 0:
@@ -913,7 +932,35 @@ def _param_shape(size: Any, **params: Any) -> tuple[int, ...]:
 def _regional(t: Tensor, shape: tuple[int, ...], reg: tuple[tuple[int, int], ...], dtype: torch.dtype,
               device: torch.device) -> Tensor:
     """A parameter tensor broadcast to the virtual shape, cut to the region, in ``dtype``."""
-    return t.to(device=device).to(dtype).expand(shape)[_region_slices(reg)]
+    t = t.to(device=device).to(dtype)
+    if t.shape != shape:
+        t = t.expand(shape)
+    if any(a != 0 or b != n for (a, b), n in zip(reg, shape)):
+        t = t[_region_slices(reg)]
+    return t
+
+
+def _standard(kind: str, params: tuple[float, ...], shape: tuple[int, ...], dtype: torch.dtype, g: Generator,
+              device: torch.device, reg: tuple[tuple[int, int], ...]) -> Tensor:
+    """``_run(kind, params, ...)``: the standard draw that a draw with tensor parameters
+    transforms, on the memoised short path where that serves it (NOTE [ memoised small draws ]:
+    a whole draw on the CPU; the entry is its own, under ``kind + ":standard"``)."""
+    def full() -> Tensor:
+        return _run(kind, params, shape, dtype, g, device, reg)
+
+    if device.type != "cpu" or any(a != 0 or b != n for (a, b), n in zip(reg, shape)):
+        return full()
+    return _memo.serve(kind + ":standard", params, shape, None, dtype, g, full)
+
+
+def _std_ok(std: Tensor | float) -> bool:
+    """Every value of ``std`` finite and >= 0 (one pass over a tensor: NaN reaches both ends of ``aminmax``)."""
+    if not isinstance(std, Tensor):
+        return 0 <= std < math.inf
+    if std.numel() == 0:
+        return True
+    lo, hi = torch.aminmax(std.detach())
+    return bool(lo.item() >= 0 and hi.item() < math.inf)
 
 
 @_eager
@@ -956,10 +1003,10 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Gen
     lo_r = rounded(_regional(low_t, shape, reg, torch.float64, dev))
     hi_r = rounded(_regional(high_t, shape, reg, torch.float64, dev))
     if versioned("uniform", dtype, g._version) == "uniform_v2":  # float32 arithmetic on u24, rounded once
-        u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, torch.float32)), shape, torch.float32, g, dev, reg)
+        u = _standard("uniform", (0.0, 1.0, 1.0, _below(1.0, torch.float32)), shape, torch.float32, g, dev, reg)
         x = rounded(lo_r + (hi_r - lo_r) * u)
     else:
-        u = _run("uniform", (0.0, 1.0, 1.0, _below(1.0, dtype)), shape, dtype, g, dev, reg).to(ct)
+        u = _standard("uniform", (0.0, 1.0, 1.0, _below(1.0, dtype)), shape, dtype, g, dev, reg).to(ct)
         x = rounded(lo_r + rounded(rounded(hi_r - lo_r) * u))
     below = torch.nextafter(hi_r.to(dtype), torch.tensor(-math.inf, dtype=dtype, device=dev)).to(ct)
     below = torch.where(lo_r == hi_r, lo_r, below)  # low == high: low, as torch
@@ -1023,11 +1070,11 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     mean_v, std_v = _param(mean, "mean"), _param(std, "std")
     shape = _param_shape(size, mean=mean, std=std)
     dtype = _dtype(dtype, out, _float_dtype_of(mean, std) or torch.get_default_dtype(), FLOAT_DTYPES, "normal")
-    if (bool((~((std_v >= 0) & (std_v < math.inf))).any()) if isinstance(std_v, Tensor)
-            else not 0 <= std_v < math.inf):  # (an infinite std makes NaNs: inf * 0, inf - inf)
-        raise ValueError(f"std must be finite and >= 0, got {std}")
-    if bool(torch.isnan(mean_v).any()) if isinstance(mean_v, Tensor) else math.isnan(mean_v):
-        raise ValueError(f"mean must not be NaN, got {mean}")
+    if not _std_ok(std_v):  # (an infinite std makes NaNs: inf * 0, inf - inf)
+        raise ValueError(f"std must be finite and >= 0, got {shown(std)}")
+    if (bool(torch.isnan(mean_v).any()) if isinstance(mean_v, Tensor) and mean_v.is_floating_point()
+            else isinstance(mean_v, float) and math.isnan(mean_v)):
+        raise ValueError(f"mean must not be NaN, got {shown(mean)}")
     reg = _region(region, shape)
     _check_out(out, tuple(b - a for a, b in reg), dtype)
     dev = _device(device, out, g)
@@ -1037,8 +1084,8 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
                     dev, reg, out)
     mean_r = _regional(_as_tensor(mean_v), shape, reg, ct, dev)
     std_r = _regional(_as_tensor(std_v), shape, reg, ct, dev)
-    z = _run("normal", (0.0, 1.0), shape, ct, g, dev, reg)  # same layout as 16-bit dtypes
-    x = mean_r + std_r * z
+    z = _standard("normal", (0.0, 1.0), shape, ct, g, dev, reg)  # same layout as 16-bit dtypes
+    x = z.mul_(std_r).add_(mean_r)  # mean + std * z, in the fresh z
     return _finish(x.to(dtype), out)
 
 
@@ -1161,7 +1208,7 @@ def bernoulli(p: Any, size: Any = None, *, generator: Generator | None = None, o
         p, size, dtype = size, tuple(p.shape), p.dtype if dtype is None else dtype
     p_v = _param(p, "p")
     if not (_within(p_v, 0.0, 1.0) if isinstance(p_v, Tensor) else 0 <= p_v <= 1):  # (NaN fails the comparison)
-        raise ValueError(f"p must be in [0, 1], got {p}")
+        raise ValueError(f"p must be in [0, 1], got {shown(p)}")
     shape = _param_shape(size, p=p)
     dtype = _dtype(dtype, out, _float_dtype_of(p) or torch.get_default_dtype(),
                    FLOAT_DTYPES + INT_DTYPES + (torch.bool,), "bernoulli")

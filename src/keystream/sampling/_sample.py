@@ -38,6 +38,7 @@ from .._core._keys import canonical_seed
 from .._core._math.torch_forms import exp_f64, log_f64, mulhi64
 from .._core._philox import philox4x32
 from .._engines import engine_for
+from .._torch._draws import shown
 
 __all__ = ["request_keys", "sample", "sample_probs"]
 
@@ -113,7 +114,7 @@ def _per_row(value: Any, name: str, rows: int, kind: type, ok: Any, rule: str) -
     if t.numel() != rows:
         raise ValueError(f"{name} must be a number or have one value per row ({rows}), got {t.numel()}")
     if not bool(ok(t).all()):
-        raise ValueError(f"{name} must be {rule}, got {value}")
+        raise ValueError(f"{name} must be {rule}, got {shown(value)}")
     return t
 
 

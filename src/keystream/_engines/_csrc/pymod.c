@@ -65,7 +65,7 @@ enum { C_GEN, C_GRAPH, C_FORCED, C_TFMODE, C_DTYPE, C_ENGINES, C_CPU_ENGINE, C_E
        C_CPU, C_TRANSACTIONS, C_INCREMENT, C_TRACING, C_COUNT };
 
 static PyObject *s_default, *s_name, *s_device, *s_key, *s_offset, *s_lock, *s_locked, *s_data_ptr, *s_version,
-    *s_open, *s_follow, *s_dtype;
+    *s_open, *s_follow, *s_dtype, *s_spawn;
 
 static int truthy_call(PyObject *fn) {
     PyObject *r = PyObject_CallNoArgs(fn);
@@ -76,24 +76,14 @@ static int truthy_call(PyObject *fn) {
 }
 
 /* 1 when the short path may draw from g: a keystream Generator on the CPU, no graph-safe
- * state, no forced engine, no torch function mode, no transaction open on this thread (its
- * record of the state would miss these blocks: NOTE [ one call, one transaction ]); 0 when
- * not, -1 on an error. */
+ * state, no forced engine, no torch function mode; 0 when not, -1 on an error.  (Inside a
+ * transaction too: take() records its change, NOTE [ one call, one transaction ].) */
 static int usable(PyObject *const *c, PyObject *g) {
 #ifdef Py_GIL_DISABLED
     (void)c; (void)g;
     return 0; /* (no GIL to make the reservation atomic, nor the tables' borrowed items safe: the Python path) */
 #endif
     if ((PyObject *)Py_TYPE(g) != c[C_GEN] || PyDict_GET_SIZE(c[C_GRAPH]) != 0) return 0;
-    PyObject *open = PyObject_GetAttr(c[C_TRANSACTIONS], s_open);
-    if (open == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
-        PyErr_Clear();
-    } else {
-        int busy = PyObject_IsTrue(open);
-        Py_DECREF(open);
-        if (busy != 0) return busy < 0 ? -1 : 0;
-    }
     PyObject *dev = PyObject_GetAttr(g, s_device);
     if (dev == NULL) return -1;
     int on_cpu = dev == c[C_CPU] ? 1 : PyObject_RichCompareBool(dev, c[C_CPU], Py_EQ);
@@ -122,13 +112,50 @@ static int c_engine(PyObject *const *c, PyObject *engine_key) {
     return (PyObject *)Py_TYPE(engine) == c[C_CPU_ENGINE];
 }
 
+/* For Generator._record: the record of the transaction open on g in this thread (a borrowed
+ * list [state at entry, state after this thread's last change]) in *entry, and in *state the
+ * state (key, offset, spawn count, version) that the change to `offset` will make; both NULL
+ * when no transaction is open on g.  No Python code runs here or between the change and its
+ * record (the thread's table exists: take() looked it up first), so no other thread changes
+ * g in between (NOTE [ one call, one transaction ]).  0, or -1 on an error. */
+static int prepare_record(PyObject *const *c, PyObject *g, PyObject *key, PyObject *offset, PyObject **entry,
+                          PyObject **state) {
+    *entry = *state = NULL;
+    PyObject *open = PyObject_GetAttr(c[C_TRANSACTIONS], s_open);
+    if (open == NULL) return -1;
+    int rc = 0;
+    if (PyDict_Check(open) && PyDict_GET_SIZE(open) != 0) {
+        PyObject *id = PyLong_FromVoidPtr(g), *found = NULL;  /* (id(g)) */
+        rc = id == NULL ? -1 : 0;
+        if (id != NULL) {
+            found = PyDict_GetItemWithError(open, id);
+            Py_DECREF(id);
+            if (found == NULL && PyErr_Occurred()) rc = -1;
+        }
+        if (found != NULL && PyList_CheckExact(found) && PyList_GET_SIZE(found) == 2) {
+            PyObject *spawn = PyObject_GetAttr(g, s_spawn), *version = PyObject_GetAttr(g, s_version);
+            if (spawn != NULL && version != NULL) *state = PyTuple_Pack(4, key, offset, spawn, version);
+            Py_XDECREF(spawn);
+            Py_XDECREF(version);
+            if (*state == NULL) rc = -1; else *entry = found;
+        }
+    }
+    Py_DECREF(open);
+    return rc;
+}
+
 /* Take `blocks` blocks from g, as Generator._reserve: 1 with the key and first block, 0 when
  * the Python path must do it (another thread inside the generator's critical section, the
  * offset near 2^64, a stream version other than `version` when that is not NULL), -1 on an
  * error.  When no thread holds the generator's lock, none is inside its critical section, and
  * none can enter while this holds the GIL (nothing here releases it or runs Python code: the
  * Generator has __slots__). */
-static int take(PyObject *g, uint64_t blocks, PyObject *version, uint64_t *k0, uint64_t *k1, uint64_t *start) {
+static int take(PyObject *const *c, PyObject *g, uint64_t blocks, PyObject *version, uint64_t *k0, uint64_t *k1,
+                uint64_t *start) {
+    /* (the thread's transaction table first: its first use in a thread runs Python code) */
+    PyObject *open = PyObject_GetAttr(c[C_TRANSACTIONS], s_open);
+    if (open == NULL) return -1;
+    Py_DECREF(open);
     PyObject *lock = PyObject_GetAttr(g, s_lock);
     if (lock == NULL) return -1;
     PyObject *held = PyObject_CallMethodNoArgs(lock, s_locked);
@@ -153,7 +180,14 @@ static int take(PyObject *g, uint64_t blocks, PyObject *version, uint64_t *k0, u
         /* offset stays below 2^64 (the Python path raises the OverflowError) */
         if (!PyErr_Occurred() && *start + blocks > *start) {
             next = PyLong_FromUnsignedLongLong(*start + blocks);
-            ok = next != NULL && PyObject_SetAttr(g, s_offset, next) == 0;
+            PyObject *entry = NULL, *state = NULL;
+            ok = next != NULL && prepare_record(c, g, key, next, &entry, &state) == 0 &&
+                 PyObject_SetAttr(g, s_offset, next) == 0;
+            if (ok && entry != NULL) {
+                (void)PyList_SetItem(entry, 1, state);  /* (steals state; cannot fail: a list of two) */
+                state = NULL;
+            }
+            Py_XDECREF(state);
         }
     }
     Py_XDECREF(key); Py_XDECREF(offset); Py_XDECREF(next);
@@ -237,7 +271,7 @@ static PyObject *small(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     uint64_t k0, k1, start;
     void *address = NULL;
     ok = address_of(out, &address);
-    if (ok == 1) ok = take(g, (uint64_t)((n + per_block - 1) / per_block), NULL, &k0, &k1, &start);
+    if (ok == 1) ok = take(c, g, (uint64_t)((n + per_block - 1) / per_block), NULL, &k0, &k1, &start);
     if (ok != 1) { Py_DECREF(out); if (ok < 0) return NULL; Py_RETURN_NONE; }
     ks_fill_small(PyBytes_AS_STRING(packed), (uint32_t)k0, (uint32_t)k1, start, 0, (int64_t)n, address);
     return out;
@@ -287,7 +321,7 @@ static PyObject *serve(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     uint64_t k0, k1, start;
     void *address = NULL;
     if (ok == 1) ok = address_of(target, &address);
-    if (ok == 1) ok = take(g, (uint64_t)((n + per_block - 1) / per_block),
+    if (ok == 1) ok = take(c, g, (uint64_t)((n + per_block - 1) / per_block),
                            PyTuple_GET_ITEM(key, PyTuple_GET_SIZE(key) - 1), &k0, &k1, &start);
     if (ok == 1)
         ks_fill_small(PyBytes_AS_STRING(packed), (uint32_t)k0, (uint32_t)k1, start, 0, (int64_t)n, address);
@@ -462,8 +496,9 @@ PyMODINIT_FUNC PyInit__native(void) {
     s_open = PyUnicode_InternFromString("open");
     s_follow = PyUnicode_InternFromString("_follow_worker");
     s_dtype = PyUnicode_InternFromString("dtype");
+    s_spawn = PyUnicode_InternFromString("_spawn_count");
     if (!s_default || !s_name || !s_device || !s_key || !s_offset || !s_lock || !s_locked || !s_data_ptr ||
-        !s_version || !s_open || !s_follow || !s_dtype)
+        !s_version || !s_open || !s_follow || !s_dtype || !s_spawn)
         return NULL;
     return PyModule_Create(&module);
 }
