@@ -222,3 +222,70 @@ def test_permutation_refuses_what_it_does_not_compute():
         ksj.permutation(5, 10, stream_version=1)
     with pytest.raises(TypeError, match="x must be"):
         ksj.permutation(5, 2.5)
+
+
+_SHAPES = np.array([0.1, 0.3, 0.999, 1.0, 2.5, 30.0, 0.7, 7.0])
+GAMMA_CASES = [
+    ("standard_gamma", lambda k, o, d, v: ksj.standard_gamma(k, np.tile(_SHAPES, 13), dtype=d, offset=o,
+                                                            stream_version=v),
+     lambda g, d: ks.standard_gamma(torch.tensor(np.tile(_SHAPES, 13)), generator=g, dtype=d)),
+    ("standard_gamma number", lambda k, o, d, v: ksj.standard_gamma(k, 0.6, (5, 21), d, offset=o, stream_version=v),
+     lambda g, d: ks.standard_gamma(0.6, (5, 21), generator=g, dtype=d)),
+    ("gamma", lambda k, o, d, v: ksj.gamma(k, np.tile(_SHAPES, 13), 3.5, dtype=d, offset=o, stream_version=v),
+     lambda g, d: ks.gamma(torch.tensor(np.tile(_SHAPES, 13)), 3.5, generator=g, dtype=d)),
+    ("chi2", lambda k, o, d, v: ksj.chi2(k, 3.0, 101, d, offset=o, stream_version=v),
+     lambda g, d: ks.chi2(3.0, (101,), generator=g, dtype=d)),
+    ("beta", lambda k, o, d, v: ksj.beta(k, 0.5, np.linspace(0.2, 3.0, 101), dtype=d, offset=o, stream_version=v),
+     lambda g, d: ks.beta(0.5, torch.from_numpy(np.linspace(0.2, 3.0, 101)), generator=g, dtype=d)),
+    ("dirichlet", lambda k, o, d, v: ksj.dirichlet(k, np.linspace(0.3, 4.0, 4 * 25).reshape(25, 4).astype(d), d,
+                                                   offset=o, stream_version=v),
+     lambda g, d: ks.dirichlet(torch.from_numpy(np.linspace(0.3, 4.0, 4 * 25).reshape(25, 4)).to(d), generator=g)),
+]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("name,jdraw,tdraw", GAMMA_CASES, ids=[c[0] for c in GAMMA_CASES])
+def test_gamma_family_equals_keystream_eager_and_jit(name, jdraw, tdraw, version):
+    """standard_gamma, gamma, chi2, beta and dirichlet: the torch draw's bits for the same key
+    and offset, eagerly, under jit with a traced key and with a constant key and parameters."""
+    g = ks.Generator(2024, stream_version=version).advance(2**64 - 50_000)
+    key = jnp.asarray(np.array(g.key, dtype=np.uint32))
+    with jax.enable_x64(True):
+        for dtype in (F32, F64):
+            want = _torch_bits(tdraw(g.clone(), dtype))
+            assert _bits(jdraw(key, g.offset, JAX[dtype], version)) == want
+            jitted = jax.jit(lambda k, o, d=JAX[dtype]: jdraw(k, o, d, version))
+            assert _bits(jitted(key, jnp.uint64(g.offset))) == want
+        assert _bits(jax.jit(lambda: jdraw(g, 0, jnp.float64, version))()) == _torch_bits(tdraw(g.clone(), F64))
+
+
+def test_gamma_family_traced_parameters_and_checks():
+    g = ks.Generator(9)
+    alpha = np.linspace(0.2, 5.0, 64)
+    want = _torch_bits(ks.standard_gamma(torch.tensor(alpha), generator=g.clone()))
+    with jax.enable_x64(True):
+        assert _bits(jax.jit(lambda a: ksj.standard_gamma(g, a, dtype=jnp.float64))(jnp.asarray(alpha))) == want
+        want_b = _torch_bits(ks.beta(torch.tensor(alpha), 2.0, generator=g.clone(), dtype=F32))
+        assert _bits(jax.jit(lambda a: ksj.beta(g, a, 2.0))(jnp.asarray(alpha))) == want_b
+    with pytest.raises(ValueError, match="alpha must be finite and > 0"):
+        ksj.standard_gamma(g, np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="last dimension"):
+        ksj.dirichlet(g, np.ones((3, 0)))
+    with pytest.raises(TypeError, match="float dtype"):
+        ksj.standard_gamma(g, 1.0, (3,), jnp.int32)
+
+
+def test_gamma_family_subnormal_values_flush_to_zero_under_xla():
+    """XLA on the CPU flushes subnormal numbers to zero (inputs and results): keystream's
+    subnormal values are 0 in keystream.jax, and so may be values below about 1e-300 whose
+    computation passes through a subnormal number (tiny alphas); every other value is keystream's."""
+    g = ks.Generator(5)
+    want = ks.standard_gamma(1e-3, (400,), generator=g.clone(), dtype=F64).numpy()
+    with jax.enable_x64(True):
+        got = np.asarray(ksj.standard_gamma(g, 1e-3, (400,), jnp.float64))
+    normal = (want == 0) | (np.abs(want) >= 1e-300)
+    assert (np.abs(want[~normal]) < np.finfo(np.float64).tiny).any() and normal.sum() > 100
+    assert got[normal].tobytes() == want[normal].tobytes()
+    tiny = ~normal
+    assert ((got[tiny] == 0) | (got[tiny] == want[tiny])).all()
+    assert (got[np.abs(want) < np.finfo(np.float64).tiny] == 0).all()

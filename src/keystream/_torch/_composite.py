@@ -19,6 +19,7 @@ import torch
 
 from .._core._constants import f64
 from .._core._kinds import FLOAT_DTYPES
+from .._core._math.gamma import CANDIDATES
 from .._core._math.torch_forms import c64, exp_f64, log_f64, mulhi64, sqrt_f64
 from .._core._spec import blocks_for
 from .._engines import engine_for
@@ -192,8 +193,9 @@ def _smallest(keys: Tensor, n: int) -> Tensor:
 # probability above 0.95, so all 12 fail with probability below 3e-16), times
 # exp(-E_12 / alpha) when alpha < 1.  Every element reads the same words whatever happens:
 # 12 normals and 13 exponentials, so neighbours never shift.  The same method (with its
-# own word layout) makes data's Beta draws.
-GAMMA_CANDIDATES = 12
+# own word layout) makes data's Beta draws.  (The definition's numpy form, for the front ends
+# on numpy's API: _core/_math/gamma.py.)
+GAMMA_CANDIDATES = CANDIDATES
 
 
 class Elements:

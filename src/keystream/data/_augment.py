@@ -42,6 +42,7 @@ import torch
 from .._core._constants import u32
 from .._core._detmath import exp
 from .._core._keys import hash_bytes
+from .._core._math.gamma import CANDIDATES
 from .._core._math.numpy_forms import log_f64, neg_log_f64, sincos_f64
 from .._core._philox import philox4x32
 from .._engines import _cpu
@@ -52,7 +53,7 @@ __all__ = ["augment_words", "flip", "crop_boxes", "color_jitter", "mixup_lambda"
 NWORDS = 18
 #: Words per sample when mixup / cutmix draw Beta(alpha, alpha) (alpha != 1).
 NWORDS_BETA = 118
-GAMMA_CANDIDATES = 12
+GAMMA_CANDIDATES = CANDIDATES  # (the gamma family's, with this layout of words)
 _GAMMA_WORDS = 4 * GAMMA_CANDIDATES + 2  # a Box-Muller pair and 2 acceptance words per 2 candidates; U
 _M = np.uint64(0xFFFFFFFF)
 

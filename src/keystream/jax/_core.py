@@ -34,7 +34,7 @@ except ImportError as err:  # pragma: no cover - the optional extra
 
 from ._strict import strict  # noqa: E402 - after the check that JAX is installed
 
-__all__ = ["as_key", "derive", "run_plan", "torch_dtype"]
+__all__ = ["as_key", "derive", "run_plan", "runtime", "runtime_key", "torch_dtype"]
 
 #: JAX's dtypes are numpy's, and bfloat16.
 _TORCH = {**_NP_TO_TORCH, jnp.dtype(jnp.bfloat16): torch.bfloat16}
@@ -112,14 +112,38 @@ def run_plan(call: Any, key: Any, offset: Any, dtype: torch.dtype, version: int 
                                   "(tensor parameters, or a draw made of draws)")
     spec = runs[0]
     with jax.enable_x64(True):
-        k, off = jnp.asarray(key, dtype=jnp.uint32), jnp.asarray(offset, dtype=jnp.uint64)
-        if not isinstance(k, jax.core.Tracer) and not isinstance(off, jax.core.Tracer) and _staging():
-            # NOTE [ strict floats in XLA ] needs a key the compiler cannot see: a constant
-            # key under jit is read back from the host once per call
-            kv, ov = np.asarray(k), np.asarray(off)
-            k, off = jax.pure_callback(lambda: (kv, ov), (jax.ShapeDtypeStruct((2,), jnp.uint32),
-                                                           jax.ShapeDtypeStruct((), jnp.uint64)))
+        k, off = runtime_key(key, offset)
         return _compiled(spec, dtype)(k, off)
+
+
+def runtime_key(key: Any, offset: Any) -> tuple[Any, Any]:
+    """The key words (uint32[2]) and offset (uint64) as arrays the compiler cannot see into
+    (inside ``jax.enable_x64``): NOTE [ strict floats in XLA ] needs a key whose value is
+    known only at run time (:func:`runtime`)."""
+    if isinstance(key, jax.core.Tracer) or isinstance(offset, jax.core.Tracer):
+        return jnp.asarray(key, dtype=jnp.uint32), jnp.asarray(offset, dtype=jnp.uint64)
+    k, off = runtime(np.asarray(key, dtype=np.uint32), np.asarray(offset, dtype=np.uint64))
+    return k, off
+
+
+def runtime(*arrays: Any) -> tuple[Any, ...]:
+    """``arrays`` as arrays whose values the compiler cannot see: under jit, the concrete ones
+    are read back from the host once per call, by one callback (XLA may merge callbacks that
+    take no operands).  A compiler that knows a value folds it into the operations (a
+    division by a constant becomes a product by its reciprocal; NOTE [ strict floats in XLA ])."""
+    concrete = [i for i, a in enumerate(arrays) if not isinstance(a, jax.core.Tracer)]
+    if not concrete or not _staging():
+        return tuple(a if isinstance(a, jax.core.Tracer) else jnp.asarray(a) for a in arrays)
+    values = [np.asarray(arrays[i]) for i in concrete]  # (converted here: traced, a conversion is a constant's)
+    # 64-bit values travel as pairs of uint32 words: the callback's results are checked against
+    # the dtypes of the x64 setting when the program runs, which may be off by then
+    words = tuple(np.ascontiguousarray(v).view(np.uint32).reshape(*v.shape, 2) if v.dtype.itemsize == 8 else v
+                  for v in values)
+    read = jax.pure_callback(lambda: words, tuple(jax.ShapeDtypeStruct(w.shape, w.dtype) for w in words))
+    out = list(arrays)
+    for i, v, r in zip(concrete, values, read):
+        out[i] = jax.lax.bitcast_convert_type(r, v.dtype) if v.dtype.itemsize == 8 else r
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=256)

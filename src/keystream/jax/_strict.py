@@ -9,7 +9,9 @@ undo: every floating-point product goes through ``nextafter(p, p)`` (the same va
 longer a product the add could absorb), and a constant operand of a floating-point
 add, subtract, multiply or divide becomes ``select(x != x, x, c)`` of the other operand ``x``
 (``c`` unless ``x`` is NaN, where the result is that NaN either way), which no rewrite
-recognises as a constant.  Eagerly every operation runs on its own and nothing is changed.
+recognises as a constant.  Every divisor becomes ``select(x != x, x, d)`` the same way: XLA
+turns a division by a broadcast (``x / total[:, None]``, or a parameter broadcast by the
+caller) into a product by the broadcast reciprocal.  Eagerly every operation runs on its own and nothing is changed.
 """
 from __future__ import annotations
 
@@ -40,6 +42,9 @@ def _replay(jaxpr: Any, consts: list[Any], args: list[Any], zero: Callable[[Any]
     env: dict[Any, Any] = {}
     dep: dict[Any, bool] = {}
 
+    def out_shape(eqn: Any) -> tuple[int, ...]:
+        return tuple(eqn.outvars[0].aval.shape)
+
     def read(v: Any) -> Any:
         return v.val if isinstance(v, Literal) else env[v]
 
@@ -64,6 +69,14 @@ def _replay(jaxpr: Any, consts: list[Any], args: list[Any], zero: Callable[[Any]
                 shape = jnp.broadcast_shapes(*(jnp.shape(v) for v in invals))
                 x = jnp.broadcast_to(x, shape) if jnp.shape(x) != shape else x
                 invals = [v if f else _opaque(v, x) for v, f in zip(invals, flags)]
+            elif name == "div":
+                # x / broadcast(t) would become x * broadcast(1 / t), and any divisor may be a
+                # broadcast once XLA has inlined the caller: the divisor as a select of x's
+                x = invals[0]
+                shape = out_shape(eqn)
+                x = jnp.broadcast_to(x, shape) if jnp.shape(x) != shape else x
+                d = jnp.broadcast_to(invals[1], shape) if jnp.shape(invals[1]) != shape else invals[1]
+                invals = [invals[0], lax.select(x != x, x, d)]
             out = eqn.primitive.bind(*invals, **eqn.params)
             if name == "mul":
                 out = out - zero(out.dtype)  # the product stays rounded (no fused multiply-add)
