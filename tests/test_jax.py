@@ -237,6 +237,9 @@ GAMMA_CASES = [
      lambda g, d: ks.chi2(3.0, (101,), generator=g, dtype=d)),
     ("beta", lambda k, o, d, v: ksj.beta(k, 0.5, np.linspace(0.2, 3.0, 101), dtype=d, offset=o, stream_version=v),
      lambda g, d: ks.beta(0.5, torch.from_numpy(np.linspace(0.2, 3.0, 101)), generator=g, dtype=d)),
+    ("student_t", lambda k, o, d, v: ksj.student_t(k, np.array([0.3, 1.5, 2.0, 5.0] * 25), dtype=d, offset=o,
+                                                   stream_version=v),
+     lambda g, d: ks.student_t(torch.tensor([0.3, 1.5, 2.0, 5.0] * 25, dtype=F64), generator=g, dtype=d)),
     ("dirichlet", lambda k, o, d, v: ksj.dirichlet(k, np.linspace(0.3, 4.0, 4 * 25).reshape(25, 4).astype(d), d,
                                                    offset=o, stream_version=v),
      lambda g, d: ks.dirichlet(torch.from_numpy(np.linspace(0.3, 4.0, 4 * 25).reshape(25, 4)).to(d), generator=g)),
@@ -251,8 +254,8 @@ GAMMA_PARAMS = [pytest.param(name, j, t, v, id=f"{name}-v{v}",
 
 @pytest.mark.parametrize("name,jdraw,tdraw,version", GAMMA_PARAMS)
 def test_gamma_family_equals_keystream_eager_and_jit(name, jdraw, tdraw, version):
-    """standard_gamma, gamma, chi2, beta and dirichlet: the torch draw's bits for the same key
-    and offset, eagerly, under jit with a traced key and with a constant key and parameters."""
+    """standard_gamma, gamma, chi2, beta, dirichlet and student_t: the torch draw's bits for the
+    same key and offset, eagerly, under jit with a traced key and with a constant key and parameters."""
     g = ks.Generator(2024, stream_version=version).advance(2**64 - 50_000)
     key = jnp.asarray(np.array(g.key, dtype=np.uint32))
     with jax.enable_x64(True):

@@ -1,7 +1,8 @@
 """keystream for JAX: the same numbers as keystream's torch draws, as JAX arrays.
 
 * the draws (``rand``, ``randn``, ``bits``, ``uniform``, ``normal``, ``randint``, ...,
-  the gamma family: ``standard_gamma``, ``gamma``, ``chi2``, ``beta``, ``dirichlet``) as
+  the gamma family: ``standard_gamma``, ``gamma``, ``chi2``, ``beta``, ``dirichlet``,
+  ``student_t``) as
   functions of a key and an offset, bit-identical to :mod:`keystream`'s for the same key and
   offset, eagerly and under ``jax.jit`` and ``jax.vmap``;
 * :data:`impl`: keystream as a JAX PRNG implementation, ``jax.random.key(seed,
@@ -36,9 +37,9 @@ from ._draws import (
     trunc_normal,
     uniform,
 )
-from ._gamma import beta, chi2, dirichlet, gamma, standard_gamma
+from ._gamma import beta, chi2, dirichlet, gamma, standard_gamma, student_t
 from ._prng import fold_in, impl, key, key_of, spawn
 
 __all__ = ["bernoulli", "beta", "bits", "cauchy", "chi2", "dirichlet", "exponential", "fold_in", "gamma", "geometric",
            "gumbel", "impl", "key", "key_of", "laplace", "log_normal", "normal", "permutation", "rand", "randint",
-           "randn", "spawn", "standard_gamma", "trunc_normal", "uniform"]
+           "randn", "spawn", "standard_gamma", "student_t", "trunc_normal", "uniform"]

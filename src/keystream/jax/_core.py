@@ -66,14 +66,14 @@ def as_key(key: Any, offset: Any = 0) -> tuple[Any, Any]:
     if isinstance(key, TorchGenerator):
         if not (isinstance(offset, int) and offset == 0):
             raise TypeError("offset: a keystream.Generator carries its own offset")
-        return jnp.asarray(np.array(key.key, dtype=np.uint32)), key.offset
+        return np.array(key.key, dtype=np.uint32), key.offset  # (numpy: known values stay concrete under jit)
     if isinstance(offset, bool) or not (isinstance(offset, numbers.Integral) or (
             isinstance(offset, jax.Array) and offset.ndim == 0 and jnp.issubdtype(offset.dtype, jnp.integer))):
         raise TypeError(f"offset must be an int or an integer scalar array, got {type(offset).__name__}")
     if isinstance(offset, numbers.Integral) and not 0 <= int(offset) < 1 << 64:
         raise ValueError(f"offset must be in [0, 2**64), got {offset}")
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
-        return jnp.asarray(np.array(key_from_seed(canonical_seed(key, "key")), dtype=np.uint32)), offset
+        return np.array(key_from_seed(canonical_seed(key, "key")), dtype=np.uint32), offset
     if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         if not IMPL or jax.random.key_impl(key) != IMPL[0]:
             raise TypeError(f"key is a {jax.random.key_impl(key)} key; keystream's keys come from "

@@ -1,5 +1,5 @@
 """keystream's gamma family as JAX functions of a key and an offset: standard_gamma, gamma,
-chi2, beta and dirichlet, bit for bit the values of the torch front end's draws for a
+chi2, beta, dirichlet and student_t, bit for bit the values of the torch front end's draws for a
 generator at that key and offset (eagerly and under ``jax.jit``).
 
 Each element's 12 normals and 13 exponentials come from the draws' own plans (NOTE [ plans ]
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .._core._math.gamma import CANDIDATES, beta_rows, dirichlet_rows, marsaglia_tsang
-from .._core._math.numpy_forms import c64
+from .._core._math.numpy_forms import c64, exp_f64, log_f64
 from .._engines._reference import compute
 from .._torch import _draws as _kd
 from .._torch._composite import _gamma_blocks
@@ -30,7 +30,7 @@ from .._torch._generator import Generator as TorchGenerator
 from ._core import _JAX, as_key, runtime, runtime_key, torch_dtype
 from ._strict import strict
 
-__all__ = ["beta", "chi2", "dirichlet", "gamma", "standard_gamma"]
+__all__ = ["beta", "chi2", "dirichlet", "gamma", "standard_gamma", "student_t"]
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -78,16 +78,32 @@ def _program(n: int, version: int, what: str, dtype: torch.dtype) -> Any:
                                                  device="meta"), version)
     (e_spec,), _ = _kd.plan(lambda g: _kd.exponential((n, CANDIDATES + 1), generator=g, dtype=torch.float64,
                                                       device="meta"), version)
+    (x_spec,), x_blocks = _kd.plan(lambda g: _kd.normal(0.0, 1.0, (n,), generator=g, dtype=torch.float64,
+                                                        device="meta"), version)
     z_blocks, _ = _gamma_blocks(n)
+    # (Student's t draws its normals X first, then the Gammas from the next blocks)
+    first = np.uint64(x_blocks if what.startswith("student_t") else 0)
 
     def variates(k: Any, off: Any, alpha: Any, with_log: bool) -> tuple[Any, Any]:
         key = (k[0], k[1])
-        z = compute(dataclasses.replace(z_spec, key=key, offset=off + np.uint64(z_spec.offset)))
-        e = compute(dataclasses.replace(e_spec, key=key, offset=off + np.uint64(z_blocks + e_spec.offset)))
+        z = compute(dataclasses.replace(z_spec, key=key, offset=off + first + np.uint64(z_spec.offset)))
+        e = compute(dataclasses.replace(e_spec, key=key, offset=off + first + np.uint64(z_blocks + e_spec.offset)))
         return marsaglia_tsang(alpha, jnp.reshape(z, (n, CANDIDATES)), jnp.reshape(e, (n, CANDIDATES + 1)),
                                version, with_log)
 
     def values(k: Any, off: Any, *params: Any) -> Any:
+        x: Any
+        if what.startswith("student_t"):  # X / sqrt((2 G) / df); in log space where df / 2 < 1
+            df = params[0]
+            x = compute(dataclasses.replace(x_spec, key=(k[0], k[1]), offset=off + np.uint64(x_spec.offset)))
+            half_df = df * c64("HALF_F64")
+            logs = what.endswith(":log")
+            gam, lg = variates(k, off, half_df, logs)
+            value = x / jnp.sqrt((c64("TWO_F64") * gam) / df)
+            if logs:
+                scaled = x * exp_f64(c64("HALF_F64") * (log_f64(half_df) - lg), subnormal=True)
+                value = jnp.where(half_df < 1.0, scaled, value)
+            return value.astype(_JAX[dtype])
         if what == "standard_gamma":
             x = variates(k, off, params[0], False)[0]
         elif what == "gamma":
@@ -173,6 +189,19 @@ def chi2(key: Any, df: Any, shape: Any = None, dtype: Any = jnp.float32, *, offs
     d = _param(df, "df")
     s = _shape(shape, d)
     return jnp.reshape(_run(key, offset, math.prod(s), _version(key, stream_version), "chi2", dtype, _flat(d, s)), s)
+
+
+def student_t(key: Any, df: Any, shape: Any = None, dtype: Any = jnp.float32, *, offset: Any = 0,
+              stream_version: int = STREAM_VERSION) -> Any:
+    """:func:`keystream.student_t`: ``X / sqrt(Z / df)`` (``jax.random.t``), ``X`` the normals
+    drawn first, ``Z`` chi-square(df) from the next blocks; stream version 2 takes ``ln Z``
+    where ``df < 2`` (NOTE [ Gamma in log space ])."""
+    d = _param(df, "df")
+    s = _shape(shape, d)
+    version = _version(key, stream_version)
+    logs = version >= 2 and (isinstance(d, jax.core.Tracer) or bool(np.any(d < 2.0)))
+    return jnp.reshape(_run(key, offset, math.prod(s), version, "student_t" + (":log" if logs else ""), dtype,
+                            _flat(d, s)), s)
 
 
 def beta(key: Any, a: Any, b: Any, shape: Any = None, dtype: Any = jnp.float32, *, offset: Any = 0,

@@ -11,7 +11,9 @@ add, subtract, multiply or divide becomes ``select(x != x, x, c)`` of the other 
 (``c`` unless ``x`` is NaN, where the result is that NaN either way), which no rewrite
 recognises as a constant.  Every divisor becomes ``select(x != x, x, d)`` the same way: XLA
 turns a division by a broadcast (``x / total[:, None]``, or a parameter broadcast by the
-caller) into a product by the broadcast reciprocal.  Eagerly every operation runs on its own and nothing is changed.
+caller) into a product by the broadcast reciprocal; and a square root becomes ``sqrt(y) - 0``
+(a zero computed at run time), which ``x / sqrt(y)`` does not turn into ``x * rsqrt(y)``.
+Eagerly every operation runs on its own and nothing is changed.
 """
 from __future__ import annotations
 
@@ -81,6 +83,9 @@ def _replay(jaxpr: Any, consts: list[Any], args: list[Any], zero: Callable[[Any]
             if name == "mul":
                 out = out - zero(out.dtype)  # the product stays rounded (no fused multiply-add)
             outs, out_flags = [out], [True]
+        elif name == "sqrt" and any(flags):  # x / sqrt(y) would become x * rsqrt(y)
+            out = eqn.primitive.bind(*invals, **eqn.params)
+            outs, out_flags = [out - zero(out.dtype)], [True]
         else:
             out = eqn.primitive.bind(*invals, **eqn.params)
             outs = list(out) if eqn.primitive.multiple_results else [out]
