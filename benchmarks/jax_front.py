@@ -4,7 +4,8 @@
 
 Under ``jax.jit``, with the key passed as an argument: float32 uniform and normal arrays of
 N elements, keystream.jax (``rand``, ``randn``, ``uniform``) and ``jax.random`` (``uniform``,
-``normal``, threefry keys) timed in turns; medians (min - max) and the ratio to JAX from the
+``normal``, threefry keys) timed in turns, and ``standard_gamma`` / ``beta`` against
+``jax.random.gamma`` / ``beta`` for N / 16 elements; medians (min - max) and the ratio to JAX from the
 same run.  Then the per-call time of a jitted 1024-element draw, and of an eager one.  A
 benchmark, not a test: the numbers depend on the machine and its load.
 """
@@ -41,12 +42,22 @@ def main() -> None:
         "uniform(-2, 3) f32": (jax.jit(lambda k: ksj.uniform(k, n, low=-2.0, high=3.0)),
                                jax.jit(lambda k: jax.random.uniform(k, (n,), minval=-2.0, maxval=3.0))),
     }
-    for name, (ours, theirs) in pairs.items():
+    m = n // 16  # (the gamma family: 12 normals and 13 exponentials an element)
+    gammas = {
+        "standard_gamma(2.5) f32": (jax.jit(lambda k: ksj.standard_gamma(k, 2.5, (m,))),
+                                    jax.jit(lambda k: jax.random.gamma(k, 2.5, (m,)))),
+        "beta(0.5, 0.5) f32": (jax.jit(lambda k: ksj.beta(k, 0.5, 0.5, (m,))),
+                               jax.jit(lambda k: jax.random.beta(k, 0.5, 0.5, (m,)))),
+    }
+    runs = [(name, ours, theirs, n) for name, (ours, theirs) in pairs.items()]
+    runs += [(name, ours, theirs, m) for name, (ours, theirs) in gammas.items()]
+    for name, ours, theirs, size in runs:
         t = interleaved_stats({"keystream": lambda f=ours: f(kk).block_until_ready(),
                                "jax": lambda f=theirs: f(jk).block_until_ready()}, args.reps)
         ratio = t["jax"]["median"] / t["keystream"]["median"]
-        report.line(f"{name}, jit, n = {n}: keystream.jax {_ms(t['keystream'])}, jax.random {_ms(t['jax'])}: "
-                    f"{ratio:.2f}x jax.random", draw=name, n=n, ratio=ratio, keystream=t["keystream"], jax=t["jax"])
+        report.line(f"{name}, jit, n = {size}: keystream.jax {_ms(t['keystream'])}, jax.random {_ms(t['jax'])}: "
+                    f"{ratio:.2f}x jax.random", draw=name, n=size, ratio=ratio, keystream=t["keystream"],
+                    jax=t["jax"])
     small_ours, small_theirs = jax.jit(lambda k: ksj.randn(k, 1024)), jax.jit(lambda k: jax.random.normal(k, (1024,)))
     t = interleaved_stats({"keystream": lambda: small_ours(kk).block_until_ready(),
                            "jax": lambda: small_theirs(jk).block_until_ready()}, 201)

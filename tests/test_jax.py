@@ -255,16 +255,18 @@ GAMMA_PARAMS = [pytest.param(name, j, t, v, id=f"{name}-v{v}",
 @pytest.mark.parametrize("name,jdraw,tdraw,version", GAMMA_PARAMS)
 def test_gamma_family_equals_keystream_eager_and_jit(name, jdraw, tdraw, version):
     """standard_gamma, gamma, chi2, beta, dirichlet and student_t: the torch draw's bits for the
-    same key and offset, eagerly, under jit with a traced key and with a constant key and parameters."""
+    same key and offset, eagerly (float64) and under jit with a traced key (float32); with a
+    constant key and parameters under jit for student_t (each compilation
+    takes about a second)."""
     g = ks.Generator(2024, stream_version=version).advance(2**64 - 50_000)
     key = jnp.asarray(np.array(g.key, dtype=np.uint32))
     with jax.enable_x64(True):
-        for dtype in (F32, F64):
-            want = _torch_bits(tdraw(g.clone(), dtype))
-            assert _bits(jdraw(key, g.offset, JAX[dtype], version)) == want
-            jitted = jax.jit(lambda k, o, d=JAX[dtype]: jdraw(k, o, d, version))
-            assert _bits(jitted(key, jnp.uint64(g.offset))) == want
-        assert _bits(jax.jit(lambda: jdraw(g, 0, jnp.float64, version))()) == _torch_bits(tdraw(g.clone(), F64))
+        assert _bits(jdraw(key, g.offset, jnp.float64, version)) == _torch_bits(tdraw(g.clone(), F64))
+        jitted = jax.jit(lambda k, o: jdraw(k, o, jnp.float32, version))
+        assert _bits(jitted(key, jnp.uint64(g.offset))) == _torch_bits(tdraw(g.clone(), F32))
+        if name == "student_t":  # (its x / sqrt(y) too)
+            want = _torch_bits(tdraw(g.clone(), F64))
+            assert _bits(jax.jit(lambda: jdraw(g, 0, jnp.float64, version))()) == want
 
 
 def test_gamma_family_traced_parameters_and_checks():
