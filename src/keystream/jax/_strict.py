@@ -10,9 +10,10 @@ longer a product the add could absorb), and a constant operand of a floating-poi
 add, subtract, multiply or divide becomes ``select(x != x, x, c)`` of the other operand ``x``
 (``c`` unless ``x`` is NaN, where the result is that NaN either way), which no rewrite
 recognises as a constant.  Every divisor becomes ``select(x != x, x, d)`` the same way: XLA
-turns a division by a broadcast (``x / total[:, None]``, or a parameter broadcast by the
-caller) into a product by the broadcast reciprocal; and a square root becomes ``sqrt(y) - 0``
-(a zero computed at run time), which ``x / sqrt(y)`` does not turn into ``x * rsqrt(y)``.
+turns a division by a broadcast (``x / total[:, None]``, a select of broadcasts, a caller's
+broadcast once inlined) into a product by the broadcast reciprocal; and a square root that is
+a divisor becomes ``sqrt(y) - 0`` (a zero computed at run time), which ``x / sqrt(y)`` does
+not turn into ``x * rsqrt(y)``.
 Eagerly every operation runs on its own and nothing is changed.
 """
 from __future__ import annotations
@@ -47,6 +48,8 @@ def _replay(jaxpr: Any, consts: list[Any], args: list[Any], zero: Callable[[Any]
     def out_shape(eqn: Any) -> tuple[int, ...]:
         return tuple(eqn.outvars[0].aval.shape)
 
+    divisors = {e.invars[1] for e in jaxpr.eqns if e.primitive.name == "div" and not isinstance(e.invars[1], Literal)}
+
     def read(v: Any) -> Any:
         return v.val if isinstance(v, Literal) else env[v]
 
@@ -72,8 +75,8 @@ def _replay(jaxpr: Any, consts: list[Any], args: list[Any], zero: Callable[[Any]
                 x = jnp.broadcast_to(x, shape) if jnp.shape(x) != shape else x
                 invals = [v if f else _opaque(v, x) for v, f in zip(invals, flags)]
             elif name == "div":
-                # x / broadcast(t) would become x * broadcast(1 / t), and any divisor may be a
-                # broadcast once XLA has inlined the caller: the divisor as a select of x's
+                # x / broadcast(t) would become x * broadcast(1 / t), and XLA makes broadcasts of
+                # its own (a select of broadcasts, a caller's inlined one): the divisor as a select of x's
                 x = invals[0]
                 shape = out_shape(eqn)
                 x = jnp.broadcast_to(x, shape) if jnp.shape(x) != shape else x
@@ -83,7 +86,7 @@ def _replay(jaxpr: Any, consts: list[Any], args: list[Any], zero: Callable[[Any]
             if name == "mul":
                 out = out - zero(out.dtype)  # the product stays rounded (no fused multiply-add)
             outs, out_flags = [out], [True]
-        elif name == "sqrt" and any(flags):  # x / sqrt(y) would become x * rsqrt(y)
+        elif name == "sqrt" and any(flags) and eqn.outvars[0] in divisors:  # x / sqrt(y) would become x * rsqrt(y)
             out = eqn.primitive.bind(*invals, **eqn.params)
             outs, out_flags = [out - zero(out.dtype)], [True]
         else:
