@@ -275,11 +275,16 @@ def test_beta_and_dirichlet_rows_in_c_are_the_torch_forms(version):
               for a, b in ((0.5, 0.5), (1e-3, 2.0), (2.0, 3.0), (1e-300, 1e-300), (0.3, 1e-200))
               for dt in (torch.float32, torch.float64)]
     calls.append(lambda g: ks.beta(torch.tensor([0.5, 2.0] * 50, dtype=torch.float64), 3.0, generator=g))
+    check_c_against_portable(calls, 5, version)
+
+
+def check_c_against_portable(calls, seed: int, version: int) -> None:
+    """Each call of a generator gives the same bits on the C engine as on the portable one."""
     for call in calls:
         with use_engine("portable"):
-            want = call(ks.Generator(5, stream_version=version))
+            want = call(ks.Generator(seed, stream_version=version))
         with use_engine("cpu"):
-            got = call(ks.Generator(5, stream_version=version))
+            got = call(ks.Generator(seed, stream_version=version))
         assert same_bits(got, want)
 
 
@@ -301,11 +306,6 @@ def test_gamma_kernel_rejected_candidates_in_lanes_are_the_definition(version):
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        for call in calls:
-            with use_engine("portable"):
-                want = call(ks.Generator(11, stream_version=version))
-            with use_engine("cpu"):
-                got = call(ks.Generator(11, stream_version=version))
-            assert same_bits(got, want)
+        check_c_against_portable(calls, 11, version)
     finally:
         torch.set_num_threads(threads)
