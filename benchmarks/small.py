@@ -153,6 +153,8 @@ def _every_draw(report: Report, g: ks.Generator, tg: torch.Generator, reps: int)
          lambda: torch.normal(0.0, 1.0, (16,), generator=tg)),
         ("normal(0., 1., (16,), out=)", lambda: ks.normal(0.0, 1.0, (16,), generator=g, out=a),
          lambda: torch.normal(0.0, 1.0, (16,), generator=tg, out=b)),
+        ("normal(mean tensor, std tensor)", lambda: ks.normal(p16, rate, generator=g),
+         lambda: torch.normal(p16, rate, generator=tg)),
         ("bernoulli(p tensor)", lambda: ks.bernoulli(p16, generator=g), lambda: torch.bernoulli(p16, generator=tg)),
         ("bernoulli(0.5, (16,))", lambda: ks.bernoulli(0.5, (16,), generator=g),
          lambda: torch.bernoulli(p16, generator=tg)),
