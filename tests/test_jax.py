@@ -277,6 +277,11 @@ def test_gamma_family_traced_parameters_and_checks():
         assert _bits(jax.jit(lambda a: ksj.standard_gamma(g, a, dtype=jnp.float64))(jnp.asarray(alpha))) == want
         want_b = _torch_bits(ks.beta(torch.tensor(alpha), 2.0, generator=g.clone(), dtype=F32))
         assert _bits(jax.jit(lambda a: ksj.beta(g, a, 2.0))(jnp.asarray(alpha))) == want_b
+    keys = jnp.stack([jnp.asarray(np.array(ks.Generator(s).key, dtype=np.uint32)) for s in range(3)])
+    with jax.enable_x64(True):  # (vmap over keys)
+        got = jax.vmap(lambda k: ksj.standard_gamma(k, 0.7, (33,), jnp.float64))(keys)
+    for s in range(3):
+        assert _bits(got[s]) == _torch_bits(ks.standard_gamma(0.7, (33,), generator=ks.Generator(s), dtype=F64))
     with pytest.raises(ValueError, match="alpha must be finite and > 0"):
         ksj.standard_gamma(g, np.array([1.0, 0.0]))
     with pytest.raises(ValueError, match="last dimension"):
