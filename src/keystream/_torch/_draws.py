@@ -953,16 +953,6 @@ def _standard(kind: str, params: tuple[float, ...], shape: tuple[int, ...], dtyp
     return _memo.serve(kind + ":standard", params, shape, None, dtype, g, full)
 
 
-def _std_ok(std: Tensor | float) -> bool:
-    """Every value of ``std`` finite and >= 0 (one pass over a tensor: NaN reaches both ends of ``aminmax``)."""
-    if not isinstance(std, Tensor):
-        return 0 <= std < math.inf
-    if std.numel() == 0:
-        return True
-    lo, hi = torch.aminmax(std.detach())
-    return bool(lo.item() >= 0 and hi.item() < math.inf)
-
-
 @_eager
 def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
             out: Tensor | None = None, dtype: torch.dtype | None = None, device: Any = None,
@@ -1070,7 +1060,8 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     mean_v, std_v = _param(mean, "mean"), _param(std, "std")
     shape = _param_shape(size, mean=mean, std=std)
     dtype = _dtype(dtype, out, _float_dtype_of(mean, std) or torch.get_default_dtype(), FLOAT_DTYPES, "normal")
-    if not _std_ok(std_v):  # (an infinite std makes NaNs: inf * 0, inf - inf)
+    if not (_within(std_v, 0.0, sys.float_info.max) if isinstance(std_v, Tensor)
+            else 0 <= std_v < math.inf):  # (finite: an infinite std makes NaNs, inf * 0, inf - inf)
         raise ValueError(f"std must be finite and >= 0, got {shown(std)}")
     if (bool(torch.isnan(mean_v).any()) if isinstance(mean_v, Tensor) and mean_v.is_floating_point()
             else isinstance(mean_v, float) and math.isnan(mean_v)):

@@ -116,14 +116,14 @@ def run_plan(call: Any, key: Any, offset: Any, dtype: torch.dtype, version: int 
         return _compiled(spec, dtype)(k, off)
 
 
-def runtime_key(key: Any, offset: Any) -> tuple[Any, Any]:
-    """The key words (uint32[2]) and offset (uint64) as arrays the compiler cannot see into
-    (inside ``jax.enable_x64``): NOTE [ strict floats in XLA ] needs a key whose value is
-    known only at run time (:func:`runtime`)."""
-    if isinstance(key, jax.core.Tracer) or isinstance(offset, jax.core.Tracer):
-        return jnp.asarray(key, dtype=jnp.uint32), jnp.asarray(offset, dtype=jnp.uint64)
-    k, off = runtime(np.asarray(key, dtype=np.uint32), np.asarray(offset, dtype=np.uint64))
-    return k, off
+def runtime_key(key: Any, offset: Any, *arrays: Any) -> tuple[Any, ...]:
+    """The key words (uint32[2]), the offset (uint64) and ``arrays`` as arrays the compiler
+    cannot see into (inside ``jax.enable_x64``): NOTE [ strict floats in XLA ] needs a key whose
+    value is known only at run time, and known parameters would be folded (:func:`runtime`)."""
+    k = key if isinstance(key, jax.core.Tracer) else np.asarray(key, dtype=np.uint32)
+    off = offset if isinstance(offset, jax.core.Tracer) else np.asarray(offset, dtype=np.uint64)
+    k, off, *rest = runtime(k, off, *arrays)
+    return (jnp.asarray(k, dtype=jnp.uint32), jnp.asarray(off, dtype=jnp.uint64), *rest)
 
 
 def runtime(*arrays: Any) -> tuple[Any, ...]:

@@ -27,7 +27,7 @@ from .._torch import _draws as _kd
 from .._torch._composite import _gamma_blocks
 from .._torch._generator import STREAM_VERSION
 from .._torch._generator import Generator as TorchGenerator
-from ._core import _JAX, as_key, runtime, runtime_key, torch_dtype
+from ._core import _JAX, as_key, runtime_key, torch_dtype
 from ._strict import strict
 
 __all__ = ["beta", "chi2", "dirichlet", "gamma", "standard_gamma", "student_t"]
@@ -131,11 +131,7 @@ def _run(key: Any, offset: Any, n: int, version: int, what: str, dtype: Any, *pa
     if dt not in _FLOATS:
         raise TypeError(f"dtype must be a float dtype, got {jnp.dtype(dtype)}")
     with jax.enable_x64(True):
-        if isinstance(k, jax.core.Tracer) or isinstance(off, jax.core.Tracer):
-            k, off = runtime_key(k, off)
-        else:
-            k, off = np.asarray(k, dtype=np.uint32), np.asarray(off, dtype=np.uint64)
-        k, off, *hidden = runtime(k, off, *params)  # (one callback for all that the compiler must not see)
+        k, off, *hidden = runtime_key(k, off, *params)  # (one callback for all the compiler must not see)
         return _program(n, version, what, dt)(k, off, *hidden)
 
 
